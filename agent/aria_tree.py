@@ -1,0 +1,152 @@
+"""Parse the text of Playwright's AI-mode aria snapshot into a tree.
+
+Playwright renders ``page.aria_snapshot(mode="ai")`` as YAML-like lines::
+
+    - link "Docs" [ref=e4] [cursor=pointer]:
+      - /url: /docs
+    - textbox "Name" [ref=e7]: bob
+    - 'button "a: b" [ref=e9]'
+
+This module turns that text into ``AriaNode`` objects so the snapshot module can filter and
+re-render it; it knows nothing of refs we issue or of token budgets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["AriaNode", "parse_aria_snapshot"]
+
+
+@dataclass
+class AriaNode:
+    """One element (or text run) of the aria snapshot."""
+
+    role: str
+    name: str = ""
+    attrs: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # inline value after the colon: a text run, a textbox's value
+    props: dict[str, str] = field(default_factory=dict)  # "/url: ..." style child lines
+    children: list[AriaNode] = field(default_factory=list)
+
+    @property
+    def pw_ref(self) -> str | None:
+        return self.attrs.get("ref")
+
+    def walk(self) -> list[AriaNode]:
+        """This node and every descendant, in document order."""
+        out = [self]
+        for child in self.children:
+            out.extend(child.walk())
+        return out
+
+
+_LINE = re.compile(r"^(?P<indent> *)- (?P<body>.*)$")
+_HEAD = re.compile(
+    r'^(?P<role>[^\s"\[:]+)(?: (?P<name>"(?:[^"\\]|\\.)*"))?(?P<attrs>(?: \[[^\]]*\])*)'
+)
+_ATTR = re.compile(r"\[([^\]=]+)(?:=([^\]]*))?\]")
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value[1:-1]
+        return decoded if isinstance(decoded, str) else value
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value
+
+
+def _split_key_value(body: str) -> tuple[str, str | None, bool]:
+    """Split a YAML line body into (key, inline value or None, has_children)."""
+    if body.startswith("'"):
+        # The whole key is single-quoted because it holds YAML-special characters.
+        i = 1
+        while i < len(body):
+            if body[i] == "'":
+                if i + 1 < len(body) and body[i + 1] == "'":
+                    i += 2
+                    continue
+                break
+            i += 1
+        key = body[1:i].replace("''", "'")
+        rest = body[i + 1 :]
+    else:
+        key, rest = _split_unquoted(body)
+    if rest.startswith(": "):
+        return key, _unquote(rest[2:]), False
+    if rest.startswith(":"):
+        return key, None, True
+    return key, None, False
+
+
+def _split_unquoted(body: str) -> tuple[str, str]:
+    """Find the key/value colon outside double-quoted names and brackets."""
+    in_quote = False
+    depth = 0
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if in_quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == '"':
+                in_quote = False
+        elif ch == '"':
+            in_quote = True
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == ":" and depth == 0 and (i + 1 == len(body) or body[i + 1] == " "):
+            return body[:i], body[i:]
+        i += 1
+    return body, ""
+
+
+def _parse_key(key: str) -> AriaNode:
+    match = _HEAD.match(key)
+    if not match:
+        return AriaNode(role="text", text=key)
+    attrs: dict[str, str] = {}
+    for attr in _ATTR.finditer(match.group("attrs") or ""):
+        attrs[attr.group(1)] = attr.group(2) if attr.group(2) is not None else ""
+    name = match.group("name")
+    return AriaNode(role=match.group("role"), name=_unquote(name) if name else "", attrs=attrs)
+
+
+def parse_aria_snapshot(text: str) -> list[AriaNode]:
+    """Parse snapshot text into its top-level nodes."""
+    roots: list[AriaNode] = []
+    stack: list[tuple[int, AriaNode]] = []
+    for raw in text.splitlines():
+        line = _LINE.match(raw)
+        if not line:
+            continue
+        indent = len(line.group("indent"))
+        key, value, _ = _split_key_value(line.group("body"))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1] if stack else None
+        if key.startswith("/") and parent is not None:
+            parent.props[key[1:]] = value or ""
+            continue
+        if key == "text":
+            node = AriaNode(role="text", text=value or "")
+        else:
+            node = _parse_key(key)
+            if value is not None:
+                node.text = value
+        if parent is None:
+            roots.append(node)
+        else:
+            parent.children.append(node)
+        stack.append((indent, node))
+    return roots

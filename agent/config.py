@@ -1,0 +1,198 @@
+"""Settings from environment variables and an optional TOML file.
+
+Precedence, highest first: arguments to :func:`load_settings`, environment variables, the TOML
+file named by ``AGENT_CONFIG``, defaults. Environment names are the field names upper-cased with
+an ``AGENT_`` prefix (``max_steps`` → ``AGENT_MAX_STEPS``), except the provider keys, which use
+the providers' own names (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``). TOML keys are the field
+names, flat at top level::
+
+    model = "openai:gpt-4.1-mini"
+    max_steps = 30
+    headless = false
+
+``model`` defaults to ``None``: no model configured. Code that needs one calls
+:meth:`Settings.require_model`, which says what to set. Keys are ``SecretStr`` and never show in
+``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from agent.errors import ConfigError
+from agent.messages import ModelSettings
+
+__all__ = ["CONFIG_ENV_VAR", "Settings", "load_settings"]
+
+CONFIG_ENV_VAR = "AGENT_CONFIG"
+"""Environment variable holding the path of the optional TOML settings file."""
+
+# An explicit config_file given to load_settings() wins over AGENT_CONFIG for that one call.
+_explicit_config_file: ContextVar[Path | None] = ContextVar("_explicit_config_file", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything the agent can be configured with; see the module docstring for sources."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGENT_",
+        case_sensitive=False,
+        env_ignore_empty=True,
+        extra="forbid",
+        protected_namespaces=(),
+        validate_default=True,
+    )
+
+    model: str | None = Field(
+        default=None,
+        description='Model id as "provider:name", e.g. "openai:gpt-4.1-mini"; None means unset.',
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Base URL of the model API; required for openai-compatible, optional else.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="openai_api_key",
+        description="Key for openai: models (and sent to openai-compatible servers if set).",
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="anthropic_api_key",
+        description="Key for anthropic: models.",
+    )
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_steps: int = Field(default=20, ge=1, description="Planner steps per prompt.")
+    max_snapshot_tokens: int = Field(default=6000, ge=100)
+    model_timeout: float = Field(default=60.0, gt=0, description="Seconds per model request.")
+    model_retries: int = Field(
+        default=3, ge=0, le=20, description="Retries after the first attempt (429, 5xx, timeout)."
+    )
+    action_timeout: float = Field(default=5.0, gt=0, description="Seconds per browser action.")
+    navigation_timeout: float = Field(default=30.0, gt=0, description="Seconds per navigation.")
+    browser_path: Path | None = Field(default=None, description="Chromium binary; None: search.")
+    headless: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    def __init__(self, **values: Any) -> None:
+        with _as_config_error():
+            super().__init__(**values)
+
+    def require_model(self) -> str:
+        """Return the configured model id, or raise ConfigError saying how to set one."""
+        if not self.model:
+            raise ConfigError(
+                "No model configured: set AGENT_MODEL to a model id such as "
+                '"openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-5" or "ollama:qwen3" '
+                f"(or put model = ... in the TOML file named by {CONFIG_ENV_VAR})."
+            )
+        return self.model
+
+    def model_settings(self) -> ModelSettings:
+        """The per-request model knobs these settings imply."""
+        return ModelSettings(temperature=self.temperature, timeout_s=self.model_timeout)
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by AGENT_CONFIG (or load_settings(config_file=...))."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        # Unused: __call__ returns the whole file at once.
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _explicit_config_file.get()
+        origin = "config_file argument"
+        if path is None:
+            raw = os.environ.get(CONFIG_ENV_VAR, "").strip()
+            if not raw:
+                return {}
+            path, origin = Path(raw), CONFIG_ENV_VAR
+        return _read_toml(path.expanduser(), origin)
+
+
+def _read_toml(path: Path, origin: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        hint = f", or unset {CONFIG_ENV_VAR} to use environment variables only"
+        raise ConfigError(
+            f"Config file {str(path)!r} (from {origin}) does not exist: fix the path"
+            + (hint if origin == CONFIG_ENV_VAR else "")
+            + "."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Config file {str(path)!r} (from {origin}) is unreadable: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {str(path)!r} is not valid TOML: {exc}") from exc
+    return data
+
+
+def load_settings(*, config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from overrides, the environment and the TOML file, in that precedence.
+
+    Args:
+        config_file: TOML file to read instead of the one named by ``AGENT_CONFIG``.
+        **overrides: field values that win over every other source (e.g. ``max_steps=5``).
+
+    Raises:
+        ConfigError: the file is missing or not TOML, a key is unknown, or a value is invalid.
+    """
+    token = _explicit_config_file.set(Path(config_file) if config_file is not None else None)
+    try:
+        return Settings(**overrides)
+    finally:
+        _explicit_config_file.reset(token)
+
+
+@contextmanager
+def _as_config_error() -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise ConfigError(f"Invalid settings: {problems}.") from None
+
+
+def _describe(err: Any) -> str:
+    loc = err.get("loc") or ("?",)
+    name = str(loc[0])
+    if err.get("type") == "extra_forbidden":
+        known = ", ".join(sorted(Settings.model_fields))
+        return (
+            f"unknown setting {name!r} (in the config file or arguments); known settings: {known}"
+        )
+    value = err.get("input")
+    shown = "<hidden>" if name.endswith("api_key") else repr(value)
+    return f"{name} ({_env_name(name)}) = {shown}: {err.get('msg', 'invalid value')}"
+
+
+def _env_name(field_name: str) -> str:
+    if field_name.endswith("api_key"):
+        return field_name.upper()
+    return f"AGENT_{field_name.upper()}"

@@ -1,0 +1,44 @@
+// Finds elements a user can click that Playwright's aria snapshot leaves without a ref:
+// inline spans and the like with a pointer cursor or an onclick handler, which the snapshot
+// flattens into their parent's text. Each gets an id that stays the same for the same element
+// for the life of the document; the registry lives in a symbol-keyed global, so the page's own
+// DOM, attributes and CSS are never touched.
+(root) => {
+  const KEY = Symbol.for("browser-agent.clickables");
+  const reg = (window[KEY] ||= { ids: new WeakMap(), els: new Map(), next: 1 });
+  const NATIVE = new Set(["A", "BUTTON", "INPUT", "SELECT", "TEXTAREA", "LABEL",
+    "OPTION", "BODY", "HTML", "IFRAME", "VIDEO", "AUDIO", "DETAILS"]);
+  const out = [];
+  const start = root || document.body || document.documentElement;
+  if (!start) return { doc: performance.timeOrigin, items: out };
+  const walker = document.createTreeWalker(start, NodeFilter.SHOW_ELEMENT);
+  let el = walker.currentNode;
+  for (; el; el = walker.nextNode()) {
+    if (NATIVE.has(el.tagName) || el.hasAttribute("role") || el.hasAttribute("tabindex")) continue;
+    // <summary> toggles its <details> but has no interactive role in the aria tree.
+    const onclick = el.hasAttribute("onclick") || el.tagName === "SUMMARY";
+    const style = getComputedStyle(el);
+    if (!onclick && style.cursor !== "pointer") continue;
+    // Block-level elements with a pointer cursor keep their own node and are marked
+    // [cursor=pointer] in the aria snapshot; only an onclick gives no sign there.
+    if (!onclick && !style.display.startsWith("inline")) continue;
+    const parent = el.parentElement;
+    if (!onclick && parent && getComputedStyle(parent).cursor === "pointer") continue;
+    if (el.parentElement && el.parentElement.closest("a,button,label,summary,[role]")) continue;
+    const rect = el.getBoundingClientRect();
+    if (rect.width === 0 && rect.height === 0) continue;
+    const text = (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim();
+    if (!text) continue;
+    let id = reg.ids.get(el);
+    if (!id) {
+      id = reg.next++;
+      reg.ids.set(el, id);
+    }
+    reg.els.set(id, new WeakRef(el));
+    let block = el.parentElement;
+    while (block && getComputedStyle(block).display.startsWith("inline")) block = block.parentElement;
+    const context = block ? (block.innerText || "").replace(/\s+/g, " ").trim().slice(0, 80) : "";
+    out.push({ id, text: text.slice(0, 200), context });
+  }
+  return { doc: performance.timeOrigin, items: out };
+}

@@ -1,0 +1,205 @@
+"""Anthropic Messages API backend with tool use.
+
+The 2.x SDK sends API version 2026-10-21, which rejects sampling parameters, so
+``ModelSettings.temperature`` is not sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import anthropic
+from anthropic import AsyncAnthropic
+from anthropic.types import (
+    ContentBlockParam,
+    Message as AnthropicMessage,
+    MessageParam,
+    ToolParam,
+    ToolResultBlockParam,
+    ToolUseBlock,
+)
+from anthropic.types import TextBlock
+
+from agent.messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    ModelSettings,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    ToolSpec,
+    Usage,
+    UserMessage,
+)
+from agent.models.retry import ProviderInfo, RetryPolicy, SdkErrors, call_with_retries
+
+__all__ = ["AnthropicModel", "from_anthropic_message", "to_anthropic_request", "to_anthropic_tools"]
+
+_SDK_ERRORS = SdkErrors(
+    status=anthropic.APIStatusError,
+    timeout=anthropic.APITimeoutError,
+    connection=anthropic.APIConnectionError,
+)
+
+
+class AnthropicModel:
+    """A Claude model behind the Anthropic Messages API, with tool use.
+
+    Args:
+        model_name: e.g. ``claude-sonnet-4-5``.
+        api_key: the Anthropic key.
+        base_url: API root; None for the SDK default (``https://api.anthropic.com``).
+        timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
+        retry: backoff for 429, 5xx (including 529 overloaded), timeouts and connection errors.
+        client: a ready client, e.g. for tests; the other connection arguments are then unused.
+    """
+
+    provider = "anthropic"
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        client: AsyncAnthropic | None = None,
+    ) -> None:
+        self.model_name = model_name
+        self.model_id = f"anthropic:{model_name}"
+        self.retry = retry or RetryPolicy()
+        self.client = client or AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+        )
+        self._info = ProviderInfo(
+            "anthropic", model_name, str(self.client.base_url), "ANTHROPIC_API_KEY"
+        )
+
+    async def request(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec],
+        settings: ModelSettings,
+    ) -> ModelResponse:
+        """Send one Messages request and translate the answer."""
+        system, wire_messages = to_anthropic_request(messages)
+        optional: dict[str, Any] = {}
+        if system:
+            optional["system"] = system
+        if tools:
+            optional["tools"] = to_anthropic_tools(tools)
+
+        async def call() -> AnthropicMessage:
+            return await self.client.messages.create(
+                model=self.model_name,
+                max_tokens=settings.max_output_tokens,
+                messages=wire_messages,
+                timeout=settings.timeout_s,
+                **optional,
+            )
+
+        answer = await call_with_retries(
+            call,
+            policy=self.retry,
+            errors=_SDK_ERRORS,
+            info=self._info,
+            timeout_s=settings.timeout_s,
+        )
+        return from_anthropic_message(answer)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.client.close()
+
+
+def to_anthropic_tools(tools: Sequence[ToolSpec]) -> list[ToolParam]:
+    """Tool specs as Anthropic tools (``input_schema``)."""
+    return [
+        {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+        for tool in tools
+    ]
+
+
+def to_anthropic_request(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]:
+    """Split off the system prompt and translate the rest into alternating-role messages.
+
+    Tool results become a user message of ``tool_result`` blocks, and consecutive messages of
+    one role are merged, since the API requires user and assistant turns to alternate.
+    """
+    system: list[str] = []
+    turns: list[tuple[Literal["user", "assistant"], list[ContentBlockParam]]] = []
+
+    def add(role: Literal["user", "assistant"], blocks: list[ContentBlockParam]) -> None:
+        if not blocks:
+            return
+        if turns and turns[-1][0] == role:
+            turns[-1][1].extend(blocks)
+        else:
+            turns.append((role, blocks))
+
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            system.append(message.content)
+        elif isinstance(message, UserMessage):
+            add("user", [{"type": "text", "text": message.content}] if message.content else [])
+        elif isinstance(message, AssistantMessage):
+            blocks: list[ContentBlockParam] = []
+            if message.text:
+                blocks.append({"type": "text", "text": message.text})
+            blocks.extend(
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+                for call in message.tool_calls
+            )
+            add("assistant", blocks)
+        elif isinstance(message, ToolResultMessage):
+            add("user", [_tool_result(result.call_id, result.content, result.is_error)
+                         for result in message.results])
+    wire: list[MessageParam] = [{"role": role, "content": blocks} for role, blocks in turns]
+    return "\n\n".join(system), wire
+
+
+def _tool_result(call_id: str, content: str, is_error: bool) -> ToolResultBlockParam:
+    return {"type": "tool_result", "tool_use_id": call_id, "content": content, "is_error": is_error}
+
+
+def from_anthropic_message(answer: AnthropicMessage) -> ModelResponse:
+    """Translate a Messages answer: text blocks joined, ``tool_use`` blocks as tool calls."""
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in answer.content:
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif isinstance(block, ToolUseBlock):
+            if isinstance(block.input, dict):
+                calls.append(ToolCall(id=block.id, name=block.name, arguments=dict(block.input)))
+            else:
+                calls.append(
+                    ToolCall(
+                        id=block.id,
+                        name=block.name,
+                        arguments={},
+                        arguments_error="the tool input must be a JSON object",
+                    )
+                )
+    return ModelResponse(
+        text="".join(texts) if texts else None,
+        tool_calls=tuple(calls),
+        usage=_usage(answer),
+        model=str(answer.model or ""),
+        stop_reason=str(answer.stop_reason or ""),
+    )
+
+
+def _usage(answer: AnthropicMessage) -> Usage:
+    usage = answer.usage
+    if usage is None:
+        return Usage()
+    cached = usage.cache_read_input_tokens or 0
+    # Anthropic's input_tokens excludes cache reads and writes; Usage.input counts every prompt
+    # token (as OpenAI's prompt_tokens does), with the cached part repeated in Usage.cached.
+    total_input = (usage.input_tokens or 0) + cached + (usage.cache_creation_input_tokens or 0)
+    return Usage(input=total_input, output=usage.output_tokens or 0, cached=cached)

@@ -1,0 +1,240 @@
+"""OpenAI Chat Completions backend; also serves openai-compatible servers and Ollama."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageFunctionToolCall,
+    ChatCompletionMessageFunctionToolCallParam,
+    ChatCompletionMessageParam,
+)
+
+from agent.errors import ModelResponseError
+from agent.messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    ModelSettings,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    ToolSpec,
+    Usage,
+    UserMessage,
+)
+from agent.models.retry import ProviderInfo, RetryPolicy, SdkErrors, call_with_retries
+
+__all__ = [
+    "OpenAIModel",
+    "from_openai_completion",
+    "parse_arguments",
+    "to_openai_messages",
+    "to_openai_tools",
+]
+
+_SDK_ERRORS = SdkErrors(
+    status=openai.APIStatusError,
+    timeout=openai.APITimeoutError,
+    connection=openai.APIConnectionError,
+)
+# Compatible servers need no key, but the SDK insists on one.
+_NO_KEY = "no-key-needed"
+
+
+class OpenAIModel:
+    """A model behind the OpenAI Chat Completions API, with tool calling.
+
+    Args:
+        model_name: the provider's model name, e.g. ``gpt-4.1-mini`` or ``qwen3``.
+        api_key: sent as a bearer token; None for servers that need none.
+        base_url: API root such as ``http://127.0.0.1:11434/v1``; None for the SDK default.
+        provider: ``openai``, ``openai-compatible`` or ``ollama``; names errors and the model id.
+        timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
+        retry: backoff for 429, 5xx, timeouts and connection errors.
+        client: a ready client, e.g. for tests; the other connection arguments are then unused.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        provider: str = "openai",
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        client: AsyncOpenAI | None = None,
+    ) -> None:
+        self.model_name = model_name
+        self.provider = provider
+        self.model_id = f"{provider}:{model_name}"
+        self.retry = retry or RetryPolicy()
+        # Retries are ours (tenacity) so backoff is configurable and errors are mapped once.
+        self.client = client or AsyncOpenAI(
+            api_key=api_key or _NO_KEY, base_url=base_url, timeout=timeout_s, max_retries=0
+        )
+        key_env = "OPENAI_API_KEY" if provider == "openai" or api_key else None
+        self._info = ProviderInfo(provider, model_name, str(self.client.base_url), key_env)
+
+    async def request(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec],
+        settings: ModelSettings,
+    ) -> ModelResponse:
+        """Send one Chat Completions request and translate the answer."""
+        optional: dict[str, Any] = {}
+        if tools:
+            optional["tools"] = to_openai_tools(tools)
+        if settings.temperature is not None:
+            optional["temperature"] = settings.temperature
+        # OpenAI deprecated max_tokens; compatible servers mostly know only max_tokens.
+        max_key = "max_completion_tokens" if self.provider == "openai" else "max_tokens"
+        optional[max_key] = settings.max_output_tokens
+        wire_messages = to_openai_messages(messages)
+
+        async def call() -> ChatCompletion:
+            return await self.client.chat.completions.create(
+                model=self.model_name,
+                messages=wire_messages,
+                timeout=settings.timeout_s,
+                **optional,
+            )
+
+        completion = await call_with_retries(
+            call,
+            policy=self.retry,
+            errors=_SDK_ERRORS,
+            info=self._info,
+            timeout_s=settings.timeout_s,
+        )
+        return from_openai_completion(completion, provider=self.provider)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.client.close()
+
+
+def to_openai_tools(tools: Sequence[ToolSpec]) -> list[ChatCompletionFunctionToolParam]:
+    """Tool specs as Chat Completions ``function`` tools."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.parameters,
+            },
+        }
+        for tool in tools
+    ]
+
+
+def to_openai_messages(messages: Sequence[Message]) -> list[ChatCompletionMessageParam]:
+    """Neutral messages as Chat Completions messages; one ``tool`` message per tool result."""
+    out: list[ChatCompletionMessageParam] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            out.append({"role": "system", "content": message.content})
+        elif isinstance(message, UserMessage):
+            out.append({"role": "user", "content": message.content})
+        elif isinstance(message, AssistantMessage):
+            out.append(_assistant(message))
+        elif isinstance(message, ToolResultMessage):
+            out.extend(
+                {"role": "tool", "tool_call_id": result.call_id, "content": result.content}
+                for result in message.results
+            )
+    return out
+
+
+def _assistant(message: AssistantMessage) -> ChatCompletionAssistantMessageParam:
+    wire: ChatCompletionAssistantMessageParam = {"role": "assistant", "content": message.text}
+    if message.tool_calls:
+        calls: list[ChatCompletionMessageFunctionToolCallParam] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+        wire["tool_calls"] = calls
+    return wire
+
+
+def from_openai_completion(completion: ChatCompletion, *, provider: str = "openai") -> ModelResponse:
+    """Translate a Chat Completions answer; bad tool arguments become ``arguments_error``."""
+    if not completion.choices:
+        raise ModelResponseError(
+            f"{provider} answered without any choices (model {completion.model!r}); the server "
+            "may not support this request. Check the model supports chat with tool calling.",
+            provider=provider,
+        )
+    choice = completion.choices[0]
+    message = choice.message
+    calls: list[ToolCall] = []
+    for index, raw in enumerate(message.tool_calls or ()):
+        if not isinstance(raw, ChatCompletionMessageFunctionToolCall):
+            continue  # only function tools are ever offered
+        arguments, error = parse_arguments(raw.function.arguments)
+        calls.append(
+            ToolCall(
+                id=raw.id or f"call_{index}",
+                name=raw.function.name,
+                arguments=arguments,
+                arguments_error=error,
+            )
+        )
+    return ModelResponse(
+        text=message.content if message.content is not None else message.refusal,
+        tool_calls=tuple(calls),
+        usage=_usage(completion),
+        model=completion.model or "",
+        stop_reason=choice.finish_reason or "",
+    )
+
+
+def _usage(completion: ChatCompletion) -> Usage:
+    usage = completion.usage
+    if usage is None:
+        return Usage()
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None and details.cached_tokens else 0
+    return Usage(input=usage.prompt_tokens or 0, output=usage.completion_tokens or 0, cached=cached)
+
+
+def parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
+    """Parse a tool call's JSON arguments; never raises.
+
+    Returns:
+        ``(arguments, None)`` on success, else ``({}, what was wrong)``. Empty input is ``{}``.
+    """
+    if raw is None or not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, (
+            f"the arguments are not valid JSON ({exc.msg} at character {exc.pos}): "
+            f"{_clip(raw)}; send one JSON object matching the tool's parameters"
+        )
+    if not isinstance(value, dict):
+        return {}, (
+            f"the arguments must be a JSON object, not {type(value).__name__}: {_clip(raw)}; "
+            "send one JSON object matching the tool's parameters"
+        )
+    return value, None
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -1,0 +1,206 @@
+"""Retrying provider calls and turning SDK exceptions into the library's ModelError tree.
+
+Both official SDKs (openai, anthropic) raise the same shapes of exception: a status error with
+``status_code`` and ``body``, a timeout error, and a connection error. Backends pass their SDK's
+classes in :class:`SdkErrors` so this module imports neither SDK.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from agent.errors import (
+    ModelAuthError,
+    ModelError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+)
+
+__all__ = ["ProviderInfo", "RetryPolicy", "SdkErrors", "call_with_retries"]
+
+T = TypeVar("T")
+
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+_DETAIL_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to back off on 429, 5xx, timeouts and connection errors.
+
+    Backoff doubles from ``initial_backoff_s`` up to ``max_backoff_s`` with jitter; a
+    ``Retry-After`` header is honoured but capped at ``max_backoff_s`` (tests set both near 0).
+    """
+
+    retries: int = 3
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
+        if retry_after is not None:
+            return min(self.max_backoff_s, max(base, retry_after))
+        return base * (0.5 + random.random() / 2)
+
+
+@dataclass(frozen=True)
+class SdkErrors:
+    """The exception classes of one provider SDK."""
+
+    status: type[Exception]
+    timeout: type[Exception]
+    connection: type[Exception]
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What error messages need to say where a request went and what to check."""
+
+    provider: str
+    model_name: str
+    base_url: str
+    key_env: str | None
+    """Environment variable holding the key, or None when no key is needed."""
+
+
+async def call_with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    errors: SdkErrors,
+    info: ProviderInfo,
+    timeout_s: float,
+) -> T:
+    """Run ``call``, retrying transient failures; raise a ModelError subclass when it gives up."""
+
+    def retryable(exc: BaseException) -> bool:
+        if isinstance(exc, errors.status):
+            status = _status(exc)
+            return status in _RETRYABLE_STATUS or status >= 500
+        return isinstance(exc, (errors.timeout, errors.connection))
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return policy.backoff(state.attempt_number, _retry_after(exc))
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(retryable),
+        stop=stop_after_attempt(policy.retries + 1),
+        wait=wait,
+        reraise=True,
+    )
+    attempts = 0
+    try:
+        async for attempt in retrying:
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
+                return await call()
+    except Exception as exc:
+        if isinstance(exc, (errors.status, errors.timeout, errors.connection)):
+            raise to_model_error(exc, errors, info, attempts, timeout_s) from exc
+        raise
+    raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+
+def to_model_error(
+    exc: Exception, errors: SdkErrors, info: ProviderInfo, attempts: int, timeout_s: float
+) -> ModelError:
+    """Translate one SDK exception into the ModelError subclass that says what to do."""
+    where = f"{info.provider} model {info.model_name!r} at {info.base_url}"
+    tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+    base_url_hint = "AGENT_BASE_URL" if info.provider != "openai" else "AGENT_BASE_URL if set"
+    if isinstance(exc, errors.timeout):
+        return ModelTimeoutError(
+            f"{where} did not answer within {timeout_s:g} s {tries}. Raise AGENT_MODEL_TIMEOUT "
+            f"if the model is just slow, or check that {info.base_url} is reachable.",
+            provider=info.provider,
+        )
+    if isinstance(exc, errors.connection):
+        cause = exc.__cause__ or exc.__context__ or exc
+        hint = " (is `ollama serve` running?)" if info.provider == "ollama" else ""
+        return ModelError(
+            f"Could not connect to {where} {tries}: {_one_line(str(cause))}. Check "
+            f"{base_url_hint} ({info.base_url}) and that the server is running{hint}.",
+            provider=info.provider,
+        )
+    status = _status(exc)
+    detail = _detail(exc)
+    prefix = f"{where} answered HTTP {status}: {detail}."
+    if status in (401, 403):
+        key = (
+            f"{info.key_env} holds a valid key for this provider"
+            if info.key_env
+            else "the server accepts requests without a key"
+        )
+        return ModelAuthError(
+            f"{prefix} The credentials were rejected: check that {key}.",
+            provider=info.provider,
+            status=status,
+        )
+    if status == 404:
+        return ModelError(
+            f"{prefix} Check the model name {info.model_name!r} (AGENT_MODEL="
+            f"{info.provider}:<name>) exists for this account or server, and {base_url_hint}.",
+            provider=info.provider,
+            status=status,
+        )
+    if status == 429:
+        return ModelRateLimitError(
+            f"{prefix} Still rate limited {tries}: wait and try again, run fewer requests at "
+            "once, or check the account's quota and billing (AGENT_MODEL_RETRIES sets retries).",
+            provider=info.provider,
+            status=status,
+        )
+    if status >= 500:
+        return ModelError(
+            f"{prefix} The provider failed {tries}: it may be down or overloaded; try again "
+            f"later, or check {base_url_hint} ({info.base_url}) points at a working server.",
+            provider=info.provider,
+            status=status,
+        )
+    return ModelError(
+        f"{prefix} The provider rejected the request: check that model {info.model_name!r} "
+        "supports tool calling and that the settings suit it.",
+        provider=info.provider,
+        status=status,
+    )
+
+
+def _status(exc: BaseException) -> int:
+    status = getattr(exc, "status_code", 0)
+    return status if isinstance(status, int) else 0
+
+
+def _detail(exc: Exception) -> str:
+    body: Any = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return _one_line(inner["message"])
+        if isinstance(inner, str):
+            return _one_line(inner)
+    message = getattr(exc, "message", None)
+    return _one_line(message if isinstance(message, str) else str(exc))
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

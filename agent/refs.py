@@ -1,0 +1,138 @@
+"""Refs the model can trust: ``@eN`` names issued by us, resolved back to exactly one element.
+
+Playwright's own refs (``aria-ref=e5``) are only resolvable against the last snapshot taken in a
+document, and they restart from ``e1`` in every new document. Our refs wrap them:
+
+* a ref is issued once per (document, element) and never reused in a session, so a number can
+  never come to mean another element after a navigation;
+* an element that persists keeps its ref across snapshots of the same document, because
+  Playwright keeps its own ref for an element whose role and name are unchanged;
+* resolving a ref checks the document, then the element; when Playwright's map was replaced by a
+  later (scoped or foreign) snapshot, one fresh snapshot decides whether the element still exists.
+  Whatever fails raises ``StaleRefError``: we never act on a different element, never time out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from agent.errors import StaleRefError, UnknownRefError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from playwright.async_api import ElementHandle, Locator, Page
+
+__all__ = ["RefEntry", "RefRegistry", "parse_ref"]
+
+_REF = re.compile(r"^\s*(?:@|ref=)?e(\d+)\s*$")
+
+
+def parse_ref(text: str) -> int:
+    """Read ``@e3``, ``e3`` or ``ref=e3`` as the number 3."""
+    match = _REF.match(text)
+    if not match:
+        raise UnknownRefError(
+            f"{text!r} is not a ref. Refs look like @e3; take them from the latest snapshot."
+        )
+    return int(match.group(1))
+
+
+@dataclass(frozen=True)
+class RefEntry:
+    """What an issued ref points at."""
+
+    doc: float  # performance.timeOrigin of the main document it was issued in
+    kind: Literal["aria", "clickable"]
+    key: str  # Playwright's ref ("e5", "f1e2") or the clickable registry id
+    role: str
+    name: str
+
+
+class RefRegistry:
+    """Issues and resolves one session's refs."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, RefEntry] = {}
+        self._by_key: dict[tuple[float, str, str], int] = {}
+        self._next = 1
+        self.doc: float | None = None  # document of the latest snapshot
+
+    def issue(
+        self, doc: float, kind: Literal["aria", "clickable"], key: str, role: str, name: str
+    ) -> int:
+        """Return the ref for an element, reusing the one it already has in this document."""
+        lookup = (doc, kind, key)
+        number = self._by_key.get(lookup)
+        if number is not None:
+            entry = self._entries[number]
+            if entry.role == role and entry.name == name:
+                return number
+        number = self._next
+        self._next += 1
+        self._entries[number] = RefEntry(doc, kind, key, role, name)
+        self._by_key[lookup] = number
+        return number
+
+    def entry(self, ref: str) -> tuple[int, RefEntry]:
+        number = parse_ref(ref)
+        entry = self._entries.get(number)
+        if entry is None:
+            raise UnknownRefError(
+                f"@e{number} was never in a snapshot of this session. Use a ref from the latest "
+                "snapshot (call snapshot to get a fresh one)."
+            )
+        return number, entry
+
+    async def resolve(
+        self,
+        page: Page,
+        ref: str,
+        *,
+        current_doc: Callable[[], Awaitable[float]],
+        refresh: Callable[[], Awaitable[set[str]]],
+    ) -> Locator | ElementHandle:
+        """Find the element a ref names, or raise ``StaleRefError`` saying what happened.
+
+        ``current_doc`` reads the page's document id; ``refresh`` takes a fresh full snapshot and
+        returns the Playwright refs it contains.
+        """
+        number, entry = self.entry(ref)
+        label = f"@e{number} ({entry.role}{' ' + repr(entry.name) if entry.name else ''})"
+        if await current_doc() != entry.doc:
+            raise StaleRefError(
+                f"stale ref {label}: the page has navigated or reloaded since that snapshot. "
+                "Take a new snapshot and use its refs."
+            )
+        if entry.kind == "clickable":
+            handle = (await page.evaluate_handle(_CLICKABLE_BY_ID, int(entry.key))).as_element()
+            if handle is None:
+                raise StaleRefError(
+                    f"stale ref {label}: that element was removed from the page. "
+                    "Take a new snapshot and use its refs."
+                )
+            return handle
+        locator = page.locator(f"aria-ref={entry.key}")
+        if await locator.count() == 1:
+            return locator
+        # Playwright's ref map may have been replaced by a later scoped snapshot; one fresh full
+        # snapshot tells whether this element is still there with the same role and name.
+        if entry.key in await refresh() and await locator.count() == 1:
+            return locator
+        raise StaleRefError(
+            f"stale ref {label}: that element was removed or changed since the snapshot. "
+            "Take a new snapshot and use its refs."
+        )
+
+
+def _load_js(name: str) -> str:
+    from importlib.resources import files
+
+    return (files("agent") / "js" / name).read_text(encoding="utf-8")
+
+
+_CLICKABLE_BY_ID = _load_js("clickable_by_id.js")
+CLICKABLES_JS = _load_js("clickables.js")
+CHECK_ACTIONABLE_JS = _load_js("check_actionable.js")

@@ -1,0 +1,140 @@
+"""One browser session: a private Chromium, its shared page, its refs and snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from agent.browser import BrowserProcess, launch_browser
+from agent.errors import SessionLostError
+from agent.network import NetworkMonitor
+from agent.refs import RefRegistry
+from agent.snapshot import Snapshot, SnapshotMode, Snapshotter
+from agent.tokens import TokenCounter, token_counter
+
+if TYPE_CHECKING:
+    from playwright.async_api import ElementHandle, Locator, Page
+
+__all__ = ["BrowserSession"]
+
+
+class BrowserSession:
+    """A Chromium page that prompts, tools and code all act on, one call at a time.
+
+    Use ``await BrowserSession.start()`` (or ``async with``) and ``await session.close()``.
+    """
+
+    def __init__(
+        self,
+        browser: BrowserProcess,
+        *,
+        counter: TokenCounter | None = None,
+        action_timeout_s: float = 5.0,
+        navigation_timeout_s: float = 30.0,
+        max_snapshot_tokens: int | None = None,
+    ) -> None:
+        self.browser = browser
+        self.refs = RefRegistry()
+        self.snapshotter = Snapshotter(self.refs, counter or token_counter())
+        self.action_timeout_ms = action_timeout_s * 1000
+        self.max_snapshot_tokens = max_snapshot_tokens
+        self.navigation_timeout_ms = navigation_timeout_s * 1000
+        self.network = NetworkMonitor(browser.context)
+        self.lock = asyncio.Lock()  # calls on one session are serialised
+        self.created_at = time.monotonic()
+        self._page = browser.page
+        self._page.set_default_timeout(self.action_timeout_ms)
+        self._page.set_default_navigation_timeout(self.navigation_timeout_ms)
+        browser.context.on("page", self._on_new_page)
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        executable: str | None = None,
+        headless: bool = True,
+        action_timeout_s: float = 5.0,
+        navigation_timeout_s: float = 30.0,
+        counter: TokenCounter | None = None,
+    ) -> BrowserSession:
+        browser = await launch_browser(executable=executable, headless=headless)
+        return cls(
+            browser,
+            counter=counter,
+            action_timeout_s=action_timeout_s,
+            navigation_timeout_s=navigation_timeout_s,
+        )
+
+    async def __aenter__(self) -> BrowserSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def page(self) -> Page:
+        """The page every call acts on; a tab the page opens becomes the current page."""
+        if self._page.is_closed():
+            open_pages = [p for p in self.browser.context.pages if not p.is_closed()]
+            if not open_pages or not self.browser.alive:
+                raise SessionLostError(
+                    "The session's browser page is gone (the browser was closed or crashed). "
+                    "Start a new session."
+                )
+            self._page = open_pages[-1]
+        return self._page
+
+    def _on_new_page(self, page: Page) -> None:
+        # A link with target=_blank or window.open moves the agent's attention to the new tab,
+        # as it would a person's.
+        page.set_default_timeout(self.action_timeout_ms)
+        page.set_default_navigation_timeout(self.navigation_timeout_ms)
+        self._page = page
+
+    def switch_to(self, page: Page) -> None:
+        self._page = page
+
+    @property
+    def cdp_url(self) -> str:
+        return self.browser.cdp_url
+
+    async def goto(self, url: str, *, wait_until: str = "load") -> int | None:
+        """Navigate the current page; return the HTTP status of the main document, if any."""
+        response = await self.page.goto(url, wait_until=wait_until)  # type: ignore[arg-type]
+        return response.status if response else None
+
+    async def snapshot(
+        self,
+        *,
+        mode: SnapshotMode = "full",
+        scope: str | None = None,
+        max_tokens: int | None = None,
+        page_number: int = 1,
+        max_depth: int | None = None,
+    ) -> Snapshot:
+        return await self.snapshotter.take(
+            self.page,
+            mode=mode,
+            scope=scope,
+            max_tokens=max_tokens,
+            page_number=page_number,
+            max_depth=max_depth,
+        )
+
+    async def resolve(self, ref: str) -> Locator | ElementHandle:
+        """The element a ref names, or ``StaleRefError`` / ``UnknownRefError``."""
+        page = self.page
+        return await self.refs.resolve(
+            page,
+            ref,
+            current_doc=lambda: self._doc(page),
+            refresh=lambda: self.snapshotter.live_pw_refs(page),
+        )
+
+    @staticmethod
+    async def _doc(page: Page) -> float:
+        return float(await page.evaluate("performance.timeOrigin"))
+
+    async def close(self) -> None:
+        await self.browser.close()

@@ -1,0 +1,442 @@
+"""The ``@eN`` snapshot the model reads.
+
+Built on Playwright's AI-mode aria snapshot, re-rendered in a denser format:
+
+* **full**: headings, text, form state and every actionable element with its ref, nested;
+* **interactive**: only actionable elements, one per line, for acting cheaply;
+* **scoped**: either mode under one element (a ref or a CSS selector): a dialog, a form.
+
+Refs come from ``RefRegistry`` (stable, never reused). Inline elements that only a pointer cursor
+or an onclick handler make clickable, which Playwright folds into their parent's text, get refs
+too. A token cap keeps every actionable element it can: it shortens long text first, then drops
+text, then pages the rest, and says what it left out and how to see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from agent.aria_tree import AriaNode, parse_aria_snapshot
+from agent.refs import CLICKABLES_JS, RefRegistry, parse_ref
+from agent.tokens import TokenCounter, token_counter
+
+if TYPE_CHECKING:
+    from playwright.async_api import Locator, Page
+
+__all__ = ["INTERACTIVE_ROLES", "Snapshot", "SnapshotMode", "Snapshotter"]
+
+SnapshotMode = Literal["full", "interactive"]
+
+INTERACTIVE_ROLES = frozenset(
+    {
+        "button", "link", "textbox", "searchbox", "checkbox", "radio", "combobox", "listbox",
+        "option", "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "switch", "slider",
+        "spinbutton", "treeitem", "gridcell", "columnheader", "scrollbar",
+    }
+)  # fmt: skip
+# Containers worth a ref so the model can scope a snapshot to them or read them whole.
+_SCOPE_ROLES = frozenset(
+    {"dialog", "alertdialog", "form", "iframe", "table", "navigation", "main", "region", "article"}
+)
+# Unnamed wrappers that add depth but no meaning: their children move up a level.
+_TRANSPARENT_ROLES = frozenset({"generic", "group", "none", "presentation", "list", "paragraph"})
+_NAMED_BY_CONTENT = frozenset({"link", "button", "tab", "menuitem", "option", "treeitem", "cell"})
+_STATE_ATTRS = ("checked", "disabled", "expanded", "selected", "pressed", "level", "required")
+_TEXT_SHORTEN_STEPS = (300, 120, 60)
+
+
+@dataclass
+class _Line:
+    depth: int
+    text: str
+    kind: Literal["ref", "heading", "text"]
+    ref: int | None = None
+
+
+@dataclass
+class Snapshot:
+    """A rendered snapshot and what it contains."""
+
+    text: str
+    url: str
+    title: str
+    mode: SnapshotMode
+    refs: dict[int, str] = field(default_factory=dict)  # ref number -> its line
+    tokens: int = 0
+    capped: bool = False
+    pages: int = 1
+    page: int = 1
+    scope: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Snapshotter:
+    """Takes snapshots of one page and issues their refs into one registry."""
+
+    def __init__(self, registry: RefRegistry, counter: TokenCounter | None = None) -> None:
+        self.registry = registry
+        self.counter = counter or token_counter()
+        self.last: Snapshot | None = None
+
+    async def take(
+        self,
+        page: Page,
+        *,
+        mode: SnapshotMode = "full",
+        scope: str | None = None,
+        max_tokens: int | None = None,
+        page_number: int = 1,
+        max_depth: int | None = None,
+    ) -> Snapshot:
+        """Snapshot the page (or the element ``scope`` names) and render it."""
+        target: Page | Locator = page
+        if scope:
+            target = await self._scope_locator(page, scope)
+        raw, scan = await asyncio.gather(
+            target.aria_snapshot(mode="ai"),
+            _scan_clickables(target),
+        )
+        doc = float(scan["doc"])
+        self.registry.doc = doc
+        roots = parse_aria_snapshot(raw)
+        _attach_clickables(roots, scan["items"])
+        lines = _Renderer(self.registry, doc, mode, max_depth).render(roots)
+        body, tokens, capped, pages, page_number = self._fit(lines, max_tokens, page_number)
+        snapshot = Snapshot(
+            text=body,
+            url=page.url,
+            title=await page.title(),
+            mode=mode,
+            refs={line.ref: line.text.strip() for line in lines if line.ref is not None},
+            tokens=tokens,
+            capped=capped,
+            pages=pages,
+            page=page_number,
+            scope=scope,
+        )
+        self.last = snapshot
+        return snapshot
+
+    async def live_pw_refs(self, page: Page) -> set[str]:
+        """Take a fresh full snapshot and return the Playwright refs it holds (for ref checks)."""
+        raw = await page.aria_snapshot(mode="ai")
+        return {
+            node.pw_ref for root in parse_aria_snapshot(raw) for node in root.walk() if node.pw_ref
+        }
+
+    async def _scope_locator(self, page: Page, scope: str) -> Locator:
+        from agent.errors import ToolError
+
+        stripped = scope.strip()
+        if stripped.startswith("@") or stripped.startswith("ref=") or _looks_like_ref(stripped):
+            parse_ref(stripped)  # raises a clear error for a malformed ref
+            resolved = await self.registry.resolve(
+                page,
+                stripped,
+                current_doc=lambda: _current_doc(page),
+                refresh=lambda: self.live_pw_refs(page),
+            )
+            from playwright.async_api import Locator as LocatorType
+
+            if isinstance(resolved, LocatorType):
+                return resolved
+            raise ToolError(f"{scope} is an inline clickable; scope to its container instead.")
+        locator = page.locator(stripped)
+        try:
+            count = await locator.count()
+        except Exception as exc:
+            raise ToolError(f"{scope!r} is not a valid CSS selector: {exc}") from exc
+        if count == 0:
+            raise ToolError(f"No element matches the CSS selector {scope!r}.")
+        return locator.first
+
+    def _fit(
+        self, lines: list[_Line], max_tokens: int | None, page_number: int
+    ) -> tuple[str, int, bool, int, int]:
+        text = _join(lines)
+        if not max_tokens:
+            return text, self.counter.count(text), False, 1, 1
+        total = self.counter.count(text)
+        if total <= max_tokens and page_number == 1:
+            return text, total, False, 1, 1
+        return _Budget(self.counter, max_tokens).fit(lines, page_number)
+
+
+def _looks_like_ref(text: str) -> bool:
+    return len(text) > 1 and text[0] == "e" and text[1:].isdigit()
+
+
+async def _current_doc(page: Page) -> float:
+    return float(await page.evaluate("performance.timeOrigin"))
+
+
+async def _scan_clickables(target: Page | Locator) -> dict[str, Any]:
+    from playwright.async_api import Page as PageType
+
+    if isinstance(target, PageType):
+        result = await target.evaluate(CLICKABLES_JS, None)
+    else:
+        result = await target.evaluate(CLICKABLES_JS)
+    return dict(result)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _attach_clickables(roots: list[AriaNode], items: list[dict[str, Any]]) -> None:
+    """Place each inline clickable under the text run that contains it.
+
+    The text run is found by the clickable's own text and the text of its enclosing block, so
+    that a word that also appears earlier (say, in an instruction) lands in the right place.
+    """
+    if not items:
+        return
+    text_nodes = [
+        node
+        for root in roots
+        for node in root.walk()
+        if node.role not in INTERACTIVE_ROLES
+        and (node.text or (node.name and node.role in _TRANSPARENT_ROLES))
+    ]
+    normalised = [_norm(node.text or node.name) for node in text_nodes]
+    position = 0
+    leftovers: list[AriaNode] = []
+    for item in items:
+        wanted = _norm(str(item["text"]))
+        context = _norm(str(item.get("context", "")))[:40]
+        clickable = AriaNode(role="clickable", name=wanted, attrs={"clickable": str(item["id"])})
+        candidates = [i for i in range(len(text_nodes)) if wanted in normalised[i]]
+        in_context = [i for i in candidates if context and context[:20] in normalised[i]]
+        after = [i for i in (in_context or candidates) if i >= position]
+        chosen = after[0] if after else (in_context or candidates or [None])[0]
+        if chosen is None:
+            leftovers.append(clickable)
+            continue
+        host = text_nodes[chosen]
+        position = chosen
+        if normalised[chosen] == wanted and not host.children:
+            # The whole text run is the clickable: show it once, as the clickable.
+            host.role, host.name, host.text = "clickable", wanted, ""
+            host.attrs = clickable.attrs
+            normalised[chosen] = ""
+        else:
+            host.children.append(clickable)
+    if leftovers and roots:
+        roots[-1].children.extend(leftovers)
+
+
+class _Renderer:
+    def __init__(
+        self, registry: RefRegistry, doc: float, mode: SnapshotMode, max_depth: int | None
+    ) -> None:
+        self.registry = registry
+        self.doc = doc
+        self.mode = mode
+        self.max_depth = max_depth
+        self.lines: list[_Line] = []
+
+    def render(self, roots: list[AriaNode]) -> list[_Line]:
+        for root in roots:
+            self._node(root, 0)
+        return self.lines
+
+    def _ref_for(self, node: AriaNode) -> int | None:
+        if node.role == "clickable":
+            return self.registry.issue(
+                self.doc, "clickable", node.attrs["clickable"], "clickable", node.name
+            )
+        pw_ref = node.pw_ref
+        if pw_ref is None:
+            return None
+        actionable = node.role in INTERACTIVE_ROLES or node.attrs.get("cursor") == "pointer"
+        if not actionable and node.role not in _SCOPE_ROLES:
+            return None
+        return self.registry.issue(self.doc, "aria", pw_ref, node.role, node.name)
+
+    def _node(self, node: AriaNode, depth: int) -> None:
+        if self.max_depth is not None and depth > self.max_depth:
+            return
+        role = node.role
+        actionable = (
+            role in INTERACTIVE_ROLES
+            or role == "clickable"
+            or (node.attrs.get("cursor") == "pointer" and node.pw_ref is not None)
+        )
+        ref = self._ref_for(node)
+        if self.mode == "interactive":
+            if actionable and ref is not None:
+                self.lines.append(_Line(0, self._describe(node, ref, flat=True), "ref", ref))
+            for child in node.children:
+                self._node(child, depth)
+            return
+        if role == "text":
+            self.lines.append(_Line(depth, node.text, "text"))
+            for child in node.children:
+                self._node(child, depth + 1)
+            return
+        if role in ("img", "image") and not node.name and ref is None:
+            return
+        if ref is None and not node.name and role in _TRANSPARENT_ROLES and not actionable:
+            child_depth = depth
+            if node.text:
+                self.lines.append(_Line(depth, node.text, "text"))
+                child_depth = depth + 1
+            for child in node.children:
+                self._node(child, child_depth)
+            return
+        if role == "heading":
+            level = node.attrs.get("level", "")
+            hashes = "#" * int(level) if level.isdigit() else "#"
+            self.lines.append(_Line(depth, f"{hashes} {node.name or node.text}", "heading", ref))
+            for child in node.children:
+                if child.role != "text" or child.text != node.name:
+                    self._node(child, depth + 1)
+            return
+        kind: Literal["ref", "heading", "text"] = "ref" if ref is not None else "text"
+        if (
+            role == "row"
+            and ref is None
+            and all(
+                c.role in ("cell", "columnheader", "rowheader") and not c.children
+                for c in node.children
+            )
+        ):
+            cells = " | ".join(c.name or c.text for c in node.children)
+            self.lines.append(_Line(depth, f"| {cells} |", "text"))
+            return
+        self.lines.append(_Line(depth, self._describe(node, ref, flat=False), kind, ref))
+        for child in node.children:
+            if role in ("combobox", "listbox") and child.role == "option" and child.pw_ref is None:
+                continue  # native <select> options are listed inline on the combobox line
+            self._node(child, depth + 1)
+
+    def _describe(self, node: AriaNode, ref: int | None, *, flat: bool) -> str:
+        parts: list[str] = []
+        if ref is not None:
+            parts.append(f"@e{ref}")
+        parts.append(node.role)
+        name = node.name
+        if not name and flat and node.role in _NAMED_BY_CONTENT:
+            name = _descendant_text(node)[:80]
+        if name:
+            parts.append(_quote(name))
+        for attr in _STATE_ATTRS:
+            if attr in node.attrs and not (attr == "level"):
+                value = node.attrs[attr]
+                parts.append(f"[{attr}]" if value in ("", "true") else f"[{attr}={value}]")
+        if node.role in ("combobox", "listbox"):
+            options = [c for c in node.children if c.role == "option" and c.pw_ref is None]
+            chosen = [c.name for c in options if "selected" in c.attrs]
+            if chosen and not node.text:
+                parts.append("= " + _quote(", ".join(chosen)))
+            if options:
+                parts.append("options: " + " | ".join(_quote(c.name) for c in options[:30]))
+                if len(options) > 30:
+                    parts.append(f"(+{len(options) - 30} more)")
+        placeholder = node.props.get("placeholder")
+        if node.text and node.role not in ("clickable",):
+            if node.role in INTERACTIVE_ROLES:
+                parts.append("= " + _quote(node.text))
+            else:
+                parts.append(": " + node.text if not flat else _quote(node.text))
+        elif placeholder:
+            parts.append(f"(placeholder {_quote(placeholder)})")
+        return " ".join(parts).replace(" : ", ": ")
+
+
+def _descendant_text(node: AriaNode) -> str:
+    pieces: list[str] = []
+    for child in node.walk()[1:]:
+        if child.name:
+            pieces.append(child.name)
+        elif child.text:
+            pieces.append(child.text)
+    return _norm(" ".join(pieces))
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _join(lines: list[_Line]) -> str:
+    return "\n".join("  " * line.depth + line.text for line in lines)
+
+
+class _Budget:
+    """Fits rendered lines into a token cap, keeping actionable lines first."""
+
+    def __init__(self, counter: TokenCounter, max_tokens: int) -> None:
+        self.counter = counter
+        self.max_tokens = max_tokens
+
+    def fit(self, lines: list[_Line], page_number: int) -> tuple[str, int, bool, int, int]:
+        reserve = 80  # room for the note that says what was left out
+        limit = max(self.max_tokens - reserve, 50)
+        costs = self.counter.count_many(["  " * line.depth + line.text for line in lines])
+        total = sum(costs) + len(lines)
+        shortened = 0
+        for cut in _TEXT_SHORTEN_STEPS:
+            if total <= limit:
+                break
+            for i, line in enumerate(lines):
+                if line.kind == "text" and len(line.text) > cut:
+                    line.text = line.text[:cut].rstrip() + "…"
+                    new_cost = self.counter.count("  " * line.depth + line.text)
+                    total -= costs[i] - new_cost
+                    costs[i] = new_cost
+                    shortened += 1
+        kept = list(range(len(lines)))
+        omitted_text = 0
+        if total > limit:
+            # Drop plain text, longest first, until the rest fits; headings stay as landmarks.
+            by_cost = sorted((i for i in kept if lines[i].kind == "text"), key=lambda i: -costs[i])
+            dropped: set[int] = set()
+            for i in by_cost:
+                if total <= limit:
+                    break
+                dropped.add(i)
+                total -= costs[i] + 1
+            omitted_text = len(dropped)
+            kept = [i for i in kept if i not in dropped]
+        pages = _paginate(kept, costs, limit)
+        page_number = min(max(page_number, 1), len(pages))
+        chosen = pages[page_number - 1]
+        body = "\n".join("  " * lines[i].depth + lines[i].text for i in chosen)
+        notes: list[str] = []
+        if shortened:
+            notes.append(f"{shortened} long texts shortened (…)")
+        if omitted_text:
+            notes.append(
+                f"{omitted_text} text lines omitted: read them with get_text, or snapshot a part "
+                'with scope="@eN" or a CSS selector'
+            )
+        if len(pages) > 1:
+            notes.append(
+                f"this is page {page_number} of {len(pages)}"
+                + (
+                    f": call snapshot with page={page_number + 1} for the elements after these"
+                    if page_number < len(pages)
+                    else ""
+                )
+            )
+        note = f"[snapshot capped at {self.max_tokens} tokens; " + "; ".join(notes) + "]"
+        text = body + "\n" + note
+        return text, self.counter.count(text), True, len(pages), page_number
+
+
+def _paginate(kept: list[int], costs: list[int], limit: int) -> list[list[int]]:
+    pages: list[list[int]] = [[]]
+    used = 0
+    for i in kept:
+        cost = costs[i] + 1
+        if pages[-1] and used + cost > limit:
+            pages.append([])
+            used = 0
+        pages[-1].append(i)
+        used += cost
+    return pages

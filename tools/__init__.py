@@ -1,0 +1,52 @@
+"""The browser tools the planner and the command line expose, as typed async functions."""
+
+from __future__ import annotations
+
+from tools.actions import (
+    check,
+    click,
+    dblclick,
+    fill,
+    hover,
+    press,
+    select_option,
+    type_text,
+    uncheck,
+)
+from tools.base import Tool, ToolBox, ToolOutcome, tool
+from tools.navigation import go_back, navigate, scroll, wait_for
+from tools.reading import get_text, snapshot
+
+__all__ = [
+    "BROWSER_TOOLS",
+    "Tool",
+    "ToolBox",
+    "ToolOutcome",
+    "check",
+    "click",
+    "dblclick",
+    "default_toolbox",
+    "fill",
+    "get_text",
+    "go_back",
+    "hover",
+    "navigate",
+    "press",
+    "scroll",
+    "select_option",
+    "snapshot",
+    "tool",
+    "type_text",
+    "uncheck",
+    "wait_for",
+]
+
+BROWSER_TOOLS: tuple[Tool, ...] = (
+    click, fill, type_text, press, scroll, get_text, select_option, check, uncheck, hover,
+    wait_for, navigate, go_back, snapshot, dblclick,
+)  # fmt: skip
+
+
+def default_toolbox() -> ToolBox:
+    """Every browser tool, as the planner offers them."""
+    return ToolBox(BROWSER_TOOLS)

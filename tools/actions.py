@@ -1,0 +1,218 @@
+"""Tools that act on one element: click, fill, type, press, hover, select, check."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import ToolError
+from tools.base import tool
+from tools.elements import act, label_of, resolve, settle
+
+if TYPE_CHECKING:
+    from playwright.async_api import ElementHandle, Locator
+
+    from agent.session import BrowserSession
+
+__all__ = [
+    "check",
+    "click",
+    "dblclick",
+    "fill",
+    "hover",
+    "press",
+    "select_option",
+    "type_text",
+    "uncheck",
+]
+
+
+def _after(session: BrowserSession, url_before: str, pages_before: int) -> str:
+    notes = []
+    if len(session.browser.context.pages) > pages_before:
+        notes.append(f"a new tab opened and is now the current page: {session.page.url}")
+    elif session.page.url != url_before:
+        notes.append(f"the page navigated to {session.page.url}")
+    return ("; " + "; ".join(notes)) if notes else ""
+
+
+@tool
+async def click(session: BrowserSession, ref: str) -> str:
+    """Click an element.
+
+    Args:
+        ref: The element's ref from the latest snapshot, like @e3.
+    """
+    url, pages = session.page.url, len(session.browser.context.pages)
+    await act(session, ref, lambda t: t.click(timeout=session.action_timeout_ms))
+    return f"clicked {label_of(session, ref)}" + _after(session, url, pages)
+
+
+@tool
+async def dblclick(session: BrowserSession, ref: str) -> str:
+    """Double-click an element.
+
+    Args:
+        ref: The element's ref from the latest snapshot, like @e3.
+    """
+    url, pages = session.page.url, len(session.browser.context.pages)
+    await act(session, ref, lambda t: t.dblclick(timeout=session.action_timeout_ms))
+    return f"double-clicked {label_of(session, ref)}" + _after(session, url, pages)
+
+
+@tool
+async def fill(session: BrowserSession, ref: str, value: str) -> str:
+    """Replace the value of a text field (input, textarea, contenteditable) with new text.
+
+    Args:
+        ref: The field's ref from the latest snapshot, like @e3.
+        value: The full text the field should hold; an empty string clears it.
+    """
+    await act(
+        session, ref, lambda t: t.fill(value, timeout=session.action_timeout_ms), pointer=False
+    )
+    return f"filled {label_of(session, ref)} with {value!r}"
+
+
+@tool(name="type")
+async def type_text(session: BrowserSession, ref: str, text: str, submit: bool = False) -> str:
+    """Type text key by key into a field, after what it holds (for fields that react to typing).
+
+    Args:
+        ref: The field's ref from the latest snapshot, like @e3.
+        text: The text to type.
+        submit: Press Enter after typing.
+    """
+
+    async def typing(target: Locator | ElementHandle) -> None:
+        await target.focus()
+        await target.press("End", timeout=session.action_timeout_ms)
+        await target.press_sequentially(text, delay=0, timeout=session.action_timeout_ms)
+        if submit:
+            await target.press("Enter", timeout=session.action_timeout_ms)
+
+    url, pages = session.page.url, len(session.browser.context.pages)
+    await act(session, ref, typing, pointer=False)
+    if submit:
+        await settle(session)
+    return (
+        f"typed {text!r} into {label_of(session, ref)}"
+        + (" and pressed Enter" if submit else "")
+        + _after(session, url, pages)
+    )
+
+
+@tool
+async def press(session: BrowserSession, key: str, ref: str | None = None) -> str:
+    """Press a key or key combination, on an element or on whatever has focus.
+
+    Args:
+        key: A key name such as Enter, Tab, Escape, ArrowDown, PageDown, or a combination
+            such as Control+A.
+        ref: The element to focus first, like @e3; omit to press on the focused element.
+    """
+    url, pages = session.page.url, len(session.browser.context.pages)
+    try:
+        if ref:
+            await act(
+                session,
+                ref,
+                lambda t: t.press(key, timeout=session.action_timeout_ms),
+                pointer=False,
+            )
+        else:
+            await session.page.keyboard.press(key)
+    except ToolError:
+        raise
+    except Exception as exc:
+        if "Unknown key" in str(exc):
+            raise ToolError(
+                f"{key!r} is not a key name. Use names like Enter, Tab, Escape, ArrowDown, "
+                "Backspace, or combinations like Control+A."
+            ) from exc
+        raise
+    await settle(session)
+    where = f" on {label_of(session, ref)}" if ref else ""
+    return f"pressed {key}{where}" + _after(session, url, pages)
+
+
+@tool
+async def hover(session: BrowserSession, ref: str) -> str:
+    """Move the mouse over an element (opens hover menus and tooltips).
+
+    Args:
+        ref: The element's ref from the latest snapshot, like @e3.
+    """
+    await act(session, ref, lambda t: t.hover(timeout=session.action_timeout_ms))
+    return f"hovering over {label_of(session, ref)}"
+
+
+_OPTIONS_JS = """(el) => el.tagName !== 'SELECT' ? null : Array.from(el.options).map(
+  o => ({value: o.value, label: o.label || o.text, disabled: o.disabled}))"""
+
+
+@tool
+async def select_option(session: BrowserSession, ref: str, values: list[str]) -> str:
+    """Choose options of a native dropdown (<select>) by their visible label or value.
+
+    Args:
+        ref: The dropdown's ref from the latest snapshot, like @e3.
+        values: The options to choose, by label or value; more than one only for multi-selects.
+    """
+    target = await resolve(session, ref)
+    options: list[dict[str, Any]] | None = await target.evaluate(_OPTIONS_JS)
+    if options is None:
+        raise ToolError(
+            f"{ref} is not a native dropdown. For a custom dropdown, click it and then click the "
+            "option in a new snapshot."
+        )
+    chosen: list[str] = []
+    for wanted in values:
+        match = next((o for o in options if o["label"] == wanted or o["value"] == wanted), None)
+        if match is None:
+            folded = wanted.strip().casefold()
+            match = next(
+                (
+                    o
+                    for o in options
+                    if o["label"].strip().casefold() == folded or o["value"].casefold() == folded
+                ),
+                None,
+            )
+        if match is None:
+            listed = ", ".join(repr(o["label"]) for o in options[:40])
+            raise ToolError(f"{ref} has no option {wanted!r}. Its options are: {listed}.")
+        if match["disabled"]:
+            raise ToolError(f"The option {match['label']!r} of {ref} is disabled.")
+        chosen.append(match["value"])
+    await act(
+        session,
+        ref,
+        lambda t: t.select_option(value=chosen, timeout=session.action_timeout_ms),
+        pointer=False,
+    )
+    return f"selected {', '.join(repr(v) for v in values)} in {label_of(session, ref)}"
+
+
+async def _set_checked(session: BrowserSession, ref: str, checked: bool) -> str:
+    await act(session, ref, lambda t: t.set_checked(checked, timeout=session.action_timeout_ms))
+    return f"{'checked' if checked else 'unchecked'} {label_of(session, ref)}"
+
+
+@tool
+async def check(session: BrowserSession, ref: str) -> str:
+    """Tick a checkbox, or choose a radio button or switch (does nothing if already on).
+
+    Args:
+        ref: The checkbox, radio or switch ref from the latest snapshot, like @e3.
+    """
+    return await _set_checked(session, ref, True)
+
+
+@tool
+async def uncheck(session: BrowserSession, ref: str) -> str:
+    """Untick a checkbox or switch (does nothing if already off).
+
+    Args:
+        ref: The checkbox or switch ref from the latest snapshot, like @e3.
+    """
+    return await _set_checked(session, ref, False)

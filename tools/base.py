@@ -1,0 +1,144 @@
+"""Tools as typed async functions, their JSON schemas generated from their signatures.
+
+A tool is ``async def name(session: BrowserSession, arg: type = default, ...) -> str`` with a
+Google-style docstring. ``@tool`` builds a pydantic model from the parameters after ``session``,
+so the schema the model sees and the validation of what it sends come from one place. Errors the
+model can fix (a bad argument, a stale ref, a covered element) come back as ``ToolOutcome`` text
+with ``is_error`` set; only a lost browser or a bug escapes as an exception.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from agent.errors import SessionLostError, ToolError
+from agent.messages import ToolSpec
+
+if TYPE_CHECKING:
+    from agent.session import BrowserSession
+
+__all__ = ["Tool", "ToolBox", "ToolOutcome", "tool"]
+
+ToolFunction = Callable[..., Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What a tool call produced, as text for the model."""
+
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool: its function, the pydantic model of its arguments and its schema."""
+
+    name: str
+    description: str
+    function: ToolFunction
+    arguments: type[BaseModel]
+
+    @property
+    def spec(self) -> ToolSpec:
+        schema = self.arguments.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return ToolSpec(self.name, self.description, schema)
+
+    async def __call__(self, session: BrowserSession, **arguments: Any) -> str:
+        return await self.function(session, **arguments)
+
+
+def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into its summary and its ``Args:`` descriptions."""
+    doc = inspect.cleandoc(doc)
+    summary, _, rest = doc.partition("\nArgs:\n")
+    params: dict[str, str] = {}
+    current = None
+    for line in rest.splitlines():
+        match = re.match(r"^\s{2,}(\w+)(?: \([^)]*\))?: (.*)$", line)
+        if match:
+            current = match.group(1)
+            params[current] = match.group(2).strip()
+        elif current and line.startswith(" " * 6):
+            params[current] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return " ".join(summary.split()), params
+
+
+def tool(function: ToolFunction | None = None, *, name: str | None = None) -> Any:
+    """Turn a typed async function into a ``Tool`` with a generated schema.
+
+    Use as ``@tool``, or ``@tool(name="type")`` where the function name cannot be the tool name.
+    """
+    if function is None:
+        return lambda f: _make_tool(f, name)
+    return _make_tool(function, name)
+
+
+def _make_tool(function: ToolFunction, tool_name: str | None) -> Tool:
+    summary, param_docs = _parse_docstring(function.__doc__ or "")
+    if not summary:
+        raise TypeError(f"tool {function.__name__} needs a docstring: it is the model's manual")
+    from agent.session import BrowserSession  # tools annotate it only for type checkers
+
+    hints = get_type_hints(function, localns={"BrowserSession": BrowserSession})
+    fields: dict[str, Any] = {}
+    for index, (name, param) in enumerate(inspect.signature(function).parameters.items()):
+        if index == 0:
+            continue  # the session
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[name] = (hints[name], Field(default, description=param_docs.get(name)))
+    model = create_model(  # type: ignore[call-overload]
+        f"{function.__name__}_arguments",
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+    return Tool(tool_name or function.__name__, summary, function, model)
+
+
+class ToolBox:
+    """A named set of tools the planner offers, and the one place tool calls are run."""
+
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self.tools = {t.name: t for t in tools}
+
+    @property
+    def specs(self) -> list[ToolSpec]:
+        return [t.spec for t in self.tools.values()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tools
+
+    async def call(
+        self, session: BrowserSession, name: str, arguments: dict[str, Any]
+    ) -> ToolOutcome:
+        """Validate and run one call; every error the model can fix comes back as text."""
+        selected = self.tools.get(name)
+        if selected is None:
+            known = ", ".join(sorted(self.tools))
+            return ToolOutcome(f"There is no tool named {name!r}. Available tools: {known}.", True)
+        try:
+            parsed = selected.arguments.model_validate(arguments)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            return ToolOutcome(f"Invalid arguments for {name}: {problems}.", True)
+        try:
+            content = await selected(session, **dict(parsed))
+        except SessionLostError:
+            raise
+        except ToolError as exc:
+            return ToolOutcome(str(exc), True)
+        return ToolOutcome(content)

@@ -1,0 +1,128 @@
+"""What every element tool shares: resolving a ref, checking it can be acted on, and waiting
+for the page to settle afterwards. Errors are ``ToolError`` with text written for the model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from agent.errors import SessionLostError, ToolError
+from agent.refs import CHECK_ACTIONABLE_JS, parse_ref
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from playwright.async_api import ElementHandle, Locator
+
+    from agent.session import BrowserSession
+
+__all__ = ["act", "label_of", "resolve", "settle"]
+
+
+def label_of(session: BrowserSession, ref: str) -> str:
+    """``@e5 button "Go"`` as the latest snapshot showed it, for result messages."""
+    number = parse_ref(ref)
+    last = session.snapshotter.last
+    line = last.refs.get(number) if last else None
+    return line or f"@e{number}"
+
+
+async def resolve(session: BrowserSession, ref: str) -> Locator | ElementHandle:
+    return await session.resolve(ref)
+
+
+async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointer: bool) -> None:
+    """Fail fast, saying why, when the element is detached, hidden, disabled or covered."""
+    try:
+        state: dict[str, Any] = await target.evaluate(CHECK_ACTIONABLE_JS)
+    except PlaywrightError as exc:
+        raise ToolError(
+            f"{ref} could not be inspected ({_first_line(exc)}); take a new snapshot."
+        ) from exc
+    problem = state.get("problem")
+    if problem == "detached":
+        raise ToolError(
+            f"stale ref {ref}: the element was removed from the page. Take a new snapshot."
+        )
+    if problem == "disabled":
+        raise ToolError(
+            f"{ref} is disabled, so it cannot be used yet. Something else on the page probably "
+            "has to be done first (fill required fields, accept terms, pick an option)."
+        )
+    if problem == "hidden":
+        raise ToolError(
+            f"{ref} is not visible (hidden or collapsed). Open the menu, tab or section that "
+            "contains it first, then take a new snapshot."
+        )
+    if problem == "covered" and pointer:
+        raise ToolError(
+            f"{ref} is covered by another element: {state.get('by')}. Close or dismiss that "
+            "first (a dialog, cookie banner or overlay), then try again."
+        )
+
+
+async def settle(session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: float = 3.0) -> None:
+    """Wait for what an action set off: a navigation to load, and network requests to finish."""
+    page = session.page
+    await asyncio.sleep(0.03)  # let a click's navigation or fetch start
+    with contextlib.suppress(PlaywrightError):
+        await page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
+    monitor = session.network
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait_s
+    while loop.time() < deadline and not monitor.quiet_for(quiet_ms / 1000):  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+
+
+async def act(
+    session: BrowserSession,
+    ref: str,
+    action: Callable[[Locator | ElementHandle], Awaitable[Any]],
+    *,
+    pointer: bool = True,
+) -> Locator | ElementHandle:
+    """Resolve ``ref``, check it, run ``action`` on it and wait for the page to settle."""
+    target = await resolve(session, ref)
+    await ensure_actionable(target, ref, pointer=pointer)
+    url_before = session.page.url
+    try:
+        await action(target)
+    except PlaywrightTimeoutError as exc:
+        raise ToolError(_explain_timeout(ref, exc, session.action_timeout_ms)) from exc
+    except PlaywrightError as exc:
+        if not session.browser.alive:
+            raise SessionLostError("The session's browser died during the action.") from exc
+        raise ToolError(f"Could not act on {ref}: {_first_line(exc)}") from exc
+    if session.page.url != url_before or pointer:
+        await settle(session)
+    return target
+
+
+def _explain_timeout(ref: str, exc: Exception, timeout_ms: float) -> str:
+    message = str(exc)
+    if "intercepts pointer events" in message:
+        culprit = next(
+            (
+                line.strip(" -")
+                for line in message.splitlines()
+                if "intercepts pointer events" in line
+            ),
+            "another element",
+        )
+        return f"{ref} is covered: {culprit}. Dismiss what covers it first, then try again."
+    if "not enabled" in message or "disabled" in message:
+        return f"{ref} stayed disabled for {timeout_ms / 1000:.0f} s. Do what enables it first."
+    if "not visible" in message:
+        return f"{ref} stayed invisible for {timeout_ms / 1000:.0f} s. Reveal it first."
+    if "not stable" in message:
+        return f"{ref} kept moving (an animation?) for {timeout_ms / 1000:.0f} s; try again."
+    return f"Acting on {ref} timed out after {timeout_ms / 1000:.0f} s: {_first_line(exc)}"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

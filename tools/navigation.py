@@ -1,0 +1,162 @@
+"""Tools that move around: navigate, go back, scroll, wait."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from agent.errors import ToolError
+from tools.base import tool
+from tools.elements import label_of, resolve, settle
+
+__all__ = ["go_back", "navigate", "scroll", "wait_for"]
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.session import BrowserSession
+
+
+@tool
+async def navigate(session: BrowserSession, url: str) -> str:
+    """Open a URL in the current tab.
+
+    Args:
+        url: An absolute http(s) URL, or a path relative to the current page.
+    """
+    from urllib.parse import urljoin
+
+    target = urljoin(session.page.url, url) if not url.startswith(("http://", "https://")) else url
+    if not target.startswith(("http://", "https://", "file://", "about:")):
+        raise ToolError(f"{url!r} is not a web address; give an http(s) URL.")
+    try:
+        status = await session.goto(target)
+    except PlaywrightTimeoutError as exc:
+        raise ToolError(
+            f"{target} did not finish loading in time; try again or wait_for load."
+        ) from exc
+    except PlaywrightError as exc:
+        raise ToolError(f"Could not open {target}: {str(exc).splitlines()[0]}") from exc
+    await settle(session)
+    title = await session.page.title()
+    code = f" (HTTP {status})" if status and status >= 400 else ""
+    return f"opened {session.page.url}{code}, title {title!r}"
+
+
+@tool
+async def go_back(session: BrowserSession) -> str:
+    """Go back to the previous page in this tab's history."""
+    response = await session.page.go_back()
+    if response is None and session.page.url == "about:blank":
+        raise ToolError("There is no previous page in this tab's history.")
+    await settle(session)
+    return f"went back to {session.page.url}"
+
+
+_SCROLL_JS = """([el, dx, dy]) => {
+  const box = el || document.scrollingElement || document.documentElement;
+  const before = [box.scrollLeft, box.scrollTop];
+  if (el && box.scrollHeight <= box.clientHeight && box.scrollWidth <= box.clientWidth) {
+    el.scrollIntoView({block: 'center'});
+    return {scrolled: 'into-view', top: 0, height: 0, view: 0};
+  }
+  box.scrollBy(dx, dy);
+  return {scrolled: (box.scrollLeft !== before[0] || box.scrollTop !== before[1]) ? 'yes' : 'no',
+          top: Math.round(box.scrollTop), height: box.scrollHeight, view: box.clientHeight};
+}"""
+
+
+@tool
+async def scroll(
+    session: BrowserSession,
+    direction: Literal["down", "up", "left", "right"] = "down",
+    amount: int | None = None,
+    ref: str | None = None,
+) -> str:
+    """Scroll the page, or a scrollable element, to reveal more content.
+
+    Args:
+        direction: Which way to scroll.
+        amount: Pixels to scroll; omit for about one screen.
+        ref: A scrollable element to scroll instead of the page (like @e3); an element
+            that cannot scroll is scrolled into view.
+    """
+    viewport = session.page.viewport_size or {"width": 1280, "height": 800}
+    step = (
+        amount
+        if amount is not None
+        else int((viewport["height"] if direction in ("down", "up") else viewport["width"]) * 0.8)
+    )
+    dx = {"left": -step, "right": step}.get(direction, 0)
+    dy = {"up": -step, "down": step}.get(direction, 0)
+    if ref:
+        target = await resolve(session, ref)
+        state = await target.evaluate(f"(el) => ({_SCROLL_JS})([el, {dx}, {dy}])")
+        where = label_of(session, ref)
+    else:
+        state = await session.page.evaluate(_SCROLL_JS, [None, dx, dy])
+        where = "the page"
+    await settle(session, max_wait_s=1.5)
+    if state["scrolled"] == "into-view":
+        return f"scrolled {where} into view"
+    if state["scrolled"] == "no":
+        return (
+            f"{where} did not move: it is already at the {'end' if dy > 0 or dx > 0 else 'start'}"
+        )
+    seen = min(state["top"] + state["view"], state["height"])
+    return f"scrolled {where} {direction} by {step}px; showing up to {seen} of {state['height']}px"
+
+
+@tool
+async def wait_for(
+    session: BrowserSession,
+    text: str | None = None,
+    ref: str | None = None,
+    load_state: Literal["load", "domcontentloaded", "networkidle"] | None = None,
+    timeout_s: float = 5.0,
+) -> str:
+    """Wait until some text appears, an element is visible, or the page reaches a load state.
+
+    Args:
+        text: Text to wait for anywhere on the page.
+        ref: An element to wait for until it is visible, like @e3.
+        load_state: A load state to wait for.
+        timeout_s: How long to wait at most, in seconds (up to 30).
+    """
+    if not (text or ref or load_state):
+        raise ToolError("wait_for needs text, ref or load_state.")
+    timeout_ms = min(max(timeout_s, 0.1), 30.0) * 1000
+    page = session.page
+    try:
+        if load_state:
+            await page.wait_for_load_state(load_state, timeout=timeout_ms)
+        if text:
+            await page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_ms)
+        if ref:
+            target = await resolve(session, ref)
+            if hasattr(target, "wait_for"):
+                await target.wait_for(state="visible", timeout=timeout_ms)  # Locator
+            else:
+                await target.wait_for_element_state("visible", timeout=timeout_ms)
+    except PlaywrightTimeoutError as exc:
+        what = " and ".join(
+            x
+            for x in (
+                f"text {text!r}" if text else "",
+                f"{ref} to be visible" if ref else "",
+                f"load state {load_state}" if load_state else "",
+            )
+            if x
+        )
+        raise ToolError(f"Waited {timeout_ms / 1000:.1f} s for {what}; it did not happen.") from exc
+    return "done waiting: " + ", ".join(
+        x
+        for x in (
+            f"text {text!r} is visible" if text else "",
+            f"{ref} is visible" if ref else "",
+            f"page reached {load_state}" if load_state else "",
+        )
+        if x
+    )
