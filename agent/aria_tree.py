@@ -86,29 +86,16 @@ def _split_key_value(body: str) -> tuple[str, str | None, bool]:
     return key, None, False
 
 
+# A key is a role, an optional quoted name and [attributes]; a colon can only occur inside the
+# quotes or brackets, so the first colon outside them ends the key.
+_KEY_PREFIX = re.compile(r'(?:[^"\[:]+|"(?:[^"\\]|\\.)*"|\[[^\]]*\])*')
+
+
 def _split_unquoted(body: str) -> tuple[str, str]:
-    """Find the key/value colon outside double-quoted names and brackets."""
-    in_quote = False
-    depth = 0
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if in_quote:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == '"':
-                in_quote = False
-        elif ch == '"':
-            in_quote = True
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == ":" and depth == 0 and (i + 1 == len(body) or body[i + 1] == " "):
-            return body[:i], body[i:]
-        i += 1
-    return body, ""
+    """Split a line body at the key/value colon that lies outside quotes and brackets."""
+    match = _KEY_PREFIX.match(body)
+    end = match.end() if match else 0
+    return body[:end], body[end:]
 
 
 def _parse_key(key: str) -> AriaNode:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
 from agent.browser import BrowserProcess, launch_browser
 from agent.errors import SessionLostError
@@ -17,6 +21,8 @@ if TYPE_CHECKING:
     from playwright.async_api import ElementHandle, Locator, Page
 
 __all__ = ["BrowserSession"]
+
+log = logging.getLogger(__name__)
 
 
 class BrowserSession:
@@ -43,6 +49,7 @@ class BrowserSession:
         self.network = NetworkMonitor(browser.context)
         self.lock = asyncio.Lock()  # calls on one session are serialised
         self.created_at = time.monotonic()
+        self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._page = browser.page
         self._page.set_default_timeout(self.action_timeout_ms)
         self._page.set_default_navigation_timeout(self.navigation_timeout_ms)
@@ -136,5 +143,16 @@ class BrowserSession:
     async def _doc(page: Page) -> float:
         return float(await page.evaluate("performance.timeOrigin"))
 
+    def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
+        """Run ``cleanup`` when the session closes (warm executors, RPC sockets), newest first."""
+        self._cleanups.append(cleanup)
+
     async def close(self) -> None:
+        """Run the cleanups, then close the browser; safe to call twice."""
+        cleanups, self._cleanups = self._cleanups[::-1], []
+        for cleanup in cleanups:
+            try:
+                await cleanup()
+            except Exception:  # one failing cleanup must not leave the browser running
+                log.exception("session cleanup failed")
         await self.browser.close()

@@ -64,7 +64,8 @@ class Snapshot:
     title: str
     mode: SnapshotMode
     refs: dict[int, str] = field(default_factory=dict)  # ref number -> its line
-    tokens: int = 0
+    counter: TokenCounter | None = field(default=None, repr=False)
+    known_tokens: int | None = field(default=None, repr=False)
     capped: bool = False
     pages: int = 1
     page: int = 1
@@ -72,6 +73,13 @@ class Snapshot:
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def tokens(self) -> int:
+        """Tokens of ``text``; counted on first use, since an uncapped snapshot needs no count."""
+        if self.known_tokens is None:
+            self.known_tokens = (self.counter or token_counter()).count(self.text)
+        return self.known_tokens
 
 
 class Snapshotter:
@@ -96,23 +104,29 @@ class Snapshotter:
         target: Page | Locator = page
         if scope:
             target = await self._scope_locator(page, scope)
-        raw, scan = await asyncio.gather(
-            target.aria_snapshot(mode="ai"),
-            _scan_clickables(target),
-        )
+        # The browser runs these one after another; parsing the aria snapshot while it runs the
+        # clickable scan keeps our cost over Playwright's own call small.
+        aria = asyncio.ensure_future(target.aria_snapshot(mode="ai"))
+        rest = asyncio.gather(_scan_clickables(target), page.title())
+        try:
+            roots = parse_aria_snapshot(await aria)
+        except BaseException:
+            rest.cancel()
+            raise
+        scan, title = await rest
         doc = float(scan["doc"])
         self.registry.doc = doc
-        roots = parse_aria_snapshot(raw)
         _attach_clickables(roots, scan["items"])
         lines = _Renderer(self.registry, doc, mode, max_depth).render(roots)
         body, tokens, capped, pages, page_number = self._fit(lines, max_tokens, page_number)
         snapshot = Snapshot(
             text=body,
             url=page.url,
-            title=await page.title(),
+            title=title,
             mode=mode,
             refs={line.ref: line.text.strip() for line in lines if line.ref is not None},
-            tokens=tokens,
+            counter=self.counter,
+            known_tokens=tokens,
             capped=capped,
             pages=pages,
             page=page_number,
@@ -156,10 +170,10 @@ class Snapshotter:
 
     def _fit(
         self, lines: list[_Line], max_tokens: int | None, page_number: int
-    ) -> tuple[str, int, bool, int, int]:
+    ) -> tuple[str, int | None, bool, int, int]:
         text = _join(lines)
         if not max_tokens:
-            return text, self.counter.count(text), False, 1, 1
+            return text, None, False, 1, 1
         total = self.counter.count(text)
         if total <= max_tokens and page_number == 1:
             return text, total, False, 1, 1
@@ -213,7 +227,8 @@ def _attach_clickables(roots: list[AriaNode], items: list[dict[str, Any]]) -> No
         candidates = [i for i in range(len(text_nodes)) if wanted in normalised[i]]
         in_context = [i for i in candidates if context and context[:20] in normalised[i]]
         after = [i for i in (in_context or candidates) if i >= position]
-        chosen = after[0] if after else (in_context or candidates or [None])[0]
+        fallback = in_context or candidates
+        chosen = after[0] if after else (fallback[0] if fallback else None)
         if chosen is None:
             leftovers.append(clickable)
             continue
@@ -242,8 +257,13 @@ class _Renderer:
 
     def render(self, roots: list[AriaNode]) -> list[_Line]:
         for root in roots:
-            self._node(root, 0)
+            _tidy(root)
+        self._children(roots, 0)
         return self.lines
+
+    def _children(self, nodes: list[AriaNode], depth: int) -> None:
+        for node in nodes:
+            self._node(node, depth)
 
     def _ref_for(self, node: AriaNode) -> int | None:
         if node.role == "clickable":
@@ -271,13 +291,11 @@ class _Renderer:
         if self.mode == "interactive":
             if actionable and ref is not None:
                 self.lines.append(_Line(0, self._describe(node, ref, flat=True), "ref", ref))
-            for child in node.children:
-                self._node(child, depth)
+            self._children(node.children, depth)
             return
         if role == "text":
             self.lines.append(_Line(depth, node.text, "text"))
-            for child in node.children:
-                self._node(child, depth + 1)
+            self._children(node.children, depth + 1)
             return
         if role in ("img", "image") and not node.name and ref is None:
             return
@@ -286,8 +304,7 @@ class _Renderer:
             if node.text:
                 self.lines.append(_Line(depth, node.text, "text"))
                 child_depth = depth + 1
-            for child in node.children:
-                self._node(child, child_depth)
+            self._children(node.children, child_depth)
             return
         if role == "heading":
             level = node.attrs.get("level", "")
@@ -347,6 +364,29 @@ class _Renderer:
         elif placeholder:
             parts.append(f"(placeholder {_quote(placeholder)})")
         return " ".join(parts).replace(" : ", ": ")
+
+
+def _tidy(node: AriaNode) -> None:
+    """Fold what Playwright spreads over extra lines into the element it belongs to.
+
+    A field's typed value arrives as a ``text`` child when the field has a placeholder, and a
+    label's text stands beside the control it names; both would only repeat what the control's
+    own line says.
+    """
+    if node.role in INTERACTIVE_ROLES and not node.text:
+        texts = [c for c in node.children if c.role == "text"]
+        if len(texts) == 1 and len(node.children) == 1:
+            node.text = texts[0].text
+            node.children = []
+    names = {c.name for c in node.children if c.role in INTERACTIVE_ROLES and c.name}
+    if names:
+        node.children = [
+            c
+            for c in node.children
+            if not (c.role == "text" and not c.children and c.text in names)
+        ]
+    for child in node.children:
+        _tidy(child)
 
 
 def _descendant_text(node: AriaNode) -> str:

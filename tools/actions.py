@@ -86,7 +86,7 @@ async def type_text(session: BrowserSession, ref: str, text: str, submit: bool =
     async def typing(target: Locator | ElementHandle) -> None:
         await target.focus()
         await target.press("End", timeout=session.action_timeout_ms)
-        await target.press_sequentially(text, delay=0, timeout=session.action_timeout_ms)
+        await session.page.keyboard.type(text)
         if submit:
             await target.press("Enter", timeout=session.action_timeout_ms)
 

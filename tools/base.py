@@ -13,7 +13,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -75,7 +75,13 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     return " ".join(summary.split()), params
 
 
-def tool(function: ToolFunction | None = None, *, name: str | None = None) -> Any:
+@overload
+def tool(function: ToolFunction, *, name: str | None = None) -> Tool: ...
+@overload
+def tool(function: None = None, *, name: str | None = None) -> Callable[[ToolFunction], Tool]: ...
+def tool(
+    function: ToolFunction | None = None, *, name: str | None = None
+) -> Tool | Callable[[ToolFunction], Tool]:
     """Turn a typed async function into a ``Tool`` with a generated schema.
 
     Use as ``@tool``, or ``@tool(name="type")`` where the function name cannot be the tool name.
@@ -98,7 +104,7 @@ def _make_tool(function: ToolFunction, tool_name: str | None) -> Tool:
             continue  # the session
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[name] = (hints[name], Field(default, description=param_docs.get(name)))
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         f"{function.__name__}_arguments",
         __config__=ConfigDict(extra="forbid"),
         **fields,

@@ -48,7 +48,11 @@ async def navigate(session: BrowserSession, url: str) -> str:
 @tool
 async def go_back(session: BrowserSession) -> str:
     """Go back to the previous page in this tab's history."""
-    response = await session.page.go_back()
+    try:
+        # "commit", not "load": a page restored from the back-forward cache fires no load event.
+        response = await session.page.go_back(wait_until="commit")
+    except PlaywrightError as exc:
+        raise ToolError(f"Could not go back: {str(exc).splitlines()[0]}") from exc
     if response is None and session.page.url == "about:blank":
         raise ToolError("There is no previous page in this tab's history.")
     await settle(session)

@@ -8,12 +8,15 @@
   const reg = (window[KEY] ||= { ids: new WeakMap(), els: new Map(), next: 1 });
   const NATIVE = new Set(["A", "BUTTON", "INPUT", "SELECT", "TEXTAREA", "LABEL",
     "OPTION", "BODY", "HTML", "IFRAME", "VIDEO", "AUDIO", "DETAILS"]);
+  const INLINE_SELECTOR = "span,font,b,i,em,strong,small,u,s,img,svg,code,mark,sub,sup,abbr," +
+    "cite,q,time,var,kbd,samp,big,tt,dfn,ins,del,[onclick],summary";
   const out = [];
   const start = root || document.body || document.documentElement;
   if (!start) return { doc: performance.timeOrigin, items: out };
-  const walker = document.createTreeWalker(start, NodeFilter.SHOW_ELEMENT);
-  let el = walker.currentNode;
-  for (; el; el = walker.nextNode()) {
+  // Only inline-level tags can be folded into text by the aria snapshot (plus anything with an
+  // onclick); asking the selector engine for them first keeps the style look-ups few.
+  const candidates = start.querySelectorAll(INLINE_SELECTOR);
+  for (const el of candidates) {
     if (NATIVE.has(el.tagName) || el.hasAttribute("role") || el.hasAttribute("tabindex")) continue;
     // <summary> toggles its <details> but has no interactive role in the aria tree.
     const onclick = el.hasAttribute("onclick") || el.tagName === "SUMMARY";

@@ -1,0 +1,1 @@
+"""Evals, their local sites, recorded cassettes, and performance benchmarks."""

@@ -1,0 +1,213 @@
+"""The @eN snapshot on real pages in the real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.aria_tree import parse_aria_snapshot
+from agent.errors import StaleRefError, UnknownRefError
+from agent.session import BrowserSession
+from agent.snapshot import INTERACTIVE_ROLES
+
+
+async def open_page(session: BrowserSession, url: str) -> None:
+    await session.goto(url)
+
+
+def ref_of(text: str, pattern: str) -> str:
+    """The @eN of the first snapshot line matching ``pattern``."""
+    for line in text.splitlines():
+        if re.search(pattern, line):
+            match = re.search(r"@e\d+", line)
+            assert match, f"line {line!r} has no ref"
+            return match.group(0)
+    raise AssertionError(f"no line matches {pattern!r} in:\n{text}")
+
+
+async def test_full_snapshot_shows_text_headings_and_form_state(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    await session.page.fill("#name", "Ada")
+    await session.page.check("#agree")
+    shot = await session.snapshot()
+    text = shot.text
+    assert "# Sign up" in text
+    assert "This paragraph has some words in it" in text
+    assert re.search(r'@e\d+ textbox "Name" = "Ada"', text)
+    assert re.search(r'@e\d+ checkbox "I agree" \[checked\]', text)
+    assert re.search(
+        r'@e\d+ combobox "Size" = "Medium" options: "Small" \| "Medium" \| "Large"', text
+    )
+    assert re.search(r'@e\d+ button "Locked" \[disabled\]', text)
+    assert shot.title == "Form page"
+    assert shot.tokens > 0
+
+
+async def test_interactive_mode_lists_only_actionable_elements_flat(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    shot = await session.snapshot(mode="interactive")
+    lines = shot.text.splitlines()
+    assert lines, "empty interactive snapshot"
+    assert all(line.startswith("@e") for line in lines), lines
+    assert not any("paragraph" in line or "Sign up" in line for line in lines)
+    assert any('button "Submit"' in line for line in lines)
+    # Every element Playwright gives an interactive role (and a ref) gets one of ours.
+    raw = await session.page.aria_snapshot(mode="ai")
+    playwright_interactive = [
+        node
+        for root in parse_aria_snapshot(raw)
+        for node in root.walk()
+        if node.role in INTERACTIVE_ROLES and node.pw_ref
+    ]
+    assert len(playwright_interactive) <= len(lines)
+
+
+async def test_hidden_elements_are_left_out_and_offscreen_ones_kept(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    text = (await session.snapshot()).text
+    assert "Hidden button" not in text
+    assert "Invisible button" not in text
+    assert "Offscreen button" in text
+    assert "Far button" in text  # below the fold is still part of the page
+
+
+async def test_scoped_snapshot_by_css_and_by_ref(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    full = await session.snapshot()
+    by_css = await session.snapshot(scope="#signup")
+    assert 'button "Submit"' in by_css.text
+    assert "Sign up" not in by_css.text and "Far button" not in by_css.text
+    # Refs are the same in the scoped view as in the full one.
+    assert ref_of(by_css.text, 'button "Submit"') == ref_of(full.text, 'button "Submit"')
+    region = ref_of(full.text, 'region "Scroll box"')
+    by_ref = await session.snapshot(scope=region)
+    assert "top of box" in by_ref.text and "Submit" not in by_ref.text
+    # After a scoped snapshot, refs outside the scope still resolve.
+    await (await session.resolve(ref_of(full.text, 'button "Far button"'))).click()
+    assert await session.page.inner_text("#out") == "far clicked"
+
+
+async def test_scoped_snapshot_errors_are_clear(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    from agent.errors import ToolError
+
+    with pytest.raises(ToolError, match="No element matches"):
+        await session.snapshot(scope="#does-not-exist")
+    with pytest.raises(ToolError, match="not a valid CSS selector"):
+        await session.snapshot(scope="[[[")
+
+
+async def test_refs_stable_across_snapshots_when_nothing_changed(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    first = await session.snapshot()
+    second = await session.snapshot()
+    assert first.text == second.text
+    assert first.refs == second.refs
+
+
+async def test_refs_of_persisting_elements_survive_dom_changes(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    first = await session.snapshot()
+    submit = ref_of(first.text, 'button "Submit"')
+    await session.page.evaluate(
+        "document.body.insertAdjacentHTML('afterbegin', '<button>Injected</button>')"
+    )
+    second = await session.snapshot()
+    assert ref_of(second.text, 'button "Submit"') == submit
+    assert ref_of(second.text, 'button "Injected"') not in first.text
+
+
+async def test_stale_ref_after_element_replaced_is_explicit(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    shot = await session.snapshot()
+    swap = ref_of(shot.text, 'button "Swap"')
+    await session.page.click("#swap")  # replaces the button with a new one of the same name
+    with pytest.raises(StaleRefError, match="stale ref"):
+        await session.resolve(swap)
+    fresh = await session.snapshot()
+    new_swap = ref_of(fresh.text, 'button "Swap"')
+    assert new_swap != swap, "a replaced element must not inherit the old ref"
+    with pytest.raises(StaleRefError):
+        await session.resolve(swap)  # still stale, never the new button
+    await (await session.resolve(new_swap)).click()
+    assert await session.page.inner_text("#out") == "new swap clicked"
+
+
+async def test_stale_ref_after_navigation_is_explicit(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    shot = await session.snapshot()
+    submit = ref_of(shot.text, 'button "Submit"')
+    await session.goto(f"{pages_url}/page2.html")
+    with pytest.raises(StaleRefError, match="navigated"):
+        await session.resolve(submit)
+    await session.snapshot()
+    with pytest.raises(StaleRefError):
+        await session.resolve(submit)  # a number is never reused for an element of a new page
+
+
+async def test_unknown_and_malformed_refs(session, pages_url):
+    await open_page(session, f"{pages_url}/page2.html")
+    await session.snapshot()
+    with pytest.raises(UnknownRefError, match="never in a snapshot"):
+        await session.resolve("@e99999")
+    with pytest.raises(UnknownRefError, match="not a ref"):
+        await session.resolve("the submit button")
+    number = ref_of((await session.snapshot()).text, "link")
+    for spelling in (number, number.lstrip("@"), "ref=" + number.lstrip("@")):
+        assert await session.resolve(spelling)
+
+
+async def test_cursor_pointer_spans_get_refs_and_are_clickable(session, pages_url):
+    await open_page(session, f"{pages_url}/form.html")
+    shot = await session.snapshot()
+    beta = ref_of(shot.text, 'clickable "beta"')
+    assert ref_of(shot.text, 'clickable "alpha"') != beta
+    # The clickable is shown under the sentence that holds it.
+    lines = shot.text.splitlines()
+    index = next(i for i, line in enumerate(lines) if 'clickable "beta"' in line)
+    assert any("Choose alpha or beta" in line for line in lines[max(0, index - 3) : index])
+    await (await session.resolve(beta)).click()
+    assert await session.page.inner_text("#out") == "span clicked: beta"
+    interactive = await session.snapshot(mode="interactive")
+    assert ref_of(interactive.text, 'clickable "beta"') == beta
+
+
+async def test_iframe_and_shadow_dom_content_has_refs_that_resolve(session, pages_url):
+    await open_page(session, f"{pages_url}/frames.html")
+    await session.page.frame_locator("#f").locator("button").wait_for()
+    shot = await session.snapshot()
+    frame_button = ref_of(shot.text, 'button "Frame button"')
+    shadow_button = ref_of(shot.text, 'button "Shadow button"')
+    assert ref_of(shot.text, "iframe") != frame_button
+    await (await session.resolve(frame_button)).click()
+    assert "frame clicked" in await session.page.frame_locator("#f").locator("body").inner_text()
+    await (await session.resolve(shadow_button)).click()
+    assert await session.page.inner_text("#out") == "shadow clicked"
+
+
+async def test_token_cap_keeps_interactive_elements_and_says_what_was_cut(session, pages_url):
+    await open_page(session, f"{pages_url}/long.html")
+    uncapped = await session.snapshot()
+    assert uncapped.tokens > 3000
+    capped = await session.snapshot(max_tokens=600)
+    assert capped.capped
+    assert capped.tokens <= 600
+    for n in range(0, 120, 10):
+        assert f'button "Action {n}"' in capped.text, f"Action {n} was dropped"
+    assert "snapshot capped at 600 tokens" in capped.text
+    assert "omitted" in capped.text or "shortened" in capped.text
+    assert "get_text" in capped.text or "scope" in capped.text
+
+
+async def test_token_cap_pages_when_interactive_elements_alone_do_not_fit(session, pages_url):
+    await open_page(session, f"{pages_url}/long.html")
+    first = await session.snapshot(max_tokens=120)
+    assert first.capped and first.pages > 1 and first.tokens <= 120
+    assert "page=2" in first.text
+    seen = set(re.findall(r'button "Action \d+"', first.text))
+    for number in range(2, first.pages + 1):
+        later = await session.snapshot(max_tokens=120, page_number=number)
+        assert later.tokens <= 120
+        seen |= set(re.findall(r'button "Action \d+"', later.text))
+    assert len(seen) == 12, "every button appears on some page"

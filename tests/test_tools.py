@@ -1,0 +1,217 @@
+"""Every browser tool, driven through the ToolBox as the planner calls it, on real pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.session import BrowserSession
+from tests.test_snapshot import ref_of
+from tools import BROWSER_TOOLS, default_toolbox
+
+toolbox = default_toolbox()
+
+
+async def call(session: BrowserSession, name: str, **arguments: object) -> tuple[str, bool]:
+    outcome = await toolbox.call(session, name, dict(arguments))
+    return outcome.content, outcome.is_error
+
+
+async def fresh(session: BrowserSession, url: str) -> str:
+    await session.goto(url)
+    return (await session.snapshot()).text
+
+
+def test_every_tool_has_a_generated_schema_with_described_arguments():
+    names = {t.name for t in BROWSER_TOOLS}
+    assert {"click", "fill", "type", "press", "scroll", "get_text", "select_option", "check",
+            "uncheck", "hover", "wait_for", "navigate", "go_back", "snapshot"} <= names  # fmt: skip
+    for spec in toolbox.specs:
+        assert spec.description and spec.parameters["type"] == "object"
+        assert spec.parameters.get("additionalProperties") is False
+        for name, prop in spec.parameters.get("properties", {}).items():
+            assert prop.get("description"), f"{spec.name}.{name} has no description"
+
+
+async def test_click_fill_select_check_and_submit(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    out, err = await call(session, "fill", ref=ref_of(text, 'textbox "Name"'), value="Grace")
+    assert not err and "Grace" in out
+    out, err = await call(
+        session, "select_option", ref=ref_of(text, 'combobox "Size"'), values=["Large"]
+    )
+    assert not err, out
+    out, err = await call(session, "check", ref=ref_of(text, 'checkbox "I agree"'))
+    assert not err, out
+    out, err = await call(session, "check", ref=ref_of(text, 'radio "Blue"'))
+    assert not err, out
+    out, err = await call(session, "click", ref=ref_of(text, 'button "Submit"'))
+    assert not err and out.startswith("clicked @e")
+    assert await session.page.inner_text("#out") == "Submitted Grace / l / agreed"
+    assert await session.page.is_checked("input[value=blue]")
+    out, err = await call(session, "uncheck", ref=ref_of(text, 'checkbox "I agree"'))
+    assert not err and not await session.page.is_checked("#agree")
+
+
+async def test_select_option_unknown_value_lists_the_options(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    out, err = await call(
+        session, "select_option", ref=ref_of(text, 'combobox "Size"'), values=["Huge"]
+    )
+    assert err and "'Small', 'Medium', 'Large'" in out
+    out, err = await call(
+        session, "select_option", ref=ref_of(text, 'button "Submit"'), values=["x"]
+    )
+    assert err and "not a native dropdown" in out
+
+
+async def test_type_appends_and_press_sends_keys(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    name = ref_of(text, 'textbox "Name"')
+    await call(session, "fill", ref=name, value="Ada")
+    out, err = await call(session, "type", ref=name, text=" Lovelace")
+    assert not err, out
+    assert await session.page.input_value("#name") == "Ada Lovelace"
+    out, err = await call(
+        session, "press", key="ArrowDown", ref=ref_of(text, 'textbox "Key catcher"')
+    )
+    assert not err and await session.page.inner_text("#out") == "key ArrowDown"
+    out, err = await call(session, "press", key="NotAKey")
+    assert err and "not a key name" in out
+
+
+async def test_hover_reveals_menu(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    assert "Settings" not in text
+    out, err = await call(session, "hover", ref=ref_of(text, 'button "Menu"'))
+    assert not err, out
+    assert 'link "Settings"' in (await session.snapshot()).text
+
+
+async def test_disabled_element_gives_an_actionable_error_fast(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    out, err = await call(session, "click", ref=ref_of(text, 'button "Locked"'))
+    assert err and "disabled" in out
+
+
+async def test_covered_element_says_what_covers_it(session, pages_url):
+    text = await fresh(session, f"{pages_url}/overlay.html")
+    out, err = await call(session, "click", ref=ref_of(text, 'button "Buy"'))
+    assert err and "covered" in out and "cookie-banner" in out
+    await call(session, "click", ref=ref_of(text, 'button "Accept"'))
+    out, err = await call(session, "click", ref=ref_of(text, 'button "Buy"'))
+    assert not err, out
+    assert await session.page.inner_text("#out") == "clicked under"
+
+
+async def test_stale_ref_comes_back_to_the_model_as_text(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    swap = ref_of(text, 'button "Swap"')
+    await call(session, "click", ref=swap)
+    out, err = await call(session, "click", ref=swap)
+    assert err and "stale ref" in out and "new snapshot" in out
+
+
+async def test_bad_arguments_and_unknown_tool_are_model_fixable(session, pages_url):
+    await fresh(session, f"{pages_url}/form.html")
+    out, err = await call(session, "click")
+    assert err and "ref" in out and "Field required" in out
+    out, err = await call(session, "scroll", direction="sideways")
+    assert err and "direction" in out
+    out, err = await call(session, "teleport", to="mars")
+    assert err and "no tool named 'teleport'" in out and "click" in out
+
+
+async def test_scroll_page_and_element(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    out, err = await call(session, "scroll", direction="down", amount=500)
+    assert not err and "by 500px" in out
+    assert await session.page.evaluate("scrollY") == 500
+    out, err = await call(session, "scroll", direction="up", amount=10000)
+    assert not err and await session.page.evaluate("scrollY") == 0
+    out, err = await call(session, "scroll", direction="up")
+    assert not err and "did not move" in out
+    box = ref_of(text, 'region "Scroll box"')
+    out, err = await call(session, "scroll", ref=box, direction="down", amount=300)
+    assert not err, out
+    assert await session.page.evaluate("document.getElementById('box').scrollTop") == 300
+
+
+async def test_get_text_of_element_and_page(session, pages_url):
+    text = await fresh(session, f"{pages_url}/page2.html")
+    out, err = await call(session, "get_text")
+    assert not err and "The secret number is 4217." in out
+    out, err = await call(session, "get_text", ref=ref_of(text, 'link "Back to form"'))
+    assert not err and out == "Back to form"
+
+
+async def test_get_text_pages_long_text(session, pages_url):
+    await fresh(session, f"{pages_url}/long.html")
+    out, _ = await call(session, "get_text")
+    assert "call get_text with offset=6000" in out
+    rest, _ = await call(session, "get_text", offset=6000)
+    whole = "\n".join(
+        line.strip()
+        for line in (await session.page.inner_text("body")).splitlines()
+        if line.strip()
+    )
+    assert rest.startswith(whole[6000:6100])
+    assert "offset=12000" in rest
+
+
+async def test_wait_for_text_ref_and_load_state(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    await call(session, "click", ref=ref_of(text, 'button "Load later"'))
+    out, err = await call(session, "wait_for", text="Loaded later", timeout_s=3)
+    assert not err, out
+    out, err = await call(session, "wait_for", text="Never appears", timeout_s=0.3)
+    assert err and "did not happen" in out
+    out, err = await call(
+        session, "wait_for", load_state="load", ref=ref_of(text, 'button "Submit"')
+    )
+    assert not err, out
+    out, err = await call(session, "wait_for")
+    assert err
+
+
+async def test_navigate_go_back_and_links(session, pages_url):
+    text = await fresh(session, f"{pages_url}/form.html")
+    out, err = await call(session, "click", ref=ref_of(text, 'link "Next page"'))
+    assert not err and "navigated to" in out and session.page.url.endswith("page2.html")
+    out, err = await call(session, "go_back")
+    assert not err and session.page.url.endswith("form.html")
+    out, err = await call(session, "navigate", url="page2.html")
+    assert not err and "Second page" in out
+    out, err = await call(session, "navigate", url=f"{pages_url}/missing.html")
+    assert not err and "HTTP 404" in out
+    out, err = await call(session, "navigate", url="http://127.0.0.1:9/")
+    assert err and "Could not open" in out
+
+
+async def test_new_tab_becomes_the_current_page(pages_url):
+    async with await BrowserSession.start(action_timeout_s=2.0) as tab_session:
+        text = await fresh(tab_session, f"{pages_url}/form.html")
+        out, err = await call(tab_session, "click", ref=ref_of(text, 'link "Open in new tab"'))
+        assert not err and "new tab" in out, out
+        assert tab_session.page.url.endswith("page2.html")
+        out, _ = await call(tab_session, "get_text")
+        assert "4217" in out
+
+
+async def test_snapshot_tool_modes_scope_and_paging(session, pages_url):
+    await fresh(session, f"{pages_url}/form.html")
+    out, err = await call(session, "snapshot", mode="interactive")
+    assert not err and out.startswith("@e")
+    out, err = await call(session, "snapshot", scope="#signup")
+    assert not err and "Submit" in out and "Far button" not in out
+    out, err = await call(session, "snapshot", scope="#nope")
+    assert err and "No element matches" in out
+    out, err = await call(session, "snapshot", page=0)
+    assert err
+
+
+@pytest.mark.parametrize("spelling", ["@e{n}", "e{n}", "ref=e{n}"])
+async def test_refs_accepted_in_every_spelling(session, pages_url, spelling):
+    text = await fresh(session, f"{pages_url}/page2.html")
+    number = ref_of(text, "link").lstrip("@e")
+    out, err = await call(session, "get_text", ref=spelling.format(n=number))
+    assert not err and out == "Back to form"
