@@ -10,9 +10,10 @@ names, flat at top level::
     max_steps = 30
     headless = false
 
-``model`` defaults to ``None``: no model configured. Code that needs one calls
-:meth:`Settings.require_model`, which says what to set. Keys are ``SecretStr`` and never show in
-``repr`` or logs.
+An environment value ``none`` means None (``AGENT_TEMPERATURE=none``: send no temperature);
+an empty one means unset. ``model`` defaults to ``None``: no model configured. Code that needs
+one calls :meth:`Settings.require_model`, which says what to set. Keys are ``SecretStr`` and
+never show in ``repr`` or logs.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
         env_prefix="AGENT_",
         case_sensitive=False,
         env_ignore_empty=True,
+        env_parse_none_str="none",
         extra="forbid",
         protected_namespaces=(),
         validate_default=True,
@@ -75,7 +77,13 @@ class Settings(BaseSettings):
         validation_alias="anthropic_api_key",
         description="Key for anthropic: models.",
     )
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    temperature: float | None = Field(
+        default=0.0,
+        ge=0.0,
+        le=2.0,
+        description='Sampling temperature; None ("none" in env) sends none, for models that '
+        "accept only their default. Anthropic's current API takes none and ignores it.",
+    )
     max_steps: int = Field(default=20, ge=1, description="Planner steps per prompt.")
     max_snapshot_tokens: int = Field(default=6000, ge=100)
     model_timeout: float = Field(default=60.0, gt=0, description="Seconds per model request.")
@@ -107,7 +115,7 @@ class Settings(BaseSettings):
         if not self.model:
             raise ConfigError(
                 "No model configured: set AGENT_MODEL to a model id such as "
-                '"openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-5" or "ollama:qwen3" '
+                '"openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6" or "ollama:qwen3" '
                 f"(or put model = ... in the TOML file named by {CONFIG_ENV_VAR})."
             )
         return self.model
@@ -147,7 +155,9 @@ def _read_toml(path: Path, origin: str) -> dict[str, Any]:
             + "."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Config file {str(path)!r} (from {origin}) is unreadable: {exc}") from exc
+        raise ConfigError(
+            f"Config file {str(path)!r} (from {origin}) is unreadable: {exc}"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {str(path)!r} is not valid TOML: {exc}") from exc
     return data

@@ -8,6 +8,7 @@ import http.server
 import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -45,73 +46,39 @@ async def session() -> AsyncIterator[BrowserSession]:
     await browser_session.close()
 
 
-def _descendant_processes() -> dict[int, str]:
-    """Processes started (directly or not) by this test run, by pid -> command name."""
-    me = os.getpid()
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
+# Every process this test run starts inherits this marker, so the leftover check below finds
+# exactly our processes, even ones re-parented to init, and never another run's.
+RUN_MARKER = f"AGENT_TEST_RUN={uuid.uuid4().hex}"
+os.environ["AGENT_TEST_RUN"] = RUN_MARKER.split("=", 1)[1]
+
+
+def _marked_processes() -> dict[int, str]:
+    """Live processes (other than this one) that carry this run's marker: pid -> command."""
+    found: dict[int, str] = {}
+    marker = RUN_MARKER.encode()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
             stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
         except OSError:
             continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] == "Z":
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        names[int(entry.name)] = name
-    found: dict[int, str] = {}
-    for pid in names:
-        seen = pid
-        for _ in range(64):
-            seen = parents.get(seen, 0)
-            if seen == me:
-                found[pid] = names[pid]
-                break
-            if seen <= 1:
-                break
+        if stat[stat.rindex(")") + 2] == "Z":
+            continue  # a zombie holds no resources; its parent reaps it
+        found[int(entry.name)] = cmdline or stat[stat.index("(") + 1 : stat.rindex(")")]
     return found
-
-
-def _browser_like(processes: dict[int, str]) -> dict[int, str]:
-    return {
-        pid: name
-        for pid, name in processes.items()
-        if any(word in name for word in ("chrom", "node", "python", "bash"))
-    }
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_processes() -> Iterator[None]:
-    """After the whole suite, no Chromium, node, python or bash process we started may remain.
-
-    Chromium is started in its own session (so it can be killed as a group) and is then not our
-    descendant by parentage alone; its user-data folder marks it instead.
-    """
-    before = set(_browser_like(_descendant_processes())) | set(_orphan_chromium())
+    """After the whole suite, no Chromium, node, python or shell process we started may remain."""
     yield
     deadline = time.monotonic() + 10
-    while True:
-        left = {p: n for p, n in _browser_like(_descendant_processes()).items() if p not in before}
-        left.update({p: n for p, n in _orphan_chromium().items() if p not in before})
-        if not left or time.monotonic() > deadline:
-            break
+    left = _marked_processes()
+    while left and time.monotonic() < deadline:
         time.sleep(0.2)
+        left = _marked_processes()
     assert not left, f"processes left behind by the test suite: {left}"
-
-
-def _orphan_chromium() -> dict[int, str]:
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if "agent-chromium-" in cmdline and "--user-data-dir" in cmdline:
-            found[int(entry.name)] = cmdline.split("\0", 1)[0]
-    return found

@@ -7,20 +7,23 @@ The 2.x SDK sends API version 2026-10-21, which rejects sampling parameters, so
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import anthropic
-from anthropic import AsyncAnthropic
+from anthropic import AsyncAnthropic, omit
 from anthropic.types import (
+    AssistantMessageParam,
     ContentBlockParam,
-    Message as AnthropicMessage,
     MessageParam,
+    TextBlock,
     ToolParam,
     ToolResultBlockParam,
     ToolUseBlock,
+    UserMessageParam,
 )
-from anthropic.types import TextBlock
+from anthropic.types import Message as AnthropicMessage
 
+from agent.errors import ModelResponseError
 from agent.messages import (
     AssistantMessage,
     Message,
@@ -48,7 +51,7 @@ class AnthropicModel:
     """A Claude model behind the Anthropic Messages API, with tool use.
 
     Args:
-        model_name: e.g. ``claude-sonnet-4-5``.
+        model_name: e.g. ``claude-sonnet-4-6``.
         api_key: the Anthropic key.
         base_url: API root; None for the SDK default (``https://api.anthropic.com``).
         timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
@@ -87,19 +90,16 @@ class AnthropicModel:
     ) -> ModelResponse:
         """Send one Messages request and translate the answer."""
         system, wire_messages = to_anthropic_request(messages)
-        optional: dict[str, Any] = {}
-        if system:
-            optional["system"] = system
-        if tools:
-            optional["tools"] = to_anthropic_tools(tools)
+        wire_tools = to_anthropic_tools(tools)
 
         async def call() -> AnthropicMessage:
             return await self.client.messages.create(
                 model=self.model_name,
                 max_tokens=settings.max_output_tokens,
+                system=system if system else omit,
                 messages=wire_messages,
+                tools=wire_tools if wire_tools else omit,
                 timeout=settings.timeout_s,
-                **optional,
             )
 
         answer = await call_with_retries(
@@ -156,9 +156,21 @@ def to_anthropic_request(messages: Sequence[Message]) -> tuple[str, list[Message
             )
             add("assistant", blocks)
         elif isinstance(message, ToolResultMessage):
-            add("user", [_tool_result(result.call_id, result.content, result.is_error)
-                         for result in message.results])
-    wire: list[MessageParam] = [{"role": role, "content": blocks} for role, blocks in turns]
+            add(
+                "user",
+                [
+                    _tool_result(result.call_id, result.content, result.is_error)
+                    for result in message.results
+                ],
+            )
+    wire: list[MessageParam] = []
+    for role, blocks in turns:
+        if role == "user":
+            user: UserMessageParam = {"role": "user", "content": blocks}
+            wire.append(user)
+        else:
+            assistant: AssistantMessageParam = {"role": "assistant", "content": blocks}
+            wire.append(assistant)
     return "\n\n".join(system), wire
 
 
@@ -167,7 +179,22 @@ def _tool_result(call_id: str, content: str, is_error: bool) -> ToolResultBlockP
 
 
 def from_anthropic_message(answer: AnthropicMessage) -> ModelResponse:
-    """Translate a Messages answer: text blocks joined, ``tool_use`` blocks as tool calls."""
+    """Translate a Messages answer: text blocks joined, ``tool_use`` blocks as tool calls.
+
+    Raises:
+        ModelResponseError: the body is not a usable Messages answer.
+    """
+    try:
+        return _parse_message(answer)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise ModelResponseError(
+            f"anthropic answered with a body that is not a Messages answer ({exc}). Check that "
+            "AGENT_BASE_URL, if set, is the Anthropic API root (without /v1).",
+            provider="anthropic",
+        ) from exc
+
+
+def _parse_message(answer: AnthropicMessage) -> ModelResponse:
     texts: list[str] = []
     calls: list[ToolCall] = []
     for block in answer.content:

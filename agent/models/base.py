@@ -20,7 +20,7 @@ PROVIDERS = ("openai", "anthropic", "openai-compatible", "ollama", "scripted")
 OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
 """Where ``ollama:`` models are served unless AGENT_BASE_URL says otherwise."""
 
-_EXAMPLES = '"openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-5" or "ollama:qwen3"'
+_EXAMPLES = '"openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6" or "ollama:qwen3"'
 
 
 @runtime_checkable
@@ -59,7 +59,9 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
             "OpenAI Chat Completions API use openai-compatible:NAME and set AGENT_BASE_URL."
         )
     if not name.strip():
-        raise ConfigError(f"Model id {model_id!r} names no model after {provider!r}: e.g. {_EXAMPLES}.")
+        raise ConfigError(
+            f"Model id {model_id!r} names no model after {provider!r}: e.g. {_EXAMPLES}."
+        )
     return provider, name.strip()
 
 
@@ -67,7 +69,7 @@ def create_model(model_id: str, *, settings: Settings | None = None) -> Model:
     """Create the backend for ``model_id`` (``provider:name``), configured from ``settings``.
 
     Args:
-        model_id: e.g. ``openai:gpt-4.1-mini``, ``anthropic:claude-sonnet-4-5``, ``ollama:qwen3``,
+        model_id: e.g. ``openai:gpt-4.1-mini``, ``anthropic:claude-sonnet-4-6``, ``ollama:qwen3``,
             ``openai-compatible:NAME`` (needs ``AGENT_BASE_URL``).
         settings: keys, base URL, timeout and retries; read from the environment when None.
 

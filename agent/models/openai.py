@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, omit
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionAssistantMessageParam,
@@ -92,22 +92,21 @@ class OpenAIModel:
         settings: ModelSettings,
     ) -> ModelResponse:
         """Send one Chat Completions request and translate the answer."""
-        optional: dict[str, Any] = {}
-        if tools:
-            optional["tools"] = to_openai_tools(tools)
-        if settings.temperature is not None:
-            optional["temperature"] = settings.temperature
-        # OpenAI deprecated max_tokens; compatible servers mostly know only max_tokens.
-        max_key = "max_completion_tokens" if self.provider == "openai" else "max_tokens"
-        optional[max_key] = settings.max_output_tokens
         wire_messages = to_openai_messages(messages)
+        wire_tools = to_openai_tools(tools)
+        temperature = settings.temperature
+        # OpenAI deprecated max_tokens; compatible servers mostly know only max_tokens.
+        is_openai = self.provider == "openai"
 
         async def call() -> ChatCompletion:
             return await self.client.chat.completions.create(
                 model=self.model_name,
                 messages=wire_messages,
+                tools=wire_tools if wire_tools else omit,
+                temperature=temperature if temperature is not None else omit,
+                max_completion_tokens=settings.max_output_tokens if is_openai else omit,
+                max_tokens=omit if is_openai else settings.max_output_tokens,
                 timeout=settings.timeout_s,
-                **optional,
             )
 
         completion = await call_with_retries(
@@ -172,14 +171,28 @@ def _assistant(message: AssistantMessage) -> ChatCompletionAssistantMessageParam
     return wire
 
 
-def from_openai_completion(completion: ChatCompletion, *, provider: str = "openai") -> ModelResponse:
-    """Translate a Chat Completions answer; bad tool arguments become ``arguments_error``."""
-    if not completion.choices:
+def from_openai_completion(
+    completion: ChatCompletion, *, provider: str = "openai"
+) -> ModelResponse:
+    """Translate a Chat Completions answer; bad tool arguments become ``arguments_error``.
+
+    Raises:
+        ModelResponseError: the body is not a usable Chat Completion.
+    """
+    try:
+        return _parse_completion(completion)
+    except (AttributeError, TypeError, IndexError, KeyError, ValueError) as exc:
         raise ModelResponseError(
-            f"{provider} answered without any choices (model {completion.model!r}); the server "
-            "may not support this request. Check the model supports chat with tool calling.",
+            f"{provider} answered with a body that is not a Chat Completion ({exc}). Check "
+            "that the base URL (AGENT_BASE_URL) is an OpenAI-compatible API root, often ending "
+            "in /v1, and that the model supports chat with tool calling.",
             provider=provider,
-        )
+        ) from exc
+
+
+def _parse_completion(completion: ChatCompletion) -> ModelResponse:
+    if not completion.choices:
+        raise ValueError("no choices")
     choice = completion.choices[0]
     message = choice.message
     calls: list[ToolCall] = []

@@ -27,6 +27,7 @@ T = TypeVar("T")
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _DETAIL_LIMIT = 300
+_HOSTED = frozenset({"openai", "anthropic"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        base = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
+        base = min(self.max_backoff_s, self.initial_backoff_s * 2.0 ** (attempt - 1))
         if retry_after is not None:
             return min(self.max_backoff_s, max(base, retry_after))
         return base * (0.5 + random.random() / 2)
@@ -114,29 +115,35 @@ def to_model_error(
     """Translate one SDK exception into the ModelError subclass that says what to do."""
     where = f"{info.provider} model {info.model_name!r} at {info.base_url}"
     tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
-    base_url_hint = "AGENT_BASE_URL" if info.provider != "openai" else "AGENT_BASE_URL if set"
+    hosted = info.provider in _HOSTED
     if isinstance(exc, errors.timeout):
         return ModelTimeoutError(
             f"{where} did not answer within {timeout_s:g} s {tries}. Raise AGENT_MODEL_TIMEOUT "
-            f"if the model is just slow, or check that {info.base_url} is reachable.",
+            "if the model is just slow"
+            + ("." if hosted else ", or check that the server is up and not overloaded."),
             provider=info.provider,
         )
     if isinstance(exc, errors.connection):
-        cause = exc.__cause__ or exc.__context__ or exc
-        hint = " (is `ollama serve` running?)" if info.provider == "ollama" else ""
+        cause = _one_line(str(exc.__cause__ or exc.__context__ or exc))
+        if hosted:
+            check = (
+                f"check that this machine can reach {info.base_url} (network, proxy, firewall) "
+                "and AGENT_BASE_URL if you set it"
+            )
+        else:
+            hint = " (start it with `ollama serve`)" if info.provider == "ollama" else ""
+            check = f"check AGENT_BASE_URL ({info.base_url}) and that the server is running{hint}"
         return ModelError(
-            f"Could not connect to {where} {tries}: {_one_line(str(cause))}. Check "
-            f"{base_url_hint} ({info.base_url}) and that the server is running{hint}.",
+            f"Could not connect to {where} {tries}: {cause}. To fix, {check}.",
             provider=info.provider,
         )
     status = _status(exc)
-    detail = _detail(exc)
-    prefix = f"{where} answered HTTP {status}: {detail}."
+    prefix = f"{where} answered HTTP {status}: {_detail(exc)}."
     if status in (401, 403):
         key = (
             f"{info.key_env} holds a valid key for this provider"
             if info.key_env
-            else "the server accepts requests without a key"
+            else "the server accepts requests without a key (or set OPENAI_API_KEY for it)"
         )
         return ModelAuthError(
             f"{prefix} The credentials were rejected: check that {key}.",
@@ -144,29 +151,32 @@ def to_model_error(
             status=status,
         )
     if status == 404:
+        api_root = "" if hosted else ", and that AGENT_BASE_URL is the API root (often .../v1)"
         return ModelError(
-            f"{prefix} Check the model name {info.model_name!r} (AGENT_MODEL="
-            f"{info.provider}:<name>) exists for this account or server, and {base_url_hint}.",
+            f"{prefix} Check the model name {info.model_name!r} in AGENT_MODEL is right and "
+            f"available to this account or server{api_root}.",
             provider=info.provider,
             status=status,
         )
     if status == 429:
         return ModelRateLimitError(
-            f"{prefix} Still rate limited {tries}: wait and try again, run fewer requests at "
+            f"{prefix} Still rate limited {tries}: wait and try again, send fewer requests at "
             "once, or check the account's quota and billing (AGENT_MODEL_RETRIES sets retries).",
             provider=info.provider,
             status=status,
         )
     if status >= 500:
+        check = "try again later" if hosted else "check the server's logs"
         return ModelError(
-            f"{prefix} The provider failed {tries}: it may be down or overloaded; try again "
-            f"later, or check {base_url_hint} ({info.base_url}) points at a working server.",
+            f"{prefix} The provider kept failing {tries}; it may be down or overloaded: {check}, "
+            f"and check AGENT_BASE_URL ({info.base_url}) points at a working server.",
             provider=info.provider,
             status=status,
         )
     return ModelError(
         f"{prefix} The provider rejected the request: check that model {info.model_name!r} "
-        "supports tool calling and that the settings suit it.",
+        "supports tool calling and accepts these settings (models that accept only their "
+        "default temperature need AGENT_TEMPERATURE=none).",
         provider=info.provider,
         status=status,
     )
