@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 __all__ = ["AriaNode", "parse_aria_snapshot"]
 
 
-@dataclass
+@dataclass(slots=True)
 class AriaNode:
     """One element (or text run) of the aria snapshot."""
 
@@ -109,11 +109,51 @@ def _parse_key(key: str) -> AriaNode:
     return AriaNode(role=match.group("role"), name=_unquote(name) if name else "", attrs=attrs)
 
 
+# The common line in one match: role, optional plain name, attributes, optional value. Lines it
+# does not fit (single-quoted keys, escaped names) take the general path below.
+_FAST = re.compile(r'^( *)- ([a-z][\w-]*)(?: "([^"\\]*)")?((?: \[[^\]]*\])*)(?:(:)(?: (.*))?)?$')
+
+_PROP = re.compile(r"^( *)- /(\w+): (.*)$")
+
+
 def parse_aria_snapshot(text: str) -> list[AriaNode]:
     """Parse snapshot text into its top-level nodes."""
     roots: list[AriaNode] = []
     stack: list[tuple[int, AriaNode]] = []
+    fast = _FAST.match
+    prop = _PROP.match
     for raw in text.splitlines():
+        property_line = prop(raw)
+        if property_line is not None and stack:
+            indent = len(property_line.group(1))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            if stack:
+                stack[-1][1].props[property_line.group(2)] = _unquote(property_line.group(3))
+                continue
+        quick = fast(raw)
+        if quick is not None:
+            indent_text, role, name, attr_text, _colon, value = quick.groups()
+            indent = len(indent_text)
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            if role == "text":
+                node = AriaNode("text", text=_unquote(value) if value else "")
+            else:
+                attrs = (
+                    {m.group(1): m.group(2) or "" for m in _ATTR.finditer(attr_text)}
+                    if attr_text
+                    else {}
+                )
+                node = AriaNode(role, name or "", attrs)
+                if value:
+                    node.text = _unquote(value) if value[0] in "\"'" else value
+            if stack:
+                stack[-1][1].children.append(node)
+            else:
+                roots.append(node)
+            stack.append((indent, node))
+            continue
         line = _LINE.match(raw)
         if not line:
             continue

@@ -1,0 +1,437 @@
+"""The planner loop: snapshot the page, ask the model, run its tool calls, until it answers.
+
+Each step sends the model one observation (URL, title, tabs, what changed, the snapshot) and
+runs the tool calls it answers with, in order. Older snapshots in the history are replaced by a
+short note, so the conversation grows by a few lines per step rather than by a page. The run ends
+when the model calls ``done`` or replies with plain text, or at ``max_steps``, a model error or
+the wall-clock timeout; every ending is an ``InteractionResult``, never an exception, except a
+lost browser (``SessionLostError``) or a bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from playwright.async_api import Error as PlaywrightError
+
+from agent.config import Settings, load_settings
+from agent.errors import ModelError, SessionLostError
+from agent.messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    SystemMessage,
+    ToolCall,
+    ToolResult,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+)
+from agent.results import InteractionResult, Step, StopReason
+from prompts import render
+from tools import default_toolbox
+from tools.base import Tool, ToolBox, ToolOutcome, tool
+
+if TYPE_CHECKING:
+    from agent.models.base import Model
+    from agent.session import BrowserSession
+    from agent.snapshot import Snapshot
+
+__all__ = ["DONE_TOOL", "StepCallback", "done", "run_prompt"]
+
+log = logging.getLogger(__name__)
+
+StepCallback = Callable[[Step], "Awaitable[None] | None"]
+"""Called with each step as it finishes (sync or async)."""
+
+
+@tool
+async def done(session: BrowserSession, answer: str) -> str:
+    """Finish the task and give the user your final answer.
+
+    Args:
+        answer: The complete answer: the information asked for, or what you did and how the
+            page confirmed it, or what stopped you.
+    """
+    return answer
+
+
+DONE_TOOL: Tool = done
+_SNAPSHOT_TOOL = "snapshot"
+
+
+async def run_prompt(
+    session: BrowserSession,
+    prompt: str,
+    *,
+    model: Model,
+    settings: Settings | None = None,
+    toolbox: ToolBox | None = None,
+    on_step: StepCallback | None = None,
+    timeout_s: float | None = None,
+) -> InteractionResult:
+    """Carry out ``prompt`` on the session's page with ``model`` choosing the tool calls.
+
+    Holds ``session.lock`` for the whole run, so prompts and code on one session never interleave.
+
+    Args:
+        session: the browser session whose current page the tools act on.
+        prompt: the task, in natural language.
+        model: the model that plans; any object with the ``Model`` protocol.
+        settings: ``max_steps``, ``max_snapshot_tokens`` and model knobs; from the environment
+            when None.
+        toolbox: the tools offered besides ``done``; every browser tool when None.
+        on_step: called with each step as it finishes.
+        timeout_s: wall-clock limit for the whole run (waiting for the lock included).
+
+    Raises:
+        SessionLostError: the browser died or its last page was closed.
+    """
+    settings = settings if settings is not None else load_settings()
+    run = _PlannerRun(
+        session,
+        prompt,
+        model,
+        settings,
+        toolbox if toolbox is not None else default_toolbox(),
+        on_step=on_step,
+    )
+    deadline = asyncio.timeout(timeout_s)
+    try:
+        async with deadline, session.lock:
+            budget = session.max_snapshot_tokens
+            session.max_snapshot_tokens = settings.max_snapshot_tokens
+            try:
+                return await run.run()
+            finally:
+                session.max_snapshot_tokens = budget
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        message = (
+            f"The interaction did not finish within {timeout_s:g} s and was stopped after "
+            f"{len(run.steps)} step(s). Give it more time or split the task into smaller prompts."
+        )
+        return run.finish("timeout", message, error=message)
+
+
+@dataclass
+class _Observation:
+    """The newest observation message, kept so it can be elided once a newer one exists."""
+
+    index: int
+    variables: dict[str, Any]
+    tokens: int
+
+
+class _PlannerRun:
+    """The state of one run: the conversation, the steps so far, and what the model last saw."""
+
+    def __init__(
+        self,
+        session: BrowserSession,
+        prompt: str,
+        model: Model,
+        settings: Settings,
+        toolbox: ToolBox,
+        *,
+        on_step: StepCallback | None,
+    ) -> None:
+        self.session = session
+        self.prompt = prompt
+        self.model = model
+        self.settings = settings
+        self.model_settings = settings.model_settings()
+        self.toolbox = toolbox
+        self.finisher = ToolBox([DONE_TOOL])
+        self.specs = [*toolbox.specs, DONE_TOOL.spec]
+        self.on_step = on_step
+        self.started = time.perf_counter()
+        self.messages: list[Message] = []
+        self.steps: list[Step] = []
+        self.usage = Usage()
+        self.last_seen = ""  # the snapshot text of the latest observation sent
+        self._previous: Snapshot | None = None
+        self._tabs = 0
+        self._observation: _Observation | None = None
+        # ToolResultMessages holding snapshot tool output: (message index, step, URL then).
+        self._snapshot_results: list[tuple[int, int, str]] = []
+
+    async def run(self) -> InteractionResult:
+        self.messages.append(
+            SystemMessage(
+                render(
+                    "system",
+                    tools=sorted(self.toolbox.tools),
+                    done_tool=DONE_TOOL.name,
+                    max_steps=self.settings.max_steps,
+                    snapshot_tokens=self.settings.max_snapshot_tokens,
+                )
+            )
+        )
+        for number in range(1, self.settings.max_steps + 1):
+            ending = await self._step(number)
+            if ending is not None:
+                return ending
+        last_text = self.steps[-1].text if self.steps else None
+        said = f" Its last message: {last_text.strip()}" if last_text and last_text.strip() else ""
+        message = (
+            f"Stopped after {self.settings.max_steps} steps without a final answer: the task was "
+            "not finished. Raise max_steps (AGENT_MAX_STEPS) or split the task into smaller "
+            f"prompts.{said}"
+        )
+        return self.finish("max_steps", message, error=message)
+
+    def finish(
+        self, reason: StopReason, output: str, *, error: str | None = None
+    ) -> InteractionResult:
+        return InteractionResult(
+            output=output,
+            result=self.last_seen,
+            stop_reason=reason,
+            steps=list(self.steps),
+            usage=self.usage,
+            error=error,
+            duration_s=time.perf_counter() - self.started,
+        )
+
+    async def _step(self, number: int) -> InteractionResult | None:
+        started = time.perf_counter()
+        snapshot, snapshot_s = await self._observe(number)
+
+        model_started = time.perf_counter()
+        try:
+            response = await self.model.request(
+                tuple(self.messages), tools=self.specs, settings=self.model_settings
+            )
+        except ModelError as exc:
+            message = f"The model failed, so the interaction stopped: {exc}"
+            return self.finish("model_error", message, error=str(exc))
+        model_s = time.perf_counter() - model_started
+        self.usage += response.usage
+        self.messages.append(AssistantMessage(response.text, response.tool_calls))
+
+        answer: str | None = None
+        results: list[ToolResult] = []
+        tool_s = 0.0
+        if response.tool_calls:
+            tools_started = time.perf_counter()
+            results, answer = await self._run_calls(response.tool_calls)
+            tool_s = time.perf_counter() - tools_started
+            self.messages.append(ToolResultMessage(tuple(results)))
+            if any(r.name == _SNAPSHOT_TOOL and not r.is_error for r in results):
+                self._snapshot_results.append((len(self.messages) - 1, number, _url(self.session)))
+        elif not (response.text or "").strip():
+            self.messages.append(UserMessage(render("no_action", done_tool=DONE_TOOL.name)))
+
+        await self._record(
+            number, snapshot, response, results, model_s, tool_s, snapshot_s, started
+        )
+        if answer is not None:
+            return self.finish("done", answer)
+        if not response.tool_calls and (response.text or "").strip():
+            return self.finish("answer", (response.text or "").strip())
+        return None
+
+    async def _record(
+        self,
+        number: int,
+        snapshot: Snapshot | None,
+        response: ModelResponse,
+        results: list[ToolResult],
+        model_s: float,
+        tool_s: float,
+        snapshot_s: float,
+        started: float,
+    ) -> None:
+        observed = self._observation.variables if self._observation else {}
+        step = Step(
+            number=number,
+            url=str(observed.get("url", "")),
+            title=str(observed.get("title", "")),
+            snapshot_tokens=snapshot.tokens if snapshot else 0,
+            text=response.text,
+            tool_calls=response.tool_calls,
+            results=tuple(results),
+            usage=response.usage,
+            model_latency_s=model_s,
+            tool_latency_s=tool_s,
+            snapshot_latency_s=snapshot_s,
+            duration_s=time.perf_counter() - started,
+        )
+        self.steps.append(step)
+        log.debug(
+            "step %d on %s: %s in %.0f ms (model %.0f ms)",
+            number,
+            step.url,
+            ", ".join(f"{r.name}{'!' if r.is_error else ''}" for r in results) or "no tools",
+            step.duration_s * 1000,
+            model_s * 1000,
+        )
+        if self.on_step is not None:
+            called = self.on_step(step)
+            if inspect.isawaitable(called):
+                await called
+
+    async def _observe(self, number: int) -> tuple[Snapshot | None, float]:
+        """Snapshot the page and append the observation, eliding the older snapshots.
+
+        Returns the snapshot and the seconds taking it took (rendering not included).
+        """
+        snapshot_started = time.perf_counter()
+        snapshot, error = await self._snapshot()
+        snapshot_s = time.perf_counter() - snapshot_started
+        page = self.session.page
+        tabs = sum(1 for p in self.session.browser.context.pages if not p.is_closed())
+        previous = self._previous
+        current_refs = set(snapshot.refs) if snapshot else set()
+        previous_refs = set(previous.refs) if previous else set()
+        url = snapshot.url if snapshot else page.url
+        title = snapshot.title if snapshot else await _title(page)
+        variables: dict[str, Any] = {
+            "task": self.prompt if number == 1 else None,
+            "step": number,
+            "max_steps": self.settings.max_steps,
+            "done_tool": DONE_TOOL.name,
+            "url": url,
+            "title": title,
+            "tabs": tabs,
+            "previous_url": previous.url if previous and previous.url != url else None,
+            "tab_opened": number > 1 and tabs > self._tabs,
+            "refs_added": len(current_refs - previous_refs),
+            "refs_removed": len(previous_refs - current_refs) if previous else 0,
+            "snapshot": snapshot.text if snapshot else "",
+            "snapshot_error": error,
+        }
+        self._elide_history()
+        self.messages.append(UserMessage(render("observation", **variables)))
+        self._observation = _Observation(
+            len(self.messages) - 1, variables, snapshot.tokens if snapshot else 0
+        )
+        self.last_seen = snapshot.text if snapshot else ""
+        if snapshot is not None:
+            self._previous = snapshot
+        self._tabs = tabs
+        return snapshot, snapshot_s
+
+    async def _snapshot(self) -> tuple[Snapshot | None, str | None]:
+        """A full snapshot within the budget; one retry when the page was mid-navigation."""
+        error = ""
+        for attempt in range(2):
+            try:
+                shot = await self.session.snapshot(max_tokens=self.settings.max_snapshot_tokens)
+            except PlaywrightError as exc:
+                self._check_alive(exc)
+                error = _first_line(exc)
+                if attempt == 0:
+                    with contextlib.suppress(PlaywrightError):
+                        await self.session.page.wait_for_load_state("load", timeout=5000)
+                continue
+            return shot, None
+        log.warning("snapshot failed twice: %s", error)
+        return None, error
+
+    def _elide_history(self) -> None:
+        """Replace the previous observation's snapshot, and snapshot tool results the model has
+        already answered, by a short note."""
+        previous = self._observation
+        if previous is not None:
+            note = render(
+                "elided_snapshot",
+                step=previous.variables["step"],
+                url=previous.variables["url"],
+                tokens=previous.tokens,
+            )
+            self.messages[previous.index] = UserMessage(
+                render("observation", **{**previous.variables, "snapshot": note})
+            )
+        # The tool results of the step just finished are still unseen by the model: keep them.
+        newest = len(self.messages) - 1
+        keep = [entry for entry in self._snapshot_results if entry[0] >= newest]
+        for index, step, url in self._snapshot_results:
+            message = self.messages[index]
+            if index >= newest or not isinstance(message, ToolResultMessage):
+                continue
+            self.messages[index] = ToolResultMessage(
+                tuple(self._elide_result(r, step, url) for r in message.results)
+            )
+        self._snapshot_results = keep
+
+    def _elide_result(self, result: ToolResult, step: int, url: str) -> ToolResult:
+        if result.name != _SNAPSHOT_TOOL or result.is_error:
+            return result
+        tokens = self.session.snapshotter.counter.count(result.content)
+        note = render("elided_snapshot", step=step, url=url, tokens=tokens)
+        return ToolResult(result.call_id, result.name, note)
+
+    async def _run_calls(self, calls: Sequence[ToolCall]) -> tuple[list[ToolResult], str | None]:
+        """Run the calls in order; stop at a valid ``done`` and return its answer."""
+        results: list[ToolResult] = []
+        for call in calls:
+            if call.arguments_error is not None:
+                outcome = ToolOutcome(call.arguments_error, True)
+                kind = "arguments"
+            elif call.name == DONE_TOOL.name:
+                outcome = await self.finisher.call(self.session, call.name, call.arguments)
+                if not outcome.is_error:
+                    results.append(ToolResult(call.id, call.name, "finished"))
+                    return results, outcome.content
+                kind = "arguments"
+            elif call.name not in self.toolbox:
+                known = ", ".join([*sorted(self.toolbox.tools), DONE_TOOL.name])
+                outcome = ToolOutcome(
+                    f"there is no tool named {call.name!r}; tools: {known}.", True
+                )
+                kind = "unknown_tool"
+            else:
+                outcome = await self._call_tool(call)
+                kind = "tool"
+            content = outcome.content
+            if outcome.is_error:
+                content = render("tool_error", tool=call.name, error=outcome.content, kind=kind)
+            results.append(ToolResult(call.id, call.name, content, outcome.is_error))
+        return results, None
+
+    async def _call_tool(self, call: ToolCall) -> ToolOutcome:
+        try:
+            return await self.toolbox.call(self.session, call.name, call.arguments)
+        except SessionLostError:
+            raise
+        except PlaywrightError as exc:
+            # Tools turn the failures they expect into ToolError; anything else Playwright
+            # raises (a navigation racing the action, a closed frame) the model can still retry.
+            self._check_alive(exc)
+            log.warning("tool %s raised %s", call.name, exc)
+            return ToolOutcome(f"{call.name} failed: {_first_line(exc)}", True)
+
+    def _check_alive(self, exc: BaseException) -> None:
+        if not self.session.browser.alive:
+            raise SessionLostError(
+                "The session's browser died during the interaction. Start a new session."
+            ) from exc
+
+
+def _url(session: BrowserSession) -> str:
+    try:
+        return session.page.url
+    except SessionLostError:
+        return ""
+
+
+async def _title(page: Any) -> str:
+    try:
+        return str(await page.title())
+    except PlaywrightError:
+        return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,69 @@
+"""What a prompt interaction returns: the answer, the snapshot behind it, and every step taken."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from agent.messages import ToolCall, ToolResult, Usage
+
+__all__ = ["InteractionResult", "Step", "StopReason"]
+
+StopReason: TypeAlias = Literal["done", "answer", "max_steps", "model_error", "timeout"]
+"""Why a run ended: ``done`` (the done tool), ``answer`` (plain text), or a limit or failure."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planner step: the page the model saw, what it asked for, what happened, and timings.
+
+    ``duration_s`` runs from the snapshot to the end of the last tool call, so
+    ``overhead_s`` (everything but the model) is what the loop itself costs.
+    """
+
+    number: int
+    url: str
+    title: str
+    snapshot_tokens: int
+    text: str | None
+    tool_calls: tuple[ToolCall, ...]
+    results: tuple[ToolResult, ...]
+    usage: Usage
+    model_latency_s: float
+    tool_latency_s: float
+    snapshot_latency_s: float
+    duration_s: float
+
+    @property
+    def overhead_s(self) -> float:
+        """Seconds the step took apart from waiting for the model."""
+        return max(self.duration_s - self.model_latency_s, 0.0)
+
+
+@dataclass(frozen=True)
+class InteractionResult:
+    """The outcome of one prompt.
+
+    Attributes:
+        output: the model's answer, or a message saying why there is none.
+        result: the raw text of the snapshot the model saw last.
+        steps: every step, in order.
+        usage: tokens of every model request, summed.
+        stop_reason: why the run ended.
+        success: the model gave an answer (``done`` or ``answer``).
+        error: what went wrong when there is no answer, else None.
+        duration_s: wall-clock seconds of the whole run.
+    """
+
+    output: str
+    result: str
+    stop_reason: StopReason
+    steps: list[Step] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+    duration_s: float = 0.0
+    success: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A field rather than a property, so dataclasses.asdict() and JSON carry it.
+        object.__setattr__(self, "success", self.stop_reason in ("done", "answer"))
