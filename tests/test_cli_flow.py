@@ -1,0 +1,112 @@
+"""The command line as a user types it: scrape, interact by prompt, interact by code, stop.
+
+The server is started by the CLI itself in the background (no server answers at first); the
+model is an OpenAI-compatible endpoint played by the local fake provider.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.models.fake_providers import FakeProviderServer, chat_completion, chat_tool_call
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeProviderServer]]:
+    provider = FakeProviderServer().start()
+    env = {
+        **os.environ,
+        "AGENT_SERVER_URL": f"http://127.0.0.1:{_free_port()}",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "AGENT_MODEL": "openai-compatible:fake-model",
+        "AGENT_BASE_URL": provider.openai_base_url,
+        "AGENT_WARM_BROWSERS": "0",
+    }
+    yield env, provider
+    provider.close()
+
+
+def agent(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_scrape_interact_code_stop_flow(cli_env, pages_url):
+    env, provider = cli_env
+    server_pid = None
+    try:
+        scraped = agent(env, "scrape", f"{pages_url}/page2.html")
+        assert scraped.returncode == 0, scraped.stderr
+        assert "started a local server" in scraped.stderr
+        server_pid = int(re.search(r"pid (\d+)", scraped.stderr).group(1))
+        assert "secret number is 4217" in scraped.stdout
+        assert re.search(r"scrape id: [0-9a-f-]{36}", scraped.stderr)
+
+        provider.enqueue(
+            chat_completion(tool_calls=[chat_tool_call("call_1", "get_text", {})]),
+            chat_completion(
+                tool_calls=[chat_tool_call("call_2", "done", {"answer": "The number is 4217."})]
+            ),
+        )
+        prompted = agent(env, "interact", "What", "is", "the", "secret", "number?")
+        assert prompted.returncode == 0, prompted.stderr
+        assert prompted.stdout.strip() == "The number is 4217."
+        assert "live view: http" in prompted.stderr
+
+        coded = agent(env, "interact", "--python", "-c", "print('hi')\nawait page.title()")
+        assert coded.returncode == 0, coded.stderr
+        assert coded.stdout.splitlines() == ["hi", "Second page"]
+
+        failing = agent(env, "interact", "--python", "-c", "raise ValueError('nope')")
+        assert failing.returncode == 1
+        assert "ValueError: nope" in failing.stderr
+
+        stopped = agent(env, "interact", "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.startswith("stopped ")
+
+        after = agent(env, "interact", "-c", "1")
+        assert after.returncode == 1
+        assert "agent scrape URL" in after.stderr  # the id was forgotten on stop
+    finally:
+        if server_pid:
+            os.killpg(server_pid, signal.SIGTERM)
+
+
+def test_interact_without_a_scrape_says_what_to_do(cli_env):
+    env, _ = cli_env
+    result = agent(env, "interact", "hello")
+    assert result.returncode == 1
+    assert "run `agent scrape URL` first" in result.stderr
+
+
+def test_help_everywhere():
+    env = dict(os.environ)
+    for command in ([], ["scrape"], ["interact"], ["serve"], ["browser"]):
+        result = agent(env, *command, "--help", timeout=60)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "usage: agent" in result.stdout
