@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from playwright.async_api import ElementHandle, Locator, Page
 
-__all__ = ["RefEntry", "RefRegistry", "parse_ref"]
+__all__ = ["RefEntry", "RefRegistry", "document_id", "parse_ref"]
 
 _REF = re.compile(r"^\s*(?:@|ref=)?e(\d+)\s*$")
 
@@ -38,6 +38,14 @@ def parse_ref(text: str) -> int:
             f"{text!r} is not a ref. Refs look like @e3; take them from the latest snapshot."
         )
     return int(match.group(1))
+
+
+async def document_id(page: Page) -> float:
+    """An id of the page's current main document: its ``performance.timeOrigin``.
+
+    It changes with every navigation or reload, and reading it does not touch the page.
+    """
+    return float(await page.evaluate("performance.timeOrigin"))
 
 
 @dataclass(frozen=True)

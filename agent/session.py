@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 from agent.browser import BrowserProcess, launch_browser
 from agent.errors import SessionLostError
 from agent.network import NetworkMonitor
-from agent.refs import RefRegistry
+from agent.refs import RefRegistry, document_id
 from agent.snapshot import Snapshot, SnapshotMode, Snapshotter
 from agent.tokens import TokenCounter, token_counter
 
@@ -135,13 +135,9 @@ class BrowserSession:
         return await self.refs.resolve(
             page,
             ref,
-            current_doc=lambda: self._doc(page),
+            current_doc=lambda: document_id(page),
             refresh=lambda: self.snapshotter.live_pw_refs(page),
         )
-
-    @staticmethod
-    async def _doc(page: Page) -> float:
-        return float(await page.evaluate("performance.timeOrigin"))
 
     def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run ``cleanup`` when the session closes (warm executors, RPC sockets), newest first."""

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
+
+from playwright.async_api import Locator, Page
 
 from agent.aria_tree import AriaNode, parse_aria_snapshot
-from agent.refs import CLICKABLES_JS, RefRegistry, parse_ref
+from agent.errors import ToolError
+from agent.refs import CLICKABLES_JS, RefRegistry, document_id, parse_ref
 from agent.tokens import TokenCounter, token_counter
-
-if TYPE_CHECKING:
-    from playwright.async_api import Locator, Page
 
 __all__ = ["INTERACTIVE_ROLES", "Snapshot", "SnapshotMode", "Snapshotter"]
 
@@ -143,20 +143,16 @@ class Snapshotter:
         }
 
     async def _scope_locator(self, page: Page, scope: str) -> Locator:
-        from agent.errors import ToolError
-
         stripped = scope.strip()
         if stripped.startswith("@") or stripped.startswith("ref=") or _looks_like_ref(stripped):
             parse_ref(stripped)  # raises a clear error for a malformed ref
             resolved = await self.registry.resolve(
                 page,
                 stripped,
-                current_doc=lambda: _current_doc(page),
+                current_doc=lambda: document_id(page),
                 refresh=lambda: self.live_pw_refs(page),
             )
-            from playwright.async_api import Locator as LocatorType
-
-            if isinstance(resolved, LocatorType):
+            if isinstance(resolved, Locator):
                 return resolved
             raise ToolError(f"{scope} is an inline clickable; scope to its container instead.")
         locator = page.locator(stripped)
@@ -184,14 +180,8 @@ def _looks_like_ref(text: str) -> bool:
     return len(text) > 1 and text[0] == "e" and text[1:].isdigit()
 
 
-async def _current_doc(page: Page) -> float:
-    return float(await page.evaluate("performance.timeOrigin"))
-
-
 async def _scan_clickables(target: Page | Locator) -> dict[str, Any]:
-    from playwright.async_api import Page as PageType
-
-    if isinstance(target, PageType):
+    if isinstance(target, Page):
         result = await target.evaluate(CLICKABLES_JS, None)
     else:
         result = await target.evaluate(CLICKABLES_JS)
