@@ -1,0 +1,40 @@
+"""``agent serve``: run the Firecrawl v2-compatible HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the Firecrawl v2-compatible HTTP server",
+        description="Serve POST /v2/scrape, POST/DELETE /v2/scrape/{id}/interact and live views. "
+        "Settings come from AGENT_* environment variables (AGENT_API_KEYS, AGENT_MAX_SESSIONS, "
+        "AGENT_SESSION_TTL, AGENT_PROFILES_DIR, AGENT_MODEL, ...); flags override them.",
+    )
+    parser.add_argument("--host", help="address to listen on (AGENT_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (AGENT_PORT, default 3002)")
+    parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from agent.server import ServerSettings, create_app
+
+    overrides: dict[str, Any] = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    settings = ServerSettings(**overrides)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0

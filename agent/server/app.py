@@ -1,0 +1,124 @@
+"""Building the FastAPI app: settings, session registry, routes, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agent.config import Settings, load_settings
+from agent.server import live_view, routes
+from agent.server.errors import error_response, install_error_handlers
+from agent.server.profiles import ProfileStore
+from agent.server.registry import SessionFactory, SessionRegistry
+from agent.server.settings import ServerSettings
+from agent.server.state import ServerState
+
+if TYPE_CHECKING:
+    from agent.models.base import Model
+    from agent.session import BrowserSession
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+"""Largest request body read; the biggest valid one (100,000 characters of code) is far less."""
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    *,
+    agent_settings: Settings | None = None,
+    model: Model | None = None,
+    session_factory: SessionFactory | None = None,
+) -> FastAPI:
+    """The Firecrawl v2-compatible app.
+
+    Args:
+        settings: how the server listens and bounds sessions; from ``AGENT_*`` when None.
+        agent_settings: model and browser settings; from the environment when None.
+        model: the planner's model; when None it is created from ``agent_settings.model`` on
+            the first prompt (tests pass a ``ScriptedModel`` here).
+        session_factory: starts a session's browser; a local Chromium from ``agent_settings``
+            when None.
+    """
+    settings = settings if settings is not None else ServerSettings()
+    agent_settings = agent_settings if agent_settings is not None else load_settings()
+    registry = SessionRegistry(
+        settings,
+        ProfileStore(settings.profiles_dir),
+        session_factory or _local_browser_factory(agent_settings),
+    )
+    resolved_settings = agent_settings
+
+    def model_factory() -> Model:
+        if model is not None:
+            return model
+        from agent.models import create_model
+
+        return create_model(resolved_settings.require_model(), settings=resolved_settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        registry.start()
+        try:
+            yield
+        finally:
+            await registry.close_all()
+
+    app = FastAPI(
+        title="browser-agent",
+        summary="Firecrawl v2-compatible scrape and interact API over a real Chromium.",
+        lifespan=lifespan,
+    )
+    app.state.server = ServerState(settings, agent_settings, registry, model_factory)
+    install_error_handlers(app)
+    app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.include_router(routes.router)
+    app.include_router(live_view.router)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, Any]:
+        return {"success": True, "sessions": len(registry)}
+
+    return app
+
+
+def _local_browser_factory(agent_settings: Settings) -> SessionFactory:
+    async def start() -> BrowserSession:
+        from agent.session import BrowserSession
+
+        return await BrowserSession.start(
+            executable=str(agent_settings.browser_path) if agent_settings.browser_path else None,
+            headless=agent_settings.headless,
+            action_timeout_s=agent_settings.action_timeout,
+            navigation_timeout_s=agent_settings.navigation_timeout,
+        )
+
+    return start
+
+
+class _BodySizeLimit:
+    """Refuse a request whose declared body is larger than ``max_bytes`` before reading it."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                response = error_response(
+                    413,
+                    f"Request body of {int(declared)} bytes is larger than the "
+                    f"{self.max_bytes} bytes this server accepts.",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

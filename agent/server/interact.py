@@ -1,0 +1,104 @@
+"""Running one interact call, by prompt or by code, on a session, as Firecrawl's fields.
+
+The planner loop and the executors are imported on first use: a server that only scrapes never
+pays for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.server.errors import ApiError
+from agent.server.schemas import Language
+
+if TYPE_CHECKING:
+    from agent.config import Settings
+    from agent.models.base import Model
+    from agent.session import BrowserSession
+
+__all__ = ["InteractOutcome", "run_code_call", "run_prompt_call"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InteractOutcome:
+    """What an interact call produced, before the session's URLs are added."""
+
+    output: str
+    stdout: str
+    result: str
+    stderr: str
+    exit_code: int
+    killed: bool
+    truncated: bool = False
+    error: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.exit_code == 0 and not self.killed
+
+
+async def run_prompt_call(
+    session: BrowserSession, prompt: str, *, model: Model, settings: Settings, timeout_s: float
+) -> InteractOutcome:
+    """Let the planner carry out ``prompt``; ``output`` is its answer, ``result`` the snapshot.
+
+    Raises:
+        ApiError: 503 when the model backend failed, so the caller knows to retry later
+            rather than to rephrase.
+    """
+    from agent.loop import run_prompt
+
+    run = await run_prompt(session, prompt, model=model, settings=settings, timeout_s=timeout_s)
+    if run.stop_reason == "model_error":
+        raise ApiError(
+            503,
+            f"The model backend failed, so the prompt was not carried out: {run.error}",
+            code="MODEL_BACKEND_ERROR",
+            details={"steps": len(run.steps)},
+        )
+    killed = run.stop_reason == "timeout"
+    return InteractOutcome(
+        output=run.output,
+        stdout="",
+        result=run.result,
+        stderr=run.error or "",
+        exit_code=0 if run.success else (124 if killed else 1),
+        killed=killed,
+        error=None if run.success else (run.error or run.output),
+    )
+
+
+async def run_code_call(
+    session: BrowserSession, code: str, *, language: Language, timeout_s: float
+) -> InteractOutcome:
+    """Run ``code`` with the session's page bound, holding the session's lock meanwhile."""
+    try:
+        from agent.executors import run_code
+    except ImportError as exc:  # the executors package is optional at runtime
+        raise ApiError(
+            501,
+            f"Code execution is not available on this server ({exc}).",
+            code="CODE_EXECUTION_UNAVAILABLE",
+        ) from None
+    async with session.lock:
+        ran = await run_code(session, code, language, timeout_s)
+    error = None
+    if ran.killed:
+        error = f"The code did not finish within {timeout_s:g} s and was killed."
+    elif ran.exit_code != 0:
+        last = ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"]
+        error = f"The code failed with exit code {ran.exit_code}: {last[0]}"
+    return InteractOutcome(
+        output=ran.stdout,
+        stdout=ran.stdout,
+        result=ran.result,
+        stderr=ran.stderr,
+        exit_code=ran.exit_code,
+        killed=ran.killed,
+        truncated=ran.truncated,
+        error=error,
+    )

@@ -1,0 +1,114 @@
+"""Named browser profiles: cookies, localStorage and IndexedDB kept across sessions.
+
+A profile is one JSON file of Playwright storage state. Any number of sessions may start from a
+profile, but only one at a time may write it back (``saveChanges``): a second writer gets a
+conflict rather than two sessions silently overwriting each other's logins. Writes go to a
+temporary file in the same directory and then ``os.replace`` it, so a crash never leaves half a
+profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.server.errors import ApiError
+from agent.server.schemas import PROFILE_NAME_PATTERN
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext
+
+__all__ = ["ProfileStore"]
+
+
+class ProfileStore:
+    """Profiles stored as ``<directory>/<name>.json``, with one writer lease per name."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._writers: dict[str, str] = {}  # profile name -> scrapeId holding the lease
+
+    def path(self, name: str) -> Path:
+        if not PROFILE_NAME_PATTERN.fullmatch(name) or ".." in name:
+            raise ApiError(400, f"Profile name {name!r} is not allowed.", code="BAD_PROFILE_NAME")
+        path = (self.directory / f"{name}.json").resolve()
+        if path.parent != self.directory.resolve():
+            raise ApiError(400, f"Profile name {name!r} is not allowed.", code="BAD_PROFILE_NAME")
+        return path
+
+    def acquire_writer(self, name: str, holder: str) -> None:
+        """Give ``holder`` the right to save ``name``, or raise 409 if another session has it."""
+        self.path(name)
+        current = self._writers.get(name)
+        if current is not None and current != holder:
+            raise ApiError(
+                409,
+                f"Profile {name!r} is already open for writing by another session. Stop that "
+                "session first (DELETE /v2/scrape/{scrapeId}/interact), or open this profile "
+                "with saveChanges: false to read it without saving.",
+                code="PROFILE_IN_USE",
+            )
+        self._writers[name] = holder
+
+    def release_writer(self, name: str, holder: str) -> None:
+        if self._writers.get(name) == holder:
+            del self._writers[name]
+
+    def writer_of(self, name: str) -> str | None:
+        return self._writers.get(name)
+
+    async def load(self, name: str) -> dict[str, Any] | None:
+        """The stored state of ``name``, or None when it was never saved."""
+        path = self.path(name)
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            state = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ApiError(
+                500,
+                f"Profile {name!r} at {path} is not valid JSON ({exc}); delete the file to start "
+                "the profile afresh.",
+                code="PROFILE_CORRUPT",
+            ) from None
+        if not isinstance(state, dict):
+            raise ApiError(500, f"Profile {name!r} at {path} is not a storage-state object.")
+        return state
+
+    async def apply(self, name: str, context: BrowserContext) -> bool:
+        """Load ``name`` into ``context``; False when the profile does not exist yet."""
+        state = await self.load(name)
+        if state is None:
+            return False
+        await context.set_storage_state(state)  # type: ignore[arg-type]
+        return True
+
+    async def save(self, name: str, context: BrowserContext) -> Path:
+        """Write the context's cookies and storage to ``name``, atomically."""
+        state = await context.storage_state(indexed_db=True)
+        path = self.path(name)
+        await asyncio.to_thread(_write_atomically, path, json.dumps(state, indent=1))
+        return path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o600)  # cookies are credentials
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise

@@ -1,0 +1,124 @@
+"""The Firecrawl v2 endpoints: scrape, interact, stop."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from agent.server.errors import ApiError
+from agent.server.interact import InteractOutcome, run_code_call, run_prompt_call
+from agent.server.live_view import live_view_urls
+from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
+from agent.server.scrape import check_public_address, scrape_page
+from agent.server.state import server_state
+
+__all__ = ["require_api_key", "router"]
+
+log = logging.getLogger(__name__)
+
+
+async def require_api_key(request: Request) -> None:
+    """Accept the request if no keys are configured or it carries one as a bearer token."""
+    keys = server_state(request).settings.key_values()
+    if not keys:
+        return  # an open server: no header, an empty "Bearer " and any token all pass
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401,
+            "Unauthorized: this server requires an API key. Send it as "
+            "'Authorization: Bearer <key>' (Firecrawl SDKs: api_key=...).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    presented = token.encode()
+    matched = False
+    for key in keys:  # compare with every key, so timing does not tell which one was close
+        matched |= hmac.compare_digest(presented, key)
+    if not matched:
+        raise ApiError(
+            401,
+            "Unauthorized: the API key is not valid for this server. Check AGENT_API_KEYS.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(prefix="/v2", dependencies=[Depends(require_api_key)])
+
+
+@router.post("/scrape")
+async def scrape(request: Request, body: ScrapeRequest) -> dict[str, Any]:
+    """Load a URL in a new browser session and return its content; the session stays open."""
+    state = server_state(request)
+    if body.model_extra:
+        log.info("scrape: ignoring fields this server does not use: %s", sorted(body.model_extra))
+    if state.settings.block_private_addresses:
+        await check_public_address(body.url)
+    session = await state.registry.open(
+        ttl_s=body.ttl, activity_ttl_s=body.activity_ttl, profile=body.profile
+    )
+    timeout_s = body.timeout / 1000 if body.timeout else state.settings.default_scrape_timeout
+    try:
+        async with state.registry.use(session.id), session.browser.lock:
+            data = await scrape_page(
+                session.browser,
+                body,
+                scrape_id=session.id,
+                timeout_s=timeout_s,
+                block_private_addresses=state.settings.block_private_addresses,
+            )
+    except BaseException:
+        await state.registry.discard(session, "closed because its scrape failed")
+        raise
+    return {"success": True, "data": data}
+
+
+@router.post("/scrape/{scrape_id}/interact")
+async def interact(request: Request, scrape_id: str, body: InteractRequest) -> dict[str, Any]:
+    """Run a prompt or code on the session a scrape left open."""
+    state = server_state(request)
+    if body.model_extra:
+        log.info("interact: ignoring unknown fields %s", sorted(body.model_extra))
+    outcome: InteractOutcome
+    async with state.registry.use(scrape_id) as session:
+        if body.prompt and body.prompt.strip():
+            model = await state.model()
+            outcome = await run_prompt_call(
+                session.browser,
+                body.prompt,
+                model=model,
+                settings=state.agent_settings,
+                timeout_s=float(body.timeout or state.settings.default_prompt_timeout),
+            )
+        else:
+            outcome = await run_code_call(
+                session.browser,
+                body.code or "",
+                language=body.code_language,
+                timeout_s=float(body.timeout or state.settings.default_code_timeout),
+            )
+    view_url, control_url = live_view_urls(state.base_url(request), session)
+    return InteractResponse(
+        success=outcome.success,
+        cdp_url=session.browser.cdp_url,
+        live_view_url=view_url,
+        interactive_live_view_url=control_url,
+        output=outcome.output,
+        stdout=outcome.stdout,
+        result=outcome.result,
+        stderr=outcome.stderr,
+        exit_code=outcome.exit_code,
+        killed=outcome.killed,
+        truncated=outcome.truncated,
+        error=outcome.error,
+    ).wire()
+
+
+@router.delete("/scrape/{scrape_id}/interact")
+async def stop(request: Request, scrape_id: str) -> dict[str, Any]:
+    """Close the session: its profile is written back (saveChanges), its browser closed."""
+    session = await server_state(request).registry.close(scrape_id, "stopped by the client")
+    return StopResponse(session_duration_ms=session.duration_ms()).model_dump(by_alias=True)

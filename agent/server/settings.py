@@ -1,0 +1,106 @@
+"""Settings of the HTTP server, from ``AGENT_*`` environment variables or arguments.
+
+Browser and model settings (``AGENT_MODEL``, ``AGENT_BROWSER_PATH``, ...) stay in
+:class:`agent.config.Settings`; these are only what the server itself needs::
+
+    AGENT_HOST=0.0.0.0 AGENT_PORT=3002 AGENT_API_KEYS=key-one,key-two agent serve
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from agent.errors import ConfigError
+
+__all__ = ["ServerSettings", "default_profiles_dir"]
+
+
+def default_profiles_dir() -> Path:
+    """Where named profiles live unless AGENT_PROFILES_DIR says otherwise (XDG data dir)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "browser-agent" / "profiles"
+
+
+class ServerSettings(BaseSettings):
+    """How the Firecrawl-compatible server listens, authenticates and bounds its sessions."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGENT_",
+        case_sensitive=False,
+        env_ignore_empty=True,
+        extra="ignore",  # AGENT_* also holds the agent's own settings (agent.config.Settings)
+    )
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=3002, ge=0, le=65535, description="Port; 0 picks a free one.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL clients reach this server at, for live-view links; None: the "
+        "request's own base URL.",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted bearer tokens, comma-separated; empty: no authentication.",
+    )
+    session_ttl: float = Field(
+        default=600.0, gt=0, description="Seconds a session may live, however busy."
+    )
+    activity_ttl: float = Field(
+        default=300.0, gt=0, description="Seconds a session may stay idle before it is closed."
+    )
+    max_sessions: int = Field(default=8, ge=1, description="Browser sessions open at once.")
+    warm_browsers: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Browsers kept started in reserve so a scrape need not wait for one; 0: none.",
+    )
+    profiles_dir: Path = Field(
+        default_factory=default_profiles_dir, description="Where named profiles are stored."
+    )
+    block_private_addresses: bool = Field(
+        default=False,
+        description="Refuse URLs whose host is loopback, private or link-local (SSRF guard).",
+    )
+    reap_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between checks for expired sessions."
+    )
+    default_scrape_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a scrape may take when the body sets no timeout."
+    )
+    default_code_timeout: int = Field(
+        default=30, ge=1, le=300, description="Seconds for an interact call with code."
+    )
+    default_prompt_timeout: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="Seconds for an interact call with a prompt when the body sets no timeout.",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])} (AGENT_{str(err['loc'][0]).upper()}): "
+                f"{err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"Invalid server settings: {problems}.") from None
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    def key_values(self) -> list[bytes]:
+        """The API keys as bytes, for constant-time comparison."""
+        return [key.get_secret_value().encode() for key in self.api_keys]

@@ -1,0 +1,56 @@
+"""What every request handler of one server shares: settings, sessions, profiles, the model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+
+from agent.config import Settings
+from agent.server.registry import SessionRegistry
+from agent.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from agent.models.base import Model
+
+__all__ = ["ServerState", "server_state"]
+
+
+@dataclass
+class ServerState:
+    """The state of one app; ``app.state.server``."""
+
+    settings: ServerSettings
+    agent_settings: Settings
+    registry: SessionRegistry
+    model_factory: Callable[[], Model]
+    _model: Model | None = None
+    _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def model(self) -> Model:
+        """The planner's model, created on the first prompt (so a scrape-only server needs no
+        model configured).
+
+        Raises:
+            ConfigError: no model is configured, or its key is missing.
+        """
+        if self._model is None:
+            async with self._model_lock:
+                if self._model is None:
+                    self._model = self.model_factory()
+        return self._model
+
+    def base_url(self, connection: HTTPConnection) -> str:
+        """The URL clients reach this server at, without a trailing slash."""
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        return str(connection.base_url).rstrip("/")
+
+
+def server_state(connection: HTTPConnection) -> ServerState:
+    state = connection.app.state.server
+    assert isinstance(state, ServerState)
+    return state

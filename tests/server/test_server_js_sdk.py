@@ -1,0 +1,70 @@
+"""Firecrawl's own JavaScript SDK (@mendable/firecrawl-js) against the server.
+
+Its packages are installed on first run into ``tests/server/js/node_modules`` (``npm ci``, from
+the lock file); the test is skipped when node or the npm registry is not available.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_harness import PromptScript, RunningServer, last_snapshot
+
+from agent.messages import Message
+
+JS_DIR = Path(__file__).parent / "js"
+
+
+@pytest.fixture(scope="module")
+def js_sdk() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the JS SDK test")
+    if not (JS_DIR / "node_modules" / "@mendable" / "firecrawl-js").is_dir():
+        installed = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=JS_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if installed.returncode != 0:
+            pytest.skip(f"could not install @mendable/firecrawl-js: {installed.stderr[-500:]}")
+    return JS_DIR
+
+
+def _report_count(messages: Sequence[Message]) -> str:
+    found = re.search(r"Count: (\d+)", last_snapshot(messages))
+    return f"Count is {found.group(1) if found else '?'}"
+
+
+def test_js_sdk_scrape_interact_stop(
+    js_sdk: Path, server: RunningServer, script: PromptScript, site: str
+) -> None:
+    script.add(_report_count)
+    ran = subprocess.run(
+        ["node", "sdk_check.mjs", server.url, f"{site}/index.html"],
+        cwd=js_sdk,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    report: dict[str, Any] = json.loads(ran.stdout.strip().splitlines()[-1])
+
+    assert report["title"] == "Server Test Page"
+    assert report["statusCode"] == 200
+    assert "# Main heading" in report["markdown"]
+    assert f"{site}/other.html" in report["links"]
+    assert report["code"] == {"success": True, "result": "Count: 1", "exitCode": 0}
+    assert report["prompt"]["success"] is True
+    assert report["prompt"]["output"] == "Count is 1"
+    assert report["prompt"]["liveViewUrl"].startswith(f"{server.url}/v2/live/")
+    assert report["stop"]["success"] is True and report["stop"]["status"] == "stopped"
+    assert report["afterStop"]["status"] == 404, report["afterStop"]
