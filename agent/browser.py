@@ -32,6 +32,9 @@ QUIET_FLAGS: tuple[str, ...] = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-quic",
+    # Playwright adds this when it launches Chromium itself: a page restored from the
+    # back-forward cache fires no load event, which would stall every wait after back/forward.
+    "--disable-back-forward-cache",
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-default-apps",

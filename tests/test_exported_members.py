@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["agent", "agent.models", "tools", "prompts"]
+PACKAGES = ["agent", "agent.models", "agent.executors", "tools", "prompts"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

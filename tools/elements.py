@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from agent.session import BrowserSession
 
-__all__ = ["act", "label_of", "resolve", "settle"]
+__all__ = ["act", "ensure_actionable", "label_of", "resolve", "settle"]
 
 
 def label_of(session: BrowserSession, ref: str) -> str:

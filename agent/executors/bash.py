@@ -1,0 +1,89 @@
+"""The bash executor: ``bash -c CODE`` with ``agent browser`` on PATH, bound to one session.
+
+Bash starts in a few milliseconds, so there is no warm bash process; the command-line tool it
+calls is a thin client that asks the session's ``BrowserRPC`` server to act, so ``snapshot -i``
+and ``click @e2`` in a script use the planner's own page and refs. The script runs in its own
+process group, which is killed when the script ends or times out: a background job does not
+outlive the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import sys
+from pathlib import Path
+
+from agent.executors.capture import StreamCapture
+from agent.executors.result import KILLED_EXIT_CODE, MAX_OUTPUT_BYTES, CodeResult
+from agent.executors.worker import kill_group, wait_exit
+
+__all__ = ["CLIENT_SCRIPT", "run_bash", "write_agent_shim"]
+
+# The `agent browser` client, run by path so it imports neither the `agent` package nor anything
+# outside the standard library (a python start-up, not a Playwright import, per command).
+CLIENT_SCRIPT = Path(__file__).resolve().parent.parent / "commands" / "browser.py"
+
+_SHIM = """#!/bin/sh
+# `agent browser ...` talks to the session that runs this script; other commands go to the CLI.
+if [ "$1" = browser ]; then
+  shift
+  exec {python} -I -S {client} "$@"
+fi
+exec {python} -m agent "$@"
+"""
+
+
+def write_agent_shim(bin_dir: Path) -> Path:
+    """Write the ``agent`` command that bash code finds first on its PATH."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shim = bin_dir / "agent"
+    shim.write_text(_SHIM.format(python=_quote(sys.executable), client=_quote(str(CLIENT_SCRIPT))))
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return shim
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+async def run_bash(code: str, *, env: dict[str, str], cwd: str, timeout_s: float) -> CodeResult:
+    """Run ``code`` with ``bash -c``; kill its process group at the timeout or when it ends."""
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        code,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    stdout = StreamCapture(process.stdout, MAX_OUTPUT_BYTES)
+    stderr = StreamCapture(process.stderr, MAX_OUTPUT_BYTES)
+    stdout.begin()
+    stderr.begin()
+    returncode = await wait_exit(process, timeout_s)
+    killed = process.returncode is None
+    # Whatever the script left running (a background job holding the pipes) ends with it.
+    kill_group(process.pid)
+    if killed:
+        await wait_exit(process, 5.0)
+    for capture in (stdout, stderr):
+        await capture.wait_closed(1.0)
+        await capture.aclose()
+    err = stderr.end()
+    if killed:
+        err += f"\n[killed: the code ran past its timeout of {timeout_s:g} s]"
+    return CodeResult(
+        stdout=stdout.end(),
+        stderr=err.lstrip("\n"),
+        result="",
+        exit_code=KILLED_EXIT_CODE
+        if killed
+        else (128 - returncode if returncode < 0 else returncode),
+        killed=killed,
+        truncated=stdout.truncated or stderr.truncated,
+    )

@@ -1,0 +1,141 @@
+"""The per-session server behind ``agent browser``: a unix socket in the session's private folder.
+
+Refs live in the process that owns the session, so the command-line tool a bash script calls is a
+client: it sends ``{"token", "command", "args"}`` as one JSON line and reads back
+``{"ok", "output"}`` or ``{"ok": false, "error"}``. Commands run through
+``BrowserCommands`` on the session's page and refs, one at a time.
+
+Access is granted per code run: ``grant()`` issues a random token for the duration of one bash
+call (passed in ``AGENT_SESSION_TOKEN``) and revokes it after, cancelling any command still
+running for it; a background process the script left, or another session's code, cannot act.
+
+Locking: the server does not take ``session.lock``. The caller of ``run_code`` is the one that
+serialises calls on a session (it holds the lock for the whole code run), and the commands a
+running script sends act on its behalf; taking the lock here would deadlock against that caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import weakref
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import AgentError
+from agent.executors.browser_commands import BrowserCommands
+
+if TYPE_CHECKING:
+    from agent.session import BrowserSession
+
+__all__ = ["SOCKET_ENV", "TOKEN_ENV", "BrowserRPC"]
+
+SOCKET_ENV = "AGENT_SESSION_SOCKET"
+TOKEN_ENV = "AGENT_SESSION_TOKEN"
+_REQUEST_LIMIT = 8 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+class BrowserRPC:
+    """Serves ``agent browser`` commands for one session while a code run holds a token."""
+
+    def __init__(self, session: BrowserSession, socket_path: Path, workdir: Path) -> None:
+        self._session = weakref.ref(session)
+        self.socket_path = socket_path
+        self.commands = BrowserCommands(workdir)
+        self._tokens: dict[str, set[asyncio.Task[Any]]] = {}
+        self._lock = asyncio.Lock()  # one command at a time, in the order they came
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(
+            self._serve, path=str(self.socket_path), limit=_REQUEST_LIMIT
+        )
+        os.chmod(self.socket_path, 0o600)
+
+    @contextlib.asynccontextmanager
+    async def grant(self) -> AsyncIterator[str]:
+        """A token valid until the block ends; commands still running then are cancelled."""
+        token = secrets.token_hex(24)
+        self._tokens[token] = set()
+        try:
+            yield token
+        finally:
+            running = self._tokens.pop(token, set())
+            for task in running:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _task_set(self, token: object) -> set[asyncio.Task[Any]] | None:
+        if not isinstance(token, str):
+            return None
+        for known, tasks in self._tokens.items():
+            if hmac.compare_digest(known.encode(), token.encode()):
+                return tasks
+        return None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            reply = await self._answer(line)
+            writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass  # the client went away (its script was killed); nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+            command, args = str(request["command"]), dict(request.get("args") or {})
+        except (ValueError, KeyError, TypeError):
+            return {"ok": False, "error": "malformed request; use the `agent browser` command."}
+        tasks = self._task_set(request.get("token"))
+        if tasks is None:
+            return {
+                "ok": False,
+                "error": "not allowed: agent browser works only inside code the session is "
+                "running (the token is missing or its run has ended).",
+            }
+        session = self._session()
+        if session is None:
+            return {"ok": False, "error": "the session has been closed."}
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            async with self._lock:
+                output = await self.commands.run(session, command, args)
+        except AgentError as exc:  # ToolError, StaleRefError, SessionLostError: said in one line
+            return {"ok": False, "error": " ".join(str(exc).split())}
+        except Exception as exc:
+            log.exception("agent browser %s failed", command)
+            reason = f"internal error in {command}: {type(exc).__name__}: {exc}"
+            return {"ok": False, "error": " ".join(reason.split())}
+        finally:
+            tasks.discard(task)
+        return {"ok": True, "output": output}
+
+    async def close(self) -> None:
+        for tasks in self._tokens.values():
+            for task in tasks:
+                task.cancel()
+        self._tokens.clear()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
