@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,16 +108,36 @@ class BrowserProcess:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
+    """Stop Chromium and every helper process it started (they share its process group)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+        pass
+    # The browser process can exit before its renderers and zygotes; whatever of the group is
+    # still there now would outlive the session, so it goes too.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether any process (not a zombie) of a process group is still running."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False
 
 
 async def launch_browser(
