@@ -215,3 +215,15 @@ async def test_refs_accepted_in_every_spelling(session, pages_url, spelling):
     number = ref_of(text, "link").lstrip("@e")
     out, err = await call(session, "get_text", ref=spelling.format(n=number))
     assert not err and out == "Back to form"
+
+
+async def test_dblclick(session, pages_url):
+    await session.goto(f"{pages_url}/form.html")
+    await session.page.evaluate(
+        "document.getElementById('rename').addEventListener('dblclick', "
+        "() => { document.getElementById('out').textContent = 'double'; })"
+    )
+    text = (await session.snapshot()).text
+    out, err = await call(session, "dblclick", ref=ref_of(text, 'button "Rename me"'))
+    assert not err and out.startswith("double-clicked")
+    assert await session.page.inner_text("#out") == "double"
