@@ -42,7 +42,9 @@ class BrowserSession:
     ) -> None:
         self.browser = browser
         self.refs = RefRegistry()
-        self.snapshotter = Snapshotter(self.refs, counter or token_counter())
+        self.snapshotter = Snapshotter(
+            self.refs, counter or token_counter(), timeout_ms=navigation_timeout_s * 1000
+        )
         self.action_timeout_ms = action_timeout_s * 1000
         self.max_snapshot_tokens = max_snapshot_tokens
         self.navigation_timeout_ms = navigation_timeout_s * 1000

@@ -85,8 +85,17 @@ class Snapshot:
 class Snapshotter:
     """Takes snapshots of one page and issues their refs into one registry."""
 
-    def __init__(self, registry: RefRegistry, counter: TokenCounter | None = None) -> None:
+    def __init__(
+        self,
+        registry: RefRegistry,
+        counter: TokenCounter | None = None,
+        *,
+        timeout_ms: float = 30_000,
+    ) -> None:
         self.registry = registry
+        # A snapshot of a huge page on a busy machine can take seconds; it gets the navigation
+        # budget rather than the short one meant for a click.
+        self.timeout_ms = timeout_ms
         self.counter = counter or token_counter()
         self.last: Snapshot | None = None
 
@@ -106,7 +115,7 @@ class Snapshotter:
             target = await self._scope_locator(page, scope)
         # The browser runs these one after another; parsing the aria snapshot while it runs the
         # clickable scan keeps our cost over Playwright's own call small.
-        aria = asyncio.ensure_future(target.aria_snapshot(mode="ai"))
+        aria = asyncio.ensure_future(target.aria_snapshot(mode="ai", timeout=self.timeout_ms))
         rest = asyncio.gather(_scan_clickables(target), page.title())
         try:
             roots = parse_aria_snapshot(await aria)
@@ -137,7 +146,7 @@ class Snapshotter:
 
     async def live_pw_refs(self, page: Page) -> set[str]:
         """Take a fresh full snapshot and return the Playwright refs it holds (for ref checks)."""
-        raw = await page.aria_snapshot(mode="ai")
+        raw = await page.aria_snapshot(mode="ai", timeout=self.timeout_ms)
         return {
             node.pw_ref for root in parse_aria_snapshot(raw) for node in root.walk() if node.pw_ref
         }

@@ -27,7 +27,7 @@ async def _measure(repeat: int, limit: int | None) -> int:
     pages = sorted(p.name for p in corpus_dir().glob("*.html"))[:limit]
     rows = []
     with serve_corpus() as base:
-        session = await BrowserSession.start(navigation_timeout_s=15)
+        session = await BrowserSession.start(navigation_timeout_s=60)
         # Saved pages reference third-party hosts; only loopback may load, so nothing can hang.
         await session.browser.context.route(
             re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort()
@@ -40,17 +40,21 @@ async def _measure(repeat: int, limit: int | None) -> int:
                     print(f"  skip {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
                     continue
                 page = session.page
-                await page.aria_snapshot(mode="ai")  # warm both paths once
-                await session.snapshot()
-                raw_times, our_times = [], []
-                for _ in range(repeat):
-                    start = time.perf_counter()
-                    raw = await page.aria_snapshot(mode="ai")
-                    raw_times.append(time.perf_counter() - start)
-                    start = time.perf_counter()
-                    full = await session.snapshot()
-                    our_times.append(time.perf_counter() - start)
-                interactive = await session.snapshot(mode="interactive")
+                try:
+                    await page.aria_snapshot(mode="ai", timeout=60_000)  # warm both paths once
+                    await session.snapshot()
+                    raw_times, our_times = [], []
+                    for _ in range(repeat):
+                        start = time.perf_counter()
+                        raw = await page.aria_snapshot(mode="ai", timeout=60_000)
+                        raw_times.append(time.perf_counter() - start)
+                        start = time.perf_counter()
+                        full = await session.snapshot()
+                        our_times.append(time.perf_counter() - start)
+                    interactive = await session.snapshot(mode="interactive")
+                except Exception as exc:
+                    print(f"  skip {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
+                    continue
                 raw_tokens = counter.count(raw)
                 expected = sum(
                     1
