@@ -123,16 +123,27 @@ class RefRegistry:
                 )
             return handle
         locator = page.locator(f"aria-ref={entry.key}")
-        if await locator.count() == 1:
+        if await _count(locator) == 1:
             return locator
         # Playwright's ref map may have been replaced by a later scoped snapshot; one fresh full
         # snapshot tells whether this element is still there with the same role and name.
-        if entry.key in await refresh() and await locator.count() == 1:
+        if entry.key in await refresh() and await _count(locator) == 1:
             return locator
         raise StaleRefError(
             f"stale ref {label}: that element was removed or changed since the snapshot. "
             "Take a new snapshot and use its refs."
         )
+
+
+async def _count(locator: Locator) -> int:
+    """Matches of an aria-ref locator; a ref Playwright no longer knows (e.g. of a frame that
+    has gone: "Invalid frame in aria-ref selector") matches nothing rather than failing."""
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        return await locator.count()
+    except PlaywrightError:
+        return 0
 
 
 def _load_js(name: str) -> str:

@@ -67,8 +67,8 @@ async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointe
 
 async def settle(session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: float = 3.0) -> None:
     """Wait for what an action set off: a navigation to load, and network requests to finish."""
-    page = session.page
-    await asyncio.sleep(0.03)  # let a click's navigation or fetch start
+    await asyncio.sleep(0.03)  # let a click's navigation, fetch or new tab start
+    page = session.page  # after the pause: a tab the action opened is the page to wait for
     with contextlib.suppress(PlaywrightError):
         await page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
     monitor = session.network

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 __all__ = ["get_text", "snapshot"]
 
 MAX_TEXT_CHARS = 6000
+# A field's text is its value (innerText of an <input> is empty); anything else reads as shown.
+_TEXT_OF_JS = """(el) => (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement
+  || el instanceof HTMLSelectElement) ? el.value : el.innerText"""
 
 
 @tool
@@ -25,7 +28,7 @@ async def get_text(session: BrowserSession, ref: str | None = None, offset: int 
     """
     if ref:
         target = await resolve(session, ref)
-        text = await target.inner_text()
+        text = await target.evaluate(_TEXT_OF_JS)
     else:
         text = await session.page.inner_text("body")
     text = "\n".join(line.strip() for line in text.splitlines() if line.strip())

@@ -10,6 +10,8 @@
     "OPTION", "BODY", "HTML", "IFRAME", "VIDEO", "AUDIO", "DETAILS"]);
   const INLINE_SELECTOR = "span,font,b,i,em,strong,small,u,s,img,svg,code,mark,sub,sup,abbr," +
     "cite,q,time,var,kbd,samp,big,tt,dfn,ins,del,[onclick],summary";
+  const INSIDE_CONTROL = "a,button,label,summary,[role=button],[role=link],[role=tab]," +
+    "[role=menuitem],[role=option],[role=checkbox],[role=radio],[role=switch],[role=treeitem]";
   const out = [];
   const start = root || document.body || document.documentElement;
   if (!start) return { doc: performance.timeOrigin, items: out };
@@ -27,7 +29,9 @@
     if (!onclick && !style.display.startsWith("inline")) continue;
     const parent = el.parentElement;
     if (!onclick && parent && getComputedStyle(parent).cursor === "pointer") continue;
-    if (el.parentElement && el.parentElement.closest("a,button,label,summary,[role]")) continue;
+    // Inside a control that already has a ref, the control takes the click; a container role
+    // (tabpanel, region, listitem) is no such control.
+    if (el.parentElement && el.parentElement.closest(INSIDE_CONTROL)) continue;
     const rect = el.getBoundingClientRect();
     if (rect.width === 0 && rect.height === 0) continue;
     const text = (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim();

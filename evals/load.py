@@ -1,0 +1,504 @@
+"""Load test: many sessions, many interact calls each, against a local page; bounded and loopback.
+
+Run::
+
+    python -m evals.load --sessions 50 --concurrency 50 --calls 3
+    python -m evals.load --sessions 100 --calls 10 --concurrency 10
+    python -m evals.load --sessions 20 --calls 5 --mode mixed --language node
+
+It starts the real server (``create_app`` under uvicorn) in a child process on 127.0.0.1 with
+``max_sessions`` raised to fit, serves a small page from this process, and runs ``--sessions``
+sessions, ``--concurrency`` at a time: each scrapes the page, makes ``--calls`` interact calls
+(code, ``await page.title()``; or a two-step prompt answered by a scripted model; or both in
+turn) and stops. It reports throughput, p50/p95 latency per kind of call, errors, and the peak
+memory of each session's browser process tree and code executors (RSS and PSS, sampled from
+/proc). Everything stops after ``--max-seconds``, whatever is left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = ["LoadReport", "main", "run_load"]
+
+TITLE = "Load test page"
+_PAGE = f"""<!doctype html><html><head><meta charset="utf-8"><title>{TITLE}</title></head>
+<body><main><h1>{TITLE}</h1><p>Each session loads this page and asks for its title.</p>
+<form><label>Name <input name="name"></label><button type="button">Send</button></form>
+</main></body></html>""".encode()
+_CODE = {"python": "await page.title()", "node": "await page.title()", "bash": "echo ok"}
+_LIMITS = {"sessions": 1000, "concurrency": 200, "calls": 100}
+
+
+# --- the page and the server ---------------------------------------------------------------
+
+
+class _PageHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(_PAGE)))
+        self.end_headers()
+        self.wfile.write(_PAGE)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _scripted_policy(messages: Sequence[Any], tools: Sequence[Any]) -> Any:
+    """Read the page with one tool call, then answer: two model turns per prompt."""
+    from agent.messages import AssistantMessage
+    from agent.models import tool_call
+
+    if not any(isinstance(message, AssistantMessage) for message in messages):
+        return [tool_call("get_text")]
+    return [tool_call("done", answer=f"The page is titled {TITLE}.")]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """The child process: the real app on 127.0.0.1, its URL printed once it listens."""
+    import socket
+
+    import uvicorn
+
+    from agent.config import Settings
+    from agent.models import ScriptedModel
+    from agent.server import ServerSettings, create_app
+
+    settings = ServerSettings(
+        host="127.0.0.1",
+        max_sessions=args.max_sessions,
+        warm_browsers=args.warm_browsers,
+        session_ttl=3600,
+        activity_ttl=3600,
+        profiles_dir=Path(args.profiles_dir),
+        default_scrape_timeout=120,
+    )
+    app = create_app(
+        settings,
+        agent_settings=Settings(max_steps=4, action_timeout=30, navigation_timeout=120),
+        model=ScriptedModel(_scripted_policy),
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048, timeout_keep_alive=30)
+    )
+    server.run(sockets=[sock])
+    return 0
+
+
+class _ServerProcess:
+    """The server in a child process; stopping it closes every session it still has."""
+
+    def __init__(self, max_sessions: int, warm_browsers: int, profiles_dir: str) -> None:
+        command = [
+            sys.executable, "-m", "evals.load", "_serve",
+            "--max-sessions", str(max_sessions),
+            "--warm-browsers", str(warm_browsers),
+            "--profiles-dir", profiles_dir,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise RuntimeError(f"the server did not start (it said {line!r})")
+        self.url = line
+
+    def stop(self) -> None:
+        left = _descendants(self.process.pid)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # uvicorn shuts down, closing sessions
+            try:
+                self.process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        for pid in left:  # whatever a hung shutdown left behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+# --- memory, from /proc --------------------------------------------------------------------
+
+
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live process."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def _descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
+    table = table if table is not None else _proc_table()
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (parent, _) in table.items():
+        children[parent].append(pid)
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in KiB; PSS shares pages fairly between processes."""
+    rss = pss = 0
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss, pss
+
+
+def _session_key(pid: int) -> str | None:
+    """The DevTools port that names a process group's session: from a Chromium's profile folder,
+    or from an executor's AGENT_CDP_URL."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+        for arg in argv:
+            if arg.startswith(b"--user-data-dir="):
+                folder = Path(arg.split(b"=", 1)[1].decode())
+                return (folder / "DevToolsActivePort").read_text().split()[0]
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            for item in handle.read().split(b"\0"):
+                if item.startswith(b"AGENT_CDP_URL="):
+                    return item.split(b":")[-1].split(b"/")[0].decode()
+    except (OSError, IndexError, ValueError):
+        return None
+    return None
+
+
+@dataclass
+class _MemoryPeaks:
+    per_session_rss: dict[str, int] = field(default_factory=dict)
+    per_session_pss: dict[str, int] = field(default_factory=dict)
+    server_rss: int = 0
+    total_rss: int = 0
+    total_pss: int = 0
+    sessions_at_total_peak: int = 0
+    samples: int = 0
+
+
+class _MemorySampler(threading.Thread):
+    """Samples the server's process tree every ``interval`` s, keeping per-session peaks."""
+
+    def __init__(self, server_pid: int, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.server_pid = server_pid
+        self.interval = interval
+        self.peaks = _MemoryPeaks()
+        self._halt = threading.Event()
+        self._keys: dict[int, str | None] = {}  # process group -> session key, once known
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            with contextlib.suppress(Exception):  # a process vanishing mid-sample is normal
+                self.sample()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
+
+    def sample(self) -> None:
+        table = _proc_table()
+        server_group = table.get(self.server_pid, (0, 0))[1]
+        rss_by: dict[str, int] = defaultdict(int)
+        pss_by: dict[str, int] = defaultdict(int)
+        server_rss = total_rss = total_pss = 0
+        for pid in [self.server_pid, *_descendants(self.server_pid, table)]:
+            rss, pss = _memory_kb(pid)
+            total_rss, total_pss = total_rss + rss, total_pss + pss
+            group = table.get(pid, (0, 0))[1]
+            if group == server_group:
+                server_rss += rss  # the server and its Playwright drivers
+                continue
+            if group not in self._keys or self._keys[group] is None:
+                self._keys[group] = _session_key(group)
+            key = self._keys[group] or f"group-{group}"
+            rss_by[key] += rss
+            pss_by[key] += pss
+        peaks = self.peaks
+        peaks.samples += 1
+        for key, rss in rss_by.items():
+            peaks.per_session_rss[key] = max(peaks.per_session_rss.get(key, 0), rss)
+            peaks.per_session_pss[key] = max(peaks.per_session_pss.get(key, 0), pss_by[key])
+        peaks.server_rss = max(peaks.server_rss, server_rss)
+        if total_pss > peaks.total_pss:
+            peaks.total_pss, peaks.sessions_at_total_peak = total_pss, len(rss_by)
+        peaks.total_rss = max(peaks.total_rss, total_rss)
+
+
+# --- the load ------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    """What a load run measured; latencies in seconds, memory in KiB."""
+
+    sessions: int
+    concurrency: int
+    calls: int
+    mode: str
+    language: str
+    wall_s: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    sessions_done: int = 0
+    timed_out: bool = False
+    memory: _MemoryPeaks = field(default_factory=_MemoryPeaks)
+
+    def summary(self) -> dict[str, Any]:
+        interact = self.latencies.get("interact", [])
+        requests = sum(len(v) for v in self.latencies.values())
+        kinds = {
+            kind: {
+                "count": len(values),
+                "p50_ms": round(_percentile(values, 0.50) * 1000, 1),
+                "p95_ms": round(_percentile(values, 0.95) * 1000, 1),
+                "max_ms": round(max(values) * 1000, 1),
+            }
+            for kind, values in self.latencies.items()
+            if values
+        }
+        rss = list(self.memory.per_session_rss.values())
+        pss = list(self.memory.per_session_pss.values())
+        mib = 1024
+        return {
+            "sessions": self.sessions,
+            "sessions_completed": self.sessions_done,
+            "concurrency": self.concurrency,
+            "calls_per_session": self.calls,
+            "mode": self.mode,
+            "language": self.language,
+            "wall_s": round(self.wall_s, 1),
+            "interact_calls_per_s": round(len(interact) / self.wall_s, 2) if self.wall_s else 0,
+            "requests_per_s": round(requests / self.wall_s, 2) if self.wall_s else 0,
+            "latency": kinds,
+            "errors": len(self.errors),
+            "error_examples": sorted(set(self.errors))[:5],
+            "stopped_at_deadline": self.timed_out,
+            "memory_mib": {
+                "per_session_peak_rss_p50": round(statistics.median(rss) / mib, 1) if rss else 0,
+                "per_session_peak_rss_max": round(max(rss) / mib, 1) if rss else 0,
+                "per_session_peak_pss_p50": round(statistics.median(pss) / mib, 1) if pss else 0,
+                "per_session_peak_pss_max": round(max(pss) / mib, 1) if pss else 0,
+                "server_and_drivers_peak_rss": round(self.memory.server_rss / mib, 1),
+                "total_peak_pss": round(self.memory.total_pss / mib, 1),
+                "total_peak_rss": round(self.memory.total_rss / mib, 1),
+                "sessions_at_total_peak": self.memory.sessions_at_total_peak,
+                "samples": self.memory.samples,
+            },
+        }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _interact_body(mode: str, language: str, call: int, timeout_s: int) -> dict[str, Any]:
+    use_prompt = mode == "prompt" or (mode == "mixed" and call % 2 == 1)
+    if use_prompt:
+        return {"prompt": "What is the page's title?", "timeout": timeout_s}
+    return {"code": _CODE[language], "language": language, "timeout": timeout_s}
+
+
+async def _one_session(
+    client: httpx.AsyncClient, page_url: str, report: LoadReport, call_timeout_s: int
+) -> None:
+    async def timed(kind: str, method: str, path: str, body: Any = None) -> httpx.Response | None:
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            report.errors.append(f"{kind}: {type(exc).__name__}: {exc}"[:160])
+            return None
+        report.latencies[kind].append(time.perf_counter() - started)
+        if response.status_code != 200:
+            report.errors.append(f"{kind}: HTTP {response.status_code}: {response.text[:120]}")
+            return None
+        return response
+
+    scraped = await timed("scrape", "POST", "/v2/scrape", {"url": page_url})
+    if scraped is None:
+        return
+    scrape_id = scraped.json()["data"]["metadata"]["scrapeId"]
+    try:
+        for call in range(report.calls):
+            body = _interact_body(report.mode, report.language, call, call_timeout_s)
+            answered = await timed("interact", "POST", f"/v2/scrape/{scrape_id}/interact", body)
+            if answered is None:
+                continue
+            result = answered.json()
+            text = f"{result.get('result', '')}{result.get('output', '')}{result.get('stdout', '')}"
+            expected = "ok" if "code" in body and report.language == "bash" else TITLE
+            if not result.get("success") or expected not in text:
+                report.errors.append(f"interact: unexpected answer {json.dumps(result)[:160]}")
+    finally:
+        if await timed("stop", "DELETE", f"/v2/scrape/{scrape_id}/interact") is not None:
+            report.sessions_done += 1
+
+
+async def run_load(
+    base_url: str,
+    page_url: str,
+    report: LoadReport,
+    *,
+    max_seconds: float,
+    call_timeout_s: int,
+) -> None:
+    """Run ``report.sessions`` sessions, ``report.concurrency`` at a time, until done or the
+    deadline; fills in ``report``."""
+    gate = asyncio.Semaphore(report.concurrency)
+    limits = httpx.Limits(max_connections=report.concurrency * 2, max_keepalive_connections=None)
+    timeout = httpx.Timeout(call_timeout_s + 120.0, connect=30.0)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
+
+        async def gated() -> None:
+            async with gate:
+                await _one_session(client, page_url, report, call_timeout_s)
+
+        started = time.perf_counter()
+        tasks = [asyncio.create_task(gated()) for _ in range(report.sessions)]
+        try:
+            async with asyncio.timeout(max_seconds):
+                await asyncio.gather(*tasks)
+        except TimeoutError:
+            report.timed_out = True
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        report.wall_s = time.perf_counter() - started
+
+
+def _print_report(summary: dict[str, Any]) -> None:
+    print(
+        f"\n{summary['sessions_completed']}/{summary['sessions']} sessions × "
+        f"{summary['calls_per_session']} {summary['mode']} calls ({summary['language']}), "
+        f"{summary['concurrency']} at a time, in {summary['wall_s']} s"
+        + ("  [STOPPED AT THE DEADLINE]" if summary["stopped_at_deadline"] else "")
+    )
+    print(
+        f"throughput: {summary['interact_calls_per_s']} interact calls/s, "
+        f"{summary['requests_per_s']} requests/s; errors: {summary['errors']}"
+    )
+    for kind, stats in summary["latency"].items():
+        print(
+            f"  {kind:<9} n={stats['count']:<5} p50 {stats['p50_ms']:>8.1f} ms   "
+            f"p95 {stats['p95_ms']:>8.1f} ms   max {stats['max_ms']:>8.1f} ms"
+        )
+    memory = summary["memory_mib"]
+    print(
+        f"memory per session (browser tree + executors), peak: RSS p50 "
+        f"{memory['per_session_peak_rss_p50']} MiB, max {memory['per_session_peak_rss_max']} "
+        f"MiB; PSS p50 {memory['per_session_peak_pss_p50']} MiB, max "
+        f"{memory['per_session_peak_pss_max']} MiB"
+    )
+    print(
+        f"server + Playwright drivers peak RSS {memory['server_and_drivers_peak_rss']} MiB; "
+        f"whole tree peak PSS {memory['total_peak_pss']} MiB with "
+        f"{memory['sessions_at_total_peak']} sessions open ({memory['samples']} samples)"
+    )
+    for example in summary["error_examples"]:
+        print(f"  error: {example}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_serve"]:
+        inner = argparse.ArgumentParser(prog="evals.load _serve")
+        inner.add_argument("--max-sessions", type=int, required=True)
+        inner.add_argument("--warm-browsers", type=int, default=0)
+        inner.add_argument("--profiles-dir", required=True)
+        return _serve(inner.parse_args(argv[1:]))
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.load", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument("--sessions", type=int, default=20, help="sessions in all (default 20)")
+    parser.add_argument("--concurrency", type=int, help="sessions at once (default: min(10, N))")
+    parser.add_argument("--calls", type=int, default=5, help="interact calls per session")
+    parser.add_argument("--mode", choices=["code", "prompt", "mixed"], default="code")
+    parser.add_argument("--language", choices=list(_CODE), default="python")
+    parser.add_argument("--warm-browsers", type=int, help="server's spare browsers (default 2)")
+    parser.add_argument("--max-seconds", type=float, default=900, help="stop after (default 900)")
+    parser.add_argument("--call-timeout", type=int, default=120, help="interact timeout, s")
+    parser.add_argument("--sample-interval", type=float, default=2.0, help="memory sampling, s")
+    parser.add_argument("--json", type=Path, help="also write the summary to this file")
+    args = parser.parse_args(argv)
+    concurrency = args.concurrency or min(10, args.sessions)
+    for name, value in (("sessions", args.sessions), ("concurrency", concurrency),
+                        ("calls", args.calls)):  # fmt: skip
+        if not 1 <= value <= _LIMITS[name]:
+            parser.error(f"--{name} must be 1-{_LIMITS[name]}")
+    report = LoadReport(args.sessions, concurrency, args.calls, args.mode, args.language)
+    site = ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
+    site.daemon_threads = True
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    page_url = f"http://127.0.0.1:{site.server_address[1]}/load.html"
+    load_before = os.getloadavg()[0]
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
+        server = _ServerProcess(concurrency + 2, args.warm_browsers or 2, profiles)
+        sampler = _MemorySampler(server.process.pid, args.sample_interval)
+        sampler.start()
+        try:
+            asyncio.run(
+                run_load(
+                    server.url,
+                    page_url,
+                    report,
+                    max_seconds=args.max_seconds,
+                    call_timeout_s=args.call_timeout,
+                )
+            )
+        finally:
+            sampler.stop()
+            server.stop()
+            site.shutdown()
+    report.memory = sampler.peaks
+    summary = report.summary()
+    summary["machine"] = {"cpus": os.cpu_count(), "load_average_before": round(load_before, 1)}
+    _print_report(summary)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0 if not report.errors and not report.timed_out else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

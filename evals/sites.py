@@ -1,0 +1,96 @@
+"""The eval sites: served on 127.0.0.1, seen by the browser at one fixed origin.
+
+Every task page is served by a real HTTP server on an ephemeral loopback port, but the browser
+only ever sees ``http://127.0.0.1:8931``: a route on the browser context forwards that origin to
+the live server. URLs in snapshots, tool results and so in recorded model requests are therefore
+the same on every run and every machine, runs never fight over a port, and parallel tasks each
+route their own browser. Any other http(s) request is aborted, so a page can never reach out.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Route
+
+__all__ = ["SITES_DIR", "SITE_ORIGIN", "SiteServer", "route_sites", "site_url"]
+
+SITES_DIR = Path(__file__).resolve().parent / "sites"
+SITE_ORIGIN = "http://127.0.0.1:8931"
+"""The origin every eval page is opened at, whatever port the server really listens on."""
+
+_ANY_WEB = re.compile(r"^(https?|wss?)://")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        # Pages must not be cached between tasks: a stale page would change what a task sees.
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+class SiteServer:
+    """Serves ``evals/sites`` (or another folder) on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, root: Path = SITES_DIR) -> None:
+        self.root = root
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def live_origin(self) -> str:
+        """Where the server really listens, e.g. ``http://127.0.0.1:40213``."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def start(self) -> SiteServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def site_url(path: str) -> str:
+    """The URL of a page under ``evals/sites``, as the browser sees it (``suite/login.html``)."""
+    return f"{SITE_ORIGIN}/{path.lstrip('/')}"
+
+
+async def route_sites(context: BrowserContext, server: SiteServer) -> None:
+    """Send requests for :data:`SITE_ORIGIN` to ``server``; abort every other web request."""
+    prefix = SITE_ORIGIN + "/"
+
+    async def handle(route: Route) -> None:
+        url = route.request.url
+        if url.startswith(prefix) or url == SITE_ORIGIN:
+            live = server.live_origin + url[len(SITE_ORIGIN) :]
+            try:
+                response = await route.fetch(url=live)
+            except Exception:  # the server closed under a closing page
+                await route.abort()
+                return
+            await route.fulfill(response=response)
+        else:
+            await route.abort("blockedbyclient")
+
+    await context.route(_ANY_WEB, handle)

@@ -1,0 +1,47 @@
+"""Fixtures for the eval tests: the task suite, the reference policy, and the local sites."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evals.reference import ReferencePolicy
+from evals.sites import SiteServer
+from evals.tasks import Task, load_tasks
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replays must not depend on the developer's keys, base URLs or agent settings."""
+    for name in (
+        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
+        "AGENT_CONFIG", "AGENT_BASE_URL", "AGENT_MODEL", "AGENT_TEMPERATURE",
+        "AGENT_MAX_SNAPSHOT_TOKENS",
+    ):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def all_tasks() -> list[Task]:
+    return load_tasks()
+
+
+@pytest.fixture(scope="session")
+def policy(all_tasks: list[Task]) -> ReferencePolicy:
+    return ReferencePolicy(all_tasks)
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Iterator[SiteServer]:
+    with SiteServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
