@@ -2,7 +2,7 @@
 
 Run::
 
-    python -m evals.load --sessions 50 --concurrency 50 --calls 3
+    python -m evals.load --sessions 50 --concurrency 50 --calls 3 --together
     python -m evals.load --sessions 100 --calls 10 --concurrency 10
     python -m evals.load --sessions 20 --calls 5 --mode mixed --language node
 
@@ -10,9 +10,10 @@ It starts the real server (``create_app`` under uvicorn) in a child process on 1
 ``max_sessions`` raised to fit, serves a small page from this process, and runs ``--sessions``
 sessions, ``--concurrency`` at a time: each scrapes the page, makes ``--calls`` interact calls
 (code, ``await page.title()``; or a two-step prompt answered by a scripted model; or both in
-turn) and stops. It reports throughput, p50/p95 latency per kind of call, errors, and the peak
-memory of each session's browser process tree and code executors (RSS and PSS, sampled from
-/proc). Everything stops after ``--max-seconds``, whatever is left.
+turn) and stops; with ``--together`` the first ``--concurrency`` sessions are all open before
+any makes its calls. It reports throughput, p50/p95 latency per kind of call, errors, and the
+peak memory of each session's browser process tree and code executors (RSS and PSS, sampled
+from /proc). Everything stops after ``--max-seconds``, whatever is left.
 """
 
 from __future__ import annotations
@@ -338,8 +339,28 @@ def _interact_body(mode: str, language: str, call: int, timeout_s: int) -> dict[
     return {"code": _CODE[language], "language": language, "timeout": timeout_s}
 
 
+@dataclass
+class _Wave:
+    """Holds the first ``size`` sessions after their scrape until all of them have scraped, so
+    that they are all open at once (``--together``)."""
+
+    size: int
+    attempts: int = 0
+    all_open: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def scraped(self) -> None:
+        self.attempts += 1
+        if self.attempts >= self.size:
+            self.all_open.set()
+        await self.all_open.wait()
+
+
 async def _one_session(
-    client: httpx.AsyncClient, page_url: str, report: LoadReport, call_timeout_s: int
+    client: httpx.AsyncClient,
+    page_url: str,
+    report: LoadReport,
+    call_timeout_s: int,
+    wave: _Wave | None,
 ) -> None:
     async def timed(kind: str, method: str, path: str, body: Any = None) -> httpx.Response | None:
         started = time.perf_counter()
@@ -355,6 +376,8 @@ async def _one_session(
         return response
 
     scraped = await timed("scrape", "POST", "/v2/scrape", {"url": page_url})
+    if wave is not None:
+        await wave.scraped()
     if scraped is None:
         return
     scrape_id = scraped.json()["data"]["metadata"]["scrapeId"]
@@ -381,17 +404,22 @@ async def run_load(
     *,
     max_seconds: float,
     call_timeout_s: int,
+    together: bool = False,
 ) -> None:
     """Run ``report.sessions`` sessions, ``report.concurrency`` at a time, until done or the
-    deadline; fills in ``report``."""
+    deadline; fills in ``report``. With ``together`` the first ``concurrency`` sessions all
+    open before any of them makes its calls."""
     gate = asyncio.Semaphore(report.concurrency)
+    wave = _Wave(min(report.concurrency, report.sessions)) if together else None
     limits = httpx.Limits(max_connections=report.concurrency * 2, max_keepalive_connections=None)
-    timeout = httpx.Timeout(call_timeout_s + 120.0, connect=30.0)
+    # A scrape may queue behind many browser launches (a few start at once): only the run's
+    # deadline bounds a request.
+    timeout = httpx.Timeout(max_seconds, connect=30.0)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
 
         async def gated() -> None:
             async with gate:
-                await _one_session(client, page_url, report, call_timeout_s)
+                await _one_session(client, page_url, report, call_timeout_s, wave)
 
         started = time.perf_counter()
         tasks = [asyncio.create_task(gated()) for _ in range(report.sessions)]
@@ -424,7 +452,7 @@ def _print_report(summary: dict[str, Any]) -> None:
         )
     memory = summary["memory_mib"]
     print(
-        f"memory per session (browser tree + executors), peak: RSS p50 "
+        f"memory per browser tree (Chromium + its session's executors), peak: RSS p50 "
         f"{memory['per_session_peak_rss_p50']} MiB, max {memory['per_session_peak_rss_max']} "
         f"MiB; PSS p50 {memory['per_session_peak_pss_p50']} MiB, max "
         f"{memory['per_session_peak_pss_max']} MiB"
@@ -432,7 +460,8 @@ def _print_report(summary: dict[str, Any]) -> None:
     print(
         f"server + Playwright drivers peak RSS {memory['server_and_drivers_peak_rss']} MiB; "
         f"whole tree peak PSS {memory['total_peak_pss']} MiB with "
-        f"{memory['sessions_at_total_peak']} sessions open ({memory['samples']} samples)"
+        f"{memory['sessions_at_total_peak']} browser trees (sessions and spares; "
+        f"{memory['samples']} samples)"
     )
     for example in summary["error_examples"]:
         print(f"  error: {example}")
@@ -458,6 +487,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=900, help="stop after (default 900)")
     parser.add_argument("--call-timeout", type=int, default=120, help="interact timeout, s")
     parser.add_argument("--sample-interval", type=float, default=2.0, help="memory sampling, s")
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="hold the first --concurrency sessions until all are open, then call",
+    )
     parser.add_argument("--json", type=Path, help="also write the summary to this file")
     args = parser.parse_args(argv)
     concurrency = args.concurrency or min(10, args.sessions)
@@ -485,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
                     report,
                     max_seconds=args.max_seconds,
                     call_timeout_s=args.call_timeout,
+                    together=args.together,
                 )
             )
         finally:

@@ -35,6 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     settings = ServerSettings(**overrides)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if warning := settings.exposure_warning():
+        logging.getLogger("agent.serve").warning(warning)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,11 +37,14 @@ if TYPE_CHECKING:
 
     from agent.session import BrowserSession
 
-__all__ = ["SessionExecutors", "executors_for", "run_code", "warm_up"]
+__all__ = ["SessionExecutors", "child_environment", "executors_for", "run_code", "warm_up"]
 
 CDP_URL_ENV = "AGENT_CDP_URL"
 # Variables that name a session: a child must only ever see its own.
 _SESSION_VARS = (CDP_URL_ENV, SOCKET_ENV, TOKEN_ENV)
+# Credentials of the server itself (model keys, its own API keys) that code sent by a client has
+# no use for. Dropping them is hygiene, not a boundary: the code runs as the server's user.
+_SECRET_VAR = re.compile(r"(KEY|KEYS|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AWS_", re.I)
 _PYTHON_WORKER = Path(__file__).with_name("python_worker.py")
 
 log = logging.getLogger(__name__)
@@ -94,6 +98,19 @@ def executors_for(session: BrowserSession) -> SessionExecutors:
     return state
 
 
+def child_environment(parent: Mapping[str, str], *, cdp_url: str, bin_dir: Path) -> dict[str, str]:
+    """The parent's environment without other sessions' variables or the server's credentials,
+    plus this session's CDP URL and the ``agent`` shim first on PATH."""
+    env = {
+        name: value
+        for name, value in parent.items()
+        if name not in _SESSION_VARS and not _SECRET_VAR.search(name)
+    }
+    env[CDP_URL_ENV] = cdp_url
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
+    return env
+
+
 class SessionExecutors:
     """One session's warm workers, RPC server and private folder."""
 
@@ -120,10 +137,7 @@ class SessionExecutors:
 
     def env(self) -> dict[str, str]:
         """The environment of every child: this session's CDP URL, and no other session's."""
-        env = {k: v for k, v in os.environ.items() if k not in _SESSION_VARS}
-        env[CDP_URL_ENV] = self.cdp_url
-        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
-        return env
+        return child_environment(os.environ, cdp_url=self.cdp_url, bin_dir=self.bin_dir)
 
     async def run(self, code: str, language: Language, timeout_s: float) -> CodeResult:
         session = self._live_session()

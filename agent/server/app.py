@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.config import Settings, load_settings
 from agent.server import live_view, routes
-from agent.server.errors import error_response, install_error_handlers
+from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.profiles import ProfileStore
 from agent.server.registry import SessionFactory, SessionRegistry
 from agent.server.settings import ServerSettings
@@ -22,12 +23,14 @@ if TYPE_CHECKING:
     from agent.models.base import Model
     from agent.session import BrowserSession
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "create_app"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """Largest request body read; the biggest valid one (100,000 characters of code) is far less."""
+MAX_HEADER_BYTES = 32 * 1024
+"""Largest total size of a request's headers; SDKs send well under 1 KiB."""
 
 
 def create_app(
@@ -75,6 +78,7 @@ def create_app(
         title="browser-agent",
         summary="Firecrawl v2-compatible scrape and interact API over a real Chromium.",
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.server = ServerState(settings, agent_settings, registry, model_factory)
     install_error_handlers(app)
@@ -91,9 +95,9 @@ def create_app(
 
 def _local_browser_factory(agent_settings: Settings) -> SessionFactory:
     async def start() -> BrowserSession:
-        from agent.session import BrowserSession
+        from agent.server.scrape import ServedBrowserSession
 
-        return await BrowserSession.start(
+        return await ServedBrowserSession.start(
             executable=str(agent_settings.browser_path) if agent_settings.browser_path else None,
             headless=agent_settings.headless,
             action_timeout_s=agent_settings.action_timeout,
@@ -104,21 +108,52 @@ def _local_browser_factory(agent_settings: Settings) -> SessionFactory:
 
 
 class _BodySizeLimit:
-    """Refuse a request whose declared body is larger than ``max_bytes`` before reading it."""
+    """Refuse a request whose headers are larger than ``MAX_HEADER_BYTES`` or whose body is larger
+    than ``max_bytes``: at once when its Content-Length says so, else (a chunked body) as soon as
+    that much has been read."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                response = error_response(
-                    413,
-                    f"Request body of {int(declared)} bytes is larger than the "
-                    f"{self.max_bytes} bytes this server accepts.",
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers") or []
+        header_bytes = sum(len(name) + len(value) for name, value in headers)
+        if header_bytes > MAX_HEADER_BYTES:
+            response = error_response(
+                431,
+                f"Request headers of {header_bytes} bytes are larger than the "
+                f"{MAX_HEADER_BYTES} bytes this server accepts.",
+            )
+            await response(scope, receive, send)
+            return
+        declared = dict(headers).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = error_response(
+                413,
+                f"Request body of {int(declared)} bytes is larger than the "
+                f"{self.max_bytes} bytes this server accepts.",
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Raised while the route reads its body: answered as a 413 in Firecrawl's
+                    # shape by the HTTPException handler.
+                    raise StarletteHTTPException(
+                        413,
+                        f"Request body is larger than the {self.max_bytes} bytes this server "
+                        "accepts.",
+                    )
+            return message
+
+        await self.app(scope, bounded_receive, send)

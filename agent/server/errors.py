@@ -8,6 +8,7 @@ never answers 502: Firecrawl's SDKs retry 502, which would run a prompt a second
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,9 +18,35 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.errors import BrowserError, ConfigError, ModelError, SessionLostError
 
-__all__ = ["ApiError", "error_response", "install_error_handlers"]
+__all__ = ["ApiError", "SafeJSONResponse", "error_response", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that renders even when a string holds a lone surrogate, which UTF-8 cannot encode.
+
+    A page can put one in its title or text (JavaScript strings are UTF-16), and a client can
+    send one escaped in JSON; without this, echoing either back would be a 500.
+    """
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return super().render(_replace_surrogates(content))
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_replace_surrogates(item) for item in value]
+    return value
 
 
 class ApiError(Exception):
@@ -57,7 +84,7 @@ def error_response(
         body["code"] = code
     if details is not None:
         body["details"] = details
-    return JSONResponse(body, status_code=status, headers=headers)
+    return SafeJSONResponse(body, status_code=status, headers=headers)
 
 
 def _describe_validation_error(err: dict[str, Any]) -> dict[str, Any]:

@@ -6,10 +6,12 @@ pays for them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent.errors import SessionLostError
 from agent.server.errors import ApiError
 from agent.server.schemas import Language
 
@@ -86,6 +88,14 @@ async def run_code_call(
         ) from None
     async with session.lock:
         ran = await run_code(session, code, language, timeout_s)
+    if (ran.exit_code != 0 or ran.killed) and not session.browser.alive:
+        # The code failed because the browser died under it: say so now, not on the next call.
+        last = ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"]
+        raise SessionLostError(
+            f"The session's browser died while the code ran (the code's last error: {last[0]})."
+        )
+    if ran.killed:
+        await _stop_loading(session)
     error = None
     if ran.killed:
         error = f"The code did not finish within {timeout_s:g} s and was killed."
@@ -102,3 +112,18 @@ async def run_code_call(
         truncated=ran.truncated,
         error=error,
     )
+
+
+async def _stop_loading(session: BrowserSession) -> None:
+    """Cancel a navigation that killed code left pending (``page.goto`` of a site that never
+    answers). While one is pending, no new CDP client can attach to the browser: neither the
+    executor's replacement worker nor a client of ``cdpUrl``."""
+    try:
+        async with asyncio.timeout(3):
+            cdp = await session.browser.context.new_cdp_session(session.page)
+            try:
+                await cdp.send("Page.stopLoading")
+            finally:
+                await cdp.detach()
+    except Exception as exc:  # best effort: the page may be gone or stuck in JavaScript
+        log.debug("could not stop the page loading after a killed call: %s", exc)

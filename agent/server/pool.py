@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 from agent.session import BrowserSession
 
-__all__ = ["BrowserPool"]
+__all__ = ["LAUNCH_CONCURRENCY", "BrowserPool"]
 
 log = logging.getLogger(__name__)
+
+LAUNCH_CONCURRENCY = max(2, os.cpu_count() or 2)
+"""Browsers started at once. Starting Chromium is CPU-bound: fifty at once on two cores each
+take so long that they miss their start-up timeout, while a few at a time all start."""
 
 
 class BrowserPool:
@@ -28,6 +33,11 @@ class BrowserPool:
         self._ready: list[BrowserSession] = []
         self._starting: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._launching = asyncio.Semaphore(LAUNCH_CONCURRENCY)
+
+    async def _launch(self) -> BrowserSession:
+        async with self._launching:
+            return await self._factory()
 
     @property
     def ready(self) -> int:
@@ -44,7 +54,7 @@ class BrowserPool:
                 await candidate.close()
         self.refill()
         if browser is None:
-            browser = await self._factory()
+            browser = await self._launch()
         return browser
 
     def refill(self) -> None:
@@ -59,7 +69,7 @@ class BrowserPool:
 
     async def _start_one(self) -> None:
         try:
-            browser = await self._factory()
+            browser = await self._launch()
         except Exception as exc:  # the next take() starts one itself and reports the error
             log.warning("could not start a spare browser: %s", exc)
             return

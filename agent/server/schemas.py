@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -38,6 +45,22 @@ _UNSUPPORTED_FORMATS = frozenset(
     }
 )  # fmt: skip
 PROFILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Control characters and whitespace never belong in a URL, bidirectional controls only disguise
+# one (a right-to-left override in a host name), and lone surrogates cannot be encoded.
+_BAD_URL_CHARS = re.compile(
+    "[\\x00-\\x20\\x7f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]"
+)
+# NUL cannot be passed to a process, and lone surrogates cannot be encoded to UTF-8.
+_BAD_TEXT_CHARS = re.compile("[\\x00\\ud800-\\udfff]")
+
+
+def _reject_unencodable(field: str, text: str | None) -> str | None:
+    if text is not None and (bad := _BAD_TEXT_CHARS.search(text)):
+        raise ValueError(
+            f"{field} contains the character {bad.group()!r} at position {bad.start()}, which "
+            "cannot be passed on (NUL or a lone UTF-16 surrogate): remove it"
+        )
+    return text
 
 
 def _default_formats() -> list[str | dict[str, Any]]:
@@ -111,13 +134,18 @@ class ScrapeRequest(_CamelModel):
         url = url.strip()
         try:
             parts = urlsplit(url)
-            has_host = bool(parts.hostname)
+            has_host = bool(parts.hostname) and parts.port != 0  # .port checks the range
         except ValueError:
             parts, has_host = None, False
         if parts is None or parts.scheme not in ("http", "https") or not has_host:
             raise ValueError(
                 f"url {url[:200]!r} is not an http(s) URL with a host: send e.g. "
                 "https://example.com/page"
+            )
+        if bad := _BAD_URL_CHARS.search(url):
+            raise ValueError(
+                f"url contains the character {bad.group()!r} at position {bad.start()}: "
+                "percent-encode spaces and control characters (e.g. %20)"
             )
         return url
 
@@ -189,6 +217,11 @@ class InteractRequest(_CamelModel):
     language: str | None = None
     timeout: int | None = Field(default=None, ge=1, le=300, description="Seconds.")
     origin: str | None = None
+
+    @field_validator("prompt", "code")
+    @classmethod
+    def _encodable(cls, text: str | None, info: ValidationInfo) -> str | None:
+        return _reject_unencodable(str(info.field_name), text)
 
     @model_validator(mode="after")
     def _prompt_or_code(self) -> InteractRequest:

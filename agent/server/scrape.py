@@ -14,16 +14,16 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from agent.errors import BrowserError, ToolError
 from agent.server import content
 from agent.server.errors import ApiError
 from agent.server.schemas import ScrapeRequest, ScreenshotOptions
+from agent.session import BrowserSession
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, CDPSession, Page, Response, Route
 
-    from agent.session import BrowserSession
-
-__all__ = ["AD_URL_PATTERNS", "check_public_address", "scrape_page"]
+__all__ = ["AD_URL_PATTERNS", "ServedBrowserSession", "check_public_address", "scrape_page"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,20 @@ _UNREACHABLE_ERRORS = (
 _TIMEOUT_ERRORS = ("ERR_TIMED_OUT", "ERR_CONNECTION_TIMED_OUT")
 
 
+class ServedBrowserSession(BrowserSession):
+    """A server session's browser, whose planner can open web pages only.
+
+    The ``navigate`` tool also accepts ``file://`` for local use; on a server that would let a
+    prompt, or a page steering the model, read the server's files, other sessions' profiles
+    among them.
+    """
+
+    async def goto(self, url: str, *, wait_until: str = "load") -> int | None:
+        if urlsplit(url).scheme.lower() not in ("http", "https") and url != "about:blank":
+            raise ToolError(f"{url[:200]!r} cannot be opened here: give an http(s) URL.")
+        return await super().goto(url, wait_until=wait_until)
+
+
 async def scrape_page(
     session: BrowserSession,
     request: ScrapeRequest,
@@ -82,6 +96,12 @@ async def scrape_page(
             return await _collect(page, request, response, scrape_id)
     except TimeoutError:
         raise _timeout_error(request.url, timeout_s) from None
+    except (ApiError, PlaywrightError) as exc:
+        if not session.browser.alive:  # not the page's fault nor the request's: a crash
+            raise BrowserError(
+                f"Chromium died while loading {request.url}; send the scrape again."
+            ) from exc
+        raise
     finally:
         log.info("scrape %s of %s took %.2f s", scrape_id, request.url, time.monotonic() - started)
 

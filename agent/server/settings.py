@@ -8,6 +8,7 @@ Browser and model settings (``AGENT_MODEL``, ``AGENT_BROWSER_PATH``, ...) stay i
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -101,6 +102,25 @@ class ServerSettings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    def exposure_warning(self) -> str | None:
+        """What to warn about when the server listens beyond loopback with no API keys."""
+        if self.api_keys or _is_loopback(self.host):
+            return None
+        return (
+            f"Listening on {self.host!r}, beyond this machine, with no API keys: anyone who can "
+            "reach the port can drive its browsers and run code on this machine. Set "
+            "AGENT_API_KEYS (and AGENT_BLOCK_PRIVATE_ADDRESSES=true), or bind to 127.0.0.1."
+        )
+
     def key_values(self) -> list[bytes]:
         """The API keys as bytes, for constant-time comparison."""
         return [key.get_secret_value().encode() for key in self.api_keys]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere

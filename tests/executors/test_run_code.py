@@ -18,6 +18,7 @@ from agent.executors import (
     run_code,
     warm_up,
 )
+from agent.executors.run import child_environment
 from agent.session import BrowserSession
 from tools import default_toolbox
 
@@ -255,6 +256,38 @@ async def test_one_sessions_code_cannot_reach_another_sessions_page(session, app
         assert other.page.url.endswith("secret=other-session")
     finally:
         await other.close()
+
+
+def test_child_environment_drops_credentials_and_other_sessions() -> None:
+    parent = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/u",
+        "OPENAI_API_KEY": "sk-secret",
+        "ANTHROPIC_API_KEY": "sk-ant-secret",
+        "AGENT_API_KEYS": "k1,k2",
+        "GITHUB_TOKEN": "ghp",
+        "AWS_ACCESS_KEY_ID": "AKIA",
+        "DB_PASSWORD": "pw",
+        "AGENT_CDP_URL": "http://127.0.0.1:1/other-session",
+        "AGENT_SESSION_TOKEN": "other",
+        "AGENT_MODEL": "openai:gpt-4.1-mini",
+    }
+    env = child_environment(parent, cdp_url="http://127.0.0.1:2", bin_dir=Path("/tmp/shim"))
+    assert env == {
+        "PATH": "/tmp/shim:/usr/bin",
+        "HOME": "/home/u",
+        "AGENT_MODEL": "openai:gpt-4.1-mini",
+        "AGENT_CDP_URL": "http://127.0.0.1:2",
+    }
+
+
+async def test_code_does_not_see_the_servers_model_key(session, app, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
+    # bash starts a fresh process per call, so it sees the environment as it is now.
+    outcome = await run_code(session, "env", "bash")
+    assert outcome.success, outcome
+    assert "AGENT_CDP_URL=" in outcome.stdout
+    assert "sk-should-not-leak" not in outcome.stdout
 
 
 async def test_browser_access_ends_with_the_run(session, app):
