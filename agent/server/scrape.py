@@ -93,9 +93,23 @@ async def scrape_page(
             response = await _navigate(page, request.url, timeout_s)
             if request.wait_for:
                 await page.wait_for_timeout(request.wait_for)
-            return await _collect(page, request, response, scrape_id)
+            return await _collect(page, request, response, scrape_id, deadline=started + timeout_s)
     except TimeoutError:
         raise _timeout_error(request.url, timeout_s) from None
+    except PlaywrightTimeoutError as exc:
+        # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
+        if not session.browser.alive:
+            raise BrowserError(
+                f"Chromium died while loading {request.url}; send the scrape again."
+            ) from exc
+        step = str(exc.message).splitlines()[0]
+        raise ApiError(
+            408,
+            f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
+            f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, up to "
+            "300000) or ask for fewer formats.",
+            code="SCRAPE_TIMEOUT",
+        ) from exc
     except (ApiError, PlaywrightError) as exc:
         if not session.browser.alive:  # not the page's fault nor the request's: a crash
             raise BrowserError(
@@ -207,7 +221,12 @@ def _load_error(url: str, exc: PlaywrightError) -> ApiError:
 
 
 async def _collect(
-    page: Page, request: ScrapeRequest, response: Response | None, scrape_id: str
+    page: Page,
+    request: ScrapeRequest,
+    response: Response | None,
+    scrape_id: str,
+    *,
+    deadline: float,
 ) -> dict[str, Any]:
     formats = request.format_names()
     raw_html = await page.content()
@@ -239,7 +258,10 @@ async def _collect(
         data["images"] = content.extract_images(raw_html, final_url)
     shot = request.screenshot_options()
     if shot is not None:
-        data["screenshot"] = await _screenshot(page, shot)
+        # The scrape's own deadline bounds the screenshot, not the short per-action timeout:
+        # a full-page shot of a long page on a busy machine takes seconds.
+        remaining_ms = max(1000.0, (deadline - time.monotonic()) * 1000)
+        data["screenshot"] = await _screenshot(page, shot, timeout_ms=remaining_ms)
     metadata = content.extract_metadata(raw_html, final_url)
     metadata.update(
         {
@@ -258,17 +280,17 @@ async def _collect(
     return data
 
 
-async def _screenshot(page: Page, options: ScreenshotOptions) -> str:
+async def _screenshot(page: Page, options: ScreenshotOptions, *, timeout_ms: float) -> str:
     if options.viewport is not None:
         width, height = options.viewport
         await page.set_viewport_size({"width": width, "height": height})
     if options.quality is not None:
         image = await page.screenshot(
-            full_page=options.full_page, type="jpeg", quality=options.quality
+            full_page=options.full_page, type="jpeg", quality=options.quality, timeout=timeout_ms
         )
         mime = "image/jpeg"
     else:
-        image = await page.screenshot(full_page=options.full_page, type="png")
+        image = await page.screenshot(full_page=options.full_page, type="png", timeout=timeout_ms)
         mime = "image/png"
     return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
 

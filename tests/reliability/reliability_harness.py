@@ -57,10 +57,16 @@ document.getElementById("out").textContent =
 HANGING_SUBRESOURCE = """<!doctype html><html><head><title>Half loaded</title></head>
 <body><p>text is here</p><img src="/hang.png"></body></html>"""
 
+# Loads, then keeps the page's main thread busy for good: nothing after loading can finish.
+BUSY_AFTER_LOAD = """<!doctype html><html><head><title>Busy</title></head>
+<body><p>spinning</p><script>
+addEventListener("load", () => setTimeout(() => { for (;;) {} }, 50));
+</script></body></html>"""
+
 
 class HostileSite(BaseHTTPRequestHandler):
     """``/page`` (``?set=X`` stores X in a cookie and localStorage), ``/hang`` (never answers),
-    ``/hang-subresource`` (answers, but its image never does)."""
+    ``/hang-subresource`` (answers, but its image never does), ``/busy`` (loads, then spins)."""
 
     protocol_version = "HTTP/1.0"
     release = threading.Event()  # set at teardown so hanging handler threads can end
@@ -70,7 +76,7 @@ class HostileSite(BaseHTTPRequestHandler):
         if path.startswith("/hang") and path != "/hang-subresource":
             self.release.wait(120)  # never answers within any test's timeout
             return
-        body = HANGING_SUBRESOURCE if path == "/hang-subresource" else PAGE
+        body = {"/hang-subresource": HANGING_SUBRESOURCE, "/busy": BUSY_AFTER_LOAD}.get(path, PAGE)
         data = body.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -190,14 +190,21 @@ def test_executor_killed_between_calls_is_replaced(served: LiveServer, bystander
 
 @pytest.mark.parametrize(
     ("path", "timeout_ms"),
-    [("/hang", 1500), ("/hang-subresource", 1500), ("/hang", None)],
-    ids=["document-never-answers", "image-never-answers", "server-default-timeout"],
+    [("/hang", 1500), ("/hang-subresource", 1500), ("/hang", None), ("/busy", 3000)],
+    ids=[
+        "document-never-answers",
+        "image-never-answers",
+        "server-default-timeout",
+        "page-spins-after-load",
+    ],
 )
 def test_a_page_that_hangs_is_408_within_the_timeout(
     served: LiveServer, site: str, bystander: str, path: str, timeout_ms: int | None
 ) -> None:
     before = len(served.registry)
-    options = {"timeout": timeout_ms} if timeout_ms else {}
+    options: dict[str, Any] = {"timeout": timeout_ms} if timeout_ms else {}
+    if path == "/busy":  # the screenshot is the step that cannot finish
+        options["formats"] = ["markdown", {"type": "screenshot", "fullPage": True}]
     limit_s = (timeout_ms or served.settings.default_scrape_timeout * 1000) / 1000
     started = time.monotonic()
     body = assert_firecrawl_error(served.scrape(f"{site}{path}", **options), 408)
