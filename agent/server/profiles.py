@@ -4,7 +4,7 @@ A profile is one JSON file of Playwright storage state. Any number of sessions m
 profile, but only one at a time may write it back (``saveChanges``): a second writer gets a
 conflict rather than two sessions silently overwriting each other's logins. Writes go to a
 temporary file in the same directory and then ``os.replace`` it, so a crash never leaves half a
-profile.
+profile; the temporary file such a crash leaves behind is removed by a later save.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,8 +100,14 @@ class ProfileStore:
         return path
 
 
+STALE_TEMP_AGE_S = 300.0
+"""Age past which a profile's temporary file is a crashed save's leftover, not a save in flight
+(in this server or another one sharing the directory): saves take well under a second."""
+
+
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -112,3 +120,13 @@ def _write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """Delete what saves of ``path`` killed before their rename left behind."""
+    own = re.compile(rf"\.{re.escape(path.stem)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    cutoff = time.time() - STALE_TEMP_AGE_S
+    for candidate in path.parent.glob(f".{path.stem}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if own.fullmatch(candidate.name) and candidate.stat().st_mtime < cutoff:
+                candidate.unlink()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +22,7 @@ import pytest
 from reliability_harness import LiveServer, assert_firecrawl_error
 
 from agent.server import ProfileStore, ServerSettings
-from agent.server.profiles import _write_atomically
+from agent.server.profiles import STALE_TEMP_AGE_S, _write_atomically
 
 OLD = {"cookies": [{"name": "sid", "value": "old"}], "origins": []}
 NEW = {"cookies": [{"name": "sid", "value": "new" * 50_000}], "origins": []}
@@ -83,9 +85,19 @@ def test_a_save_killed_midway_leaves_the_previous_profile_intact(
     assert asyncio.run(store.load("bank")) == OLD
     leftovers = list(tmp_path.glob(".bank.*.tmp"))
     assert len(leftovers) == 1, "the crash left its temporary file, which loading ignores"
-    # The next save replaces the profile as usual.
+    # The next save replaces the profile as usual; a leftover young enough to be another
+    # process's save in flight is kept, an old one is removed.
     _write_atomically(path, json.dumps(NEW))
     assert asyncio.run(store.load("bank")) == NEW
+    assert [p.name for p in tmp_path.glob(".bank.*.tmp")] == [leftovers[0].name]
+    old = time.time() - STALE_TEMP_AGE_S - 60
+    os.utime(leftovers[0], (old, old))
+    other_profile_leftover = tmp_path / ".bank.x.abcdefgh.tmp"  # profile "bank.x", kept
+    other_profile_leftover.write_text("{")
+    os.utime(other_profile_leftover, (old, old))
+    _write_atomically(path, json.dumps(OLD))
+    assert asyncio.run(store.load("bank")) == OLD
+    assert [p.name for p in tmp_path.glob(".bank*.tmp")] == [other_profile_leftover.name]
 
 
 def test_readers_see_a_whole_profile_while_it_is_rewritten(tmp_path: Path) -> None:
