@@ -4,11 +4,16 @@ Precedence, highest first: arguments to :func:`load_settings`, environment varia
 file named by ``AGENT_CONFIG``, defaults. Environment names are the field names upper-cased with
 an ``AGENT_`` prefix (``max_steps`` → ``AGENT_MAX_STEPS``), except the provider keys, which use
 the providers' own names (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``). TOML keys are the field
-names, flat at top level::
+names, flat at top level; the HTTP server's settings (:class:`agent.server.ServerSettings`) go
+in a ``[server]`` table of the same file::
 
     model = "openai:gpt-4.1-mini"
     max_steps = 30
     headless = false
+
+    [server]
+    port = 3002
+    max_sessions = 4
 
 An environment value ``none`` means None (``AGENT_TEMPERATURE=none``: send no temperature);
 an empty one means unset. ``model`` defaults to ``None``: no model configured. Code that needs
@@ -37,7 +42,10 @@ from pydantic_settings import (
 from agent.errors import ConfigError
 from agent.messages import ModelSettings
 
-__all__ = ["CONFIG_ENV_VAR", "Settings", "load_settings"]
+__all__ = ["CONFIG_ENV_VAR", "SERVER_TABLE", "Settings", "TomlFileSource", "load_settings"]
+
+SERVER_TABLE = "server"
+"""The TOML table holding the server's settings; the top level holds the agent's."""
 
 CONFIG_ENV_VAR = "AGENT_CONFIG"
 """Environment variable holding the path of the optional TOML settings file."""
@@ -104,7 +112,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+        return (init_settings, env_settings, TomlFileSource(settings_cls))
 
     def __init__(self, **values: Any) -> None:
         with _as_config_error():
@@ -125,8 +133,13 @@ class Settings(BaseSettings):
         return ModelSettings(temperature=self.temperature, timeout_s=self.model_timeout)
 
 
-class _TomlFileSource(PydanticBaseSettingsSource):
-    """Reads the TOML file named by AGENT_CONFIG (or load_settings(config_file=...))."""
+class TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by AGENT_CONFIG (or load_settings(config_file=...)): its top
+    level for the agent's settings, or one table of it (``table="server"``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *, table: str | None = None) -> None:
+        super().__init__(settings_cls)
+        self.table = table
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         # Unused: __call__ returns the whole file at once.
@@ -140,7 +153,22 @@ class _TomlFileSource(PydanticBaseSettingsSource):
             if not raw:
                 return {}
             path, origin = Path(raw), CONFIG_ENV_VAR
-        return _read_toml(path.expanduser(), origin)
+        data = _read_toml(path.expanduser(), origin)
+        if self.table is None:
+            data.pop(SERVER_TABLE, None)
+            return data
+        section = data.get(self.table, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"Config file {str(path)!r}: {self.table} must be a [table].")
+        # The server's settings ignore unknown AGENT_* variables (they hold the agent's own
+        # settings), so a misspelt key in its table is caught here instead.
+        unknown = sorted(set(section) - set(self.settings_cls.model_fields))
+        if unknown:
+            raise ConfigError(
+                f"Config file {str(path)!r}: unknown key(s) {', '.join(unknown)} in "
+                f"[{self.table}]; known: {', '.join(sorted(self.settings_cls.model_fields))}."
+            )
+        return section
 
 
 def _read_toml(path: Path, origin: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Settings of the HTTP server, from ``AGENT_*`` environment variables or arguments.
+"""Settings of the HTTP server, from arguments, ``AGENT_*`` environment variables, or the
+``[server]`` table of the TOML file named by ``AGENT_CONFIG``, in that precedence.
 
 Browser and model settings (``AGENT_MODEL``, ``AGENT_BROWSER_PATH``, ...) stay in
 :class:`agent.config.Settings`; these are only what the server itself needs::
@@ -14,8 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from agent.config import SERVER_TABLE, TomlFileSource
 from agent.errors import ConfigError
 
 __all__ = ["ServerSettings", "default_profiles_dir"]
@@ -83,6 +90,17 @@ class ServerSettings(BaseSettings):
         le=3600,
         description="Seconds for an interact call with a prompt when the body sets no timeout.",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlFileSource(settings_cls, table=SERVER_TABLE))
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -178,3 +178,49 @@ def test_temperature_none_is_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.temperature is None
     assert settings.model_settings().temperature is None
+
+
+def test_server_table_configures_the_server_and_not_the_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.server import ServerSettings
+
+    path = tmp_path / "agent.toml"
+    path.write_text(
+        'model = "openai:gpt-4.1-mini"\n'
+        "max_steps = 7\n"
+        "[server]\n"
+        "port = 4010\n"
+        "max_sessions = 3\n"
+        'api_keys = ["k-one", "k-two"]\n'
+        "block_private_addresses = true\n"
+    )
+    monkeypatch.setenv("AGENT_CONFIG", str(path))
+    monkeypatch.setenv("AGENT_MAX_SESSIONS", "5")  # the environment wins over the file
+    agent_settings = load_settings()
+    assert (agent_settings.model, agent_settings.max_steps) == ("openai:gpt-4.1-mini", 7)
+    server = ServerSettings()
+    assert (server.port, server.max_sessions, server.block_private_addresses) == (4010, 5, True)
+    assert server.key_values() == [b"k-one", b"k-two"]
+    assert ServerSettings(port=4011).port == 4011  # and arguments win over both
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[server]\nmax_session = 3\n", "unknown key(s) max_session in [server]"),
+        ("server = 3\n", "server must be a [table]"),
+        ("[server]\nport = 'x'\n", "port"),
+    ],
+)
+def test_bad_server_table_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str, message: str
+) -> None:
+    from agent.server import ServerSettings
+
+    path = tmp_path / "agent.toml"
+    path.write_text(table)
+    monkeypatch.setenv("AGENT_CONFIG", str(path))
+    with pytest.raises(ConfigError) as caught:
+        ServerSettings()
+    assert message in str(caught.value)
