@@ -97,6 +97,19 @@ class BrowserProcess:
     def alive(self) -> bool:
         return self.process.poll() is None and self.browser.is_connected()
 
+    def context_view(self, context: BrowserContext, page: Page) -> BrowserProcess:
+        """This browser seen through one of its contexts, for sharing one Chromium between
+        sessions: closing the view closes only that context."""
+        return _ContextView(
+            self.process,
+            self.cdp_url,
+            self.playwright,
+            self.browser,
+            context,
+            page,
+            self.user_data_dir,
+        )
+
     async def close(self) -> None:
         """Close Playwright's connection and kill the browser's whole process group."""
         with contextlib.suppress(Exception):
@@ -105,6 +118,13 @@ class BrowserProcess:
             await self.playwright.stop()
         await asyncio.to_thread(_kill_group, self.process)
         shutil.rmtree(self.user_data_dir, ignore_errors=True)
+
+
+@dataclass
+class _ContextView(BrowserProcess):
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.context.close()
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -10,10 +10,8 @@ suite uses it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Protocol
 
 from agent.browser import BrowserProcess, launch_browser
@@ -59,15 +57,6 @@ def fresh_browser() -> FreshBrowsers:
     return FreshBrowsers()
 
 
-@dataclass
-class _ContextOnly(BrowserProcess):
-    """A pooled browser seen through one context: closing it closes the context, not Chromium."""
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.context.close()
-
-
 class BrowserPool:
     """Up to ``size`` warm browsers; each task gets a fresh context in one of them."""
 
@@ -93,10 +82,7 @@ class BrowserPool:
                 viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]}
             )
             page = await context.new_page()
-            view = _ContextOnly(
-                browser.process, browser.cdp_url, browser.playwright, browser.browser, context,
-                page, browser.user_data_dir,
-            )  # fmt: skip
+            view = browser.context_view(context, page)
             session = BrowserSession(
                 view, action_timeout_s=ACTION_TIMEOUT_S, navigation_timeout_s=NAVIGATION_TIMEOUT_S
             )

@@ -72,6 +72,12 @@ _SCROLL_JS = """([el, dx, dy]) => {
 }"""
 
 
+_NEXT_FRAMES_JS = """() => new Promise((done) => {
+  setTimeout(done, 500);  // a page whose frames are not being produced must not stall the tool
+  requestAnimationFrame(() => requestAnimationFrame(done));
+})"""
+
+
 @tool
 async def scroll(
     session: BrowserSession,
@@ -102,6 +108,10 @@ async def scroll(
     else:
         state = await session.page.evaluate(_SCROLL_JS, [None, dx, dy])
         where = "the page"
+    # Scroll events are dispatched with the next frame; wait for it so that what the page does
+    # on scroll (load the next batch of an infinite feed) has started before settling. On a
+    # busy machine the frame can come later than settle's own short pause.
+    await session.page.evaluate(_NEXT_FRAMES_JS)
     await settle(session, max_wait_s=1.5)
     if state["scrolled"] == "into-view":
         return f"scrolled {where} into view"
