@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CheckOutcome", "check_answer", "normalise", "run_check"]
 
+PAGE_LOAD_WAIT_MS = 10_000
+"""How long a page check waits for the final page to finish loading before judging it."""
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
 
@@ -70,6 +73,9 @@ async def run_check(check: TaskCheck, page: Page, answer: str | None) -> CheckOu
     details: list[str] = []
     passed = True
     if check.page is not None:
+        # A tab the last action opened may still be loading; judge the page it becomes.
+        with contextlib.suppress(PlaywrightError):
+            await page.wait_for_load_state("load", timeout=PAGE_LOAD_WAIT_MS)
         try:
             value = await page.evaluate(check.page)
         except PlaywrightError as exc:

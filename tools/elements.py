@@ -76,6 +76,11 @@ async def settle(session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: fl
     deadline = loop.time() + max_wait_s
     while loop.time() < deadline and not monitor.quiet_for(quiet_ms / 1000):  # noqa: ASYNC110
         await asyncio.sleep(0.02)
+    if session.page is not page:
+        # A tab the action opened was announced only while we waited (a busy machine can take
+        # longer than the pause above): it is the page now, so wait for it to load too.
+        with contextlib.suppress(PlaywrightError):
+            await session.page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
 
 
 async def act(
