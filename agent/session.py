@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
 from agent.browser import BrowserProcess, launch_browser
 from agent.errors import SessionLostError
 from agent.network import NetworkMonitor
@@ -110,8 +112,29 @@ class BrowserSession:
 
     async def goto(self, url: str, *, wait_until: str = "load") -> int | None:
         """Navigate the current page; return the HTTP status of the main document, if any."""
-        response = await self.page.goto(url, wait_until=wait_until)  # type: ignore[arg-type]
+        try:
+            response = await self.page.goto(url, wait_until=wait_until)  # type: ignore[arg-type]
+        except PlaywrightTimeoutError:
+            await self.stop_loading()
+            raise
         return response.status if response else None
+
+    async def stop_loading(self) -> None:
+        """Abandon the page's pending navigation, as the browser's stop button would.
+
+        A navigation left pending (a site that never answers) keeps any new CDP client from
+        attaching to the browser, so a code worker started afterwards, or a client of
+        ``cdp_url``, would hang until it ended. Best effort: the page may be gone or stuck.
+        """
+        try:
+            async with asyncio.timeout(3):
+                cdp = await self.browser.context.new_cdp_session(self.page)
+                try:
+                    await cdp.send("Page.stopLoading")
+                finally:
+                    await cdp.detach()
+        except Exception as exc:
+            log.debug("could not stop the page loading: %s", exc)
 
     async def snapshot(
         self,

@@ -6,7 +6,6 @@ pays for them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -95,7 +94,9 @@ async def run_code_call(
             f"The session's browser died while the code ran (the code's last error: {last[0]})."
         )
     if ran.killed:
-        await _stop_loading(session)
+        # Code killed during page.goto of a site that never answers leaves that navigation
+        # pending, which would keep the replacement worker from attaching.
+        await session.stop_loading()
     error = None
     if ran.killed:
         error = f"The code did not finish within {timeout_s:g} s and was killed."
@@ -112,18 +113,3 @@ async def run_code_call(
         truncated=ran.truncated,
         error=error,
     )
-
-
-async def _stop_loading(session: BrowserSession) -> None:
-    """Cancel a navigation that killed code left pending (``page.goto`` of a site that never
-    answers). While one is pending, no new CDP client can attach to the browser: neither the
-    executor's replacement worker nor a client of ``cdpUrl``."""
-    try:
-        async with asyncio.timeout(3):
-            cdp = await session.browser.context.new_cdp_session(session.page)
-            try:
-                await cdp.send("Page.stopLoading")
-            finally:
-                await cdp.detach()
-    except Exception as exc:  # best effort: the page may be gone or stuck in JavaScript
-        log.debug("could not stop the page loading after a killed call: %s", exc)

@@ -4,11 +4,13 @@ timeouts, output caps, state shared with the tools, isolation between sessions, 
 from __future__ import annotations
 
 import asyncio
+import socket
 import statistics
 import time
 from pathlib import Path
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 import agent.executors
 from agent.executors import (
@@ -288,6 +290,28 @@ async def test_code_does_not_see_the_servers_model_key(session, app, monkeypatch
     assert outcome.success, outcome
     assert "AGENT_CDP_URL=" in outcome.stdout
     assert "sk-should-not-leak" not in outcome.stdout
+
+
+async def test_code_runs_at_once_after_a_navigation_timed_out(site_url):
+    # A site that accepts connections and never answers: the navigation stays pending until
+    # someone stops it, and while it is pending no new CDP client (a fresh worker) can attach.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    fresh = await BrowserSession.start(navigation_timeout_s=1.5)
+    try:
+        await fresh.goto(f"{site_url}/app.html")
+        with pytest.raises(PlaywrightTimeoutError):
+            await fresh.goto(f"http://127.0.0.1:{silent.getsockname()[1]}/")
+        started = time.monotonic()
+        outcome = await run_code(fresh, "await page.title()", "python", timeout_s=60)
+        elapsed = time.monotonic() - started
+        assert outcome.success and outcome.result == "Orders", outcome
+        # A cold worker starts in about a second; a blocked one waited out the navigation (30 s).
+        assert elapsed < 20, f"the first code call took {elapsed:.1f} s"
+    finally:
+        await fresh.close()
+        silent.close()
 
 
 async def test_browser_access_ends_with_the_run(session, app):
