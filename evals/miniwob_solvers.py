@@ -495,18 +495,7 @@ async def use_autocomplete(agent: MiniwobAgent) -> None:
     raise SolverError(f"no suggestion starts with {start!r} and ends with {end!r}")
 
 
-_INSIDE_ROLE = (
-    "the target is an inline <span> with a pointer cursor inside a jQuery UI panel "
-    "(role=tabpanel); agent/js/clickables.js skips inline clickables under any element with a "
-    "role, so our snapshot gives it no ref"
-)
 EXCLUDED: dict[str, str] = {
-    "click-tab-2": _INSIDE_ROLE,
-    "click-tab-2-easy": _INSIDE_ROLE,
-    "click-tab-2-medium": _INSIDE_ROLE,
-    "click-tab-2-hard": _INSIDE_ROLE,
-    "click-collapsible-2": _INSIDE_ROLE,
-    "click-collapsible-2-nodelay": _INSIDE_ROLE,
     "click-widget": "input and textarea are both role textbox; the snapshot cannot tell them apart",
     "social-media": "the reply/retweet/like buttons are icon-only spans with no text: no ref",
     "social-media-all": "icon-only action buttons: no ref",
@@ -532,11 +521,17 @@ SOLVERS: dict[str, Solver] = {
     "click-checkboxes-transfer": click_checkboxes,
     "click-collapsible": click_collapsible,
     "click-collapsible-nodelay": click_collapsible,
+    "click-collapsible-2": click_collapsible_2,
+    "click-collapsible-2-nodelay": click_collapsible_2,
     "click-dialog": click_dialog,
     "click-dialog-2": click_dialog_2,
     "click-link": click_link,
     "click-option": click_option,
     "click-tab": click_tab,
+    "click-tab-2": click_tab_2,
+    "click-tab-2-easy": click_tab_2,
+    "click-tab-2-medium": click_tab_2,
+    "click-tab-2-hard": click_tab_2,
     "click-test": click_test,
     "click-test-2": click_test_2,
     "click-test-transfer": click_test_2,

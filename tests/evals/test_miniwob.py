@@ -14,7 +14,10 @@ pytestmark = pytest.mark.skipif(
     reason="the MiniWoB++ pages are not installed: pip install --no-deps miniwob",
 )
 
-SAMPLE = "click-link,enter-password,copy-paste,read-table-2,guess-number,use-autocomplete"
+SAMPLE = (
+    "click-link,enter-password,copy-paste,read-table-2,guess-number,use-autocomplete,"
+    "click-tab-2-hard"
+)
 
 
 def test_the_subset_has_at_least_40_tasks_and_says_why_others_are_left_out() -> None:
@@ -29,4 +32,5 @@ async def test_reference_solvers_solve_their_tasks() -> None:
     assert not failed, "\n".join(failed)
     needs = {r.extra["task"]: r.extra["needs"] for r in run.results}
     assert needs["click-link"] == ["clickable refs"]  # inline spans a plain aria tree folds away
+    assert needs["click-tab-2-hard"] == ["clickable refs"]  # the same, inside a tabpanel
     assert needs["enter-password"] == ["unnamed fields"]
