@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from playwright.async_api import ElementHandle, Locator, Page
 
-__all__ = ["RefEntry", "RefRegistry", "document_id", "parse_ref"]
+__all__ = ["RefEntry", "RefRegistry", "document_id", "frame_clickable_key", "parse_ref"]
 
 _REF = re.compile(r"^\s*(?:@|ref=)?e(\d+)\s*$")
 
@@ -115,7 +115,7 @@ class RefRegistry:
                 "Take a new snapshot and use its refs."
             )
         if entry.kind == "clickable":
-            handle = (await page.evaluate_handle(_CLICKABLE_BY_ID, int(entry.key))).as_element()
+            handle = await _clickable_handle(page, entry.key)
             if handle is None:
                 raise StaleRefError(
                     f"stale ref {label}: that element was removed from the page. "
@@ -133,6 +133,35 @@ class RefRegistry:
             f"stale ref {label}: that element was removed or changed since the snapshot. "
             "Take a new snapshot and use its refs."
         )
+
+
+def frame_clickable_key(path: tuple[int, ...], frame_doc: float, clickable_id: int) -> str:
+    """The registry key of a clickable inside an iframe: which frame (its position among its
+    parents' child frames), which document of it, and its id in that document's registry."""
+    return f"f{'.'.join(map(str, path))}@{frame_doc!r}#{clickable_id}"
+
+
+async def _clickable_handle(page: Page, key: str) -> ElementHandle | None:
+    """The element a clickable key names, or None when it (or its frame's document) is gone."""
+    from playwright.async_api import Error as PlaywrightError
+
+    if "#" not in key:  # the main frame's
+        return (await page.evaluate_handle(_CLICKABLE_BY_ID, int(key))).as_element()
+    where, clickable_id = key[1:].split("#")
+    path, frame_doc = where.split("@")
+    frame = page.main_frame
+    try:
+        for index in map(int, path.split(".")):
+            children = frame.child_frames
+            if index >= len(children):
+                return None
+            frame = children[index]
+        # Another document in that frame, or another frame in that place, has its own ids.
+        if await frame.evaluate("performance.timeOrigin") != float(frame_doc):
+            return None
+        return (await frame.evaluate_handle(_CLICKABLE_BY_ID, int(clickable_id))).as_element()
+    except PlaywrightError:  # the frame was detached meanwhile
+        return None
 
 
 async def _count(locator: Locator) -> int:

@@ -18,11 +18,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from playwright.async_api import Locator, Page
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Frame, Locator, Page
 
 from agent.aria_tree import AriaNode, parse_aria_snapshot
 from agent.errors import ToolError
-from agent.refs import CLICKABLES_JS, RefRegistry, document_id, parse_ref
+from agent.refs import CLICKABLES_JS, RefRegistry, document_id, frame_clickable_key, parse_ref
 from agent.tokens import TokenCounter, token_counter
 
 __all__ = ["INTERACTIVE_ROLES", "Snapshot", "SnapshotMode", "Snapshotter"]
@@ -45,6 +46,7 @@ _TRANSPARENT_ROLES = frozenset({"generic", "group", "none", "presentation", "lis
 _NAMED_BY_CONTENT = frozenset({"link", "button", "tab", "menuitem", "option", "treeitem", "cell"})
 _STATE_ATTRS = ("checked", "disabled", "expanded", "selected", "pressed", "level", "required")
 _TEXT_SHORTEN_STEPS = (300, 120, 60)
+_FRAME_SCAN_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -123,6 +125,8 @@ class Snapshotter:
             rest.cancel()
             raise
         scan, title = await rest
+        if isinstance(target, Page) and _frames_show_text(roots):
+            scan["items"] = [*scan["items"], *await _scan_frames(target)]
         doc = float(scan["doc"])
         self.registry.doc = doc
         _attach_clickables(roots, scan["items"])
@@ -197,6 +201,47 @@ async def _scan_clickables(target: Page | Locator) -> dict[str, Any]:
     return dict(result)
 
 
+async def _scan_frames(page: Page) -> list[dict[str, Any]]:
+    """The clickables of every iframe that can have any (not an error page)."""
+    scans = await asyncio.gather(
+        *(
+            _scan_frame(path, frame)
+            for path, frame in _child_frames(page.main_frame)
+            if not frame.url.startswith("chrome-error:")
+        )
+    )
+    return [item for items in scans for item in items]
+
+
+def _frames_show_text(roots: list[AriaNode]) -> bool:
+    """Whether any iframe's content has text a clickable could sit in; most pages' iframes
+    (ads, trackers, failed embeds) have none, and scanning them would cost a round trip each."""
+    return any(node.text or node.name for node in _iframe_descendants(roots))
+
+
+def _child_frames(frame: Frame, path: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], Frame]]:
+    found = []
+    for index, child in enumerate(frame.child_frames):
+        found.append(((*path, index), child))
+        found.extend(_child_frames(child, (*path, index)))
+    return found
+
+
+async def _scan_frame(path: tuple[int, ...], frame: Frame) -> list[dict[str, Any]]:
+    """The clickables of one iframe, keyed by the frame's place and document."""
+    try:
+        # An ad frame that never finishes loading must not hold the whole snapshot up.
+        async with asyncio.timeout(_FRAME_SCAN_TIMEOUT_S):
+            scan = await frame.evaluate(CLICKABLES_JS, None)
+    except (PlaywrightError, TimeoutError):
+        return []  # detached or unresponsive: its aria content still shows, without these
+    items = list(scan["items"])
+    for item in items:
+        item["id"] = frame_clickable_key(path, float(scan["doc"]), int(item["id"]))
+        item["in_frame"] = True
+    return items
+
+
 def _norm(text: str) -> str:
     return " ".join(text.split())
 
@@ -216,6 +261,7 @@ def _attach_clickables(roots: list[AriaNode], items: list[dict[str, Any]]) -> No
         if node.role not in INTERACTIVE_ROLES
         and (node.text or (node.name and node.role in _TRANSPARENT_ROLES))
     ]
+    in_frames = {id(node) for node in _iframe_descendants(roots)}
     normalised = [_norm(node.text or node.name) for node in text_nodes]
     position = 0
     leftovers: list[AriaNode] = []
@@ -223,7 +269,13 @@ def _attach_clickables(roots: list[AriaNode], items: list[dict[str, Any]]) -> No
         wanted = _norm(str(item["text"]))
         context = _norm(str(item.get("context", "")))[:40]
         clickable = AriaNode(role="clickable", name=wanted, attrs={"clickable": str(item["id"])})
-        candidates = [i for i in range(len(text_nodes)) if wanted in normalised[i]]
+        # A frame's clickable belongs in some iframe's content, a page's outside all of them.
+        in_frame = bool(item.get("in_frame"))
+        candidates = [
+            i
+            for i in range(len(text_nodes))
+            if wanted in normalised[i] and (id(text_nodes[i]) in in_frames) == in_frame
+        ]
         in_context = [i for i in candidates if context and context[:20] in normalised[i]]
         after = [i for i in (in_context or candidates) if i >= position]
         fallback = in_context or candidates
@@ -242,6 +294,17 @@ def _attach_clickables(roots: list[AriaNode], items: list[dict[str, Any]]) -> No
             host.children.append(clickable)
     if leftovers and roots:
         roots[-1].children.extend(leftovers)
+
+
+def _iframe_descendants(roots: list[AriaNode]) -> list[AriaNode]:
+    return [
+        inner
+        for root in roots
+        for node in root.walk()
+        if node.role == "iframe"
+        for child in node.children
+        for inner in child.walk()
+    ]
 
 
 class _Renderer:

@@ -186,6 +186,42 @@ async def test_iframe_and_shadow_dom_content_has_refs_that_resolve(session, page
     assert await session.page.inner_text("#out") == "shadow clicked"
 
 
+async def test_clickables_inside_an_iframe_get_refs_that_resolve_in_that_frame(session, pages_url):
+    await open_page(session, f"{pages_url}/frame_clickables.html")
+    frame = session.page.frame_locator("#f")
+    await frame.locator("#delta").wait_for()
+    shot = await session.snapshot()
+    delta = ref_of(shot.text, 'clickable "delta"')
+    gamma = ref_of(shot.text, 'clickable "gamma"')
+    assert delta != gamma
+    # Each is shown where it is: delta inside the iframe's content, gamma outside it.
+    lines = shot.text.splitlines()
+    frame_at = next(i for i, line in enumerate(lines) if re.search(r"@e\d+ iframe", line))
+    delta_at = next(i for i, line in enumerate(lines) if 'clickable "delta"' in line)
+    gamma_at = next(i for i, line in enumerate(lines) if 'clickable "gamma"' in line)
+    indent = len(lines[frame_at]) - len(lines[frame_at].lstrip())
+    assert delta_at > frame_at and len(lines[delta_at]) - len(lines[delta_at].lstrip()) > indent
+    assert gamma_at < frame_at
+    await (await session.resolve(delta)).click()
+    assert "picked delta" in await frame.locator("body").inner_text()
+    assert await session.page.inner_text("#out") == ""
+    assert ref_of((await session.snapshot()).text, 'clickable "delta"') == delta
+    # The frame loads a new document: the old ref is stale, never the new document's element.
+    await session.page.evaluate(
+        "document.getElementById('f').srcdoc = document.getElementById('f').srcdoc + ' '"
+    )
+    await frame.locator("#delta").wait_for()
+    await session.page.wait_for_function(
+        "!document.getElementById('f').contentDocument.body.innerText.includes('picked')"
+    )
+    with pytest.raises(StaleRefError, match="stale ref"):
+        await session.resolve(delta)
+    fresh = ref_of((await session.snapshot()).text, 'clickable "delta"')
+    assert fresh != delta
+    await (await session.resolve(fresh)).click()
+    assert "picked delta" in await frame.locator("body").inner_text()
+
+
 async def test_token_cap_keeps_interactive_elements_and_says_what_was_cut(session, pages_url):
     await open_page(session, f"{pages_url}/long.html")
     uncapped = await session.snapshot()
