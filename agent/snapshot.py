@@ -118,15 +118,19 @@ class Snapshotter:
         # The browser runs these one after another; parsing the aria snapshot while it runs the
         # clickable scan keeps our cost over Playwright's own call small.
         aria = asyncio.ensure_future(target.aria_snapshot(mode="ai", timeout=self.timeout_ms))
-        rest = asyncio.gather(_scan_clickables(target), page.title())
+        rest = asyncio.gather(
+            _scan_clickables(target),
+            page.title(),
+            _scan_frames(target) if isinstance(target, Page) else _no_items(),
+        )
         try:
             roots = parse_aria_snapshot(await aria)
         except BaseException:
             rest.cancel()
             raise
-        scan, title = await rest
-        if isinstance(target, Page) and _frames_show_text(roots):
-            scan["items"] = [*scan["items"], *await _scan_frames(target)]
+        scan, title, frame_items = await rest
+        if frame_items and _frames_show_text(roots):
+            scan["items"] = [*scan["items"], *frame_items]
         doc = float(scan["doc"])
         self.registry.doc = doc
         _attach_clickables(roots, scan["items"])
@@ -211,6 +215,10 @@ async def _scan_frames(page: Page) -> list[dict[str, Any]]:
         )
     )
     return [item for items in scans for item in items]
+
+
+async def _no_items() -> list[dict[str, Any]]:
+    return []
 
 
 def _frames_show_text(roots: list[AriaNode]) -> bool:
