@@ -129,11 +129,14 @@ class Snapshotter:
             rest.cancel()
             raise
         scan, title, frame_items = await rest
-        if frame_items and _frames_show_text(roots):
+        framed = _iframe_descendants(roots)
+        # A frame's clickables need some iframe text to sit in; without any (ads, trackers,
+        # failed embeds) they would only pile up at the end of the snapshot.
+        if frame_items and any(node.text or node.name for node in framed):
             scan["items"] = [*scan["items"], *frame_items]
         doc = float(scan["doc"])
         self.registry.doc = doc
-        _attach_clickables(roots, scan["items"])
+        _attach_clickables(roots, scan["items"], framed)
         lines = _Renderer(self.registry, doc, mode, max_depth).render(roots)
         body, tokens, capped, pages, page_number = self._fit(lines, max_tokens, page_number)
         snapshot = Snapshot(
@@ -206,7 +209,8 @@ async def _scan_clickables(target: Page | Locator) -> dict[str, Any]:
 
 
 async def _scan_frames(page: Page) -> list[dict[str, Any]]:
-    """The clickables of every iframe that can have any (not an error page)."""
+    """The clickables of every iframe but error pages, scanned in parallel (alongside the aria
+    snapshot, so a page's many ad frames cost little time)."""
     scans = await asyncio.gather(
         *(
             _scan_frame(path, frame)
@@ -219,12 +223,6 @@ async def _scan_frames(page: Page) -> list[dict[str, Any]]:
 
 async def _no_items() -> list[dict[str, Any]]:
     return []
-
-
-def _frames_show_text(roots: list[AriaNode]) -> bool:
-    """Whether any iframe's content has text a clickable could sit in; most pages' iframes
-    (ads, trackers, failed embeds) have none, and scanning them would cost a round trip each."""
-    return any(node.text or node.name for node in _iframe_descendants(roots))
 
 
 def _child_frames(frame: Frame, path: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], Frame]]:
@@ -254,11 +252,15 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _attach_clickables(roots: list[AriaNode], items: list[dict[str, Any]]) -> None:
+def _attach_clickables(
+    roots: list[AriaNode], items: list[dict[str, Any]], framed: list[AriaNode]
+) -> None:
     """Place each inline clickable under the text run that contains it.
 
     The text run is found by the clickable's own text and the text of its enclosing block, so
-    that a word that also appears earlier (say, in an instruction) lands in the right place.
+    that a word that also appears earlier (say, in an instruction) lands in the right place;
+    ``framed`` (the nodes inside iframes) keeps a frame's clickables in frame content and the
+    page's out of it.
     """
     if not items:
         return
@@ -269,7 +271,7 @@ def _attach_clickables(roots: list[AriaNode], items: list[dict[str, Any]]) -> No
         if node.role not in INTERACTIVE_ROLES
         and (node.text or (node.name and node.role in _TRANSPARENT_ROLES))
     ]
-    in_frames = {id(node) for node in _iframe_descendants(roots)}
+    in_frames = {id(node) for node in framed}
     normalised = [_norm(node.text or node.name) for node in text_nodes]
     position = 0
     leftovers: list[AriaNode] = []

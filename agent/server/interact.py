@@ -87,11 +87,11 @@ async def run_code_call(
         ) from None
     async with session.lock:
         ran = await run_code(session, code, language, timeout_s)
+    last_error = (ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"])[0]
     if (ran.exit_code != 0 or ran.killed) and not session.browser.alive:
         # The code failed because the browser died under it: say so now, not on the next call.
-        last = ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"]
         raise SessionLostError(
-            f"The session's browser died while the code ran (the code's last error: {last[0]})."
+            f"The session's browser died while the code ran (the code's last error: {last_error})."
         )
     if ran.killed:
         # Code killed during page.goto of a site that never answers leaves that navigation
@@ -101,8 +101,7 @@ async def run_code_call(
     if ran.killed:
         error = f"The code did not finish within {timeout_s:g} s and was killed."
     elif ran.exit_code != 0:
-        last = ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"]
-        error = f"The code failed with exit code {ran.exit_code}: {last[0]}"
+        error = f"The code failed with exit code {ran.exit_code}: {last_error}"
     return InteractOutcome(
         output=ran.stdout,
         stdout=ran.stdout,

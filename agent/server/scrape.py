@@ -96,24 +96,20 @@ async def scrape_page(
             return await _collect(page, request, response, scrape_id, deadline=started + timeout_s)
     except TimeoutError:
         raise _timeout_error(request.url, timeout_s) from None
-    except PlaywrightTimeoutError as exc:
-        # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
-        if not session.browser.alive:
-            raise BrowserError(
-                f"Chromium died while loading {request.url}; send the scrape again."
-            ) from exc
-        step = str(exc.message).splitlines()[0]
-        raise ApiError(
-            408,
-            f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
-            f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, up to "
-            "300000) or ask for fewer formats.",
-            code="SCRAPE_TIMEOUT",
-        ) from exc
     except (ApiError, PlaywrightError) as exc:
         if not session.browser.alive:  # not the page's fault nor the request's: a crash
             raise BrowserError(
                 f"Chromium died while loading {request.url}; send the scrape again."
+            ) from exc
+        if isinstance(exc, PlaywrightTimeoutError):
+            # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
+            step = str(exc.message).splitlines()[0]
+            raise ApiError(
+                408,
+                f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
+                f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, "
+                "up to 300000) or ask for fewer formats.",
+                code="SCRAPE_TIMEOUT",
             ) from exc
         raise
     finally:
