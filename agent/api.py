@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 
 from playwright.async_api import Error as PlaywrightError
 
+from agent.browser.session import BrowserSession
 from agent.config import Settings, load_settings
-from agent.errors import BrowserError, ConfigError
+from agent.errors import BrowserError, ConfigError, first_line
 from agent.loop import StepCallback, run_prompt
 from agent.models.base import Model, create_model
-from agent.session import BrowserSession
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
+    from agent.browser.snapshot import Snapshot, SnapshotMode
     from agent.results import InteractionResult
-    from agent.snapshot import Snapshot, SnapshotMode
     from tools.base import ToolBox
 
 __all__ = ["Agent"]
@@ -82,7 +82,6 @@ class Agent:
             action_timeout_s=settings.action_timeout,
             navigation_timeout_s=settings.navigation_timeout,
         )
-        session.max_snapshot_tokens = settings.max_snapshot_tokens
         agent = cls(session, planner, settings=settings, toolbox=toolbox)
         if url is not None:
             try:
@@ -113,7 +112,7 @@ class Agent:
             try:
                 return await self.session.goto(url)
             except PlaywrightError as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc
+                reason = first_line(exc)
                 raise BrowserError(
                     f"Could not open {url}: {reason}. Check that the URL is right and the site "
                     "is reachable from this machine."

@@ -40,7 +40,6 @@ from pydantic_settings import (
 )
 
 from agent.errors import ConfigError
-from agent.messages import ModelSettings
 
 __all__ = ["CONFIG_ENV_VAR", "SERVER_TABLE", "Settings", "TomlFileSource", "load_settings"]
 
@@ -127,10 +126,6 @@ class Settings(BaseSettings):
                 f"(or put model = ... in the TOML file named by {CONFIG_ENV_VAR})."
             )
         return self.model
-
-    def model_settings(self) -> ModelSettings:
-        """The per-request model knobs these settings imply."""
-        return ModelSettings(temperature=self.temperature, timeout_s=self.model_timeout)
 
 
 class TomlFileSource(PydanticBaseSettingsSource):

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 from playwright.async_api import Error as PlaywrightError
 
 from agent.config import Settings, load_settings
-from agent.errors import ModelError, SessionLostError
+from agent.errors import ModelError, SessionLostError, first_line
 from agent.messages import (
     AssistantMessage,
     Message,
     ModelResponse,
+    ModelSettings,
     SystemMessage,
     ToolCall,
     ToolResult,
@@ -38,11 +39,12 @@ from agent.results import InteractionResult, Step, StopReason
 from prompts import render
 from tools import default_toolbox
 from tools.base import Tool, ToolBox, ToolOutcome, tool
+from tools.context import ToolContext
 
 if TYPE_CHECKING:
+    from agent.browser.session import BrowserSession
+    from agent.browser.snapshot import Snapshot
     from agent.models.base import Model
-    from agent.session import BrowserSession
-    from agent.snapshot import Snapshot
 
 __all__ = ["DONE_TOOL", "StepCallback", "done", "run_prompt"]
 
@@ -53,7 +55,7 @@ StepCallback = Callable[[Step], "Awaitable[None] | None"]
 
 
 @tool
-async def done(session: BrowserSession, answer: str) -> str:
+async def done(ctx: ToolContext, answer: str) -> str:
     """Finish the task and give the user your final answer.
 
     Args:
@@ -106,12 +108,7 @@ async def run_prompt(
     deadline = asyncio.timeout(timeout_s)
     try:
         async with deadline, session.lock:
-            budget = session.max_snapshot_tokens
-            session.max_snapshot_tokens = settings.max_snapshot_tokens
-            try:
-                return await run.run()
-            finally:
-                session.max_snapshot_tokens = budget
+            return await run.run()
     except TimeoutError:
         if not deadline.expired():
             raise
@@ -145,10 +142,12 @@ class _PlannerRun:
         on_step: StepCallback | None,
     ) -> None:
         self.session = session
+        # The run's own budget and last snapshot travel with its tool calls.
+        self.ctx = ToolContext(session, settings.max_snapshot_tokens)
         self.prompt = prompt
         self.model = model
         self.settings = settings
-        self.model_settings = settings.model_settings()
+        self.model_settings = ModelSettings.from_settings(settings)
         self.toolbox = toolbox
         self.finisher = ToolBox([DONE_TOOL])
         self.specs = [*toolbox.specs, DONE_TOOL.spec]
@@ -289,7 +288,7 @@ class _PlannerRun:
         snapshot, error = await self._snapshot()
         snapshot_s = time.perf_counter() - snapshot_started
         page = self.session.page
-        tabs = sum(1 for p in self.session.browser.context.pages if not p.is_closed())
+        tabs = len(self.session.tabs)
         previous = self._previous
         current_refs = set(snapshot.refs) if snapshot else set()
         previous_refs = set(previous.refs) if previous else set()
@@ -318,6 +317,7 @@ class _PlannerRun:
         self.last_seen = snapshot.text if snapshot else ""
         if snapshot is not None:
             self._previous = snapshot
+            self.ctx.last_snapshot = snapshot
         self._tabs = tabs
         return snapshot, snapshot_s
 
@@ -329,7 +329,7 @@ class _PlannerRun:
                 shot = await self.session.snapshot(max_tokens=self.settings.max_snapshot_tokens)
             except PlaywrightError as exc:
                 self._check_alive(exc)
-                error = _first_line(exc)
+                error = first_line(exc)
                 if attempt == 0:
                     with contextlib.suppress(PlaywrightError):
                         await self.session.page.wait_for_load_state("load", timeout=5000)
@@ -367,7 +367,7 @@ class _PlannerRun:
     def _elide_result(self, result: ToolResult, step: int, url: str) -> ToolResult:
         if result.name != _SNAPSHOT_TOOL or result.is_error:
             return result
-        tokens = self.session.snapshotter.counter.count(result.content)
+        tokens = self.session.counter.count(result.content)
         note = render("elided_snapshot", step=step, url=url, tokens=tokens)
         return ToolResult(result.call_id, result.name, note)
 
@@ -379,7 +379,7 @@ class _PlannerRun:
                 outcome = ToolOutcome(call.arguments_error, True)
                 kind = "arguments"
             elif call.name == DONE_TOOL.name:
-                outcome = await self.finisher.call(self.session, call.name, call.arguments)
+                outcome = await self.finisher.call(self.ctx, call.name, call.arguments)
                 if not outcome.is_error:
                     results.append(ToolResult(call.id, call.name, "finished"))
                     return results, outcome.content
@@ -401,7 +401,7 @@ class _PlannerRun:
 
     async def _call_tool(self, call: ToolCall) -> ToolOutcome:
         try:
-            return await self.toolbox.call(self.session, call.name, call.arguments)
+            return await self.toolbox.call(self.ctx, call.name, call.arguments)
         except SessionLostError:
             raise
         except PlaywrightError as exc:
@@ -409,10 +409,10 @@ class _PlannerRun:
             # raises (a navigation racing the action, a closed frame) the model can still retry.
             self._check_alive(exc)
             log.warning("tool %s raised %s", call.name, exc)
-            return ToolOutcome(f"{call.name} failed: {_first_line(exc)}", True)
+            return ToolOutcome(f"{call.name} failed: {first_line(exc)}", True)
 
     def _check_alive(self, exc: BaseException) -> None:
-        if not self.session.browser.alive:
+        if not self.session.alive:
             raise SessionLostError(
                 "The session's browser died during the interaction. Start a new session."
             ) from exc
@@ -430,8 +430,3 @@ async def _title(page: Any) -> str:
         return str(await page.title())
     except PlaywrightError:
         return ""
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

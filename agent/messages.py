@@ -7,7 +7,12 @@ a provider's wire format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from tools.base import ToolSpec
+
+if TYPE_CHECKING:
+    from agent.config import Settings
 
 __all__ = [
     "AssistantMessage",
@@ -93,21 +98,17 @@ Message = SystemMessage | UserMessage | AssistantMessage | ToolResultMessage
 
 
 @dataclass(frozen=True)
-class ToolSpec:
-    """A tool as the model sees it: name, description and a JSON schema of its arguments."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class ModelSettings:
     """Per-request knobs every backend understands."""
 
     temperature: float | None = 0.0
     max_output_tokens: int = 2048
     timeout_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelSettings:
+        """The per-request knobs the agent's settings imply."""
+        return cls(temperature=settings.temperature, timeout_s=settings.model_timeout)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import statistics
 import sys
 import time
 
+from agent.browser.session import BrowserSession
 from agent.executors import Language, run_code
-from agent.session import BrowserSession
 
 _PAGE = "data:text/html,<title>bench</title><p>executor benchmark</p>"
 _CODE: dict[Language, str] = {

@@ -16,11 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.loop import run_prompt
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.models.scripted import ScriptedModel, tool_call
-from agent.session import BrowserSession
 from evals.corpus import corpus_dir, serve_corpus
 
 TARGET_MS = 150.0
@@ -64,7 +64,7 @@ async def _measure(steps: int, page_name: str | None, max_tokens: int) -> int:
         session = await BrowserSession.start(navigation_timeout_s=15)
         try:
             # Saved pages reference third-party hosts; only loopback may load, so nothing hangs.
-            await session.browser.context.route(
+            await session.context.route(
                 re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort()
             )
             await session.goto(f"{base}/{page.name}")

@@ -15,10 +15,10 @@ import statistics
 import sys
 import time
 
-from agent.aria_tree import parse_aria_snapshot
-from agent.session import BrowserSession
-from agent.snapshot import INTERACTIVE_ROLES
-from agent.tokens import token_counter
+from agent.browser.aria_tree import parse_aria_snapshot
+from agent.browser.session import BrowserSession
+from agent.browser.snapshot import INTERACTIVE_ROLES
+from agent.browser.tokens import token_counter
 from evals.corpus import corpus_dir, serve_corpus
 
 
@@ -29,7 +29,7 @@ async def _measure(repeat: int, limit: int | None) -> int:
     with serve_corpus() as base:
         session = await BrowserSession.start(navigation_timeout_s=60)
         # Saved pages reference third-party hosts; only loopback may load, so nothing can hang.
-        await session.browser.context.route(
+        await session.context.route(
             re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort()
         )
         try:

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-from agent.browser import BrowserProcess, launch_browser
-from agent.session import BrowserSession
+from agent.browser.launch import BrowserProcess, launch_browser
+from agent.browser.session import BrowserSession
 
 __all__ = [
     "ACTION_TIMEOUT_S",

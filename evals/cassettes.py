@@ -40,7 +40,7 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request as VcrRequest
 from vcr.serializers import yamlserializer
 
-from agent.errors import CassetteMismatchError
+from evals.errors import CassetteMismatchError
 
 __all__ = [
     "CASSETTES_DIR",

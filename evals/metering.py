@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 
+from agent.browser.tokens import TokenCounter, token_counter
 from agent.messages import (
     AssistantMessage,
     Message,
@@ -23,7 +24,6 @@ from agent.messages import (
     UserMessage,
 )
 from agent.models.base import Model
-from agent.tokens import TokenCounter, token_counter
 
 __all__ = ["MeteredModel", "count_request_tokens", "count_response_tokens"]
 

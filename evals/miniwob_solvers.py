@@ -12,7 +12,8 @@ import time
 from collections.abc import Iterator
 from typing import TypeVar
 
-from evals.miniwob import MiniwobAgent, MiniwobLine, Solver, SolverError
+from evals.errors import SolverError
+from evals.miniwob_agent import MiniwobAgent, MiniwobLine, Solver
 
 __all__ = ["EXCLUDED", "SOLVERS"]
 

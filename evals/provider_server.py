@@ -20,17 +20,14 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agent.tokens import token_counter
+from agent.browser.tokens import token_counter
+from evals.errors import ProtocolError
 from evals.reference import REFERENCE_MODEL_NAME, ConversationView, PolicyCall, ReferencePolicy
 
-__all__ = ["CREATED", "ProtocolError", "ReferenceProviderServer"]
+__all__ = ["CREATED", "ReferenceProviderServer"]
 
 CREATED = 1_767_225_600
 """The fixed ``created`` timestamp of every answer (2026-01-01)."""
-
-
-class ProtocolError(Exception):
-    """A request broke a rule the real API enforces."""
 
 
 class ReferenceProviderServer:

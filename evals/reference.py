@@ -13,11 +13,11 @@ check, and the report shows why.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.browser.grammar import SnapshotLine, ref_lines
 from agent.messages import (
     AssistantMessage,
     Message,
@@ -34,28 +34,12 @@ __all__ = [
     "ConversationView",
     "PolicyCall",
     "ReferencePolicy",
-    "SnapshotLine",
-    "parse_snapshot_lines",
     "resolve_target",
     "view_of_messages",
 ]
 
 REFERENCE_MODEL_NAME = "reference-policy"
 """The model name the reference policy answers as (``openai:reference-policy``, ...)."""
-
-_LINE = re.compile(
-    r'^(?P<indent> *)@e(?P<ref>\d+) (?P<role>[\w-]+)(?: "(?P<name>(?:[^"\\]|\\.)*)")?'
-)
-
-
-@dataclass(frozen=True)
-class SnapshotLine:
-    """One ``@eN role "name"`` line of a snapshot."""
-
-    depth: int
-    ref: str
-    role: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -76,18 +60,6 @@ class PolicyCall:
 
     name: str
     arguments: dict[str, Any]
-
-
-def parse_snapshot_lines(text: str) -> list[SnapshotLine]:
-    """The ref lines of a snapshot (or of any text holding one), in order."""
-    lines = []
-    for raw in text.splitlines():
-        match = _LINE.match(raw)
-        if match:
-            name = re.sub(r"\\(.)", r"\1", match.group("name") or "")
-            depth = len(match.group("indent")) // 2
-            lines.append(SnapshotLine(depth, f"@e{match.group('ref')}", match.group("role"), name))
-    return lines
 
 
 def _matches(line: SnapshotLine, target: Target) -> bool:
@@ -115,7 +87,7 @@ def _inside(lines: list[SnapshotLine], container: Target) -> list[SnapshotLine] 
 def resolve_target(texts: Sequence[str], target: Target) -> str | None:
     """The ref of ``target`` in the newest text that shows it, or None."""
     for text in reversed(texts):
-        lines = parse_snapshot_lines(text)
+        lines = ref_lines(text)
         if target.within is not None:
             scoped = _inside(lines, target.within)
             if scoped is None:

@@ -16,15 +16,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.browser.session import BrowserSession
 from agent.config import Settings, load_settings
-from agent.errors import AgentError, CassetteMismatchError
+from agent.errors import AgentError
 from agent.loop import run_prompt
 from agent.results import InteractionResult, Step
-from agent.session import BrowserSession
 from evals.backends import EvalBackend, OpenedModel, is_reference
 from evals.browsers import BrowserPool, SessionSource, fresh_browser
 from evals.cassettes import model_slug
 from evals.checks import run_check
+from evals.errors import CassetteMismatchError
 from evals.metering import MeteredModel
 from evals.results import CallRecord, EvalConfigInfo, EvalRun, StepRecord, TaskResult
 from evals.sites import SiteServer, route_sites, site_url
@@ -120,7 +121,7 @@ async def _run_in(
     shots: _ShotTaker,
     started: float,
 ) -> TaskResult:
-    await route_sites(session.browser.context, server)
+    await route_sites(session.context, server)
     await session.goto(site_url(task.start))
     metered = MeteredModel(opened.model)
     steps: list[StepRecord] = []

@@ -31,8 +31,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.browser.snapshot import INTERACTIVE_ROLES
 from agent.errors import ConfigError
-from agent.snapshot import INTERACTIVE_ROLES
 
 __all__ = [
     "TARGET_ROLES",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.session import BrowserSession
+from agent.browser.session import BrowserSession
 
 PAGES = Path(__file__).parent / "pages"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.aria_tree import parse_aria_snapshot
+from agent.browser.aria_tree import parse_aria_snapshot
 
 SAMPLE = """\
 - generic [active] [ref=e1]:

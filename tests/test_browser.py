@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.browser import _group_alive, find_chromium, launch_browser
+from agent.browser.launch import _group_alive, find_chromium, launch_browser
 from agent.errors import BrowserNotFoundError
 
 

@@ -6,7 +6,16 @@ import importlib
 
 import pytest
 
-PACKAGES = ["agent", "agent.models", "agent.executors", "tools", "prompts"]
+PACKAGES = [
+    "agent",
+    "agent.browser",
+    "agent.cli",
+    "agent.models",
+    "agent.executors",
+    "agent.server",
+    "tools",
+    "prompts",
+]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

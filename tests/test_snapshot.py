@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from agent.aria_tree import parse_aria_snapshot
+from agent.browser import grammar
+from agent.browser.aria_tree import parse_aria_snapshot
+from agent.browser.session import BrowserSession
+from agent.browser.snapshot import INTERACTIVE_ROLES
 from agent.errors import StaleRefError, UnknownRefError
-from agent.session import BrowserSession
-from agent.snapshot import INTERACTIVE_ROLES
 
 
 async def open_page(session: BrowserSession, url: str) -> None:
@@ -18,11 +19,10 @@ async def open_page(session: BrowserSession, url: str) -> None:
 
 def ref_of(text: str, pattern: str) -> str:
     """The @eN of the first snapshot line matching ``pattern``."""
-    for line in text.splitlines():
-        if re.search(pattern, line):
-            match = re.search(r"@e\d+", line)
-            assert match, f"line {line!r} has no ref"
-            return match.group(0)
+    for line in grammar.parse_snapshot(text):
+        if re.search(pattern, line.text):
+            assert line.ref, f"line {line.text!r} has no ref"
+            return line.ref
     raise AssertionError(f"no line matches {pattern!r} in:\n{text}")
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from agent.session import BrowserSession
+from agent.browser.session import BrowserSession
 from tests.test_snapshot import ref_of
-from tools import BROWSER_TOOLS, default_toolbox
+from tools import BROWSER_TOOLS, ToolContext, default_toolbox
 
 toolbox = default_toolbox()
 
 
 async def call(session: BrowserSession, name: str, **arguments: object) -> tuple[str, bool]:
-    outcome = await toolbox.call(session, name, dict(arguments))
+    outcome = await toolbox.call(ToolContext(session), name, dict(arguments))
     return outcome.content, outcome.is_error
 
 

@@ -1,4 +1,5 @@
-"""The browser tools the planner and the command line expose, as typed async functions."""
+"""The browser tools the planner, the ``agent browser`` command and the MCP server expose, as
+typed async functions of a ``ToolContext``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from tools.actions import (
     type_text,
     uncheck,
 )
-from tools.base import Tool, ToolBox, ToolOutcome, tool
+from tools.base import Tool, ToolBox, ToolOutcome, ToolSpec, tool
+from tools.context import ToolContext
 from tools.navigation import go_back, navigate, scroll, wait_for
 from tools.reading import get_text, snapshot
 
@@ -21,7 +23,9 @@ __all__ = [
     "BROWSER_TOOLS",
     "Tool",
     "ToolBox",
+    "ToolContext",
     "ToolOutcome",
+    "ToolSpec",
     "check",
     "click",
     "dblclick",

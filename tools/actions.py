@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from agent.errors import ToolError
 from tools.base import tool
-from tools.elements import act, label_of, resolve, settle
+from tools.elements import act, settle
 
 if TYPE_CHECKING:
     from playwright.async_api import ElementHandle, Locator
 
-    from agent.session import BrowserSession
+    from agent.browser.session import BrowserSession
+    from tools.context import ToolContext
 
 __all__ = [
     "check",
@@ -27,8 +28,9 @@ __all__ = [
 
 
 def _after(session: BrowserSession, url_before: str, pages_before: int) -> str:
+    """What an action changed besides the element: a new tab, or a navigation."""
     notes = []
-    if len(session.browser.context.pages) > pages_before:
+    if len(session.tabs) > pages_before:
         notes.append(f"a new tab opened and is now the current page: {session.page.url}")
     elif session.page.url != url_before:
         notes.append(f"the page navigated to {session.page.url}")
@@ -36,45 +38,48 @@ def _after(session: BrowserSession, url_before: str, pages_before: int) -> str:
 
 
 @tool
-async def click(session: BrowserSession, ref: str) -> str:
+async def click(ctx: ToolContext, ref: str) -> str:
     """Click an element.
 
     Args:
         ref: The element's ref from the latest snapshot, like @e3.
     """
-    url, pages = session.page.url, len(session.browser.context.pages)
+    session = ctx.session
+    url, pages = session.page.url, len(session.tabs)
     await act(session, ref, lambda t: t.click(timeout=session.action_timeout_ms))
-    return f"clicked {label_of(session, ref)}" + _after(session, url, pages)
+    return f"clicked {ctx.label(ref)}" + _after(session, url, pages)
 
 
 @tool
-async def dblclick(session: BrowserSession, ref: str) -> str:
+async def dblclick(ctx: ToolContext, ref: str) -> str:
     """Double-click an element.
 
     Args:
         ref: The element's ref from the latest snapshot, like @e3.
     """
-    url, pages = session.page.url, len(session.browser.context.pages)
+    session = ctx.session
+    url, pages = session.page.url, len(session.tabs)
     await act(session, ref, lambda t: t.dblclick(timeout=session.action_timeout_ms))
-    return f"double-clicked {label_of(session, ref)}" + _after(session, url, pages)
+    return f"double-clicked {ctx.label(ref)}" + _after(session, url, pages)
 
 
 @tool
-async def fill(session: BrowserSession, ref: str, value: str) -> str:
+async def fill(ctx: ToolContext, ref: str, value: str) -> str:
     """Replace the value of a text field (input, textarea, contenteditable) with new text.
 
     Args:
         ref: The field's ref from the latest snapshot, like @e3.
         value: The full text the field should hold; an empty string clears it.
     """
+    session = ctx.session
     await act(
         session, ref, lambda t: t.fill(value, timeout=session.action_timeout_ms), pointer=False
     )
-    return f"filled {label_of(session, ref)} with {value!r}"
+    return f"filled {ctx.label(ref)} with {value!r}"
 
 
 @tool(name="type")
-async def type_text(session: BrowserSession, ref: str, text: str, submit: bool = False) -> str:
+async def type_text(ctx: ToolContext, ref: str, text: str, submit: bool = False) -> str:
     """Type text key by key into a field, after what it holds (for fields that react to typing).
 
     Args:
@@ -82,6 +87,7 @@ async def type_text(session: BrowserSession, ref: str, text: str, submit: bool =
         text: The text to type.
         submit: Press Enter after typing.
     """
+    session = ctx.session
 
     async def typing(target: Locator | ElementHandle) -> None:
         await target.focus()
@@ -90,19 +96,19 @@ async def type_text(session: BrowserSession, ref: str, text: str, submit: bool =
         if submit:
             await target.press("Enter", timeout=session.action_timeout_ms)
 
-    url, pages = session.page.url, len(session.browser.context.pages)
+    url, pages = session.page.url, len(session.tabs)
     await act(session, ref, typing, pointer=False)
     if submit:
         await settle(session)
     return (
-        f"typed {text!r} into {label_of(session, ref)}"
+        f"typed {text!r} into {ctx.label(ref)}"
         + (" and pressed Enter" if submit else "")
         + _after(session, url, pages)
     )
 
 
 @tool
-async def press(session: BrowserSession, key: str, ref: str | None = None) -> str:
+async def press(ctx: ToolContext, key: str, ref: str | None = None) -> str:
     """Press a key or key combination, on an element or on whatever has focus.
 
     Args:
@@ -110,7 +116,8 @@ async def press(session: BrowserSession, key: str, ref: str | None = None) -> st
             such as Control+A.
         ref: The element to focus first, like @e3; omit to press on the focused element.
     """
-    url, pages = session.page.url, len(session.browser.context.pages)
+    session = ctx.session
+    url, pages = session.page.url, len(session.tabs)
     try:
         if ref:
             await act(
@@ -131,19 +138,20 @@ async def press(session: BrowserSession, key: str, ref: str | None = None) -> st
             ) from exc
         raise
     await settle(session)
-    where = f" on {label_of(session, ref)}" if ref else ""
+    where = f" on {ctx.label(ref)}" if ref else ""
     return f"pressed {key}{where}" + _after(session, url, pages)
 
 
 @tool
-async def hover(session: BrowserSession, ref: str) -> str:
+async def hover(ctx: ToolContext, ref: str) -> str:
     """Move the mouse over an element (opens hover menus and tooltips).
 
     Args:
         ref: The element's ref from the latest snapshot, like @e3.
     """
+    session = ctx.session
     await act(session, ref, lambda t: t.hover(timeout=session.action_timeout_ms))
-    return f"hovering over {label_of(session, ref)}"
+    return f"hovering over {ctx.label(ref)}"
 
 
 _OPTIONS_JS = """(el) => el.tagName !== 'SELECT' ? null : Array.from(el.options).map(
@@ -151,14 +159,15 @@ _OPTIONS_JS = """(el) => el.tagName !== 'SELECT' ? null : Array.from(el.options)
 
 
 @tool
-async def select_option(session: BrowserSession, ref: str, values: list[str]) -> str:
+async def select_option(ctx: ToolContext, ref: str, values: list[str]) -> str:
     """Choose options of a native dropdown (<select>) by their visible label or value.
 
     Args:
         ref: The dropdown's ref from the latest snapshot, like @e3.
         values: The options to choose, by label or value; more than one only for multi-selects.
     """
-    target = await resolve(session, ref)
+    session = ctx.session
+    target = await session.resolve(ref)
     options: list[dict[str, Any]] | None = await target.evaluate(_OPTIONS_JS)
     if options is None:
         raise ToolError(
@@ -190,29 +199,30 @@ async def select_option(session: BrowserSession, ref: str, values: list[str]) ->
         lambda t: t.select_option(value=chosen, timeout=session.action_timeout_ms),
         pointer=False,
     )
-    return f"selected {', '.join(repr(v) for v in values)} in {label_of(session, ref)}"
+    return f"selected {', '.join(repr(v) for v in values)} in {ctx.label(ref)}"
 
 
-async def _set_checked(session: BrowserSession, ref: str, checked: bool) -> str:
+async def _set_checked(ctx: ToolContext, ref: str, checked: bool) -> str:
+    session = ctx.session
     await act(session, ref, lambda t: t.set_checked(checked, timeout=session.action_timeout_ms))
-    return f"{'checked' if checked else 'unchecked'} {label_of(session, ref)}"
+    return f"{'checked' if checked else 'unchecked'} {ctx.label(ref)}"
 
 
 @tool
-async def check(session: BrowserSession, ref: str) -> str:
+async def check(ctx: ToolContext, ref: str) -> str:
     """Tick a checkbox, or choose a radio button or switch (does nothing if already on).
 
     Args:
         ref: The checkbox, radio or switch ref from the latest snapshot, like @e3.
     """
-    return await _set_checked(session, ref, True)
+    return await _set_checked(ctx, ref, True)
 
 
 @tool
-async def uncheck(session: BrowserSession, ref: str) -> str:
+async def uncheck(ctx: ToolContext, ref: str) -> str:
     """Untick a checkbox or switch (does nothing if already off).
 
     Args:
         ref: The checkbox or switch ref from the latest snapshot, like @e3.
     """
-    return await _set_checked(session, ref, False)
+    return await _set_checked(ctx, ref, False)

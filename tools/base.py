@@ -1,7 +1,7 @@
 """Tools as typed async functions, their JSON schemas generated from their signatures.
 
-A tool is ``async def name(session: BrowserSession, arg: type = default, ...) -> str`` with a
-Google-style docstring. ``@tool`` builds a pydantic model from the parameters after ``session``,
+A tool is ``async def name(ctx: ToolContext, arg: type = default, ...) -> str`` with a
+Google-style docstring. ``@tool`` builds a pydantic model from the parameters after ``ctx``,
 so the schema the model sees and the validation of what it sends come from one place. Errors the
 model can fix (a bad argument, a stale ref, a covered element) come back as ``ToolOutcome`` text
 with ``is_error`` set; only a lost browser or a bug escapes as an exception.
@@ -13,19 +13,25 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, get_type_hints, overload
+from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agent.errors import SessionLostError, ToolError
-from agent.messages import ToolSpec
+from tools.context import ToolContext
 
-if TYPE_CHECKING:
-    from agent.session import BrowserSession
-
-__all__ = ["Tool", "ToolBox", "ToolOutcome", "tool"]
+__all__ = ["Tool", "ToolBox", "ToolOutcome", "ToolSpec", "tool"]
 
 ToolFunction = Callable[..., Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as a model sees it: name, description and a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,8 @@ class Tool:
             prop.pop("title", None)
         return ToolSpec(self.name, self.description, schema)
 
-    async def __call__(self, session: BrowserSession, **arguments: Any) -> str:
-        return await self.function(session, **arguments)
+    async def __call__(self, ctx: ToolContext, **arguments: Any) -> str:
+        return await self.function(ctx, **arguments)
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
@@ -95,13 +101,12 @@ def _make_tool(function: ToolFunction, tool_name: str | None) -> Tool:
     summary, param_docs = _parse_docstring(function.__doc__ or "")
     if not summary:
         raise TypeError(f"tool {function.__name__} needs a docstring: it is the model's manual")
-    from agent.session import BrowserSession  # tools annotate it only for type checkers
-
-    hints = get_type_hints(function, localns={"BrowserSession": BrowserSession})
+    # Tools import ToolContext for type checkers only; give it to the evaluation here.
+    hints = get_type_hints(function, localns={"ToolContext": ToolContext})
     fields: dict[str, Any] = {}
     for index, (name, param) in enumerate(inspect.signature(function).parameters.items()):
         if index == 0:
-            continue  # the session
+            continue  # the context
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[name] = (hints[name], Field(default, description=param_docs.get(name)))
     model = create_model(
@@ -125,9 +130,7 @@ class ToolBox:
     def __contains__(self, name: object) -> bool:
         return name in self.tools
 
-    async def call(
-        self, session: BrowserSession, name: str, arguments: dict[str, Any]
-    ) -> ToolOutcome:
+    async def call(self, ctx: ToolContext, name: str, arguments: dict[str, Any]) -> ToolOutcome:
         """Validate and run one call; every error the model can fix comes back as text."""
         selected = self.tools.get(name)
         if selected is None:
@@ -142,7 +145,7 @@ class ToolBox:
             )
             return ToolOutcome(f"Invalid arguments for {name}: {problems}.", True)
         try:
-            content = await selected(session, **dict(parsed))
+            content = await selected(ctx, **dict(parsed))
         except SessionLostError:
             raise
         except ToolError as exc:

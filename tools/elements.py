@@ -10,38 +10,26 @@ from typing import TYPE_CHECKING, Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from agent.errors import SessionLostError, ToolError
-from agent.refs import CHECK_ACTIONABLE_JS, parse_ref
+from agent.browser import page_js
+from agent.errors import SessionLostError, ToolError, first_line
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from playwright.async_api import ElementHandle, Locator
 
-    from agent.session import BrowserSession
+    from agent.browser.session import BrowserSession
 
-__all__ = ["act", "ensure_actionable", "label_of", "resolve", "settle"]
-
-
-def label_of(session: BrowserSession, ref: str) -> str:
-    """``@e5 button "Go"`` as the latest snapshot showed it, for result messages."""
-    number = parse_ref(ref)
-    last = session.snapshotter.last
-    line = last.refs.get(number) if last else None
-    return line or f"@e{number}"
-
-
-async def resolve(session: BrowserSession, ref: str) -> Locator | ElementHandle:
-    return await session.resolve(ref)
+__all__ = ["act", "act_on", "ensure_actionable", "settle"]
 
 
 async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointer: bool) -> None:
     """Fail fast, saying why, when the element is detached, hidden, disabled or covered."""
     try:
-        state: dict[str, Any] = await target.evaluate(CHECK_ACTIONABLE_JS)
+        state: dict[str, Any] = await target.evaluate(page_js.CHECK_ACTIONABLE)
     except PlaywrightError as exc:
         raise ToolError(
-            f"{ref} could not be inspected ({_first_line(exc)}); take a new snapshot."
+            f"{ref} could not be inspected ({first_line(exc)}); take a new snapshot."
         ) from exc
     problem = state.get("problem")
     if problem == "detached":
@@ -91,20 +79,33 @@ async def act(
     pointer: bool = True,
 ) -> Locator | ElementHandle:
     """Resolve ``ref``, check it, run ``action`` on it and wait for the page to settle."""
-    target = await resolve(session, ref)
-    await ensure_actionable(target, ref, pointer=pointer)
+    target = await session.resolve(ref)
+    await act_on(session, target, ref, action, pointer=pointer)
+    return target
+
+
+async def act_on(
+    session: BrowserSession,
+    target: Locator | ElementHandle,
+    label: str,
+    action: Callable[[Locator | ElementHandle], Awaitable[Any]],
+    *,
+    pointer: bool = True,
+) -> None:
+    """Check an element found by a ref or a selector, act on it, and wait for the page to
+    settle; ``label`` names it in errors. ``pointer`` actions also fail on a covered element."""
+    await ensure_actionable(target, label, pointer=pointer)
     url_before = session.page.url
     try:
         await action(target)
     except PlaywrightTimeoutError as exc:
-        raise ToolError(_explain_timeout(ref, exc, session.action_timeout_ms)) from exc
+        raise ToolError(_explain_timeout(label, exc, session.action_timeout_ms)) from exc
     except PlaywrightError as exc:
-        if not session.browser.alive:
+        if not session.alive:
             raise SessionLostError("The session's browser died during the action.") from exc
-        raise ToolError(f"Could not act on {ref}: {_first_line(exc)}") from exc
+        raise ToolError(f"Could not act on {label}: {first_line(exc)}") from exc
     if session.page.url != url_before or pointer:
         await settle(session)
-    return target
 
 
 def _explain_timeout(ref: str, exc: Exception, timeout_ms: float) -> str:
@@ -125,9 +126,4 @@ def _explain_timeout(ref: str, exc: Exception, timeout_ms: float) -> str:
         return f"{ref} stayed invisible for {timeout_ms / 1000:.0f} s. Reveal it first."
     if "not stable" in message:
         return f"{ref} kept moving (an animation?) for {timeout_ms / 1000:.0f} s; try again."
-    return f"Acting on {ref} timed out after {timeout_ms / 1000:.0f} s: {_first_line(exc)}"
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return f"Acting on {ref} timed out after {timeout_ms / 1000:.0f} s: {first_line(exc)}"

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urljoin
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from agent.errors import ToolError
+from agent.errors import ToolError, first_line
 from tools.base import tool
-from tools.elements import label_of, resolve, settle
+from tools.elements import settle
+
+if TYPE_CHECKING:
+    from tools.context import ToolContext
 
 __all__ = ["go_back", "navigate", "scroll", "wait_for"]
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from agent.session import BrowserSession
-
 
 @tool
-async def navigate(session: BrowserSession, url: str) -> str:
+async def navigate(ctx: ToolContext, url: str) -> str:
     """Open a URL in the current tab.
 
     Args:
         url: An absolute http(s) URL, or a path relative to the current page.
     """
-    from urllib.parse import urljoin
-
+    session = ctx.session
     target = urljoin(session.page.url, url) if not url.startswith(("http://", "https://")) else url
     if not target.startswith(("http://", "https://", "file://", "about:")):
         raise ToolError(f"{url!r} is not a web address; give an http(s) URL.")
@@ -38,7 +36,7 @@ async def navigate(session: BrowserSession, url: str) -> str:
             f"{target} did not finish loading in time; try again or wait_for load."
         ) from exc
     except PlaywrightError as exc:
-        raise ToolError(f"Could not open {target}: {str(exc).splitlines()[0]}") from exc
+        raise ToolError(f"Could not open {target}: {first_line(exc)}") from exc
     await settle(session)
     title = await session.page.title()
     code = f" (HTTP {status})" if status and status >= 400 else ""
@@ -46,13 +44,14 @@ async def navigate(session: BrowserSession, url: str) -> str:
 
 
 @tool
-async def go_back(session: BrowserSession) -> str:
+async def go_back(ctx: ToolContext) -> str:
     """Go back to the previous page in this tab's history."""
+    session = ctx.session
     try:
         # "commit", not "load": a page restored from the back-forward cache fires no load event.
         response = await session.page.go_back(wait_until="commit")
     except PlaywrightError as exc:
-        raise ToolError(f"Could not go back: {str(exc).splitlines()[0]}") from exc
+        raise ToolError(f"Could not go back: {first_line(exc)}") from exc
     if response is None and session.page.url == "about:blank":
         raise ToolError("There is no previous page in this tab's history.")
     await settle(session)
@@ -80,7 +79,7 @@ _NEXT_FRAMES_JS = """() => new Promise((done) => {
 
 @tool
 async def scroll(
-    session: BrowserSession,
+    ctx: ToolContext,
     direction: Literal["down", "up", "left", "right"] = "down",
     amount: int | None = None,
     ref: str | None = None,
@@ -93,6 +92,7 @@ async def scroll(
         ref: A scrollable element to scroll instead of the page (like @e3); an element
             that cannot scroll is scrolled into view.
     """
+    session = ctx.session
     viewport = session.page.viewport_size or {"width": 1280, "height": 800}
     step = (
         amount
@@ -102,9 +102,9 @@ async def scroll(
     dx = {"left": -step, "right": step}.get(direction, 0)
     dy = {"up": -step, "down": step}.get(direction, 0)
     if ref:
-        target = await resolve(session, ref)
+        target = await session.resolve(ref)
         state = await target.evaluate(f"(el) => ({_SCROLL_JS})([el, {dx}, {dy}])")
-        where = label_of(session, ref)
+        where = ctx.label(ref)
     else:
         state = await session.page.evaluate(_SCROLL_JS, [None, dx, dy])
         where = "the page"
@@ -125,7 +125,7 @@ async def scroll(
 
 @tool
 async def wait_for(
-    session: BrowserSession,
+    ctx: ToolContext,
     text: str | None = None,
     ref: str | None = None,
     load_state: Literal["load", "domcontentloaded", "networkidle"] | None = None,
@@ -139,6 +139,7 @@ async def wait_for(
         load_state: A load state to wait for.
         timeout_s: How long to wait at most, in seconds (up to 30).
     """
+    session = ctx.session
     if not (text or ref or load_state):
         raise ToolError("wait_for needs text, ref or load_state.")
     timeout_ms = min(max(timeout_s, 0.1), 30.0) * 1000
@@ -149,7 +150,7 @@ async def wait_for(
         if text:
             await page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_ms)
         if ref:
-            target = await resolve(session, ref)
+            target = await session.resolve(ref)
             if hasattr(target, "wait_for"):
                 await target.wait_for(state="visible", timeout=timeout_ms)  # Locator
             else:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from agent.errors import ToolError
 from tools.base import tool
-from tools.elements import resolve
 
 if TYPE_CHECKING:
-    from agent.session import BrowserSession
+    from tools.context import ToolContext
 
 __all__ = ["get_text", "snapshot"]
 
@@ -19,15 +19,16 @@ _TEXT_OF_JS = """(el) => (el instanceof HTMLInputElement || el instanceof HTMLTe
 
 
 @tool
-async def get_text(session: BrowserSession, ref: str | None = None, offset: int = 0) -> str:
+async def get_text(ctx: ToolContext, ref: str | None = None, offset: int = 0) -> str:
     """Read the visible text of an element, or of the whole page.
 
     Args:
         ref: The element to read, like @e3; omit for the whole page.
         offset: Start reading at this character, to continue a long text.
     """
+    session = ctx.session
     if ref:
-        target = await resolve(session, ref)
+        target = await session.resolve(ref)
         text = await target.evaluate(_TEXT_OF_JS)
     else:
         text = await session.page.inner_text("body")
@@ -43,7 +44,7 @@ async def get_text(session: BrowserSession, ref: str | None = None, offset: int 
 
 @tool
 async def snapshot(
-    session: BrowserSession,
+    ctx: ToolContext,
     mode: Literal["full", "interactive"] = "full",
     scope: str | None = None,
     page: int = 1,
@@ -55,11 +56,7 @@ async def snapshot(
         scope: Limit the snapshot to one part: a ref like @e7 (a dialog, a form) or a CSS selector.
         page: When a capped snapshot says there are more pages, the page to show.
     """
-    from agent.errors import ToolError
-
     if page < 1:
         raise ToolError("page starts at 1.")
-    shot = await session.snapshot(
-        mode=mode, scope=scope, max_tokens=session.max_snapshot_tokens, page_number=page
-    )
+    shot = await ctx.snapshot(mode=mode, scope=scope, page_number=page)
     return shot.text

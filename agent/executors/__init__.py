@@ -10,7 +10,7 @@ See ``agent.executors.run`` for the design and ``agent.executors.node_deps`` for
 
 from __future__ import annotations
 
-from agent.executors.browser_commands import BrowserCommands, compact_snapshot
+from agent.executors.browser_commands import BrowserCommands
 from agent.executors.browser_rpc import SOCKET_ENV, TOKEN_ENV, BrowserRPC
 from agent.executors.node_deps import NODE_DIR, ensure_node_deps
 from agent.executors.result import (
@@ -38,7 +38,6 @@ __all__ = [
     "CodeResult",
     "Language",
     "SessionExecutors",
-    "compact_snapshot",
     "ensure_node_deps",
     "executors_for",
     "run_code",

@@ -22,7 +22,7 @@ __all__ = ["CLIENT_SCRIPT", "run_bash", "write_agent_shim"]
 
 # The `agent browser` client, run by path so it imports neither the `agent` package nor anything
 # outside the standard library (a python start-up, not a Playwright import, per command).
-CLIENT_SCRIPT = Path(__file__).resolve().parent.parent / "commands" / "browser.py"
+CLIENT_SCRIPT = Path(__file__).resolve().with_name("browser_cli.py")
 
 _SHIM = """#!/bin/sh
 # `agent browser ...` talks to the session that runs this script; other commands go to the CLI.

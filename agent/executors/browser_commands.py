@@ -1,8 +1,10 @@
 """What each ``agent browser`` command does, run in the session's own process.
 
-The commands follow agent-browser's conventions. A target is a ref from the session's snapshots
-(``@e3``, ``e3``, ``ref=e3``) or a CSS selector; commands the planner also has (click, fill, type,
-press, scroll, select, check, hover, wait, open, back, snapshot) go through the same tools, so a
+The commands are declared once, in ``agent.executors.browser_cli.COMMANDS``; each is handled
+here by the ``BrowserCommands`` method ``cmd_<name>``, and importing this module fails if the two
+disagree. A target is a ref from the session's snapshots (``@e3``, ``e3``, ``ref=e3``) or a CSS
+selector; a ref goes through the planner's own tool (click, fill, type, press, scroll, select,
+check, hover, wait, open, back, snapshot), a selector through the same element checks, so a
 script and the planner share one page, one set of refs and one wording of errors. Every failure
 the script can act on is a ``ToolError`` whose message becomes the command's one-line reason.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,48 +21,22 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from agent.errors import ToolError
-from tools import ToolBox, default_toolbox
-from tools.elements import ensure_actionable, settle
+from agent.browser.grammar import compact, is_ref
+from agent.errors import ToolError, first_line
+from agent.executors.browser_cli import COMMANDS as DECLARED
+from tools import ToolBox, ToolContext, default_toolbox
+from tools.elements import act_on, settle
 
 if TYPE_CHECKING:
     from playwright.async_api import ElementHandle, Page
 
-    from agent.session import BrowserSession
+    from agent.browser.session import BrowserSession
+    from agent.browser.snapshot import Snapshot
 
-__all__ = ["COMMANDS", "BrowserCommands", "compact_snapshot", "is_ref"]
+__all__ = ["HANDLERS", "BrowserCommands"]
 
-_REF = re.compile(r"^\s*(?:@|ref=)?e\d+\s*$")
-# Lines of a snapshot that only name a structural role: `-c` drops them.
-_STRUCTURAL = frozenset(
-    {
-        "generic", "group", "list", "listitem", "paragraph", "main", "navigation", "region",
-        "banner", "contentinfo", "complementary", "section", "article", "rowgroup", "row",
-        "none", "presentation", "separator", "document", "figure", "term", "definition",
-    }
-)  # fmt: skip
 _FIND_ACTIONS = ("click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text")
 MAX_WAIT_MS = 300_000
-
-
-def is_ref(target: str) -> bool:
-    """True for ``@e3``, ``e3`` and ``ref=e3``; anything else is taken as a CSS selector."""
-    return bool(_REF.match(target))
-
-
-def compact_snapshot(text: str) -> str:
-    """Drop empty lines and lines that only name a structural role (no ref, name or text)."""
-    kept = [
-        line
-        for line in text.splitlines()
-        if line.strip() and line.strip().removeprefix("- ") not in _STRUCTURAL
-    ]
-    return "\n".join(kept)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _as_text(value: Any) -> str:
@@ -75,40 +50,54 @@ def _as_text(value: Any) -> str:
         return repr(value)
 
 
+def _typing(text: str) -> Callable[[Locator | ElementHandle], Awaitable[None]]:
+    """Type ``text`` key by key into an element, after what it holds."""
+
+    async def typing(element: Locator | ElementHandle) -> None:
+        if isinstance(element, Locator):
+            await element.press_sequentially(text)
+        else:
+            await element.type(text)
+
+    return typing
+
+
 class BrowserCommands:
-    """Runs ``agent browser`` commands on one session; keeps its tab ids."""
+    """Runs ``agent browser`` commands on one session; keeps its tab ids and the last snapshot
+    its commands showed (so ``click @e3`` reports the element as that snapshot named it)."""
 
     def __init__(self, workdir: Path, toolbox: ToolBox | None = None) -> None:
         self.workdir = workdir
         self.toolbox = toolbox or default_toolbox()
+        self._last_snapshot: Snapshot | None = None
         self._tab_ids: dict[Page, str] = {}
         self._next_tab = 1
         self._screenshots = 0
 
     async def run(self, session: BrowserSession, command: str, args: dict[str, Any]) -> str:
         """Run one command; raise ``ToolError`` with a one-line reason when it cannot."""
-        handler = COMMANDS.get(command)
+        handler = HANDLERS.get(command)
         if handler is None:
-            raise ToolError(f"unknown command {command!r}; known: {', '.join(sorted(COMMANDS))}")
+            raise ToolError(f"unknown command {command!r}; known: {', '.join(sorted(HANDLERS))}")
         try:
             return await handler(self, session, args)
         except PlaywrightTimeoutError as exc:
-            raise ToolError(f"timed out: {_first_line(exc)}") from exc
+            raise ToolError(f"timed out: {first_line(exc)}") from exc
         except PlaywrightError as exc:
-            raise ToolError(_first_line(exc)) from exc
+            raise ToolError(first_line(exc)) from exc
 
     # -- shared pieces ---------------------------------------------------------------------------
 
+    def _context(self, session: BrowserSession) -> ToolContext:
+        return ToolContext(session, last_snapshot=self._last_snapshot)
+
     async def _tool(self, session: BrowserSession, name: str, args: dict[str, Any]) -> str:
-        outcome = await self.toolbox.call(session, name, args)
+        ctx = self._context(session)
+        outcome = await self.toolbox.call(ctx, name, args)
+        self._last_snapshot = ctx.last_snapshot
         if outcome.is_error:
             raise ToolError(outcome.content)
         return outcome.content
-
-    async def _element(self, session: BrowserSession, target: str) -> Locator | ElementHandle:
-        if is_ref(target):
-            return await session.resolve(target)
-        return await _css(session.page, target)
 
     async def _act(
         self,
@@ -116,16 +105,16 @@ class BrowserCommands:
         target: str,
         tool: str,
         tool_args: dict[str, Any],
-        action: Callable[[Locator], Awaitable[Any]],
+        action: Callable[[Locator | ElementHandle], Awaitable[Any]],
         done: str,
         *,
         pointer: bool = True,
     ) -> str:
-        """A ref goes through the planner's tool; a CSS selector is acted on directly."""
+        """A ref goes through the planner's tool; a CSS selector through the same checks."""
         if is_ref(target):
             return await self._tool(session, tool, {"ref": target, **tool_args})
-        locator = await _css(session.page, target)
-        await _on_locator(session, locator, target, action, pointer=pointer)
+        element = await session.locate(target)
+        await act_on(session, element, target, action, pointer=pointer)
         return done
 
     def _tab_id(self, page: Page) -> str:
@@ -135,21 +124,21 @@ class BrowserCommands:
         return self._tab_ids[page]
 
     def _tabs(self, session: BrowserSession) -> list[tuple[str, Page]]:
-        pages = [p for p in session.browser.context.pages if not p.is_closed()]
+        pages = session.tabs
         for page in list(self._tab_ids):
             if page.is_closed():
                 del self._tab_ids[page]
         return [(self._tab_id(p), p) for p in pages]
 
-    # -- commands --------------------------------------------------------------------------------
+    # -- commands, one per entry of browser_cli.COMMANDS -----------------------------------------
 
-    async def open(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_open(self, session: BrowserSession, args: dict[str, Any]) -> str:
         return await self._tool(session, "navigate", {"url": args["url"]})
 
-    async def back(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_back(self, session: BrowserSession, args: dict[str, Any]) -> str:
         return await self._tool(session, "go_back", {})
 
-    async def forward(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_forward(self, session: BrowserSession, args: dict[str, Any]) -> str:
         page = session.page
         before = page.url
         # "commit", then settle: a page restored from the back-forward cache fires no load event.
@@ -159,128 +148,118 @@ class BrowserCommands:
         await settle(session)
         return f"went forward to {page.url}"
 
-    async def reload(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_reload(self, session: BrowserSession, args: dict[str, Any]) -> str:
         await session.page.reload()
         await settle(session)
         return f"reloaded {session.page.url}"
 
-    async def snapshot(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_snapshot(self, session: BrowserSession, args: dict[str, Any]) -> str:
         depth = args.get("depth")
         if depth is not None and depth < 0:
             raise ToolError("-d takes a depth of 0 or more.")
-        shot = await session.snapshot(
+        ctx = self._context(session)
+        shot = await ctx.snapshot(
             mode="interactive" if args.get("interactive") else "full",
             scope=args.get("selector"),
             max_depth=depth,
-            max_tokens=session.max_snapshot_tokens,
         )
-        text = compact_snapshot(shot.text) if args.get("compact") else shot.text
+        self._last_snapshot = shot
+        text = compact(shot.text) if args.get("compact") else shot.text
         return text or "(nothing to show on this page)"
 
-    async def click(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_click(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        target = args["target"]
         return await self._act(
-            session, args["target"], "click", {}, lambda t: t.click(), f"clicked {args['target']}"
+            session, target, "click", {}, lambda t: t.click(), f"clicked {target}"
         )
 
-    async def dblclick(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_dblclick(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        target = args["target"]
         return await self._act(
-            session,
-            args["target"],
-            "dblclick",
-            {},
-            lambda t: t.dblclick(),
-            f"double-clicked {args['target']}",
+            session, target, "dblclick", {}, lambda t: t.dblclick(), f"double-clicked {target}"
         )
 
-    async def hover(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_hover(self, session: BrowserSession, args: dict[str, Any]) -> str:
         target = args["target"]
         return await self._act(
             session, target, "hover", {}, lambda t: t.hover(), f"hovered {target}"
         )
 
-    async def fill(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        text = args["text"]
+    async def cmd_fill(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        target, text = args["target"], args["text"]
         return await self._act(
             session,
-            args["target"],
+            target,
             "fill",
             {"value": text},
             lambda t: t.fill(text),
-            f"filled {args['target']} with {text!r}",
+            f"filled {target} with {text!r}",
             pointer=False,
         )
 
-    async def type(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        text = args["text"]
+    async def cmd_type(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        target, text = args["target"], args["text"]
         return await self._act(
             session,
-            args["target"],
+            target,
             "type",
             {"text": text},
-            lambda t: t.press_sequentially(text),
-            f"typed {text!r} into {args['target']}",
+            _typing(text),
+            f"typed {text!r} into {target}",
             pointer=False,
         )
 
-    async def select(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        values = list(args["values"])
+    async def cmd_select(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        target, values = args["target"], list(args["values"])
         return await self._act(
             session,
-            args["target"],
+            target,
             "select_option",
             {"values": values},
             lambda t: t.select_option(values),
-            f"selected {', '.join(map(repr, values))} in {args['target']}",
+            f"selected {', '.join(map(repr, values))} in {target}",
             pointer=False,
         )
 
-    async def check(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_check(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        target = args["target"]
         return await self._act(
-            session,
-            args["target"],
-            "check",
-            {},
-            lambda t: t.set_checked(True),
-            f"checked {args['target']}",
+            session, target, "check", {}, lambda t: t.set_checked(True), f"checked {target}"
         )
 
-    async def uncheck(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_uncheck(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        target = args["target"]
         return await self._act(
-            session,
-            args["target"],
-            "uncheck",
-            {},
-            lambda t: t.set_checked(False),
-            f"unchecked {args['target']}",
+            session, target, "uncheck", {}, lambda t: t.set_checked(False), f"unchecked {target}"
         )
 
-    async def press(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_press(self, session: BrowserSession, args: dict[str, Any]) -> str:
         key, target = args["key"], args.get("target")
         if target is None or is_ref(target):
             return await self._tool(session, "press", {"key": key, "ref": target})
-        locator = await _css(session.page, target)
-        await _on_locator(session, locator, target, lambda t: t.press(key), pointer=False)
+        element = await session.locate(target)
+        await act_on(session, element, target, lambda t: t.press(key), pointer=False)
         return f"pressed {key} on {target}"
 
-    async def scroll(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_scroll(self, session: BrowserSession, args: dict[str, Any]) -> str:
         direction, pixels, target = args["direction"], args.get("pixels"), args.get("selector")
         if target is None or is_ref(target):
             return await self._tool(
                 session, "scroll", {"direction": direction, "amount": pixels, "ref": target}
             )
-        locator = await _css(session.page, target)
+        locator = await session.locate(target)
         step = pixels if pixels is not None else 400
         dx = {"left": -step, "right": step}.get(direction, 0)
         dy = {"up": -step, "down": step}.get(direction, 0)
         await locator.evaluate("(el, [dx, dy]) => el.scrollBy(dx, dy)", [dx, dy])
         return f"scrolled {target} {direction} by {step}px"
 
-    async def scrollintoview(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        element = await self._element(session, args["target"])
+    async def cmd_scrollintoview(self, session: BrowserSession, args: dict[str, Any]) -> str:
+        element = await session.locate(args["target"])
         await element.scroll_into_view_if_needed()
         return f"scrolled {args['target']} into view"
 
-    async def get(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_get(self, session: BrowserSession, args: dict[str, Any]) -> str:
         what, target = args["what"], args.get("target")
         page = session.page
         if what == "title":
@@ -296,12 +275,12 @@ class BrowserCommands:
             try:
                 return str(await page.locator(target).count())
             except PlaywrightError as exc:
-                raise ToolError(f"{target!r} is not a valid selector: {_first_line(exc)}") from exc
+                raise ToolError(f"{target!r} is not a valid selector: {first_line(exc)}") from exc
         if what in ("text", "html") and not target:
             return await (page.inner_text("body") if what == "text" else page.content())
         if not target:
             raise ToolError(f"get {what} needs a target: a ref like @e3 or a CSS selector.")
-        element = await self._element(session, target)
+        element = await session.locate(target)
         if what == "text":
             return await element.inner_text()
         if what == "html":
@@ -315,12 +294,12 @@ class BrowserCommands:
             return await element.get_attribute(name) or ""
         raise ToolError(f"get {what!r}: use text, html, value, attr, title, url or count.")
 
-    async def is_(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_is(self, session: BrowserSession, args: dict[str, Any]) -> str:
         what, target = args["what"], args["target"]
         if what == "visible" and not is_ref(target):
             locator = session.page.locator(target)
             return "true" if await locator.count() and await locator.first.is_visible() else "false"
-        element = await self._element(session, target)
+        element = await session.locate(target)
         checks = {
             "visible": element.is_visible,
             "enabled": element.is_enabled,
@@ -330,7 +309,7 @@ class BrowserCommands:
             raise ToolError(f"is {what!r}: use visible, enabled or checked.")
         return "true" if await checks[what]() else "false"
 
-    async def find(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_find(self, session: BrowserSession, args: dict[str, Any]) -> str:
         by, value, action = args["by"], args["value"], args["action"]
         text, name, exact = args.get("text"), args.get("name"), bool(args.get("exact"))
         page = session.page
@@ -354,7 +333,7 @@ class BrowserCommands:
             all_matches = locators[by]()
             count = await all_matches.count()
         except PlaywrightError as exc:
-            raise ToolError(f"find {described}: {_first_line(exc)}") from exc
+            raise ToolError(f"find {described}: {first_line(exc)}") from exc
         if count == 0:
             raise ToolError(f"no element found by {described}.")
         locator = all_matches.first
@@ -362,21 +341,21 @@ class BrowserCommands:
             return await locator.inner_text()
         if action in ("fill", "type") and text is None:
             raise ToolError(f"find ... {action} needs the text to enter.")
-        actions: dict[str, tuple[Callable[[Locator], Awaitable[Any]], bool]] = {
+        actions: dict[str, tuple[Callable[[Locator | ElementHandle], Awaitable[Any]], bool]] = {
             "click": (lambda t: t.click(), True),
             "dblclick": (lambda t: t.dblclick(), True),
             "hover": (lambda t: t.hover(), True),
             "check": (lambda t: t.set_checked(True), True),
             "uncheck": (lambda t: t.set_checked(False), True),
             "fill": (lambda t: t.fill(text or ""), False),
-            "type": (lambda t: t.press_sequentially(text or ""), False),
+            "type": (_typing(text or ""), False),
         }
         run, pointer = actions[action]
-        await _on_locator(session, locator, described, run, pointer=pointer)
+        await act_on(session, locator, described, run, pointer=pointer)
         more = f" (first of {count})" if count > 1 else ""
         return f"{action}: {described}{more}"
 
-    async def wait(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_wait(self, session: BrowserSession, args: dict[str, Any]) -> str:
         target, text, url, load = (args.get(k) for k in ("target", "text", "url", "load"))
         timeout_ms = float(args.get("timeout") or 10_000)
         if target and target.isdigit():
@@ -419,14 +398,14 @@ class BrowserCommands:
             done.append(f"url is {session.page.url}")
         return "; ".join(done)
 
-    async def eval(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_eval(self, session: BrowserSession, args: dict[str, Any]) -> str:
         try:
             value = await session.page.evaluate(args["script"])
         except PlaywrightError as exc:
-            raise ToolError(f"JavaScript failed: {_first_line(exc)}") from exc
+            raise ToolError(f"JavaScript failed: {first_line(exc)}") from exc
         return _as_text(value)
 
-    async def screenshot(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_screenshot(self, session: BrowserSession, args: dict[str, Any]) -> str:
         path = args.get("path")
         if path:
             target = Path(path)
@@ -439,7 +418,7 @@ class BrowserCommands:
         await session.page.screenshot(path=str(target), full_page=bool(args.get("full")))
         return str(target)
 
-    async def tab(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_tab(self, session: BrowserSession, args: dict[str, Any]) -> str:
         action, arg = args.get("action") or "list", args.get("arg")
         tabs = self._tabs(session)
         current = session.page
@@ -450,8 +429,7 @@ class BrowserCommands:
                 lines.append(f"{mark} {tab_id} {await page.title()!r} {page.url}")
             return "\n".join(lines)
         if action == "new":
-            page = await session.browser.context.new_page()
-            session.switch_to(page)
+            page = await session.new_tab()
             tab_id = self._tab_id(page)
             if arg:
                 opened = await self._tool(session, "navigate", {"url": arg})
@@ -478,62 +456,25 @@ class BrowserCommands:
         raise ToolError(f"there is no tab {wanted!r}; open tabs: {known} (see `tab list`).")
 
 
-async def _css(page: Page, selector: str) -> Locator:
-    locator = page.locator(selector)
-    try:
-        count = await locator.count()
-    except PlaywrightError as exc:
-        raise ToolError(f"{selector!r} is not a valid selector: {_first_line(exc)}") from exc
-    if count == 0:
-        raise ToolError(f"no element matches {selector!r}.")
-    return locator.first
-
-
-async def _on_locator(
-    session: BrowserSession,
-    locator: Locator,
-    label: str,
-    action: Callable[[Locator], Awaitable[Any]],
-    *,
-    pointer: bool,
-) -> None:
-    """Act on an element found without a ref, with the checks and errors the tools give."""
-    await ensure_actionable(locator, label, pointer=pointer)
-    url_before = session.page.url
-    try:
-        await action(locator)
-    except PlaywrightTimeoutError as exc:
-        raise ToolError(f"acting on {label} timed out: {_first_line(exc)}") from exc
-    except PlaywrightError as exc:
-        raise ToolError(f"could not act on {label}: {_first_line(exc)}") from exc
-    if pointer or session.page.url != url_before:
-        await settle(session)
-
-
 _Handler = Callable[[BrowserCommands, "BrowserSession", dict[str, Any]], Awaitable[str]]
 
-COMMANDS: dict[str, _Handler] = {
-    "open": BrowserCommands.open,
-    "back": BrowserCommands.back,
-    "forward": BrowserCommands.forward,
-    "reload": BrowserCommands.reload,
-    "snapshot": BrowserCommands.snapshot,
-    "click": BrowserCommands.click,
-    "dblclick": BrowserCommands.dblclick,
-    "hover": BrowserCommands.hover,
-    "fill": BrowserCommands.fill,
-    "type": BrowserCommands.type,
-    "select": BrowserCommands.select,
-    "check": BrowserCommands.check,
-    "uncheck": BrowserCommands.uncheck,
-    "press": BrowserCommands.press,
-    "scroll": BrowserCommands.scroll,
-    "scrollintoview": BrowserCommands.scrollintoview,
-    "get": BrowserCommands.get,
-    "is": BrowserCommands.is_,
-    "find": BrowserCommands.find,
-    "wait": BrowserCommands.wait,
-    "eval": BrowserCommands.eval,
-    "screenshot": BrowserCommands.screenshot,
-    "tab": BrowserCommands.tab,
-}
+
+def _bind_handlers() -> dict[str, _Handler]:
+    """Each declared command's handler; a declared command without one, or a handler nobody
+    declared, is a bug in this module, caught at import rather than by a user."""
+    handlers = {
+        name.removeprefix("cmd_"): getattr(BrowserCommands, name)
+        for name in dir(BrowserCommands)
+        if name.startswith("cmd_")
+    }
+    declared = {command.name for command in DECLARED}
+    if set(handlers) != declared:
+        raise RuntimeError(
+            "agent browser commands and their handlers differ: declared without a handler "
+            f"{sorted(declared - set(handlers))}, handlers never declared "
+            f"{sorted(set(handlers) - declared)}"
+        )
+    return handlers
+
+
+HANDLERS: dict[str, _Handler] = _bind_handlers()

@@ -28,16 +28,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import AgentError
+from agent.errors import AgentError, one_line
+from agent.executors.browser_cli import SOCKET_ENV, TOKEN_ENV
 from agent.executors.browser_commands import BrowserCommands
 
 if TYPE_CHECKING:
-    from agent.session import BrowserSession
+    from agent.browser.session import BrowserSession
 
 __all__ = ["SOCKET_ENV", "TOKEN_ENV", "BrowserRPC"]
 
-SOCKET_ENV = "AGENT_SESSION_SOCKET"
-TOKEN_ENV = "AGENT_SESSION_TOKEN"
 _REQUEST_LIMIT = 8 * 1024 * 1024
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ class BrowserRPC:
             async with self._lock:
                 output = await self.commands.run(session, command, args)
         except AgentError as exc:  # ToolError, StaleRefError, SessionLostError: said in one line
-            return {"ok": False, "error": " ".join(str(exc).split())}
+            return {"ok": False, "error": one_line(exc)}
         except Exception as exc:
             log.exception("agent browser %s failed", command)
             reason = f"internal error in {command}: {type(exc).__name__}: {exc}"

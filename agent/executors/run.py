@@ -25,17 +25,17 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.errors import SessionLostError
+from agent.errors import ExecutorStartError, SessionLostError
 from agent.executors.bash import run_bash, write_agent_shim
 from agent.executors.browser_rpc import SOCKET_ENV, TOKEN_ENV, BrowserRPC
 from agent.executors.node_deps import ensure_node_deps, node_binary
 from agent.executors.result import LANGUAGES, MAX_TIMEOUT_S, MIN_TIMEOUT_S, CodeResult, Language
-from agent.executors.worker import WarmWorker, WorkerStartError
+from agent.executors.worker import WarmWorker
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession, Page
 
-    from agent.session import BrowserSession
+    from agent.browser.session import BrowserSession
 
 __all__ = ["SessionExecutors", "child_environment", "executors_for", "run_code", "warm_up"]
 
@@ -88,7 +88,7 @@ async def warm_up(session: BrowserSession, *languages: Language) -> None:
 
 def executors_for(session: BrowserSession) -> SessionExecutors:
     """The session's executors, created (and registered for cleanup at close) on first use."""
-    if not session.browser.alive:
+    if not session.alive:
         raise SessionLostError("The session's browser is gone; start a new session to run code.")
     state = _by_session.get(session)
     if state is None:
@@ -146,8 +146,8 @@ class SessionExecutors:
         async with self._locks[language]:
             try:
                 worker = await self._worker(language)
-            except WorkerStartError as exc:
-                if not session.browser.alive:
+            except ExecutorStartError as exc:
+                if not session.alive:
                     raise SessionLostError("The session's browser died.") from exc
                 return CodeResult(
                     stdout="",

@@ -17,10 +17,11 @@ import secrets
 import signal
 from typing import Any
 
+from agent.errors import ExecutorStartError
 from agent.executors.capture import StreamCapture
 from agent.executors.result import KILLED_EXIT_CODE, MAX_OUTPUT_BYTES, CodeResult
 
-__all__ = ["WarmWorker", "WorkerStartError", "kill_group", "wait_exit"]
+__all__ = ["WarmWorker", "kill_group", "wait_exit"]
 
 # Generous: python must import Playwright and start its driver, node must load playwright-core,
 # and both then attach over CDP, on a machine that may be busy.
@@ -28,10 +29,6 @@ START_TIMEOUT_S = 60.0
 # How long the sentinels may trail the answer (they are written before it, on other pipes).
 _SENTINEL_WAIT_S = 5.0
 _ANSWER_LIMIT = 4 * MAX_OUTPUT_BYTES + 65536  # result capped at 1 MiB, JSON-escaped
-
-
-class WorkerStartError(RuntimeError):
-    """The worker exited or failed to attach to the browser before it was ready."""
 
 
 class WarmWorker:
@@ -109,7 +106,7 @@ class WarmWorker:
             await self._stderr.wait_closed(1.0)
             detail = ready.get("error") or self._stderr.end().strip()[-2000:]
             await self.kill()
-            raise WorkerStartError(detail or f"no answer within {timeout_s:.0f} s")
+            raise ExecutorStartError(detail or f"no answer within {timeout_s:.0f} s")
         self._stderr.end()
 
     async def run(self, code: str, target_id: str, timeout_s: float) -> CodeResult:

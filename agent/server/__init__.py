@@ -7,17 +7,17 @@ SDKs work against it when pointed at its URL (``Firecrawl(api_url="http://127.0.
 from __future__ import annotations
 
 from agent.server.app import create_app
-from agent.server.errors import ApiError
+from agent.server.errors import status_of
 from agent.server.profiles import ProfileStore
 from agent.server.registry import ServerSession, SessionFactory, SessionRegistry
 from agent.server.settings import ServerSettings
 
 __all__ = [
-    "ApiError",
     "ProfileStore",
     "ServerSession",
     "ServerSettings",
     "SessionFactory",
     "SessionRegistry",
     "create_app",
+    "status_of",
 ]

@@ -16,12 +16,13 @@ from agent.server import live_view, routes
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.profiles import ProfileStore
 from agent.server.registry import SessionFactory, SessionRegistry
+from agent.server.scrape import ServedBrowserSession
 from agent.server.settings import ServerSettings
 from agent.server.state import ServerState
 
 if TYPE_CHECKING:
+    from agent.browser.session import BrowserSession
     from agent.models.base import Model
-    from agent.session import BrowserSession
 
 __all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "create_app"]
 
@@ -95,8 +96,6 @@ def create_app(
 
 def _local_browser_factory(agent_settings: Settings) -> SessionFactory:
     async def start() -> BrowserSession:
-        from agent.server.scrape import ServedBrowserSession
-
         return await ServedBrowserSession.start(
             executable=str(agent_settings.browser_path) if agent_settings.browser_path else None,
             headless=agent_settings.headless,
@@ -124,7 +123,7 @@ class _BodySizeLimit:
         header_bytes = sum(len(name) + len(value) for name, value in headers)
         if header_bytes > MAX_HEADER_BYTES:
             response = error_response(
-                431,
+                "HEADERS_TOO_LARGE",
                 f"Request headers of {header_bytes} bytes are larger than the "
                 f"{MAX_HEADER_BYTES} bytes this server accepts.",
             )
@@ -133,7 +132,7 @@ class _BodySizeLimit:
         declared = dict(headers).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_bytes:
             response = error_response(
-                413,
+                "PAYLOAD_TOO_LARGE",
                 f"Request body of {int(declared)} bytes is larger than the "
                 f"{self.max_bytes} bytes this server accepts.",
             )

@@ -1,8 +1,10 @@
-"""Errors in Firecrawl's shape, ``{"success": false, "error": ..., "details"?, "code"?}``.
+"""Errors in Firecrawl's shape: ``{"success": false, "error": ..., "code": ..., "details"?}``.
 
-Every failure the server answers goes through :class:`ApiError` or one of the handlers below,
-so a client never sees FastAPI's ``{"detail": ...}`` or a bare 500 with a traceback. The server
-never answers 502: Firecrawl's SDKs retry 502, which would run a prompt a second time.
+Every failure the server answers has a ``code``, and each code has exactly one HTTP status, in
+``STATUS``: a ``RequestError`` raised anywhere below the routes, an error of the library's tree,
+a validation error or a routing error all go through :func:`error_response`. A client never
+sees FastAPI's ``{"detail": ...}`` or a bare 500 with a traceback. The server never answers 502:
+Firecrawl's SDKs retry 502, which would run a prompt a second time.
 """
 
 from __future__ import annotations
@@ -16,9 +18,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.errors import BrowserError, ConfigError, ModelError, SessionLostError
+from agent.errors import (
+    BrowserError,
+    ConfigError,
+    ModelError,
+    RequestError,
+    SessionLostError,
+)
 
-__all__ = ["ApiError", "SafeJSONResponse", "error_response", "install_error_handlers"]
+__all__ = [
+    "STATUS",
+    "SafeJSONResponse",
+    "error_response",
+    "install_error_handlers",
+    "status_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,42 +63,68 @@ def _replace_surrogates(value: Any) -> Any:
     return value
 
 
-class ApiError(Exception):
-    """A failure with the HTTP status and message the client should see."""
+STATUS: dict[str, int] = {
+    # the request itself
+    "BAD_REQUEST": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "PAYLOAD_TOO_LARGE": 413,
+    "HEADERS_TOO_LARGE": 431,
+    # sessions and profiles
+    "SESSION_NOT_FOUND": 404,
+    "SESSION_LOST": 410,
+    "TOO_MANY_SESSIONS": 429,
+    "BAD_PROFILE_NAME": 400,
+    "PROFILE_IN_USE": 409,
+    "PROFILE_CORRUPT": 500,
+    # loading a page
+    "SCRAPE_TIMEOUT": 408,
+    "SCRAPE_DNS_RESOLUTION_ERROR": 400,
+    "SCRAPE_SSL_ERROR": 400,
+    "SCRAPE_SITE_UNREACHABLE": 400,
+    "SCRAPE_ABORTED": 400,
+    "SCRAPE_FAILED": 400,
+    "SCRAPE_BLOCKED": 403,
+    # what the server depends on
+    "CODE_EXECUTION_UNAVAILABLE": 501,
+    "MODEL_BACKEND_ERROR": 503,
+    "CONFIG_ERROR": 503,
+    "BROWSER_UNAVAILABLE": 503,
+    "SERVICE_UNAVAILABLE": 503,
+    "INTERNAL_ERROR": 500,
+}
+"""Every code the server answers with, and its one HTTP status."""
 
-    def __init__(
-        self,
-        status: int,
-        error: str,
-        *,
-        code: str | None = None,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        if status == 502:  # pragma: no cover - a programming error, caught in review
-            raise ValueError("never answer 502: Firecrawl's SDKs retry it and rerun prompts")
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.code = code
-        self.details = details
-        self.headers = headers
+_CODE_OF_STATUS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                   413: "PAYLOAD_TOO_LARGE", 503: "SERVICE_UNAVAILABLE"}  # fmt: skip
+
+
+def status_of(error: RequestError) -> int:
+    """The HTTP status a ``RequestError`` is answered with."""
+    return STATUS[error.code]
 
 
 def error_response(
-    status: int,
+    code: str,
     error: str,
     *,
-    code: str | None = None,
     details: Any = None,
-    headers: dict[str, str] | None = None,
+    retry_after_s: int | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"success": False, "error": error}
-    if code is not None:
-        body["code"] = code
+    """The response for a failure: its code's status, Firecrawl's body, and the headers the
+    code calls for (``WWW-Authenticate`` on 401, ``Retry-After`` when waiting helps)."""
+    status = STATUS[code]
+    body: dict[str, Any] = {"success": False, "error": error, "code": code}
     if details is not None:
         body["details"] = details
-    return SafeJSONResponse(body, status_code=status, headers=headers)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
+    return SafeJSONResponse(body, status_code=status, headers=headers or None)
 
 
 def _describe_validation_error(err: dict[str, Any]) -> dict[str, Any]:
@@ -95,10 +135,10 @@ def _describe_validation_error(err: dict[str, Any]) -> dict[str, Any]:
     return {"path": loc, "message": message}
 
 
-async def _on_api_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
+async def _on_request_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestError)
     return error_response(
-        exc.status, exc.error, code=exc.code, details=exc.details, headers=exc.headers
+        exc.code, exc.message, details=exc.details, retry_after_s=exc.retry_after_s
     )
 
 
@@ -106,54 +146,47 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     assert isinstance(exc, RequestValidationError)
     details = [_describe_validation_error(dict(err)) for err in exc.errors()]
     summary = "; ".join(f"{'.'.join(d['path']) or 'body'}: {d['message']}" for d in details[:5])
-    return error_response(400, f"Bad Request: {summary}", details=details)
+    return error_response("BAD_REQUEST", f"Bad Request: {summary}", details=details)
 
 
 async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    status = 503 if exc.status_code == 502 else exc.status_code
-    headers = dict(exc.headers) if exc.headers else None
-    return error_response(status, str(exc.detail), headers=headers)
+    code = _CODE_OF_STATUS.get(exc.status_code, "INTERNAL_ERROR")
+    return error_response(code, str(exc.detail))
 
 
 async def _on_model_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ModelError)
     return error_response(
-        503,
+        "MODEL_BACKEND_ERROR",
         f"The model backend failed: {exc}",
-        code="MODEL_BACKEND_ERROR",
         details={"provider": exc.provider, "status": exc.status},
     )
 
 
 async def _on_config_error(_request: Request, exc: Exception) -> JSONResponse:
-    return error_response(503, f"The server is misconfigured: {exc}", code="CONFIG_ERROR")
+    return error_response("CONFIG_ERROR", f"The server is misconfigured: {exc}")
 
 
 async def _on_session_lost(_request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        410, f"{exc} Scrape the page again to get a new scrapeId.", code="SESSION_LOST"
-    )
+    return error_response("SESSION_LOST", f"{exc} Scrape the page again to get a new scrapeId.")
 
 
 async def _on_browser_error(_request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        503, f"The browser could not be started or used: {exc}", code="BROWSER_UNAVAILABLE"
-    )
+    return error_response("BROWSER_UNAVAILABLE", f"The browser could not be started or used: {exc}")
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
-        500,
+        "INTERNAL_ERROR",
         f"Internal server error ({type(exc).__name__}: {exc}). The server log has the details.",
-        code="INTERNAL_ERROR",
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error the app can raise answer in Firecrawl's error shape."""
-    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(RequestError, _on_request_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(ModelError, _on_model_error)

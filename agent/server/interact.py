@@ -10,14 +10,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.errors import SessionLostError
-from agent.server.errors import ApiError
+from agent.errors import RequestError, SessionLostError
 from agent.server.schemas import Language
 
 if TYPE_CHECKING:
+    from agent.browser.session import BrowserSession
     from agent.config import Settings
     from agent.models.base import Model
-    from agent.session import BrowserSession
 
 __all__ = ["InteractOutcome", "run_code_call", "run_prompt_call"]
 
@@ -48,17 +47,16 @@ async def run_prompt_call(
     """Let the planner carry out ``prompt``; ``output`` is its answer, ``result`` the snapshot.
 
     Raises:
-        ApiError: 503 when the model backend failed, so the caller knows to retry later
-            rather than to rephrase.
+        RequestError: MODEL_BACKEND_ERROR when the model backend failed, so the caller knows
+            to retry later rather than to rephrase.
     """
     from agent.loop import run_prompt
 
     run = await run_prompt(session, prompt, model=model, settings=settings, timeout_s=timeout_s)
     if run.stop_reason == "model_error":
-        raise ApiError(
-            503,
+        raise RequestError(
+            "MODEL_BACKEND_ERROR",
             f"The model backend failed, so the prompt was not carried out: {run.error}",
-            code="MODEL_BACKEND_ERROR",
             details={"steps": len(run.steps)},
         )
     killed = run.stop_reason == "timeout"
@@ -80,15 +78,14 @@ async def run_code_call(
     try:
         from agent.executors import run_code
     except ImportError as exc:  # the executors package is optional at runtime
-        raise ApiError(
-            501,
+        raise RequestError(
+            "CODE_EXECUTION_UNAVAILABLE",
             f"Code execution is not available on this server ({exc}).",
-            code="CODE_EXECUTION_UNAVAILABLE",
         ) from None
     async with session.lock:
         ran = await run_code(session, code, language, timeout_s)
     last_error = (ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"])[0]
-    if (ran.exit_code != 0 or ran.killed) and not session.browser.alive:
+    if (ran.exit_code != 0 or ran.killed) and not session.alive:
         # The code failed because the browser died under it: say so now, not on the next call.
         raise SessionLostError(
             f"The session's browser died while the code ran (the code's last error: {last_error})."

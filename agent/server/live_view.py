@@ -23,8 +23,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from playwright.async_api import Error as PlaywrightError
 
-from agent.errors import SessionLostError
-from agent.server.errors import ApiError
+from agent.errors import RequestError, SessionLostError
 from agent.server.registry import ServerSession
 from agent.server.state import server_state
 
@@ -80,8 +79,8 @@ async def live_view_page(request: Request, scrape_id: str, token: str = "") -> H
     session = server_state(request).registry.get(scrape_id)
     interactive = _access(session, token)
     if interactive is None:
-        raise ApiError(
-            403,
+        raise RequestError(
+            "FORBIDDEN",
             "This live-view link is not valid for this session: use the liveViewUrl or "
             "interactiveLiveViewUrl an interact call returned.",
         )
@@ -108,7 +107,7 @@ async def live_view_socket(websocket: WebSocket, scrape_id: str, token: str = ""
     registry = server_state(websocket).registry
     try:
         session = registry.get(scrape_id)
-    except ApiError:
+    except RequestError:
         await websocket.close(code=4404, reason="no such session")
         return
     interactive = _access(session, token)
@@ -159,7 +158,7 @@ class _ScreencastBridge:
                 await self.websocket.close()
 
     async def _attach(self) -> None:
-        page = self.session.browser.page
+        page = self.session.browser_session.page
         cdp = await page.context.new_cdp_session(page)
         cdp.on("Page.screencastFrame", self._on_frame)
         size = page.viewport_size or {"width": 1280, "height": 800}
@@ -213,7 +212,7 @@ class _ScreencastBridge:
         while not self.session.closed:
             await asyncio.sleep(0.5)
             try:
-                page = self.session.browser.page
+                page = self.session.browser_session.page
             except SessionLostError:
                 return
             if page is not self.page:

@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
-from agent.session import BrowserSession
+from agent.browser.session import BrowserSession
 
 __all__ = ["LAUNCH_CONCURRENCY", "BrowserPool"]
 
@@ -48,7 +48,7 @@ class BrowserPool:
         browser: BrowserSession | None = None
         while self._ready and browser is None:
             candidate = self._ready.pop()
-            if candidate.browser.alive:
+            if candidate.alive:
                 browser = candidate
             else:
                 await candidate.close()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.server.errors import ApiError
+from agent.errors import RequestError
 from agent.server.schemas import PROFILE_NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -37,10 +37,10 @@ class ProfileStore:
 
     def path(self, name: str) -> Path:
         if not PROFILE_NAME_PATTERN.fullmatch(name) or ".." in name:
-            raise ApiError(400, f"Profile name {name!r} is not allowed.", code="BAD_PROFILE_NAME")
+            raise RequestError("BAD_PROFILE_NAME", f"Profile name {name!r} is not allowed.")
         path = (self.directory / f"{name}.json").resolve()
         if path.parent != self.directory.resolve():
-            raise ApiError(400, f"Profile name {name!r} is not allowed.", code="BAD_PROFILE_NAME")
+            raise RequestError("BAD_PROFILE_NAME", f"Profile name {name!r} is not allowed.")
         return path
 
     def acquire_writer(self, name: str, holder: str) -> None:
@@ -48,12 +48,11 @@ class ProfileStore:
         self.path(name)
         current = self._writers.get(name)
         if current is not None and current != holder:
-            raise ApiError(
-                409,
+            raise RequestError(
+                "PROFILE_IN_USE",
                 f"Profile {name!r} is already open for writing by another session. Stop that "
                 "session first (DELETE /v2/scrape/{scrapeId}/interact), or open this profile "
                 "with saveChanges: false to read it without saving.",
-                code="PROFILE_IN_USE",
             )
         self._writers[name] = holder
 
@@ -74,14 +73,15 @@ class ProfileStore:
         try:
             state = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ApiError(
-                500,
+            raise RequestError(
+                "PROFILE_CORRUPT",
                 f"Profile {name!r} at {path} is not valid JSON ({exc}); delete the file to start "
                 "the profile afresh.",
-                code="PROFILE_CORRUPT",
             ) from None
         if not isinstance(state, dict):
-            raise ApiError(500, f"Profile {name!r} at {path} is not a storage-state object.")
+            raise RequestError(
+                "PROFILE_CORRUPT", f"Profile {name!r} at {path} is not a storage-state object."
+            )
         return state
 
     async def apply(self, name: str, context: BrowserContext) -> bool:

@@ -17,13 +17,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from agent.errors import SessionLostError
-from agent.server.errors import ApiError
+from agent.browser.session import BrowserSession
+from agent.errors import RequestError, SessionLostError
 from agent.server.pool import BrowserPool
 from agent.server.profiles import ProfileStore
 from agent.server.schemas import ProfileOptions
 from agent.server.settings import ServerSettings
-from agent.session import BrowserSession
 
 __all__ = ["ServerSession", "SessionFactory", "SessionRegistry"]
 
@@ -40,7 +39,7 @@ class ServerSession:
     """A scrape's browser, kept open for interact calls."""
 
     id: str
-    browser: BrowserSession
+    browser_session: BrowserSession
     ttl_s: float
     activity_ttl_s: float
     profile: ProfileOptions | None = None
@@ -94,16 +93,16 @@ class SessionRegistry:
         """Start a browser for a new session, loading its profile if it names one.
 
         Raises:
-            ApiError: 429 when max_sessions are open, 409 when the profile has a writer.
+            RequestError: TOO_MANY_SESSIONS when max_sessions are open, PROFILE_IN_USE when the
+                profile has a writer.
         """
         if len(self._sessions) + self._starting >= self.settings.max_sessions:
-            raise ApiError(
-                429,
+            raise RequestError(
+                "TOO_MANY_SESSIONS",
                 f"Too many browser sessions are open ({self.settings.max_sessions} allowed). "
                 "Stop one with DELETE /v2/scrape/{scrapeId}/interact, wait for one to expire, "
                 "or raise AGENT_MAX_SESSIONS.",
-                code="TOO_MANY_SESSIONS",
-                headers={"Retry-After": "5"},
+                retry_after_s=5,
             )
         session_id = str(uuid.uuid4())
         if profile is not None and profile.save_changes:
@@ -113,7 +112,7 @@ class SessionRegistry:
             browser = await self._pool.take()
             try:
                 if profile is not None:
-                    await self.profiles.apply(profile.name, browser.browser.context)
+                    await self.profiles.apply(profile.name, browser.context)
             except BaseException:
                 await browser.close()
                 raise
@@ -125,7 +124,7 @@ class SessionRegistry:
             self._starting -= 1
         session = ServerSession(
             id=session_id,
-            browser=browser,
+            browser_session=browser,
             ttl_s=float(ttl_s or self.settings.session_ttl),
             activity_ttl_s=float(activity_ttl_s or self.settings.activity_ttl),
             profile=profile,
@@ -144,10 +143,9 @@ class SessionRegistry:
         ended = self._ended.get(session_id)
         message = f"No active session for scrapeId {session_id!r}"
         message += f": it was {ended}." if ended else "."
-        raise ApiError(
-            404,
+        raise RequestError(
+            "SESSION_NOT_FOUND",
             message + " Scrape the page again (POST /v2/scrape) to get a new session.",
-            code="SESSION_NOT_FOUND",
         )
 
     @contextlib.asynccontextmanager
@@ -187,14 +185,14 @@ class SessionRegistry:
         try:
             if save and profile is not None and profile.save_changes:
                 try:
-                    path = await self.profiles.save(profile.name, session.browser.browser.context)
+                    path = await self.profiles.save(profile.name, session.browser_session.context)
                     log.info("session %s: saved profile %r to %s", session.id, profile.name, path)
                 except Exception:
                     log.exception("session %s: could not save profile %r", session.id, profile.name)
         finally:
             if profile is not None:
                 self.profiles.release_writer(profile.name, session.id)
-            await session.browser.close()
+            await session.browser_session.close()
             log.info("session %s closed (%s)", session.id, reason)
 
     def _schedule_close(self, session: ServerSession, reason: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from agent.server.errors import ApiError
+from agent.errors import RequestError
 from agent.server.interact import InteractOutcome, run_code_call, run_prompt_call
 from agent.server.live_view import live_view_urls
 from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
@@ -28,21 +28,19 @@ async def require_api_key(request: Request) -> None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(
-            401,
+        raise RequestError(
+            "UNAUTHORIZED",
             "Unauthorized: this server requires an API key. Send it as "
             "'Authorization: Bearer <key>' (Firecrawl SDKs: api_key=...).",
-            headers={"WWW-Authenticate": "Bearer"},
         )
     presented = token.encode()
     matched = False
     for key in keys:  # compare with every key, so timing does not tell which one was close
         matched |= hmac.compare_digest(presented, key)
     if not matched:
-        raise ApiError(
-            401,
+        raise RequestError(
+            "UNAUTHORIZED",
             "Unauthorized: the API key is not valid for this server. Check AGENT_API_KEYS.",
-            headers={"WWW-Authenticate": "Bearer"},
         )
 
 
@@ -62,9 +60,9 @@ async def scrape(request: Request, body: ScrapeRequest) -> dict[str, Any]:
     )
     timeout_s = body.timeout / 1000 if body.timeout else state.settings.default_scrape_timeout
     try:
-        async with state.registry.use(session.id), session.browser.lock:
+        async with state.registry.use(session.id), session.browser_session.lock:
             data = await scrape_page(
-                session.browser,
+                session.browser_session,
                 body,
                 scrape_id=session.id,
                 timeout_s=timeout_s,
@@ -87,7 +85,7 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
         if body.prompt and body.prompt.strip():
             model = await state.model()
             outcome = await run_prompt_call(
-                session.browser,
+                session.browser_session,
                 body.prompt,
                 model=model,
                 settings=state.agent_settings,
@@ -95,7 +93,7 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
             )
         else:
             outcome = await run_code_call(
-                session.browser,
+                session.browser_session,
                 body.code or "",
                 language=body.code_language,
                 timeout_s=float(body.timeout or state.settings.default_code_timeout),
@@ -103,7 +101,7 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
     view_url, control_url = live_view_urls(state.base_url(request), session)
     return InteractResponse(
         success=outcome.success,
-        cdp_url=session.browser.cdp_url,
+        cdp_url=session.browser_session.cdp_url,
         live_view_url=view_url,
         interactive_live_view_url=control_url,
         output=outcome.output,

@@ -14,11 +14,10 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from agent.errors import BrowserError, ToolError
+from agent.browser.session import BrowserSession
+from agent.errors import BrowserError, RequestError, ToolError, first_line
 from agent.server import content
-from agent.server.errors import ApiError
 from agent.server.schemas import ScrapeRequest, ScreenshotOptions
-from agent.session import BrowserSession
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, CDPSession, Page, Response, Route
@@ -82,7 +81,7 @@ async def scrape_page(
     """Load ``request.url`` into the session's page and return Firecrawl's ``data`` object.
 
     Raises:
-        ApiError: 408 SCRAPE_TIMEOUT when loading takes longer than ``timeout_s``; 400 with a
+        RequestError: SCRAPE_TIMEOUT when loading takes longer than ``timeout_s``; 400 with a
             code saying why when the site cannot be reached; 403 for a blocked address.
     """
     started = time.monotonic()
@@ -96,20 +95,19 @@ async def scrape_page(
             return await _collect(page, request, response, scrape_id, deadline=started + timeout_s)
     except TimeoutError:
         raise _timeout_error(request.url, timeout_s) from None
-    except (ApiError, PlaywrightError) as exc:
-        if not session.browser.alive:  # not the page's fault nor the request's: a crash
+    except (RequestError, PlaywrightError) as exc:
+        if not session.alive:  # not the page's fault nor the request's: a crash
             raise BrowserError(
                 f"Chromium died while loading {request.url}; send the scrape again."
             ) from exc
         if isinstance(exc, PlaywrightTimeoutError):
             # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
-            step = str(exc.message).splitlines()[0]
-            raise ApiError(
-                408,
+            step = first_line(exc)
+            raise RequestError(
+                "SCRAPE_TIMEOUT",
                 f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
                 f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, "
                 "up to 300000) or ask for fewer formats.",
-                code="SCRAPE_TIMEOUT",
             ) from exc
         raise
     finally:
@@ -119,12 +117,12 @@ async def scrape_page(
 async def _prepare(
     session: BrowserSession, page: Page, request: ScrapeRequest, block_private: bool
 ) -> None:
-    context = session.browser.context
+    context = session.context
     if request.headers:
         try:
             await context.set_extra_http_headers(request.headers)
         except PlaywrightError as exc:
-            raise ApiError(400, f"Bad 'headers': {exc.message}") from None
+            raise RequestError("BAD_REQUEST", f"Bad 'headers': {exc.message}") from None
     cdp = await context.new_cdp_session(page)
     if request.skip_tls_verification:
         await cdp.send("Security.setIgnoreCertificateErrors", {"ignore": True})
@@ -138,7 +136,7 @@ async def _prepare(
 
 
 async def _emulate_mobile(cdp: CDPSession, session: BrowserSession) -> None:
-    version = session.browser.browser.version.split("/")[-1]
+    version = session.browser_version.split("/")[-1]
     await cdp.send(
         "Emulation.setDeviceMetricsOverride",
         {"width": 412, "height": 915, "deviceScaleFactor": 2.625, "mobile": True},
@@ -159,61 +157,53 @@ async def _navigate(page: Page, url: str, timeout_s: float) -> Response | None:
         raise _load_error(url, exc) from None
 
 
-def _timeout_error(url: str, timeout_s: float) -> ApiError:
-    return ApiError(
-        408,
+def _timeout_error(url: str, timeout_s: float) -> RequestError:
+    return RequestError(
+        "SCRAPE_TIMEOUT",
         f"Scrape timed out: {url} did not finish loading within {timeout_s:g} s. Raise "
         "'timeout' (milliseconds, up to 300000) or check that the site answers.",
-        code="SCRAPE_TIMEOUT",
     )
 
 
-def _load_error(url: str, exc: PlaywrightError) -> ApiError:
-    message = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+def _load_error(url: str, exc: PlaywrightError) -> RequestError:
+    message = first_line(exc)
     net_error = next((part for part in message.split() if part.startswith("net::")), "")
     code = net_error.removeprefix("net::")
     host = urlsplit(url).hostname or url
     if code.startswith(_DNS_ERRORS):
-        return ApiError(
-            400,
+        return RequestError(
+            "SCRAPE_DNS_RESOLUTION_ERROR",
             f"DNS lookup failed: the host {host!r} could not be resolved ({net_error}). "
             "Check the URL's spelling and that the site exists.",
-            code="SCRAPE_DNS_RESOLUTION_ERROR",
         )
     if code.startswith(_TLS_ERRORS):
-        return ApiError(
-            400,
+        return RequestError(
+            "SCRAPE_SSL_ERROR",
             f"TLS handshake with {host!r} failed ({net_error}): the site's certificate or "
             "HTTPS setup is broken. Send skipTlsVerification: true to ignore certificate "
             "errors, or use http:// if the site has no HTTPS.",
-            code="SCRAPE_SSL_ERROR",
         )
     if code.startswith(_UNREACHABLE_ERRORS):
-        return ApiError(
-            400,
+        return RequestError(
+            "SCRAPE_SITE_UNREACHABLE",
             f"Could not connect to {host!r} ({net_error}): nothing answered at that address "
             "and port. Check the URL and that the site is up.",
-            code="SCRAPE_SITE_UNREACHABLE",
         )
     if code.startswith(_TIMEOUT_ERRORS):
-        return ApiError(
-            408, f"Connecting to {host!r} timed out ({net_error}).", code="SCRAPE_TIMEOUT"
-        )
+        return RequestError("SCRAPE_TIMEOUT", f"Connecting to {host!r} timed out ({net_error}).")
     if code == "ERR_BLOCKED_BY_CLIENT":
-        return ApiError(
-            403,
+        return RequestError(
+            "SCRAPE_BLOCKED",
             f"Loading {url} was blocked: it reaches a private or local address, which this "
             "server refuses (AGENT_BLOCK_PRIVATE_ADDRESSES), or an ad-blocked host.",
-            code="SCRAPE_BLOCKED",
         )
     if code == "ERR_ABORTED":
-        return ApiError(
-            400,
+        return RequestError(
+            "SCRAPE_ABORTED",
             f"Loading {url} was aborted ({net_error}): the URL probably starts a download "
             "instead of showing a page.",
-            code="SCRAPE_ABORTED",
         )
-    return ApiError(400, f"Loading {url} failed: {message}", code="SCRAPE_FAILED")
+    return RequestError("SCRAPE_FAILED", f"Loading {url} failed: {message}")
 
 
 async def _collect(
@@ -239,7 +229,7 @@ async def _collect(
                 exclude_tags=request.exclude_tags,
             )
         except ValueError as exc:
-            raise ApiError(400, f"Bad includeTags/excludeTags: {exc}") from None
+            raise RequestError("BAD_REQUEST", f"Bad includeTags/excludeTags: {exc}") from None
         if "markdown" in formats:
             data["markdown"] = await asyncio.to_thread(
                 content.to_markdown, cleaned, remove_base64_images=request.remove_base64_images
@@ -302,11 +292,10 @@ async def check_public_address(url: str) -> None:
     """Raise 403 when ``url``'s host is or resolves to a non-public address (SSRF guard)."""
     host = urlsplit(url).hostname or ""
     if await _host_is_private(host):
-        raise ApiError(
-            403,
+        raise RequestError(
+            "SCRAPE_BLOCKED",
             f"{host!r} is a private, loopback or link-local address, which this server does "
             "not load (AGENT_BLOCK_PRIVATE_ADDRESSES is on).",
-            code="SCRAPE_BLOCKED",
         )
 
 

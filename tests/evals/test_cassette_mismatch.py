@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import prompts
-from agent.errors import CassetteMismatchError
 from evals.backends import EvalBackend, reference_model_id
 from evals.cassettes import CASSETTES_DIR
+from evals.errors import CassetteMismatchError
 from evals.runner import run_task
 from evals.sites import SiteServer
 from evals.tasks import Task

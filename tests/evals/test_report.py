@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.browser.session import BrowserSession
 from agent.cli import main
-from agent.session import BrowserSession
 from evals.backends import EvalBackend, reference_model_id
 from evals.cassettes import CASSETTES_DIR
 from evals.compare import compare_runs

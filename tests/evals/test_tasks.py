@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.browser.grammar import ref_lines
 from agent.errors import ConfigError
 from evals.checks import check_answer, normalise
-from evals.reference import ConversationView, ReferencePolicy, parse_snapshot_lines, resolve_target
+from evals.reference import ConversationView, ReferencePolicy, resolve_target
 from evals.sites import SITES_DIR
 from evals.tasks import AnswerCheck, Target, Task, load_task, load_tasks
 
@@ -73,7 +74,7 @@ SNAPSHOT = """# Mugs
 
 
 def test_targets_resolve_by_role_name_position_and_container() -> None:
-    assert [line.ref for line in parse_snapshot_lines(SNAPSHOT)] == [
+    assert [line.ref for line in ref_lines(SNAPSHOT)] == [
         "@e1", "@e2", "@e3", "@e4", "@e5",
     ]  # fmt: skip
     assert resolve_target([SNAPSHOT], Target("button", "Add to cart")) == "@e2"

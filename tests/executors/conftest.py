@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.browser import QUIET_FLAGS, launch_browser
+from agent.browser.launch import QUIET_FLAGS, launch_browser
+from agent.browser.session import BrowserSession
 from agent.executors import warm_up
-from agent.session import BrowserSession
 
 SITE = Path(__file__).parent / "site"
 _NO_BFCACHE = (

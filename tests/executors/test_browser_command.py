@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agent.browser import grammar
+from agent.browser.grammar import compact as compact_snapshot
+from agent.browser.session import BrowserSession
 from agent.cli import build_parser as build_agent_parser
-from agent.commands import browser as browser_cli
-from agent.executors import compact_snapshot, executors_for, run_code
+from agent.executors import browser_cli, executors_for, run_code
 from agent.executors.bash import CLIENT_SCRIPT
-from agent.session import BrowserSession
-from tools import default_toolbox
+from tools import ToolContext, default_toolbox
 
 toolbox = default_toolbox()
 
@@ -41,7 +42,9 @@ async def fails(session: BrowserSession, *argv: str) -> str:
 
 
 def ref_in(snapshot: str, fragment: str) -> str:
-    return next(line.split()[0] for line in snapshot.splitlines() if fragment in line)
+    return next(
+        line.ref for line in grammar.ref_lines(snapshot) if fragment in line.text and line.ref
+    )
 
 
 async def out_text(session: BrowserSession) -> str:
@@ -62,7 +65,7 @@ async def test_bash_uses_the_planners_refs(session, app):
     assert f'clicked {count} button "Count"' in outcome.stdout
     assert await session.page.inner_text("#counter") == "Clicked 1"
     # ... and the planner goes on with the same refs.
-    again = await toolbox.call(session, "click", {"ref": count})
+    again = await toolbox.call(ToolContext(session), "click", {"ref": count})
     assert not again.is_error and await session.page.inner_text("#counter") == "Clicked 2"
 
 
@@ -292,8 +295,8 @@ async def test_failures_are_one_line_reasons(session, app):
     assert "covered" in await fails(session, "click", "#under")
     assert "covered" in await fails(session, "click", ref_in(refs, '"Under"'))
     assert "disabled" in await fails(session, "click", "#locked")
-    assert "no element matches '#nope'" in await fails(session, "click", "#nope")
-    assert "not a valid selector" in await fails(session, "click", "[[[")
+    assert "No element matches the CSS selector '#nope'" in await fails(session, "click", "#nope")
+    assert "not a valid CSS selector" in await fails(session, "click", "[[[")
     assert "never in a snapshot" in await fails(session, "click", "@e99999")
     await ok(session, "reload")
     assert "stale ref" in await fails(session, "click", save)

@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 import agent.executors
+from agent.browser.session import BrowserSession
 from agent.executors import (
     KILLED_EXIT_CODE,
     MAX_OUTPUT_BYTES,
@@ -21,8 +22,7 @@ from agent.executors import (
     warm_up,
 )
 from agent.executors.run import child_environment
-from agent.session import BrowserSession
-from tools import default_toolbox
+from tools import ToolContext, default_toolbox
 
 toolbox = default_toolbox()
 
@@ -151,7 +151,7 @@ async def test_infinite_loop_is_killed_and_the_session_still_works(session, app,
     assert outcome.killed and outcome.exit_code == KILLED_EXIT_CODE and not outcome.success
     assert outcome.stdout == "started\n" and "timeout" in outcome.stderr
     # The browser, the tools and a fresh worker all still work.
-    snapshot = await toolbox.call(session, "snapshot", {"mode": "interactive"})
+    snapshot = await toolbox.call(ToolContext(session), "snapshot", {"mode": "interactive"})
     assert not snapshot.is_error and 'button "Save"' in snapshot.content
     again = await run_code(
         session, "await page.title()" if language != "bash" else "echo ok", language
@@ -199,14 +199,14 @@ async def test_code_fills_a_field_and_a_tool_reads_it(session, app):
     snapshot = await session.snapshot()
     assert 'textbox "Name" = "Ada"' in snapshot.text
     await run_code(session, "await page.fill('#name', 'Grace')", "node")
-    out = await toolbox.call(session, "snapshot", {})
+    out = await toolbox.call(ToolContext(session), "snapshot", {})
     assert 'textbox "Name" = "Grace"' in out.content
 
 
 async def test_a_tool_clicks_and_code_sees_it(session, app):
     snapshot = await session.snapshot(mode="interactive")
     ref = next(line.split()[0] for line in snapshot.text.splitlines() if '"Count"' in line)
-    outcome = await toolbox.call(session, "click", {"ref": ref})
+    outcome = await toolbox.call(ToolContext(session), "click", {"ref": ref})
     assert not outcome.is_error, outcome.content
     py = await run_code(session, "await page.inner_text('#counter')", "python")
     js = await run_code(session, "await page.innerText('#counter')", "node")
@@ -214,9 +214,8 @@ async def test_a_tool_clicks_and_code_sees_it(session, app):
 
 
 async def test_page_follows_the_sessions_current_tab(session, app, site_url):
-    popup = await session.browser.context.new_page()
+    popup = await session.new_tab()
     try:
-        session.switch_to(popup)
         await session.goto(f"{site_url}/page2.html")
         for language in ("python", "node"):
             outcome = await run_code(session, "await page.title()", language)  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import partial
@@ -12,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from agent.browser import grammar
+from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.messages import Message, ToolSpec, UserMessage
 from agent.models.scripted import ScriptPolicy, ScriptStep
-from agent.session import BrowserSession
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "evals" / "sites" / "demo"
 
@@ -54,9 +54,9 @@ async def shared_session() -> AsyncIterator[BrowserSession]:
 async def session(shared_session: BrowserSession) -> AsyncIterator[BrowserSession]:
     """One browser per module, reset to a single blank tab for each test."""
     yield shared_session
-    if not shared_session.browser.alive:
+    if not shared_session.alive:
         return
-    pages = shared_session.browser.context.pages
+    pages = shared_session.tabs
     for extra in pages[1:]:
         await extra.close()
     shared_session.switch_to(pages[0])
@@ -70,12 +70,11 @@ def settings() -> Settings:
 
 def find_ref(messages: Sequence[Message], role: str, name: str) -> str:
     """The ref of ``role "name"`` in the newest observation that shows one, like ``@e7``."""
-    pattern = re.compile(rf'(@e\d+) {re.escape(role)} "{re.escape(name)}"')
     for message in reversed(messages):
         if isinstance(message, UserMessage):
-            found = pattern.search(message.content)
+            found = grammar.find_ref(message.content, role, name)
             if found:
-                return found.group(1)
+                return found
     raise AssertionError(f'no {role} "{name}" in any observation')
 
 

@@ -170,14 +170,14 @@ def test_require_model_says_what_to_set() -> None:
 
 def test_model_settings() -> None:
     settings = load_settings(temperature=0.3, model_timeout=12)
-    assert settings.model_settings() == ModelSettings(temperature=0.3, timeout_s=12.0)
+    assert ModelSettings.from_settings(settings) == ModelSettings(temperature=0.3, timeout_s=12.0)
 
 
 def test_temperature_none_is_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENT_TEMPERATURE", "none")
     settings = load_settings()
     assert settings.temperature is None
-    assert settings.model_settings().temperature is None
+    assert ModelSettings.from_settings(settings).temperature is None
 
 
 def test_server_table_configures_the_server_and_not_the_agent(

@@ -26,13 +26,13 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
+from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.messages import Message, ToolSpec
 from agent.models import ScriptedModel, ScriptStep
 from agent.models.base import Model
 from agent.server import ServerSettings, SessionFactory, create_app
 from agent.server.scrape import ServedBrowserSession
-from agent.session import BrowserSession
 
 T = TypeVar("T")
 
@@ -198,7 +198,7 @@ class LiveServer:
         return self.registry.get(scrape_id)
 
     def browser_pid(self, scrape_id: str) -> int:
-        return int(self.session(scrape_id).browser.browser.process.pid)
+        return self.session(scrape_id).browser_session.pid
 
     def kill_browser(self, scrape_id: str) -> None:
         """SIGKILL the session's whole Chromium process group: a browser crash."""

@@ -184,7 +184,7 @@ def before_batch(served: LiveServer, site: str, profiles_dir: Path) -> dict[str,
     assert served.stop_session(writer).status_code == 200
     profile_bytes = (profiles_dir / f"{PROFILE}.json").read_bytes()
     scrape_id = served.scrape_id(f"{site}/page", profile={"name": PROFILE, "saveChanges": False})
-    served.run(served.session(scrape_id).browser.page.fill("#name", "typed before"))
+    served.run(served.session(scrape_id).browser_session.page.fill("#name", "typed before"))
     return {
         "sid": scrape_id,
         "profile": profile_bytes,
@@ -271,7 +271,7 @@ def test_a_page_with_lone_surrogates_is_served_not_a_500(
     titled with one must not turn scrape or interact answers into 500s."""
     scrape_id = before_batch["sid"]
     served.run(
-        served.session(scrape_id).browser.page.evaluate(
+        served.session(scrape_id).browser_session.page.evaluate(
             "document.title = 'bad \\ud800 title'; "
             "document.querySelector('h1').textContent = 'lone \\udc00 here'"
         )

@@ -146,7 +146,7 @@ def test_executor_killed_mid_call_then_the_next_call_works(
     )
     warm = served.interact(bystander, code="1", language=language)
     assert warm.status_code == 200, warm.text
-    session = served.session(bystander).browser
+    session = served.session(bystander).browser_session
 
     def worker_pid() -> int:
         worker = executors_for(session).workers[language]
@@ -176,7 +176,7 @@ def test_executor_killed_mid_call_then_the_next_call_works(
 
 def test_executor_killed_between_calls_is_replaced(served: LiveServer, bystander: str) -> None:
     assert served.interact(bystander, code="1", language="python").status_code == 200
-    session = served.session(bystander).browser
+    session = served.session(bystander).browser_session
 
     async def pid_on_loop() -> int:
         return int(executors_for(session).workers["python"].pid or 0)

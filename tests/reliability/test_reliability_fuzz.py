@@ -28,9 +28,9 @@ from playwright.async_api import Route
 from reliability_harness import LiveServer
 from schemathesis import GenerationMode
 
-from agent.browser import BrowserProcess, launch_browser
+from agent.browser.launch import BrowserProcess, launch_browser
+from agent.browser.session import BrowserSession
 from agent.server import ServerSettings
-from agent.session import BrowserSession
 
 MAX_EXAMPLES = 30
 BUDGET_S = 12.0

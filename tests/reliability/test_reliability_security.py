@@ -27,7 +27,7 @@ from reliability_harness import (
     quick_agent_settings,
 )
 
-from agent.commands import serve
+from agent.cli import serve
 from agent.models import OpenAIModel, RetryPolicy, ScriptedModel, tool_call
 from agent.server import ServerSettings
 

@@ -133,7 +133,7 @@ class RunningServer:
     def evaluate(self, scrape_id: str, expression: str) -> Any:
         """Evaluate JavaScript in a session's page, bypassing the API."""
         session = self.registry.get(scrape_id)
-        return self.run(session.browser.page.evaluate(expression))
+        return self.run(session.browser_session.page.evaluate(expression))
 
     @property
     def registry(self) -> Any:

@@ -11,7 +11,7 @@ import pytest
 import requests
 from server_harness import PromptScript, RunningServer
 
-from agent.session import BrowserSession
+from agent.browser.session import BrowserSession
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -234,8 +234,8 @@ def test_lost_browser_is_410_and_the_session_is_closed(server: RunningServer, si
     scrape_id = _post(server, "/v2/scrape", json={"url": f"{site}/other.html"}).json()["data"][
         "metadata"
     ]["scrapeId"]
-    process = server.registry.get(scrape_id).browser.browser.process
-    os.killpg(process.pid, signal.SIGKILL)  # the browser crashes
+    pid = server.registry.get(scrape_id).browser_session.pid
+    os.killpg(pid, signal.SIGKILL)  # the browser crashes
     time.sleep(0.5)
     path = f"/v2/scrape/{scrape_id}/interact"
     body = _assert_error(_post(server, path, json={"prompt": "hi"}), 410, "Scrape the page again")

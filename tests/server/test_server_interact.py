@@ -12,6 +12,7 @@ import httpx
 import pytest
 from server_harness import PromptScript, RunningServer, last_snapshot
 
+from agent.browser import grammar
 from agent.errors import ModelRateLimitError
 from agent.messages import Message
 from agent.models import tool_call
@@ -27,11 +28,9 @@ needs_executors = pytest.mark.skipif(
 def _click(label: str) -> Any:
     def turn(messages: Sequence[Message]) -> Any:
         text = last_snapshot(messages)
-        found = re.search(rf'@(e\d+) button "{label}"', text) or re.search(
-            rf'button "{label}" \[ref=(e\d+)\]', text
-        )
+        found = grammar.find_ref(text, "button", label)
         assert found, f"no {label} button in the snapshot:\n{text}"
-        return [tool_call("click", ref=found.group(1))]
+        return [tool_call("click", ref=found)]
 
     return turn
 

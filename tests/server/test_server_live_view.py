@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 from server_harness import RunningServer
 
-from agent.browser import QUIET_FLAGS, find_chromium
+from agent.browser.launch import QUIET_FLAGS, find_chromium
 
 WIDTH, HEIGHT = 1280, 800  # the session's viewport, so the viewer draws frames at scale 1
 

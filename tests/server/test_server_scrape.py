@@ -103,7 +103,7 @@ def test_scrape_over_raw_http(server: RunningServer, site: str) -> None:
 
 def test_block_ads_blocks_ad_hosts(server: RunningServer, site: str) -> None:
     async def failed_requests(scrape_id: str) -> list[tuple[str, str | None]]:
-        page = server.registry.get(scrape_id).browser.page
+        page = server.registry.get(scrape_id).browser_session.page
         failed: list[tuple[str, str | None]] = []
         page.on("requestfailed", lambda r: failed.append((r.url, r.failure)))
         await page.reload()

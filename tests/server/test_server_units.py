@@ -16,8 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 import agent.server
-from agent.errors import ConfigError
-from agent.server import ApiError, ProfileStore, ServerSettings
+from agent.errors import ConfigError, RequestError
+from agent.server import ProfileStore, ServerSettings, status_of
 from agent.server.content import (
     clean_html,
     extract_images,
@@ -119,14 +119,14 @@ def test_interact_request_language() -> None:
 async def test_profile_store(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path / "profiles")
     for bad in ("../x", "a/b", "", ".x", "a..b", "x" * 65):
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(RequestError) as caught:
             store.path(bad)
-        assert caught.value.status == 400
+        assert status_of(caught.value) == 400
     store.acquire_writer("bob", "s1")
     store.acquire_writer("bob", "s1")  # the same holder again is fine
-    with pytest.raises(ApiError) as conflict:
+    with pytest.raises(RequestError) as conflict:
         store.acquire_writer("bob", "s2")
-    assert conflict.value.status == 409
+    assert status_of(conflict.value) == 409
     store.release_writer("bob", "s2")  # not the holder: no effect
     assert store.writer_of("bob") == "s1"
     store.release_writer("bob", "s1")
@@ -134,7 +134,7 @@ async def test_profile_store(tmp_path: Path) -> None:
     assert await store.load("never-saved") is None
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "broken.json").write_text("{not json")
-    with pytest.raises(ApiError, match="not valid JSON"):
+    with pytest.raises(RequestError, match="not valid JSON"):
         await store.load("broken")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,15 +11,16 @@ if TYPE_CHECKING:
 
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from agent.browser import BrowserProcess, launch_browser
+from agent.browser.grammar import is_ref
+from agent.browser.launch import BrowserProcess, launch_browser
+from agent.browser.network import NetworkMonitor
+from agent.browser.refs import RefRegistry, document_id, first_css_match
+from agent.browser.snapshot import Snapshot, SnapshotMode, Snapshotter
+from agent.browser.tokens import TokenCounter, token_counter
 from agent.errors import SessionLostError
-from agent.network import NetworkMonitor
-from agent.refs import RefRegistry, document_id
-from agent.snapshot import Snapshot, SnapshotMode, Snapshotter
-from agent.tokens import TokenCounter, token_counter
 
 if TYPE_CHECKING:
-    from playwright.async_api import ElementHandle, Locator, Page
+    from playwright.async_api import BrowserContext, ElementHandle, Locator, Page
 
 __all__ = ["BrowserSession"]
 
@@ -40,19 +40,17 @@ class BrowserSession:
         counter: TokenCounter | None = None,
         action_timeout_s: float = 5.0,
         navigation_timeout_s: float = 30.0,
-        max_snapshot_tokens: int | None = None,
     ) -> None:
-        self.browser = browser
+        self._browser = browser
         self.refs = RefRegistry()
-        self.snapshotter = Snapshotter(
-            self.refs, counter or token_counter(), timeout_ms=navigation_timeout_s * 1000
+        self.counter = counter or token_counter()
+        self._snapshotter = Snapshotter(
+            self.refs, self.counter, timeout_ms=navigation_timeout_s * 1000
         )
         self.action_timeout_ms = action_timeout_s * 1000
-        self.max_snapshot_tokens = max_snapshot_tokens
         self.navigation_timeout_ms = navigation_timeout_s * 1000
         self.network = NetworkMonitor(browser.context)
         self.lock = asyncio.Lock()  # calls on one session are serialised
-        self.created_at = time.monotonic()
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._page = browser.page
         self._page.set_default_timeout(self.action_timeout_ms)
@@ -84,11 +82,36 @@ class BrowserSession:
         await self.close()
 
     @property
+    def alive(self) -> bool:
+        """Whether the browser is still running and connected."""
+        return self._browser.alive
+
+    @property
+    def context(self) -> BrowserContext:
+        """The Playwright context holding this session's tabs, cookies, storage and routes."""
+        return self._browser.context
+
+    @property
+    def tabs(self) -> list[Page]:
+        """The session's open tabs, oldest first."""
+        return [p for p in self._browser.context.pages if not p.is_closed()]
+
+    @property
+    def browser_version(self) -> str:
+        """The browser's product version, such as ``Chrome/140.0.7339.0``."""
+        return self._browser.browser.version
+
+    @property
+    def pid(self) -> int:
+        """The process id of the browser (its process group holds every helper process)."""
+        return self._browser.process.pid
+
+    @property
     def page(self) -> Page:
         """The page every call acts on; a tab the page opens becomes the current page."""
         if self._page.is_closed():
-            open_pages = [p for p in self.browser.context.pages if not p.is_closed()]
-            if not open_pages or not self.browser.alive:
+            open_pages = self.tabs
+            if not open_pages or not self.alive:
                 raise SessionLostError(
                     "The session's browser page is gone (the browser was closed or crashed). "
                     "Start a new session."
@@ -104,11 +127,19 @@ class BrowserSession:
         self._page = page
 
     def switch_to(self, page: Page) -> None:
+        """Make ``page``, one of the session's tabs, the page every call acts on."""
         self._page = page
+
+    async def new_tab(self) -> Page:
+        """Open a blank tab and make it the current page."""
+        page = await self._browser.context.new_page()
+        self.switch_to(page)
+        return page
 
     @property
     def cdp_url(self) -> str:
-        return self.browser.cdp_url
+        """The DevTools WebSocket URL of this session's browser."""
+        return self._browser.cdp_url
 
     async def goto(self, url: str, *, wait_until: str = "load") -> int | None:
         """Navigate the current page; return the HTTP status of the main document, if any."""
@@ -128,7 +159,7 @@ class BrowserSession:
         """
         try:
             async with asyncio.timeout(3):
-                cdp = await self.browser.context.new_cdp_session(self.page)
+                cdp = await self._browser.context.new_cdp_session(self.page)
                 try:
                     await cdp.send("Page.stopLoading")
                 finally:
@@ -145,7 +176,7 @@ class BrowserSession:
         page_number: int = 1,
         max_depth: int | None = None,
     ) -> Snapshot:
-        return await self.snapshotter.take(
+        return await self._snapshotter.take(
             self.page,
             mode=mode,
             scope=scope,
@@ -161,8 +192,15 @@ class BrowserSession:
             page,
             ref,
             current_doc=lambda: document_id(page),
-            refresh=lambda: self.snapshotter.live_pw_refs(page),
+            refresh=lambda: self._snapshotter.live_pw_refs(page),
         )
+
+    async def locate(self, target: str) -> Locator | ElementHandle:
+        """The element a target names: a ref (``@e3``), or else the first match of a CSS
+        selector."""
+        if is_ref(target):
+            return await self.resolve(target)
+        return await first_css_match(self.page, target)
 
     def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run ``cleanup`` when the session closes (warm executors, RPC sockets), newest first."""
@@ -176,4 +214,4 @@ class BrowserSession:
                 await cleanup()
             except Exception:  # one failing cleanup must not leave the browser running
                 log.exception("session cleanup failed")
-        await self.browser.close()
+        await self._browser.close()

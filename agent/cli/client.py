@@ -19,15 +19,11 @@ from urllib.parse import urlparse
 
 import httpx
 
-from agent.errors import AgentError
+from agent.errors import ClientError
 
-__all__ = ["AgentClient", "ClientError", "LastScrape", "config_dir"]
+__all__ = ["AgentClient", "LastScrape", "config_dir"]
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:3002"
-
-
-class ClientError(AgentError):
-    """The server refused a request or could not be reached; the message says why."""
 
 
 def config_dir() -> Path:

@@ -14,30 +14,21 @@ document, and they restart from ``e1`` in every new document. Our refs wrap them
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from agent.errors import StaleRefError, UnknownRefError
+from playwright.async_api import Error as PlaywrightError
+
+from agent.browser import page_js
+from agent.browser.grammar import format_ref, parse_ref
+from agent.errors import StaleRefError, ToolError, UnknownRefError, first_line
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from playwright.async_api import ElementHandle, Locator, Page
 
-__all__ = ["RefEntry", "RefRegistry", "document_id", "frame_clickable_key", "parse_ref"]
-
-_REF = re.compile(r"^\s*(?:@|ref=)?e(\d+)\s*$")
-
-
-def parse_ref(text: str) -> int:
-    """Read ``@e3``, ``e3`` or ``ref=e3`` as the number 3."""
-    match = _REF.match(text)
-    if not match:
-        raise UnknownRefError(
-            f"{text!r} is not a ref. Refs look like @e3; take them from the latest snapshot."
-        )
-    return int(match.group(1))
+__all__ = ["RefEntry", "RefRegistry", "document_id", "first_css_match", "frame_clickable_key"]
 
 
 async def document_id(page: Page) -> float:
@@ -66,7 +57,6 @@ class RefRegistry:
         self._entries: dict[int, RefEntry] = {}
         self._by_key: dict[tuple[float, str, str], int] = {}
         self._next = 1
-        self.doc: float | None = None  # document of the latest snapshot
 
     def issue(
         self, doc: float, kind: Literal["aria", "clickable"], key: str, role: str, name: str
@@ -89,8 +79,8 @@ class RefRegistry:
         entry = self._entries.get(number)
         if entry is None:
             raise UnknownRefError(
-                f"@e{number} was never in a snapshot of this session. Use a ref from the latest "
-                "snapshot (call snapshot to get a fresh one)."
+                f"{format_ref(number)} was never in a snapshot of this session. Use a ref from the "
+                "latest snapshot (call snapshot to get a fresh one)."
             )
         return number, entry
 
@@ -108,7 +98,7 @@ class RefRegistry:
         returns the Playwright refs it contains.
         """
         number, entry = self.entry(ref)
-        label = f"@e{number} ({entry.role}{' ' + repr(entry.name) if entry.name else ''})"
+        label = f"{format_ref(number)} ({entry.role}{' ' + repr(entry.name) if entry.name else ''})"
         if await current_doc() != entry.doc:
             raise StaleRefError(
                 f"stale ref {label}: the page has navigated or reloaded since that snapshot. "
@@ -143,10 +133,8 @@ def frame_clickable_key(path: tuple[int, ...], frame_doc: float, clickable_id: i
 
 async def _clickable_handle(page: Page, key: str) -> ElementHandle | None:
     """The element a clickable key names, or None when it (or its frame's document) is gone."""
-    from playwright.async_api import Error as PlaywrightError
-
     if "#" not in key:  # the main frame's
-        return (await page.evaluate_handle(_CLICKABLE_BY_ID, int(key))).as_element()
+        return (await page.evaluate_handle(page_js.CLICKABLE_BY_ID, int(key))).as_element()
     where, clickable_id = key[1:].split("#")
     path, frame_doc = where.split("@")
     frame = page.main_frame
@@ -159,7 +147,8 @@ async def _clickable_handle(page: Page, key: str) -> ElementHandle | None:
         # Another document in that frame, or another frame in that place, has its own ids.
         if await frame.evaluate("performance.timeOrigin") != float(frame_doc):
             return None
-        return (await frame.evaluate_handle(_CLICKABLE_BY_ID, int(clickable_id))).as_element()
+        handle = await frame.evaluate_handle(page_js.CLICKABLE_BY_ID, int(clickable_id))
+        return handle.as_element()
     except PlaywrightError:  # the frame was detached meanwhile
         return None
 
@@ -167,20 +156,23 @@ async def _clickable_handle(page: Page, key: str) -> ElementHandle | None:
 async def _count(locator: Locator) -> int:
     """Matches of an aria-ref locator; a ref Playwright no longer knows (e.g. of a frame that
     has gone: "Invalid frame in aria-ref selector") matches nothing rather than failing."""
-    from playwright.async_api import Error as PlaywrightError
-
     try:
         return await locator.count()
     except PlaywrightError:
         return 0
 
 
-def _load_js(name: str) -> str:
-    from importlib.resources import files
+async def first_css_match(page: Page, selector: str) -> Locator:
+    """The first element a CSS selector matches, or a ``ToolError`` saying why there is none.
 
-    return (files("agent") / "js" / name).read_text(encoding="utf-8")
-
-
-_CLICKABLE_BY_ID = _load_js("clickable_by_id.js")
-CLICKABLES_JS = _load_js("clickables.js")
-CHECK_ACTIONABLE_JS = _load_js("check_actionable.js")
+    Where a ref is not given (``agent browser click '#go'``, ``snapshot(scope="form")``), a
+    selector names the element; this is the one place that turns one into an element.
+    """
+    locator = page.locator(selector)
+    try:
+        count = await locator.count()
+    except PlaywrightError as exc:
+        raise ToolError(f"{selector!r} is not a valid CSS selector: {first_line(exc)}") from exc
+    if count == 0:
+        raise ToolError(f"No element matches the CSS selector {selector!r}.")
+    return locator.first

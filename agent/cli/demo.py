@@ -89,7 +89,7 @@ async def _interactions() -> int:
 
     with SiteServer() as server:
         async with fresh_browser().session() as session:
-            await route_sites(session.browser.context, server)
+            await route_sites(session.context, server)
             await session.goto(site_url(task.start))
             _say(f"== 1. Prompt on {site_url(task.start)} ==")
             _say(f"model: {label}")

@@ -21,10 +21,19 @@ from typing import Any, Literal
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
-from agent.aria_tree import AriaNode, parse_aria_snapshot
+from agent.browser import page_js
+from agent.browser.aria_tree import AriaNode, parse_aria_snapshot
+from agent.browser.grammar import (
+    element_line,
+    heading_line,
+    indent,
+    is_ref,
+    parse_ref,
+    row_line,
+)
+from agent.browser.refs import RefRegistry, document_id, first_css_match, frame_clickable_key
+from agent.browser.tokens import TokenCounter, token_counter
 from agent.errors import ToolError
-from agent.refs import CLICKABLES_JS, RefRegistry, document_id, frame_clickable_key, parse_ref
-from agent.tokens import TokenCounter, token_counter
 
 __all__ = ["INTERACTIVE_ROLES", "Snapshot", "SnapshotMode", "Snapshotter"]
 
@@ -46,6 +55,7 @@ _TRANSPARENT_ROLES = frozenset({"generic", "group", "none", "presentation", "lis
 _NAMED_BY_CONTENT = frozenset({"link", "button", "tab", "menuitem", "option", "treeitem", "cell"})
 _STATE_ATTRS = ("checked", "disabled", "expanded", "selected", "pressed", "level", "required")
 _TEXT_SHORTEN_STEPS = (300, 120, 60)
+_MAX_OPTIONS = 30  # a dropdown's options listed on its line; the rest are counted
 _FRAME_SCAN_TIMEOUT_S = 2.0
 
 
@@ -99,7 +109,6 @@ class Snapshotter:
         # budget rather than the short one meant for a click.
         self.timeout_ms = timeout_ms
         self.counter = counter or token_counter()
-        self.last: Snapshot | None = None
 
     async def take(
         self,
@@ -135,7 +144,6 @@ class Snapshotter:
         if frame_items and any(node.text or node.name for node in framed):
             scan["items"] = [*scan["items"], *frame_items]
         doc = float(scan["doc"])
-        self.registry.doc = doc
         _attach_clickables(roots, scan["items"], framed)
         lines = _Renderer(self.registry, doc, mode, max_depth).render(roots)
         body, tokens, capped, pages, page_number = self._fit(lines, max_tokens, page_number)
@@ -152,7 +160,6 @@ class Snapshotter:
             page=page_number,
             scope=scope,
         )
-        self.last = snapshot
         return snapshot
 
     async def live_pw_refs(self, page: Page) -> set[str]:
@@ -164,7 +171,7 @@ class Snapshotter:
 
     async def _scope_locator(self, page: Page, scope: str) -> Locator:
         stripped = scope.strip()
-        if stripped.startswith("@") or stripped.startswith("ref=") or _looks_like_ref(stripped):
+        if stripped.startswith(("@", "ref=")) or is_ref(stripped):
             parse_ref(stripped)  # raises a clear error for a malformed ref
             resolved = await self.registry.resolve(
                 page,
@@ -175,14 +182,7 @@ class Snapshotter:
             if isinstance(resolved, Locator):
                 return resolved
             raise ToolError(f"{scope} is an inline clickable; scope to its container instead.")
-        locator = page.locator(stripped)
-        try:
-            count = await locator.count()
-        except Exception as exc:
-            raise ToolError(f"{scope!r} is not a valid CSS selector: {exc}") from exc
-        if count == 0:
-            raise ToolError(f"No element matches the CSS selector {scope!r}.")
-        return locator.first
+        return await first_css_match(page, stripped)
 
     def _fit(
         self, lines: list[_Line], max_tokens: int | None, page_number: int
@@ -196,15 +196,11 @@ class Snapshotter:
         return _Budget(self.counter, max_tokens).fit(lines, page_number)
 
 
-def _looks_like_ref(text: str) -> bool:
-    return len(text) > 1 and text[0] == "e" and text[1:].isdigit()
-
-
 async def _scan_clickables(target: Page | Locator) -> dict[str, Any]:
     if isinstance(target, Page):
-        result = await target.evaluate(CLICKABLES_JS, None)
+        result = await target.evaluate(page_js.CLICKABLES, None)
     else:
-        result = await target.evaluate(CLICKABLES_JS)
+        result = await target.evaluate(page_js.CLICKABLES)
     return dict(result)
 
 
@@ -238,7 +234,7 @@ async def _scan_frame(path: tuple[int, ...], frame: Frame) -> list[dict[str, Any
     try:
         # An ad frame that never finishes loading must not hold the whole snapshot up.
         async with asyncio.timeout(_FRAME_SCAN_TIMEOUT_S):
-            scan = await frame.evaluate(CLICKABLES_JS, None)
+            scan = await frame.evaluate(page_js.CLICKABLES, None)
     except (PlaywrightError, TimeoutError):
         return []  # detached or unresponsive: its aria content still shows, without these
     items = list(scan["items"])
@@ -380,8 +376,8 @@ class _Renderer:
             return
         if role == "heading":
             level = node.attrs.get("level", "")
-            hashes = "#" * int(level) if level.isdigit() else "#"
-            self.lines.append(_Line(depth, f"{hashes} {node.name or node.text}", "heading", ref))
+            heading = heading_line(int(level) if level.isdigit() else None, node.name or node.text)
+            self.lines.append(_Line(depth, heading, "heading", ref))
             for child in node.children:
                 if child.role != "text" or child.text != node.name:
                     self._node(child, depth + 1)
@@ -395,8 +391,8 @@ class _Renderer:
                 for c in node.children
             )
         ):
-            cells = " | ".join(c.name or c.text for c in node.children)
-            self.lines.append(_Line(depth, f"| {cells} |", "text"))
+            cells = (c.name or c.text for c in node.children)
+            self.lines.append(_Line(depth, row_line(cells), "text"))
             return
         self.lines.append(_Line(depth, self._describe(node, ref, flat=False), kind, ref))
         for child in node.children:
@@ -405,37 +401,32 @@ class _Renderer:
             self._node(child, depth + 1)
 
     def _describe(self, node: AriaNode, ref: int | None, *, flat: bool) -> str:
-        parts: list[str] = []
-        if ref is not None:
-            parts.append(f"@e{ref}")
-        parts.append(node.role)
         name = node.name
         if not name and flat and node.role in _NAMED_BY_CONTENT:
             name = _descendant_text(node)[:80]
-        if name:
-            parts.append(_quote(name))
-        for attr in _STATE_ATTRS:
-            if attr in node.attrs and not (attr == "level"):
-                value = node.attrs[attr]
-                parts.append(f"[{attr}]" if value in ("", "true") else f"[{attr}={value}]")
+        value: str | None = None
+        options: list[str] = []
         if node.role in ("combobox", "listbox"):
-            options = [c for c in node.children if c.role == "option" and c.pw_ref is None]
-            chosen = [c.name for c in options if "selected" in c.attrs]
+            native = [c for c in node.children if c.role == "option" and c.pw_ref is None]
+            chosen = [c.name for c in native if "selected" in c.attrs]
             if chosen and not node.text:
-                parts.append("= " + _quote(", ".join(chosen)))
-            if options:
-                parts.append("options: " + " | ".join(_quote(c.name) for c in options[:30]))
-                if len(options) > 30:
-                    parts.append(f"(+{len(options) - 30} more)")
-        placeholder = node.props.get("placeholder")
-        if node.text and node.role not in ("clickable",):
-            if node.role in INTERACTIVE_ROLES:
-                parts.append("= " + _quote(node.text))
-            else:
-                parts.append(": " + node.text if not flat else _quote(node.text))
-        elif placeholder:
-            parts.append(f"(placeholder {_quote(placeholder)})")
-        return " ".join(parts).replace(" : ", ": ")
+                value = ", ".join(chosen)
+            options = [c.name for c in native]
+        text = node.text if node.role != "clickable" else ""
+        if text and node.role in INTERACTIVE_ROLES:
+            value, text = text, ""
+        return element_line(
+            node.role,
+            ref=ref,
+            name=name,
+            states=[(a, node.attrs[a]) for a in _STATE_ATTRS if a in node.attrs and a != "level"],
+            value=value,
+            options=options[:_MAX_OPTIONS],
+            more_options=max(len(options) - _MAX_OPTIONS, 0),
+            placeholder=node.props.get("placeholder"),
+            text=text or None,
+            flat=flat,
+        )
 
 
 def _tidy(node: AriaNode) -> None:
@@ -471,12 +462,8 @@ def _descendant_text(node: AriaNode) -> str:
     return _norm(" ".join(pieces))
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _join(lines: list[_Line]) -> str:
-    return "\n".join("  " * line.depth + line.text for line in lines)
+    return "\n".join(indent(line.depth, line.text) for line in lines)
 
 
 class _Budget:
@@ -489,7 +476,7 @@ class _Budget:
     def fit(self, lines: list[_Line], page_number: int) -> tuple[str, int, bool, int, int]:
         reserve = 80  # room for the note that says what was left out
         limit = max(self.max_tokens - reserve, 50)
-        costs = self.counter.count_many(["  " * line.depth + line.text for line in lines])
+        costs = self.counter.count_many([indent(line.depth, line.text) for line in lines])
         total = sum(costs) + len(lines)
         shortened = 0
         for cut in _TEXT_SHORTEN_STEPS:
@@ -498,7 +485,7 @@ class _Budget:
             for i, line in enumerate(lines):
                 if line.kind == "text" and len(line.text) > cut:
                     line.text = line.text[:cut].rstrip() + "…"
-                    new_cost = self.counter.count("  " * line.depth + line.text)
+                    new_cost = self.counter.count(indent(line.depth, line.text))
                     total -= costs[i] - new_cost
                     costs[i] = new_cost
                     shortened += 1
@@ -518,7 +505,7 @@ class _Budget:
         pages = _paginate(kept, costs, limit)
         page_number = min(max(page_number, 1), len(pages))
         chosen = pages[page_number - 1]
-        body = "\n".join("  " * lines[i].depth + lines[i].text for i in chosen)
+        body = "\n".join(indent(lines[i].depth, lines[i].text) for i in chosen)
         notes: list[str] = []
         if shortened:
             notes.append(f"{shortened} long texts shortened (…)")

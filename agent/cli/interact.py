@@ -8,7 +8,8 @@ import sys
 import time
 from typing import Any
 
-from agent.client import AgentClient, ClientError, LastScrape
+from agent.cli.client import AgentClient, LastScrape
+from agent.errors import ClientError
 
 __all__ = ["register"]
 

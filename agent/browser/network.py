@@ -35,10 +35,6 @@ class NetworkMonitor:
         self._inflight.discard(request)
         self._last_change = time.monotonic()
 
-    @property
-    def inflight(self) -> int:
-        return len(self._inflight)
-
     def quiet_for(self, seconds: float) -> bool:
         """True when nothing has been in flight for at least ``seconds``."""
         return not self._inflight and time.monotonic() - self._last_change >= seconds

@@ -1,0 +1,23 @@
+"""The JavaScript the browser core runs in pages, loaded once from ``agent/browser/js/``.
+
+Kept as files rather than strings so they can be read, linted and tested as JavaScript.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+__all__ = ["CHECK_ACTIONABLE", "CLICKABLES", "CLICKABLE_BY_ID"]
+
+
+def _load(name: str) -> str:
+    return (files("agent.browser") / "js" / name).read_text(encoding="utf-8")
+
+
+CLICKABLES = _load("clickables.js")
+"""Scans a document (or an element) for inline elements only a pointer or onclick makes
+clickable; returns ``{doc, items: [{id, text, context}]}``."""
+CLICKABLE_BY_ID = _load("clickable_by_id.js")
+"""Finds a clickable the scan registered, by its id."""
+CHECK_ACTIONABLE = _load("check_actionable.js")
+"""Says why an element cannot be acted on: detached, disabled, hidden, or covered (and by what)."""

@@ -1,1 +1,0 @@
-"""Subcommands of the ``agent`` command line, one module each (see ``agent.cli``)."""

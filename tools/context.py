@@ -1,0 +1,68 @@
+"""What one run of tool calls carries with it: the session, the snapshot budget, and the
+snapshot the caller last saw.
+
+A caller makes one ``ToolContext`` per run (a planner run, a code run's ``agent browser``
+commands, an MCP connection) and passes it to every call, so two callers of one session never
+share a budget or a last snapshot, and nothing per-run is parked on the session itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.browser.grammar import format_ref, parse_ref
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+    from agent.browser.session import BrowserSession
+    from agent.browser.snapshot import Snapshot, SnapshotMode
+
+__all__ = ["ToolContext"]
+
+
+@dataclass
+class ToolContext:
+    """The session a run acts on, and what the run has seen of it.
+
+    Attributes:
+        session: the browser session whose current page the tools act on.
+        max_snapshot_tokens: the token cap of snapshots the tools take; None for no cap.
+        last_snapshot: the latest snapshot shown to the caller; result messages name elements
+            as it showed them (``clicked @e5 button "Go"``).
+    """
+
+    session: BrowserSession
+    max_snapshot_tokens: int | None = None
+    last_snapshot: Snapshot | None = None
+
+    @property
+    def page(self) -> Page:
+        """The session's current page."""
+        return self.session.page
+
+    def label(self, ref: str) -> str:
+        """``@e5 button "Go"`` as the last snapshot showed the element, else ``@e5``."""
+        number = parse_ref(ref)
+        line = self.last_snapshot.refs.get(number) if self.last_snapshot else None
+        return line or format_ref(number)
+
+    async def snapshot(
+        self,
+        *,
+        mode: SnapshotMode = "full",
+        scope: str | None = None,
+        page_number: int = 1,
+        max_depth: int | None = None,
+    ) -> Snapshot:
+        """A snapshot within this run's budget; it becomes the run's last snapshot."""
+        shot = await self.session.snapshot(
+            mode=mode,
+            scope=scope,
+            max_tokens=self.max_snapshot_tokens,
+            page_number=page_number,
+            max_depth=max_depth,
+        )
+        self.last_snapshot = shot
+        return shot
