@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["LoadReport", "main", "run_load"]
+__all__ = ["LoadReport", "ServerProcess", "main", "memory_kb", "run_load"]
 
 TITLE = "Load test page"
 _PAGE = f"""<!doctype html><html><head><meta charset="utf-8"><title>{TITLE}</title></head>
@@ -109,7 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ServerProcess:
+class ServerProcess:
     """The server in a child process; stopping it closes every session it still has."""
 
     def __init__(self, max_sessions: int, warm_browsers: int, profiles_dir: str) -> None:
@@ -173,7 +173,7 @@ def _descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> 
     return found
 
 
-def _memory_kb(pid: int) -> tuple[int, int]:
+def memory_kb(pid: int) -> tuple[int, int]:
     """(RSS, PSS) of one process in KiB; PSS shares pages fairly between processes."""
     rss = pss = 0
     with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as f:
@@ -242,7 +242,7 @@ class _MemorySampler(threading.Thread):
         pss_by: dict[str, int] = defaultdict(int)
         server_rss = total_rss = total_pss = 0
         for pid in [self.server_pid, *_descendants(self.server_pid, table)]:
-            rss, pss = _memory_kb(pid)
+            rss, pss = memory_kb(pid)
             total_rss, total_pss = total_rss + rss, total_pss + pss
             group = table.get(pid, (0, 0))[1]
             if group == server_group:
@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
-        server = _ServerProcess(concurrency + 2, args.warm_browsers or 2, profiles)
+        server = ServerProcess(concurrency + 2, args.warm_browsers or 2, profiles)
         sampler = _MemorySampler(server.process.pid, args.sample_interval)
         sampler.start()
         try:

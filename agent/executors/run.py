@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.errors import ExecutorStartError, SessionLostError
+from agent.executors.agent_browser import AgentBrowser
 from agent.executors.bash import run_bash, write_agent_shim
 from agent.executors.browser_rpc import SOCKET_ENV, TOKEN_ENV, BrowserRPC
 from agent.executors.node_deps import ensure_node_deps, node_binary
@@ -122,6 +123,8 @@ class SessionExecutors:
         self.workdir.mkdir()
         self.bin_dir = self.root / "bin"
         write_agent_shim(self.bin_dir)
+        self.agent_browser = AgentBrowser(self.root, self.cdp_url, screenshots=self.workdir)
+        self.agent_browser.write_shim(self.bin_dir)
         self.workers: dict[str, WarmWorker] = {}
         self.rpc: BrowserRPC | None = None
         self._locks = {lang: asyncio.Lock() for lang in LANGUAGES}
@@ -236,6 +239,10 @@ class SessionExecutors:
             yield str(self.rpc.socket_path), token
 
     async def _run_bash(self, code: str, timeout_s: float) -> CodeResult:
+        if self.agent_browser.shim is not None and "agent-browser" in code:
+            session = self._live_session()
+            page = session.page
+            await self.agent_browser.prepare(await self._target_id(page), len(session.tabs))
         env = self.env()
         async with self.browser_access() as (socket_path, token):
             env[SOCKET_ENV] = socket_path
@@ -249,7 +256,9 @@ class SessionExecutors:
             restart.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await restart
-        await asyncio.gather(*(worker.kill() for worker in self.workers.values()))
+        await asyncio.gather(
+            self.agent_browser.close(), *(worker.kill() for worker in self.workers.values())
+        )
         self.workers.clear()
         if self.rpc is not None:
             await self.rpc.close()

@@ -1,0 +1,223 @@
+"""``agent-browser`` (vercel-labs, npm, pinned) in bash code, attached to the session's browser.
+
+Firecrawl's interact docs give bash mode the ``agent-browser`` command; we ship the real one, so
+users get its documented command set, output and exit statuses rather than a look-alike. Its
+Linux binary comes inside the npm package (``agent/executors/node``, installed by ``npm ci``).
+
+How it is bound to one session:
+
+* The session's bash code finds an ``agent-browser`` shim first on its PATH. The shim pins the
+  tool to this session: its CDP URL (``AGENT_BROWSER_CDP``), one session name, and a private
+  home and socket folder inside the session's own folder, so its daemon, sockets, screenshots
+  and config are the session's alone. It also turns off the update check (the machine may have
+  no network) and the automatic dismissal of dialogs (which would race the session's own
+  dialog handling).
+* agent-browser keeps a daemon per session name that holds its refs between commands, so
+  ``snapshot -i`` in one call and ``click @e2`` in the next work. The daemon starts on first
+  use and ends with the session (stop, TTL, inactivity, a lost browser): ``close()`` disconnects
+  it (which leaves our browser running) and kills it if it lingers. An idle timeout of an hour
+  is the backstop should the server itself die.
+* With several tabs open, the daemon is pointed at the session's current page before each
+  script that uses it (agent-browser would otherwise keep to the first tab).
+* ``wait @eN`` is the one documented form the pinned version gets wrong (it reads the ref as a
+  CSS selector and times out); the shim waits for the ref to be visible instead.
+
+Its refs (``@e1`` from its own ``snapshot``) are its own: the planner's refs are ``agent
+browser``'s (``agent.executors.browser_cli``), and the two never mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import stat
+from pathlib import Path
+
+from agent.errors import ConfigError
+from agent.executors.node_deps import NODE_DIR
+
+__all__ = ["AGENT_BROWSER_VERSION", "AgentBrowser", "agent_browser_binary"]
+
+AGENT_BROWSER_VERSION = "0.41.2"
+"""The pinned version (agent/executors/node/package.json)."""
+
+SESSION_NAME = "session"
+IDLE_TIMEOUT_MS = 3_600_000
+WAIT_TIMEOUT_S = 25
+"""How long ``wait @eN`` waits, as agent-browser's own default action timeout."""
+
+log = logging.getLogger(__name__)
+
+_SHIM = """#!/bin/sh
+# agent-browser {version}, bound to this session's browser (see agent/executors/agent_browser.py).
+export HOME={home}
+export AGENT_BROWSER_SOCKET_DIR={run}
+export AGENT_BROWSER_SESSION={session}
+export AGENT_BROWSER_CDP={cdp}
+export AGENT_BROWSER_NO_VERSION_CHECK=1
+export AGENT_BROWSER_NO_AUTO_DIALOG=1
+export AGENT_BROWSER_IDLE_TIMEOUT_MS={idle}
+export AGENT_BROWSER_SCREENSHOT_DIR={screenshots}
+unset AGENT_BROWSER_CONFIG AGENT_BROWSER_PROVIDER AGENT_BROWSER_AUTO_CONNECT
+if [ "$#" -eq 2 ] && [ "$1" = wait ]; then
+  case "$2" in
+  @e[0-9]*)
+    # `wait @eN`: until the element is visible (this version reads a ref as a CSS selector).
+    tries=0
+    while [ "$tries" -lt {polls} ]; do
+      visible=$({binary} is visible "$2") || exit 1
+      [ "$visible" = true ] && {{ echo "✓ Done"; exit 0; }}
+      sleep 0.1
+      tries=$((tries + 1))
+    done
+    echo "✗ Wait timed out after {timeout_ms}ms: $2 did not become visible" >&2
+    exit 1
+    ;;
+  esac
+fi
+exec {binary} "$@"
+"""
+
+
+def agent_browser_binary() -> Path:
+    """The agent-browser binary for this machine, inside the installed npm package.
+
+    Raises:
+        ConfigError: the package is not installed, or has no binary for this platform.
+    """
+    machine = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    system = platform.system().lower()
+    package = NODE_DIR / "node_modules" / "agent-browser"
+    binary = package / "bin" / f"agent-browser-{system}-{machine}"
+    if not binary.is_file():
+        raise ConfigError(
+            f"agent-browser is not installed (no {binary}): run `npm ci --prefix {NODE_DIR}`."
+        )
+    if not os.access(binary, os.X_OK):
+        # npm leaves it 0644 when install scripts do not run (--ignore-scripts, allowScripts).
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return binary
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+class AgentBrowser:
+    """agent-browser for one session: its shim, its private folders and its daemon."""
+
+    def __init__(self, root: Path, cdp_url: str, *, screenshots: Path) -> None:
+        self.shim: Path | None = None
+        self.home = root / "agent-browser" / "home"
+        self.run_dir = root / "agent-browser" / "run"
+        self.cdp_url = cdp_url
+        self.screenshots = screenshots
+
+    def write_shim(self, bin_dir: Path) -> Path | None:
+        """Write the ``agent-browser`` command for the session's bash code; None (and no
+        command) when the package is not installed, so bash without it still works."""
+        try:
+            binary = agent_browser_binary()
+        except ConfigError as exc:
+            log.info("bash code will have no agent-browser: %s", exc)
+            return None
+        for folder in (self.home, self.run_dir, bin_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        shim = bin_dir / "agent-browser"
+        shim.write_text(
+            _SHIM.format(
+                version=AGENT_BROWSER_VERSION,
+                home=_quote(str(self.home)),
+                run=_quote(str(self.run_dir)),
+                session=SESSION_NAME,
+                cdp=_quote(self.cdp_url),
+                idle=IDLE_TIMEOUT_MS,
+                screenshots=_quote(str(self.screenshots)),
+                binary=_quote(str(binary)),
+                polls=WAIT_TIMEOUT_S * 10,
+                timeout_ms=WAIT_TIMEOUT_S * 1000,
+            )
+        )
+        shim.chmod(0o755)
+        self.shim = shim
+        return shim
+
+    @property
+    def running(self) -> bool:
+        """Whether this session's daemon is up (its pid file names a live process)."""
+        pid = self._daemon_pid()
+        return pid is not None and _alive(pid)
+
+    def _daemon_pid(self) -> int | None:
+        try:
+            return int((self.run_dir / f"{SESSION_NAME}.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    async def _command(self, *args: str, timeout_s: float = 10.0) -> tuple[int, str]:
+        assert self.shim is not None, "write_shim() first"
+        process = await asyncio.create_subprocess_exec(
+            str(self.shim),
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return 124, "timed out"
+        return process.returncode or 0, (out or err).decode(errors="replace").strip()
+
+    async def prepare(self, target_id: str, tabs: int) -> None:
+        """Before a script that uses agent-browser: start the daemon if it is not up (its live
+        stream server turned off: nobody here watches it, and it is one less open port), and
+        point it at the session's current page when there is more than one tab."""
+        if not self.running:
+            await self._command("stream", "disable")
+        if tabs > 1:
+            code, listing = await self._command("--json", "tab", "list")
+            if code != 0:
+                return  # the script's own first command will say what is wrong
+            try:
+                found = json.loads(listing)["data"]["tabs"]
+            except (ValueError, KeyError, TypeError):
+                return
+            for tab in found:
+                if tab.get("targetId") == target_id and not tab.get("active"):
+                    await self._command("tab", str(tab["tabId"]))
+
+    async def close(self) -> None:
+        """Disconnect the daemon (our browser stays up) and make sure it has exited."""
+        pid = self._daemon_pid()
+        if pid is not None and _alive(pid):
+            with contextlib.suppress(Exception):
+                await self._command("close", timeout_s=5.0)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 3.0
+            while _alive(pid) and loop.time() < deadline:  # noqa: ASYNC110 - another process
+                await asyncio.sleep(0.05)
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.home.parent, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running agent-browser process (not a zombie, not a recycled pid)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z" and b"agent-browser" in command

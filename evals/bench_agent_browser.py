@@ -1,0 +1,147 @@
+"""agent-browser in bash mode, through the HTTP API: command latency and the memory it adds.
+
+Run::
+
+    python3 -m evals.bench_agent_browser [--repeat 30]
+
+Starts the real server in a child process (as ``evals.load`` does), scrapes a small local page,
+and times interact calls whose bash code is one command: ``agent-browser get url`` and
+``agent-browser snapshot -i`` (vercel-labs' CLI attached to the session's browser), next to
+``agent browser get url`` and ``agent browser snapshot -i`` (ours), interleaved, each call a
+whole HTTP round trip. Then it reads the PSS of the agent-browser daemon the session started:
+the memory a session carries once agent-browser has been used. Targets (issue 12): p50 of each
+agent-browser command <= 150 ms including HTTP; <= 50 MiB extra per session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from evals.load import ServerProcess, memory_kb
+
+__all__ = ["main"]
+
+_PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>Bench</title></head>
+<body><main><h1>agent-browser bench</h1><form><label>Query <input name="q"></label>
+<button type="button">Search</button></form><a href="#more">More</a>
+<p>Some text for the snapshot to carry.</p></main></body></html>"""
+
+COMMANDS = (
+    "agent-browser get url",
+    "agent browser get url",
+    "agent-browser snapshot -i",
+    "agent browser snapshot -i",
+)
+
+
+class _Page(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(_PAGE)))
+        self.end_headers()
+        self.wfile.write(_PAGE)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _daemons() -> list[int]:
+    """Live agent-browser daemons (the bench runs one session, so one daemon at most)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                argv0 = handle.read().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if argv0.endswith(b"/agent-browser-linux-x64") or argv0.endswith(
+            b"/agent-browser-linux-arm64"
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def _interact(
+    client: httpx.Client, url: str, scrape_id: str, code: str
+) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    response = client.post(
+        f"{url}/v2/scrape/{scrape_id}/interact",
+        json={"code": code, "language": "bash", "timeout": 60},
+        timeout=120,
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    body = response.json()
+    if response.status_code != 200 or not body.get("success"):
+        raise RuntimeError(f"{code!r} failed: HTTP {response.status_code} {body}")
+    return elapsed, body
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m evals.bench_agent_browser")
+    parser.add_argument("--repeat", type=int, default=30, help="calls per command (default 30)")
+    args = parser.parse_args(argv)
+    site = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    site.daemon_threads = True
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    page = f"http://127.0.0.1:{site.server_address[1]}/bench.html"
+    before = set(_daemons())
+    with tempfile.TemporaryDirectory(prefix="agent-bench-") as profiles:
+        server = ServerProcess(4, 1, profiles)
+        try:
+            with httpx.Client() as client:
+                scraped = client.post(f"{server.url}/v2/scrape", json={"url": page}, timeout=120)
+                scrape_id = scraped.json()["data"]["metadata"]["scrapeId"]
+                cold: dict[str, float] = {}
+                for code in COMMANDS:  # first calls: the daemon starts, workers warm up
+                    cold[code] = _interact(client, server.url, scrape_id, code)[0]
+                timings: dict[str, list[float]] = {code: [] for code in COMMANDS}
+                for _ in range(args.repeat):
+                    for code in COMMANDS:
+                        timings[code].append(_interact(client, server.url, scrape_id, code)[0])
+                daemons = [pid for pid in _daemons() if pid not in before]
+                pss_kib = sum(memory_kb(pid)[1] for pid in daemons)
+                client.delete(f"{server.url}/v2/scrape/{scrape_id}/interact", timeout=60)
+                time.sleep(1.0)
+                left = [pid for pid in _daemons() if pid not in before]
+        finally:
+            server.stop()
+            site.shutdown()
+    print(
+        f"agent-browser vs agent browser, bash interact calls over HTTP, {args.repeat} each "
+        f"({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})"
+    )
+    print(f"{'command':<28} {'first':>9} {'p50':>9} {'p95':>9}")
+    for code in COMMANDS:
+        values = sorted(timings[code])
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        print(f"{code:<28} {cold[code]:>7.0f}ms {statistics.median(values):>7.0f}ms {p95:>7.0f}ms")
+    for verb in ("get url", "snapshot -i"):
+        ours = statistics.median(timings[f"agent browser {verb}"])
+        theirs = statistics.median(timings[f"agent-browser {verb}"])
+        print(
+            f"  {verb}: agent-browser p50 / agent browser p50 = {theirs / ours:.2f}x "
+            f"(target: agent-browser p50 <= 150 ms: {'met' if theirs <= 150 else 'MISSED'})"
+        )
+    print(
+        f"memory added by agent-browser: {len(daemons)} daemon(s), PSS {pss_kib / 1024:.1f} MiB "
+        f"(target <= 50 MiB: {'met' if pss_kib <= 50 * 1024 else 'MISSED'})"
+    )
+    print(f"daemons left after the session stopped: {len(left)}")
+    return 0 if not left else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
