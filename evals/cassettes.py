@@ -14,7 +14,9 @@ tasks running in parallel (``-j N``) each replay their own file.
   before anything is written, response cookies and account ids too, and saving refuses a
   cassette in which the key in use still appears.
 * **Provenance**: each cassette's metadata says what produced the traffic (the reference policy
-  or a named model) and when; reports print it.
+  or a named model) and when; reports print it. The model backend tests' cassettes
+  (``tests/models/cassettes``) also stamp it on every response, as a ``x-cassette-provenance``
+  header (``provenance_header``).
 * **Readable**: plain YAML, one file per task, so a re-recording shows in a diff what changed.
   (The requests of a conversation repeat the system prompt and tool schemas; git compresses
   that away, and the whole suite is a few MB.)
@@ -45,6 +47,7 @@ from evals.errors import CassetteMismatchError
 __all__ = [
     "CASSETTES_DIR",
     "REAL_ORIGINS",
+    "SECRET_REQUEST_HEADERS",
     "CassetteTransport",
     "Provenance",
     "canonical_body",
@@ -56,9 +59,10 @@ __all__ = [
 CASSETTES_DIR = Path(__file__).resolve().parent / "cassettes"
 SUFFIX = ".yaml"
 REAL_ORIGINS = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
-_SECRET_REQUEST_HEADERS = frozenset(
+SECRET_REQUEST_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "cookie", "openai-organization", "openai-project"}
 )
+"""Request headers never written to a cassette: credentials and account ids."""
 _DROPPED_RESPONSE_HEADERS = frozenset(
     {
         "set-cookie", "date", "server", "content-length", "content-encoding", "transfer-encoding",
@@ -164,7 +168,7 @@ def _request_filter(real_origin: str | None) -> Callable[[VcrRequest], VcrReques
         headers = {
             name: value
             for name, value in request.headers.items()
-            if name.lower() not in _SECRET_REQUEST_HEADERS
+            if name.lower() not in SECRET_REQUEST_HEADERS
             and not name.lower().startswith("x-stainless")
             and name.lower() not in ("host", "content-length", "user-agent", "connection")
         }
@@ -174,13 +178,19 @@ def _request_filter(real_origin: str | None) -> Callable[[VcrRequest], VcrReques
     return before_record_request
 
 
-def _response_filter(response: dict[str, Any]) -> dict[str, Any]:
-    response["headers"] = {
-        name: values
-        for name, values in response["headers"].items()
-        if name.lower() not in _DROPPED_RESPONSE_HEADERS
-    }
-    return response
+def _response_filter(stamp: tuple[str, str] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+        headers = {
+            name: values
+            for name, values in response["headers"].items()
+            if name.lower() not in _DROPPED_RESPONSE_HEADERS
+        }
+        if stamp is not None:
+            headers[stamp[0]] = [stamp[1]]
+        response["headers"] = headers
+        return response
+
+    return before_record_response
 
 
 class CassetteTransport:
@@ -195,7 +205,9 @@ class CassetteTransport:
         upstream: the transport that reaches the server when recording (default: a plain
             HTTP transport of the client's module).
         real_origin: when recording from a local endpoint, the API origin to write instead.
-        provenance: stored in the cassette when recording.
+        provenance: stored in the cassette's metadata when recording.
+        provenance_header: when recording, also stamp ``provenance.describe()`` on every
+            response under this header name.
         rerecord: the command that re-records this cassette, for mismatch messages.
         secrets: values that must never be written (the API key in use).
     """
@@ -208,6 +220,7 @@ class CassetteTransport:
         upstream: Any = None,
         real_origin: str | None = None,
         provenance: Provenance | None = None,
+        provenance_header: str | None = None,
         rerecord: str = "agent eval --record",
         secrets: Iterable[str] = (),
     ) -> None:
@@ -218,13 +231,16 @@ class CassetteTransport:
         self.secrets = [s for s in secrets if s and len(s) >= 8]
         self.mismatch: CassetteMismatchError | None = None
         self.requests = 0
+        stamp = None
+        if provenance is not None and provenance_header is not None:
+            stamp = (provenance_header, provenance.describe())
         options: dict[str, Any] = {
             "path": str(path),
             "persister": FilesystemPersister,
             "serializer": yamlserializer,
             "match_on": MATCHERS,
             "before_record_request": _request_filter(real_origin),
-            "before_record_response": _response_filter,
+            "before_record_response": _response_filter(stamp),
         }
         if record:
             self.cassette = Cassette(record_mode=RecordMode.ALL, **options)

@@ -18,7 +18,8 @@ def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None)
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"content-type": "application/json", **(headers or {})},
+        # Like the SDKs, always send a key: the fake provider refuses a request without one.
+        headers={"content-type": "application/json", "x-api-key": "test-key", **(headers or {})},
         method="POST",
     )
     try:
