@@ -1,12 +1,9 @@
-"""Fixtures shared by every test: local pages over HTTP, a real browser session, and a check that
-no browser or executor process outlives the suite."""
+"""Fixtures shared by every test: local pages over HTTP, a real browser session, the artifacts
+folder, and a check that no browser or executor process outlives the suite."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,28 +12,23 @@ from pathlib import Path
 import pytest
 
 from agent.browser.session import BrowserSession
+from tests.harness import ARTIFACTS, serve_http
 
 PAGES = Path(__file__).parent / "pages"
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve_directory(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """Serve a folder on an ephemeral loopback port; return the server and its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+@pytest.fixture(scope="session")
+def pages_url() -> Iterator[str]:
+    """``tests/pages`` on an ephemeral 127.0.0.1 port."""
+    with serve_http(PAGES) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
-def pages_url() -> Iterator[str]:
-    server, url = serve_directory(PAGES)
-    yield url
-    server.shutdown()
+def artifacts() -> Path:
+    """Where tests leave screenshots and reports for a human to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,13 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.models.fake_providers import FakeProviderServer, chat_completion, chat_tool_call
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from evals.provider_server import FakeProviderServer, chat_completion, chat_tool_call
+from tests.harness import free_port
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def cli_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeProviderServer
     provider = FakeProviderServer().start()
     env = {
         **os.environ,
-        "AGENT_SERVER_URL": f"http://127.0.0.1:{_free_port()}",
+        "AGENT_SERVER_URL": f"http://127.0.0.1:{free_port()}",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "AGENT_MODEL": "openai-compatible:fake-model",

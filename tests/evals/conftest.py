@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from evals.reference import ReferencePolicy
 from evals.sites import SiteServer
 from evals.tasks import Task, load_tasks
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +36,3 @@ def policy(all_tasks: list[Task]) -> ReferencePolicy:
 def site_server() -> Iterator[SiteServer]:
     with SiteServer() as server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import pytest
 from agent.browser.launch import QUIET_FLAGS, launch_browser
 from agent.browser.session import BrowserSession
 from agent.executors import warm_up
+from tests.harness import serve_http
 
 SITE = Path(__file__).parent / "site"
 _NO_BFCACHE = (
@@ -20,20 +18,11 @@ _NO_BFCACHE = (
 )
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def site_url() -> Iterator[str]:
     """The test site (``tests/executors/site``) on an ephemeral 127.0.0.1 port."""
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -11,26 +10,20 @@ import agent
 from agent import Agent, InteractionResult
 from agent.config import Settings
 from agent.errors import BrowserError, ConfigError
-from agent.messages import Message
-from agent.models.scripted import ScriptedModel, ScriptPolicy, tool_call
-
-RefOf = Callable[[Sequence[Message], str, str], str]
-ObservationOf = Callable[[Sequence[Message]], str]
-Turns = Callable[..., ScriptPolicy]
+from agent.models.scripted import ScriptedModel, tool_call
+from tests.harness import Turns, find_ref, latest_observation
 
 
-async def test_open_interact_close(
-    demo_url: str, ref_of: RefOf, observation_of: ObservationOf, scripted_turns: Turns
-) -> None:
+async def test_open_interact_close(demo_url: str) -> None:
     model = ScriptedModel(
-        scripted_turns(
+        Turns.strict(
             lambda m: [
-                tool_call("fill", ref=ref_of(m, "textbox", "Username"), value="demo"),
-                tool_call("fill", ref=ref_of(m, "textbox", "Password"), value="secret"),
-                tool_call("click", ref=ref_of(m, "button", "Sign in")),
+                tool_call("fill", ref=find_ref(m, "textbox", "Username"), value="demo"),
+                tool_call("fill", ref=find_ref(m, "textbox", "Password"), value="secret"),
+                tool_call("click", ref=find_ref(m, "button", "Sign in")),
             ],
             lambda m: [
-                tool_call("done", answer=re.search(r"Welcome back[^\n]*", observation_of(m))[0])
+                tool_call("done", answer=re.search(r"Welcome back[^\n]*", latest_observation(m))[0])
             ],
             lambda m: "Sign in",  # second prompt: answer in plain text
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from agent.browser.session import BrowserSession
 from agent.config import Settings
@@ -22,15 +22,11 @@ from agent.messages import (
 from agent.models.scripted import (
     ScriptedModel,
     ScriptedTurn,
-    ScriptPolicy,
     ScriptStep,
     tool_call,
 )
 from agent.results import Step
-
-RefOf = Callable[[Sequence[Message], str, str], str]
-ObservationOf = Callable[[Sequence[Message]], str]
-Turns = Callable[..., ScriptPolicy]
+from tests.harness import Turns, find_ref, latest_observation
 
 
 def _sent_results(model: ScriptedModel, request: int) -> list[str]:
@@ -47,23 +43,22 @@ async def test_fills_a_form_and_submits_it(
     session: BrowserSession,
     demo_url: str,
     settings: Settings,
-    ref_of: RefOf,
-    observation_of: ObservationOf,
-    scripted_turns: Turns,
 ) -> None:
     await session.goto(demo_url + "contact.html")
     model = ScriptedModel(
-        scripted_turns(
+        Turns.strict(
             lambda m: [  # parallel calls run one after another, in order
-                tool_call("fill", ref=ref_of(m, "textbox", "Name"), value="Ada"),
-                tool_call("fill", ref=ref_of(m, "textbox", "Email"), value="ada@example.com"),
-                tool_call("select_option", ref=ref_of(m, "combobox", "Topic"), values=["Billing"]),
-                tool_call("check", ref=ref_of(m, "checkbox", "I agree to be contacted")),
+                tool_call("fill", ref=find_ref(m, "textbox", "Name"), value="Ada"),
+                tool_call("fill", ref=find_ref(m, "textbox", "Email"), value="ada@example.com"),
+                tool_call(
+                    "select_option", ref=find_ref(m, "combobox", "Topic"), values=["Billing"]
+                ),
+                tool_call("check", ref=find_ref(m, "checkbox", "I agree to be contacted")),
             ],
-            lambda m: [tool_call("click", ref=ref_of(m, "button", "Send message"))],
+            lambda m: [tool_call("click", ref=find_ref(m, "button", "Send message"))],
             lambda m: [
                 tool_call(
-                    "done", answer=re.search(r"Thanks, .*?Ticket #\d+\.", observation_of(m))[0]
+                    "done", answer=re.search(r"Thanks, .*?Ticket #\d+\.", latest_observation(m))[0]
                 )
             ],
         )
@@ -90,19 +85,18 @@ async def test_searches_and_reads_a_result(
     session: BrowserSession,
     demo_url: str,
     settings: Settings,
-    ref_of: RefOf,
-    observation_of: ObservationOf,
-    scripted_turns: Turns,
 ) -> None:
     await session.goto(demo_url + "search.html")
     model = ScriptedModel(
-        scripted_turns(
+        Turns.strict(
             lambda m: [
-                tool_call("type", ref=ref_of(m, "searchbox", "Search products"), text="lamp"),
-                tool_call("click", ref=ref_of(m, "button", "Search")),
+                tool_call("type", ref=find_ref(m, "searchbox", "Search products"), text="lamp"),
+                tool_call("click", ref=find_ref(m, "button", "Search")),
             ],
-            lambda m: [tool_call("click", ref=ref_of(m, "link", "Floor lamp"))],
-            lambda m: [tool_call("done", answer=re.search(r"Price: (\S+)", observation_of(m))[1])],
+            lambda m: [tool_call("click", ref=find_ref(m, "link", "Floor lamp"))],
+            lambda m: [
+                tool_call("done", answer=re.search(r"Price: (\S+)", latest_observation(m))[1])
+            ],
         )
     )
     result = await run_prompt(
@@ -112,10 +106,10 @@ async def test_searches_and_reads_a_result(
     assert result.stop_reason == "done", result.output
     assert result.output == "$89.00"
     assert result.steps[2].url.endswith("product.html?id=2")
-    second = observation_of(model.requests[1].messages)
+    second = latest_observation(model.requests[1].messages)
     assert '3 results for "lamp"' in second
     assert "element(s) with refs appeared" in second
-    third = observation_of(model.requests[2].messages)
+    third = latest_observation(model.requests[2].messages)
     assert "the page changed from " + demo_url + "search.html" in third
 
 
@@ -123,18 +117,17 @@ async def test_follows_a_link_into_a_new_tab(
     session: BrowserSession,
     demo_url: str,
     settings: Settings,
-    ref_of: RefOf,
-    observation_of: ObservationOf,
-    scripted_turns: Turns,
 ) -> None:
     await session.goto(demo_url + "tabs.html")
     model = ScriptedModel(
-        scripted_turns(
-            lambda m: [tool_call("click", ref=ref_of(m, "link", "Read the announcement"))],
+        Turns.strict(
+            lambda m: [tool_call("click", ref=find_ref(m, "link", "Read the announcement"))],
             lambda m: [
                 tool_call(
                     "done",
-                    answer=re.search(r"[A-Z]+-\d+", observation_of(m).split("# Snapshot")[1])[0],
+                    answer=re.search(r"[A-Z]+-\d+", latest_observation(m).split("# Snapshot")[1])[
+                        0
+                    ],
                 )
             ],
         )
@@ -144,7 +137,7 @@ async def test_follows_a_link_into_a_new_tab(
     )
 
     assert result.output == "ORCHID-42"
-    second = observation_of(model.requests[1].messages)
+    second = latest_observation(model.requests[1].messages)
     assert "Tabs open: 2" in second
     assert "a new tab opened and is now the current page" in second
     assert result.steps[1].url.endswith("article.html")
@@ -155,28 +148,27 @@ async def test_recovers_from_a_stale_ref(
     session: BrowserSession,
     demo_url: str,
     settings: Settings,
-    ref_of: RefOf,
-    observation_of: ObservationOf,
-    scripted_turns: Turns,
 ) -> None:
     await session.goto(demo_url + "offers.html")
     seen: dict[str, str] = {}
 
     def refresh(m: Sequence[Message]) -> list[ToolCall]:
-        seen["old"] = ref_of(m, "button", "Claim offer")
-        return [tool_call("click", ref=ref_of(m, "button", "Refresh offers"))]
+        seen["old"] = find_ref(m, "button", "Claim offer")
+        return [tool_call("click", ref=find_ref(m, "button", "Refresh offers"))]
 
     def claim_new(m: Sequence[Message]) -> list[ToolCall]:
-        seen["new"] = ref_of(m, "button", "Claim offer")
+        seen["new"] = find_ref(m, "button", "Claim offer")
         return [tool_call("click", ref=seen["new"])]
 
     model = ScriptedModel(
-        scripted_turns(
+        Turns.strict(
             refresh,
             lambda m: [tool_call("click", ref=seen["old"])],  # a ref from an older snapshot
             claim_new,
             lambda m: [
-                tool_call("done", answer=re.search(r"Offer claimed[^\n]*", observation_of(m))[0])
+                tool_call(
+                    "done", answer=re.search(r"Offer claimed[^\n]*", latest_observation(m))[0]
+                )
             ],
         )
     )

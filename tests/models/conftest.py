@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 
 import pytest
-from fake_providers import FakeProviderServer
-from record_cassettes import (
+
+from evals.provider_server import FakeProviderServer
+from tests.models.record_cassettes import (
     CASSETTE_DIR,
     KEY_ENV,
+    RERECORD,
     CassetteFactory,
     CassetteRun,
     record_mode,
@@ -51,10 +53,7 @@ def cassette(request: pytest.FixtureRequest) -> Iterator[CassetteFactory]:
             if not os.environ.get(KEY_ENV[provider]):
                 pytest.skip(f"AGENT_RECORD=live needs {KEY_ENV[provider]} set to a real key")
         if mode == "replay" and not (CASSETTE_DIR / f"{name}.yaml").exists():
-            pytest.fail(
-                f"cassette {name}.yaml is missing: record it with "
-                "`python tests/models/record_cassettes.py fake`"
-            )
+            pytest.fail(f"cassette {name}.yaml is missing: record it with `{RERECORD}`")
         fake = None
         if mode == "fake":
             fake = FakeProviderServer().start()

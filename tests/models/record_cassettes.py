@@ -1,27 +1,29 @@
 """Record and replay the wire-format cassettes in ``tests/models/cassettes/``.
 
 The OpenAI and Anthropic backend tests (``test_openai_wire.py``, ``test_anthropic_wire.py``) run
-the real SDK clients against vcrpy cassettes. The environment variable ``AGENT_RECORD`` picks
-what happens:
+the real SDK clients over the eval suite's cassette stack (``evals/cassettes.py``): the SDK's
+HTTP client gets a ``CassetteTransport``, which replays or records one cassette. The environment
+variable ``AGENT_RECORD`` picks what happens:
 
-* unset: replay. ``record_mode="none"``, strict matching on method, scheme, host, path and
-  body; no network, no key, no server. A request the cassette lacks fails the test.
-* ``fake``: re-record every cassette from the local fake server (``fake_providers.py``). The
-  SDK talks to ``http://127.0.0.1:PORT``; the recorded URI is rewritten to
-  ``https://api.openai.com`` / ``https://api.anthropic.com`` so replay uses the real default
-  base URL.
+* unset: replay. Strict matching on method, scheme, host, port, path, query and the JSON body;
+  no network, no key, no server. A request the cassette lacks fails the test, and so does a
+  recorded request the test never made.
+* ``fake``: re-record every cassette from the fake provider (``evals/provider_server.py``),
+  serving the replies each test scripts. The SDK talks to ``http://127.0.0.1:PORT``; the
+  recorded URI is rewritten to ``https://api.openai.com`` / ``https://api.anthropic.com`` so
+  replay uses the real default base URL.
 * ``live``: re-record the cassettes the real API can produce (not the forced 429s) against the
   real API. Needs ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``; tests skip with a reason without.
 
-Re-record with ``python tests/models/record_cassettes.py fake`` (or ``live``), then review the
-diff: assertions that hold for the fake server's scripted answers may need the live model to
-behave, e.g. to call the tool it is told to call.
+Re-record with ``python -m tests.models.record_cassettes fake`` (or ``live``) from the
+repository root, then review the diff: assertions that hold for the fake server's scripted
+answers may need the live model to behave, e.g. to call the tool it is told to call.
 
-Provenance: vcrpy drops YAML comments, so every recorded response carries a header
-``x-cassette-provenance`` saying what produced it and when, e.g. ``scripted fake server
-(tests/models/fake_providers.py), recorded 2026-11-25``. Secrets never reach a cassette:
-``authorization``, ``x-api-key``, ``api-key`` and ``cookie`` are filtered from requests,
-``set-cookie`` and account ids from responses.
+Provenance: every recorded response carries a header ``x-cassette-provenance`` saying what
+produced it and when, e.g. ``scripted fake server (evals/provider_server.py), model
+openai:gpt-4.1-mini, recorded 2026-11-25`` (the cassette's metadata says it too). Secrets never
+reach a cassette: credential headers are dropped from requests, cookies and account ids from
+responses, and saving refuses a cassette in which the key in use appears.
 """
 
 from __future__ import annotations
@@ -35,16 +37,22 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import vcr
-from fake_providers import FakeProviderServer, Reply
+from agent.messages import ModelSettings, SystemMessage
+from agent.models.retry import RetryPolicy
+from evals.backends import _http_module
+from evals.cassettes import REAL_ORIGINS, CassetteTransport, Provenance
+from evals.provider_server import FakeProviderServer, Reply
 
 __all__ = [
     "ANTHROPIC_MODEL",
     "CASSETTE_DIR",
+    "FAST",
     "OPENAI_MODEL",
+    "PAGE",
     "PROVENANCE_HEADER",
+    "SETTINGS",
+    "SYSTEM",
     "CassetteFactory",
     "CassetteRun",
     "main",
@@ -56,22 +64,21 @@ HERE = Path(__file__).resolve().parent
 CASSETTE_DIR = HERE / "cassettes"
 PROVENANCE_HEADER = "x-cassette-provenance"
 RECORD_ENV_VAR = "AGENT_RECORD"
+RERECORD = "python -m tests.models.record_cassettes fake"
 WIRE_TESTS = ("test_openai_wire.py", "test_anthropic_wire.py")
 
 OPENAI_MODEL = "gpt-4.1-mini"
 ANTHROPIC_MODEL = "claude-haiku-4-5"
-
-REAL_ORIGINS = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-FILTERED_REQUEST_HEADERS = ["authorization", "x-api-key", "api-key", "cookie"]
-DROPPED_RESPONSE_HEADERS = {
-    "set-cookie",
-    "openai-organization",
-    "openai-project",
-    "anthropic-organization-id",
-    "date",
-    "server",
-}
+
+# What both wire tests send: changing any of it changes the recorded requests.
+FAST = RetryPolicy(retries=2, initial_backoff_s=0.001, max_backoff_s=0.001)
+SETTINGS = ModelSettings(temperature=0.0, max_output_tokens=256, timeout_s=30.0)
+SYSTEM = SystemMessage(
+    "You operate a web page through tools. Elements are named by refs like e3. "
+    "Call tools exactly as the user asks."
+)
+PAGE = '- textbox "Query" [ref=e2]\n- button "Search" [ref=e3]'
 
 
 def record_mode() -> str:
@@ -84,9 +91,14 @@ def record_mode() -> str:
     return value
 
 
+def api_key(provider: str) -> str:
+    """The key tests use: the real one if set (needed live), else a placeholder."""
+    return os.environ.get(KEY_ENV[provider]) or "test-key"
+
+
 @dataclass
 class CassetteRun:
-    """One test's cassette: where the SDK should point, with which key, and the fake server."""
+    """One test's cassette: the SDK client to use, with which key, and the fake server."""
 
     name: str
     provider: str
@@ -94,26 +106,50 @@ class CassetteRun:
     base_url: str | None
     api_key: str
     fake: FakeProviderServer | None
-    cassette: Any = None
+    transport: CassetteTransport
+
+    @property
+    def cassette(self) -> Any:
+        """The vcrpy cassette: its recorded requests and responses, play count, length."""
+        return self.transport.cassette
+
+    def client(self, api_key: str | None = None) -> Any:
+        """An ``AsyncOpenAI`` / ``AsyncAnthropic`` whose HTTP goes through the cassette, built
+        as the backends build their own (no SDK retries, a 60 s timeout)."""
+        key = api_key or self.api_key
+        module = _http_module(self.provider)
+        http_client = module.AsyncClient(transport=self.transport.transport(module), timeout=60.0)
+        options: dict[str, Any] = {
+            "api_key": key,
+            "base_url": self.base_url,
+            "http_client": http_client,
+            "max_retries": 0,
+            "timeout": 60.0,
+        }
+        if self.provider == "anthropic":
+            from anthropic import AsyncAnthropic
+
+            return AsyncAnthropic(**options)
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(**options)
 
     def script(self, *replies: Reply, times: int = 1) -> None:
         """Queue the fake server's answers; ignored when replaying or recording live."""
         if self.fake is not None:
             self.fake.enqueue(*replies, times=times)
 
+    def sent_json(self, index: int = 0) -> Any:
+        """The JSON body of recorded request ``index``."""
+        return json.loads(self.cassette.requests[index].body)
+
     def recorded_json(self, index: int) -> Any:
         """The JSON body of recorded response ``index`` (to compare mappings against)."""
-        body = self.cassette.responses[index]["body"]["string"]
-        return json.loads(body)
+        return json.loads(self.cassette.responses[index]["body"]["string"])
 
 
 CassetteFactory = Callable[..., AbstractContextManager[CassetteRun]]
 """The ``cassette`` fixture: ``cassette(name, provider, live=True)`` opens a CassetteRun."""
-
-
-def api_key(provider: str) -> str:
-    """The key tests use: the real one if set (needed live), else a placeholder."""
-    return os.environ.get(KEY_ENV[provider]) or "test-key"
 
 
 @contextmanager
@@ -122,78 +158,40 @@ def use_cassette(
 ) -> Iterator[CassetteRun]:
     """Replay or record ``cassettes/<name>.yaml`` around the block."""
     path = CASSETTE_DIR / f"{name}.yaml"
+    key = api_key(provider)
+    base_url = None
     if mode == "replay":
-        base_url = None
-    elif mode == "fake":
-        assert fake is not None
-        base_url = fake.openai_base_url if provider == "openai" else fake.url
-        path.unlink(missing_ok=True)  # vcrpy would otherwise merge old interactions
+        transport = CassetteTransport(path, rerecord=RERECORD)
     else:
-        base_url = None
-        path.unlink(missing_ok=True)
-    recorder = vcr.VCR(
-        cassette_library_dir=str(CASSETTE_DIR),
-        record_mode="none" if mode == "replay" else "all",
-        match_on=["method", "scheme", "host", "path", "body"],
-        filter_headers=FILTERED_REQUEST_HEADERS,
-        before_record_request=_request_filter(provider, mode),
-        before_record_response=_response_filter(provider, mode),
-        decode_compressed_response=True,
-    )
-    run = CassetteRun(name, provider, mode, base_url, api_key(provider), fake)
-    with recorder.use_cassette(path.name) as cassette:
-        run.cassette = cassette
-        yield run
-        if mode == "replay" and not cassette.all_played:
-            unplayed = len(cassette) - cassette.play_count
-            raise AssertionError(
-                f"cassette {path.name} has {unplayed} interaction(s) the test never requested: "
-                "the backend now sends fewer requests; re-record (see record_cassettes.py)"
-            )
-
-
-def _request_filter(provider: str, mode: str) -> Any:
-    def before_record_request(request: Any) -> Any:
-        if mode == "fake":
-            scheme, netloc = urlsplit(REAL_ORIGINS[provider])[:2]
-            parts = urlsplit(request.uri)
-            request.uri = urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
-            if "host" in request.headers:
-                request.headers["host"] = netloc
-        for header in list(request.headers):
-            # SDK platform telemetry: noise in a cassette and never matched on.
-            if header.lower().startswith("x-stainless"):
-                del request.headers[header]
-        return request
-
-    return before_record_request
-
-
-def _response_filter(provider: str, mode: str) -> Any:
-    today = dt.date.today().isoformat()
-    if mode == "fake":
-        provenance = f"scripted fake server (tests/models/fake_providers.py), recorded {today}"
+        origin = REAL_ORIGINS[provider]
+        if fake is not None:
+            base_url = fake.openai_base_url if provider == "openai" else fake.anthropic_base_url
+        producer = "scripted fake server (evals/provider_server.py)" if fake else f"live {origin}"
+        model = OPENAI_MODEL if provider == "openai" else ANTHROPIC_MODEL
+        transport = CassetteTransport(
+            path,
+            record=True,
+            real_origin=origin if fake is not None else None,
+            provenance=Provenance(producer, f"{provider}:{model}", dt.date.today().isoformat()),
+            provenance_header=PROVENANCE_HEADER,
+            rerecord=RERECORD,
+            secrets=[key],
+        )
+    run = CassetteRun(name, provider, mode, base_url, key, fake, transport)
+    yield run
+    if mode == "replay":
+        unplayed = transport.unplayed()
+        if unplayed is not None:
+            raise unplayed
     else:
-        provenance = f"live {REAL_ORIGINS[provider]}, recorded {today}"
-
-    def before_record_response(response: Any) -> Any:
-        headers = {
-            name: values
-            for name, values in response["headers"].items()
-            if name.lower() not in DROPPED_RESPONSE_HEADERS
-        }
-        headers[PROVENANCE_HEADER] = [provenance]
-        response["headers"] = headers
-        return response
-
-    return before_record_response
+        transport.save()
 
 
 def main(argv: list[str]) -> int:
-    """``record_cassettes.py fake|live``: re-record the wire-format cassettes."""
+    """``python -m tests.models.record_cassettes fake|live``: re-record the cassettes."""
     if len(argv) != 1 or argv[0] not in ("fake", "live"):
         print(__doc__)
-        print("usage: python tests/models/record_cassettes.py fake|live", file=sys.stderr)
+        print("usage: python -m tests.models.record_cassettes fake|live", file=sys.stderr)
         return 2
     import pytest
 

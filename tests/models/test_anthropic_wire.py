@@ -1,22 +1,16 @@
 """Anthropic backend wire format, replayed from cassettes through the real SDK client.
 
-Re-record with ``python tests/models/record_cassettes.py fake`` (see that module).
+Re-record with ``python -m tests.models.record_cassettes fake`` (see that module).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 from anthropic.types import Message as AnthropicMessage
-from fake_providers import Reply, anthropic_error, anthropic_message
-from record_cassettes import ANTHROPIC_MODEL, CassetteFactory, CassetteRun
 
 from agent.errors import ModelAuthError, ModelRateLimitError
 from agent.messages import (
     AssistantMessage,
-    ModelSettings,
     SystemMessage,
     ToolCall,
     ToolResult,
@@ -26,10 +20,17 @@ from agent.messages import (
     UserMessage,
 )
 from agent.models.anthropic import AnthropicModel, from_anthropic_message, to_anthropic_request
-from agent.models.retry import RetryPolicy
+from evals.provider_server import Reply, anthropic_error, anthropic_message
+from tests.models.record_cassettes import (
+    ANTHROPIC_MODEL,
+    FAST,
+    PAGE,
+    SETTINGS,
+    SYSTEM,
+    CassetteFactory,
+    CassetteRun,
+)
 
-FAST = RetryPolicy(retries=2, initial_backoff_s=0.001, max_backoff_s=0.001)
-SETTINGS = ModelSettings(temperature=0.0, max_output_tokens=256, timeout_s=30.0)
 CLICK = ToolSpec(
     "click",
     "Click the element with the given snapshot ref.",
@@ -44,19 +45,10 @@ FILL = ToolSpec(
         "required": ["ref", "text"],
     },
 )
-SYSTEM = SystemMessage(
-    "You operate a web page through tools. Elements are named by refs like e3. "
-    "Call tools exactly as the user asks."
-)
-PAGE = '- textbox "Query" [ref=e2]\n- button "Search" [ref=e3]'
 
 
 def model_for(run: CassetteRun) -> AnthropicModel:
-    return AnthropicModel(ANTHROPIC_MODEL, api_key=run.api_key, base_url=run.base_url, retry=FAST)
-
-
-def sent_body(run: CassetteRun, index: int = 0) -> Any:
-    return json.loads(run.cassette.requests[index].body)
+    return AnthropicModel(ANTHROPIC_MODEL, api_key=run.api_key, retry=FAST, client=run.client())
 
 
 async def test_tool_use_request(cassette: CassetteFactory) -> None:
@@ -72,7 +64,7 @@ async def test_tool_use_request(cassette: CassetteFactory) -> None:
     assert response.tool_calls[0].id
     assert response.stop_reason == "tool_use"
     assert run.cassette.requests[0].uri == "https://api.anthropic.com/v1/messages"
-    body = sent_body(run)
+    body = run.sent_json()
     assert body["system"] == SYSTEM.content
     assert body["max_tokens"] == 256
     assert "temperature" not in body  # API version 2026-10-21 rejects sampling parameters
@@ -111,7 +103,7 @@ async def test_parallel_tool_results_turn(cassette: CassetteFactory) -> None:
     assert response.text
     assert response.tool_calls == ()
     assert response.stop_reason == "end_turn"
-    messages = sent_body(run)["messages"]
+    messages = run.sent_json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert messages[1]["content"] == [
         {"type": "text", "text": "Doing both."},
@@ -153,14 +145,17 @@ async def test_usage_is_mapped_including_cache_reads(cassette: CassetteFactory) 
     assert response.usage == Usage(
         raw["input_tokens"] + cached + written, raw["output_tokens"], cached
     )
-    assert "tools" not in sent_body(run)
+    assert "tools" not in run.sent_json()
 
 
 async def test_401_raises_model_auth_error(cassette: CassetteFactory) -> None:
     with cassette("anthropic_auth_error", "anthropic") as run:
         run.script(anthropic_error(401, "authentication_error", "invalid x-api-key"))
         model = AnthropicModel(
-            ANTHROPIC_MODEL, api_key="invalid-test-key", base_url=run.base_url, retry=FAST
+            ANTHROPIC_MODEL,
+            api_key="invalid-test-key",
+            retry=FAST,
+            client=run.client("invalid-test-key"),
         )
         with pytest.raises(ModelAuthError) as caught:
             await model.request([UserMessage("Say hi.")], tools=[], settings=SETTINGS)

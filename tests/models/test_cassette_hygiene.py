@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
-from record_cassettes import CASSETTE_DIR, FILTERED_REQUEST_HEADERS, PROVENANCE_HEADER
+
+from evals.cassettes import SECRET_REQUEST_HEADERS
+from tests.models.record_cassettes import CASSETTE_DIR, PROVENANCE_HEADER
 
 CASSETTES = sorted(CASSETTE_DIR.glob("*.yaml"))
 
@@ -25,7 +27,7 @@ def test_cassette_is_clean(path: Path) -> None:
         request, response = interaction["request"], interaction["response"]
         assert request["uri"].startswith(("https://api.openai.com/", "https://api.anthropic.com/"))
         sent = {name.lower() for name in request["headers"]}
-        assert not sent & set(FILTERED_REQUEST_HEADERS)
+        assert not sent & SECRET_REQUEST_HEADERS
         provenance = response["headers"].get(PROVENANCE_HEADER)
         assert provenance and "recorded" in provenance[0]
     assert "test-key" not in text

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
-from fake_providers import FakeProviderServer, Reply, chat_completion, chat_error, chat_tool_call
 
 from agent.config import Settings
 from agent.errors import ModelError, ModelRateLimitError, ModelResponseError, ModelTimeoutError
@@ -20,6 +18,14 @@ from agent.messages import (
 from agent.models import OLLAMA_BASE_URL, create_model
 from agent.models.openai import OpenAIModel
 from agent.models.retry import RetryPolicy
+from evals.provider_server import (
+    FakeProviderServer,
+    Reply,
+    chat_completion,
+    chat_error,
+    chat_tool_call,
+)
+from tests.harness import free_port
 
 FAST = RetryPolicy(retries=2, initial_backoff_s=0.001, max_backoff_s=0.001)
 SETTINGS = ModelSettings(temperature=0.2, max_output_tokens=128, timeout_s=10.0)
@@ -153,9 +159,7 @@ async def test_timeout_raises_model_timeout_error(fake_server: FakeProviderServe
 
 
 async def test_connection_refused_says_to_check_the_base_url() -> None:
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     model = create_model("ollama:qwen3", settings=Settings(base_url=f"http://127.0.0.1:{port}/v1"))
     model.retry = FAST  # type: ignore[attr-defined]
 

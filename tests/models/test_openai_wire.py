@@ -1,23 +1,16 @@
 """OpenAI backend wire format, replayed from cassettes through the real SDK client.
 
-Re-record with ``python tests/models/record_cassettes.py fake`` (see that module).
+Re-record with ``python -m tests.models.record_cassettes fake`` (see that module).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
-from fake_providers import Reply, chat_completion, chat_error, chat_tool_call
 from openai.types.chat import ChatCompletion
-from record_cassettes import OPENAI_MODEL, CassetteFactory, CassetteRun
 
 from agent.errors import ModelAuthError, ModelRateLimitError
 from agent.messages import (
     AssistantMessage,
-    ModelSettings,
-    SystemMessage,
     ToolCall,
     ToolResult,
     ToolResultMessage,
@@ -26,10 +19,17 @@ from agent.messages import (
     UserMessage,
 )
 from agent.models.openai import OpenAIModel, from_openai_completion, to_openai_messages
-from agent.models.retry import RetryPolicy
+from evals.provider_server import Reply, chat_completion, chat_error, chat_tool_call
+from tests.models.record_cassettes import (
+    FAST,
+    OPENAI_MODEL,
+    PAGE,
+    SETTINGS,
+    SYSTEM,
+    CassetteFactory,
+    CassetteRun,
+)
 
-FAST = RetryPolicy(retries=2, initial_backoff_s=0.001, max_backoff_s=0.001)
-SETTINGS = ModelSettings(temperature=0.0, max_output_tokens=256, timeout_s=30.0)
 CLICK = ToolSpec(
     "click",
     "Click the element with the given snapshot ref.",
@@ -50,19 +50,10 @@ FILL = ToolSpec(
         "additionalProperties": False,
     },
 )
-SYSTEM = SystemMessage(
-    "You operate a web page through tools. Elements are named by refs like e3. "
-    "Call tools exactly as the user asks."
-)
-PAGE = '- textbox "Query" [ref=e2]\n- button "Search" [ref=e3]'
 
 
 def model_for(run: CassetteRun) -> OpenAIModel:
-    return OpenAIModel(OPENAI_MODEL, api_key=run.api_key, base_url=run.base_url, retry=FAST)
-
-
-def sent_body(run: CassetteRun, index: int = 0) -> Any:
-    return json.loads(run.cassette.requests[index].body)
+    return OpenAIModel(OPENAI_MODEL, api_key=run.api_key, retry=FAST, client=run.client())
 
 
 async def test_tool_call_request(cassette: CassetteFactory) -> None:
@@ -82,7 +73,7 @@ async def test_tool_call_request(cassette: CassetteFactory) -> None:
     assert response.model.startswith(OPENAI_MODEL)
     request = run.cassette.requests[0]
     assert request.uri == "https://api.openai.com/v1/chat/completions"
-    body = sent_body(run)
+    body = run.sent_json()
     assert body["model"] == OPENAI_MODEL
     assert body["messages"][0] == {"role": "system", "content": SYSTEM.content}
     assert body["tools"][0] == {
@@ -117,7 +108,7 @@ async def test_tool_result_turn(cassette: CassetteFactory) -> None:
     assert response.text
     assert response.tool_calls == ()
     assert response.stop_reason == "stop"
-    messages = sent_body(run)["messages"]
+    messages = run.sent_json()["messages"]
     assert messages[2] == {
         "role": "assistant",
         "content": None,
@@ -171,7 +162,7 @@ async def test_parallel_tool_calls_and_their_results(cassette: CassetteFactory) 
         ("click", {"ref": "e3"}),
     ]
     assert second.text
-    sent = sent_body(run, 1)["messages"]
+    sent = run.sent_json(1)["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "tool"]
     assert [m["tool_call_id"] for m in sent[3:]] == [c.id for c in first.tool_calls]
 
@@ -193,7 +184,7 @@ async def test_usage_is_mapped_including_cached_tokens(cassette: CassetteFactory
     cached = (raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     assert response.usage == Usage(raw["prompt_tokens"], raw["completion_tokens"], cached)
     assert response.usage.input > 0 and response.usage.output > 0
-    assert "tools" not in sent_body(run)
+    assert "tools" not in run.sent_json()
 
 
 async def test_401_raises_model_auth_error_without_retrying(cassette: CassetteFactory) -> None:
@@ -206,7 +197,10 @@ async def test_401_raises_model_auth_error_without_retrying(cassette: CassetteFa
             )
         )
         model = OpenAIModel(
-            OPENAI_MODEL, api_key="invalid-test-key", base_url=run.base_url, retry=FAST
+            OPENAI_MODEL,
+            api_key="invalid-test-key",
+            retry=FAST,
+            client=run.client("invalid-test-key"),
         )
         with pytest.raises(ModelAuthError) as caught:
             await model.request([UserMessage("Say hi.")], tools=[], settings=SETTINGS)

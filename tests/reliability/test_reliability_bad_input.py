@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from reliability_harness import MISSING_ID, LiveServer, assert_firecrawl_error
 
 from agent.server import ServerSettings
+from tests.harness import MISSING_ID, RunningServer, assert_error
 
 PROFILE = "kept-profile"
 SID = "{sid}"  # replaced by the live session's scrapeId
@@ -167,18 +167,15 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def served(profiles_dir: Path) -> Iterator[LiveServer]:
-    server = LiveServer(
+def served(profiles_dir: Path) -> Iterator[RunningServer]:
+    with RunningServer(
         ServerSettings(profiles_dir=profiles_dir, max_sessions=3, warm_browsers=0, reap_interval=1)
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
-def before_batch(served: LiveServer, site: str, profiles_dir: Path) -> dict[str, Any]:
+def before_batch(served: RunningServer, site: str, profiles_dir: Path) -> dict[str, Any]:
     """A saved profile and a live session with state, both to be checked after the batch."""
     writer = served.scrape_id(f"{site}/page?set=before", profile={"name": PROFILE})
     assert served.stop_session(writer).status_code == 200
@@ -201,7 +198,7 @@ def test_there_are_enough_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_hostile_request_gets_a_clear_4xx(
-    served: LiveServer, before_batch: dict[str, Any], case: Case
+    served: RunningServer, before_batch: dict[str, Any], case: Case
 ) -> None:
     path = case.path.replace(SID, before_batch["sid"])
     headers = dict(case.headers)
@@ -213,8 +210,7 @@ def test_hostile_request_gets_a_clear_4xx(
     with httpx.Client(timeout=60) as client:
         response = client.request(case.method, served.url + path, content=content, headers=headers)
         if case.firecrawl_shape:
-            body = assert_firecrawl_error(response, case.status)
-            assert case.fragment in body["error"], body["error"]
+            assert_error(response, case.status, case.fragment)
         else:  # refused below the app, in uvicorn's own words
             wanted = case.status if isinstance(case.status, tuple) else (case.status,)
             assert response.status_code in wanted, response.text
@@ -225,7 +221,7 @@ def test_hostile_request_gets_a_clear_4xx(
 
 
 def test_server_and_state_survive_the_batch(
-    served: LiveServer, before_batch: dict[str, Any], profiles_dir: Path
+    served: RunningServer, before_batch: dict[str, Any], profiles_dir: Path
 ) -> None:
     """Runs after the table: the session still works with its state, the profile is intact."""
     scrape_id = before_batch["sid"]
@@ -252,7 +248,7 @@ def test_server_and_state_survive_the_batch(
     ids=["emoji", "rtl", "plain"],
 )
 def test_unicode_edge_cases_that_are_valid_round_trip(
-    served: LiveServer, before_batch: dict[str, Any], text: str
+    served: RunningServer, before_batch: dict[str, Any], text: str
 ) -> None:
     """Emoji and right-to-left text are valid input: they reach the page and come back intact."""
     response = served.interact(
@@ -265,7 +261,7 @@ def test_unicode_edge_cases_that_are_valid_round_trip(
 
 
 def test_a_page_with_lone_surrogates_is_served_not_a_500(
-    served: LiveServer, before_batch: dict[str, Any]
+    served: RunningServer, before_batch: dict[str, Any]
 ) -> None:
     """JavaScript strings may hold lone surrogates, which UTF-8 cannot encode: a hostile page
     titled with one must not turn scrape or interact answers into 500s."""
@@ -285,7 +281,7 @@ def test_a_page_with_lone_surrogates_is_served_not_a_500(
 
 
 def test_chunked_body_without_length_is_bounded(
-    served: LiveServer, before_batch: dict[str, Any]
+    served: RunningServer, before_batch: dict[str, Any]
 ) -> None:
     """A body sent without Content-Length is cut off at the limit too, not read to the end."""
 
@@ -301,5 +297,5 @@ def test_chunked_body_without_length_is_bounded(
         headers={"Content-Type": "application/json"},
         timeout=60,
     )
-    assert_firecrawl_error(response, 413)
+    assert_error(response, 413)
     assert served.launches == before_batch["launches"]

@@ -15,17 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from reliability_harness import LiveServer, assert_firecrawl_error
 
 from agent.executors import executors_for
 from agent.messages import Message
 from agent.models import ScriptStep, tool_call
 from agent.server import ServerSettings
+from tests.harness import RunningServer, assert_error, wait_until
 
 
 @pytest.fixture(scope="module")
-def served(profiles_dir: Path) -> Iterator[LiveServer]:
-    server = LiveServer(
+def served(profiles_dir: Path) -> Iterator[RunningServer]:
+    with RunningServer(
         ServerSettings(
             profiles_dir=profiles_dir,
             max_sessions=5,
@@ -33,15 +33,12 @@ def served(profiles_dir: Path) -> Iterator[LiveServer]:
             reap_interval=0.5,
             default_scrape_timeout=3,
         )
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
-def bystander(served: LiveServer, site: str) -> str:
+def bystander(served: RunningServer, site: str) -> str:
     """A session that must keep working whatever happens to the others."""
     return served.scrape_id(f"{site}/page")
 
@@ -53,13 +50,6 @@ def _in_background(call: Callable[[], httpx.Response]) -> Future[httpx.Response]
     return future
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -68,14 +58,14 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _assert_bystander_works(served: LiveServer, bystander: str) -> None:
+def _assert_bystander_works(served: RunningServer, bystander: str) -> None:
     response = served.interact(bystander, code="await page.title()", language="python")
     assert response.status_code == 200, response.text
     assert response.json()["result"] == "Reliability page"
 
 
 def test_browser_killed_during_a_code_call_is_410_at_once(
-    served: LiveServer, site: str, bystander: str
+    served: RunningServer, site: str, bystander: str
 ) -> None:
     victim = served.scrape_id(f"{site}/page")
     warm = served.interact(victim, code="1 + 1", language="python")  # the worker is started
@@ -91,16 +81,16 @@ def test_browser_killed_during_a_code_call_is_410_at_once(
     served.kill_browser(victim)
     response = call.result(timeout=60)
     elapsed = time.monotonic() - started
-    body = assert_firecrawl_error(response, 410)
+    body = assert_error(response, 410)
     assert body["code"] == "SESSION_LOST" and "died while the code ran" in body["error"]
     assert elapsed < 15, f"the call waited {elapsed:.1f} s for code the crash had ended"
-    assert_firecrawl_error(served.interact(victim, code="1", language="python"), 404)
-    _wait_for(lambda: not _group_alive(pgid))
+    assert_error(served.interact(victim, code="1", language="python"), 404)
+    wait_until(lambda: not _group_alive(pgid), timeout_s=30, interval_s=0.05)
     _assert_bystander_works(served, bystander)
 
 
 def test_browser_killed_while_the_model_thinks_is_410(
-    served: LiveServer, site: str, bystander: str
+    served: RunningServer, site: str, bystander: str
 ) -> None:
     victim = served.scrape_id(f"{site}/page")
 
@@ -112,23 +102,23 @@ def test_browser_killed_while_the_model_thinks_is_410(
     call = _in_background(lambda: served.interact(victim, prompt="Click the button."))
     time.sleep(0.8)
     served.kill_browser(victim)
-    body = assert_firecrawl_error(call.result(timeout=60), 410)
+    body = assert_error(call.result(timeout=60), 410)
     assert body["code"] == "SESSION_LOST" and "Scrape the page again" in body["error"]
     assert len(served.turns.queue) == 0
     _assert_bystander_works(served, bystander)
 
 
 def test_browser_killed_during_a_scrape_is_a_clear_error(
-    served: LiveServer, site: str, bystander: str
+    served: RunningServer, site: str, bystander: str
 ) -> None:
     before = set(served.registry._sessions)
     started = time.monotonic()
     call = _in_background(lambda: served.scrape(f"{site}/hang", timeout=30_000))
-    _wait_for(lambda: bool(set(served.registry._sessions) - before))
+    wait_until(lambda: bool(set(served.registry._sessions) - before), timeout_s=30, interval_s=0.05)
     (new,) = set(served.registry._sessions) - before
     time.sleep(0.5)
     served.kill_browser(new)
-    body = assert_firecrawl_error(call.result(timeout=60), (410, 503))
+    body = assert_error(call.result(timeout=60), (410, 503))
     assert time.monotonic() - started < 25, "the scrape waited for its timeout"
     assert "browser" in body["error"].lower()
     assert set(served.registry._sessions) == before
@@ -137,7 +127,7 @@ def test_browser_killed_during_a_scrape_is_a_clear_error(
 
 @pytest.mark.parametrize("language", ["python", "node"])
 def test_executor_killed_mid_call_then_the_next_call_works(
-    served: LiveServer, bystander: str, language: str
+    served: RunningServer, bystander: str, language: str
 ) -> None:
     slow = (
         "await page.wait_for_timeout(20000)"
@@ -174,7 +164,7 @@ def test_executor_killed_mid_call_then_the_next_call_works(
     assert served.run(pid_on_loop()) != pid
 
 
-def test_executor_killed_between_calls_is_replaced(served: LiveServer, bystander: str) -> None:
+def test_executor_killed_between_calls_is_replaced(served: RunningServer, bystander: str) -> None:
     assert served.interact(bystander, code="1", language="python").status_code == 200
     session = served.session(bystander).browser_session
 
@@ -199,7 +189,7 @@ def test_executor_killed_between_calls_is_replaced(served: LiveServer, bystander
     ],
 )
 def test_a_page_that_hangs_is_408_within_the_timeout(
-    served: LiveServer, site: str, bystander: str, path: str, timeout_ms: int | None
+    served: RunningServer, site: str, bystander: str, path: str, timeout_ms: int | None
 ) -> None:
     before = len(served.registry)
     options: dict[str, Any] = {"timeout": timeout_ms} if timeout_ms else {}
@@ -207,7 +197,7 @@ def test_a_page_that_hangs_is_408_within_the_timeout(
         options["formats"] = ["markdown", {"type": "screenshot", "fullPage": True}]
     limit_s = (timeout_ms or served.settings.default_scrape_timeout * 1000) / 1000
     started = time.monotonic()
-    body = assert_firecrawl_error(served.scrape(f"{site}{path}", **options), 408)
+    body = assert_error(served.scrape(f"{site}{path}", **options), 408)
     elapsed = time.monotonic() - started
     assert body["code"] == "SCRAPE_TIMEOUT" and f"within {limit_s:g} s" in body["error"]
     # Starting the browser is not part of the page's timeout; on a loaded machine it can take a
@@ -218,7 +208,7 @@ def test_a_page_that_hangs_is_408_within_the_timeout(
 
 
 def test_code_that_loads_a_hanging_page_is_killed_at_its_timeout(
-    served: LiveServer, site: str, bystander: str
+    served: RunningServer, site: str, bystander: str
 ) -> None:
     started = time.monotonic()
     response = served.interact(
@@ -239,7 +229,7 @@ def test_code_that_loads_a_hanging_page_is_killed_at_its_timeout(
 
 
 def test_many_concurrent_calls_on_one_session_are_serialised(
-    served: LiveServer, bystander: str
+    served: RunningServer, bystander: str
 ) -> None:
     """Calls racing on one session queue up; none fails and none sees another half-done."""
     code = (

@@ -25,12 +25,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.async_api import Route
-from reliability_harness import LiveServer
 from schemathesis import GenerationMode
 
 from agent.browser.launch import BrowserProcess, launch_browser
 from agent.browser.session import BrowserSession
 from agent.server import ServerSettings
+from tests.harness import RunningServer, assert_error
 
 MAX_EXAMPLES = 30
 BUDGET_S = 12.0
@@ -74,9 +74,9 @@ class SharedBrowser:
 
 
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
     shared = SharedBrowser()
-    server = LiveServer(
+    server = RunningServer(
         ServerSettings(
             profiles_dir=tmp_path_factory.mktemp("fuzz-profiles"),
             max_sessions=4,
@@ -104,7 +104,7 @@ OPERATIONS = [
 
 
 @pytest.fixture(scope="module")
-def api_schema(fuzzed: tuple[LiveServer, str]) -> Any:
+def api_schema(fuzzed: tuple[RunningServer, str]) -> Any:
     server, _ = fuzzed
     return schemathesis.openapi.from_url(f"{server.url}/openapi.json")
 
@@ -159,7 +159,7 @@ def _repair(body: Any, *, interact: bool, number: int) -> None:
 # with each pytest release that changes its internals.
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_input_gets_a_5xx(
-    method: str, path: str, api_schema: Any, fuzzed: tuple[LiveServer, str]
+    method: str, path: str, api_schema: Any, fuzzed: tuple[RunningServer, str]
 ) -> None:
     operation = api_schema[path][method]
     cases = st.one_of(
@@ -181,7 +181,7 @@ def test_no_input_gets_a_5xx(
     no_5xx()
 
 
-def _check_case(case: Any, fuzzed: tuple[LiveServer, str]) -> None:
+def _check_case(case: Any, fuzzed: tuple[RunningServer, str]) -> None:
     server, live = fuzzed
     label = f"{case.method} {case.path}"
     started = _started.setdefault(label, time.monotonic())
@@ -199,14 +199,14 @@ def _check_case(case: Any, fuzzed: tuple[LiveServer, str]) -> None:
     assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
     body = response.json()
     if response.status_code >= 400:
-        assert body["success"] is False and isinstance(body["error"], str), body
+        assert_error(response, response.status_code)
     elif case.method == "POST" and case.path == "/v2/scrape":
         scrape_id = body["data"]["metadata"]["scrapeId"]
         assert server.stop_session(scrape_id).status_code == 200
 
 
 def test_the_fuzzer_ran_and_the_live_session_survived(
-    fuzzed: tuple[LiveServer, str], profiles_dir: Path
+    fuzzed: tuple[RunningServer, str], profiles_dir: Path
 ) -> None:
     server, live = fuzzed
     print("fuzzed statuses per operation:", _statuses)

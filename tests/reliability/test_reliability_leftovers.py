@@ -7,34 +7,26 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
-
-
-def _root_conftest(config: pytest.Config) -> ModuleType:
-    """The loaded tests/conftest.py, as pytest holds it (importing it again would change the
-    run's marker; every conftest is named ``conftest``, so sys.modules keeps only the last)."""
-    for plugin in config.pluginmanager.get_plugins():
-        if isinstance(plugin, ModuleType) and getattr(plugin, "__file__", None) == str(
-            ROOT_CONFTEST
-        ):
-            return plugin
-    raise AssertionError("tests/conftest.py was not loaded")
+from tests import conftest
+from tests.harness import wait_until
 
 
 def test_the_leftover_check_finds_detached_children_and_forgets_ended_ones(
     pytestconfig: pytest.Config,
 ) -> None:
-    conftest = _root_conftest(pytestconfig)
+    # tests/conftest.py as pytest loaded it (tests is a package, so it is ``tests.conftest``), not
+    # a second copy: importing it afresh would have made a new marker.
+    assert pytestconfig.pluginmanager.is_registered(conftest)
     assert os.environ["AGENT_TEST_RUN"] == conftest.RUN_MARKER.split("=", 1)[1]
     # Like Chromium and the executors: its own session and process group, inherited env.
     child = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        assert child.pid in conftest._marked_processes()
+        # Popen can return while the kernel is still setting up the new program, when its
+        # /proc environ reads empty: give the child a moment to show its marker.
+        wait_until(lambda: child.pid in conftest._marked_processes(), 5, 0.02)
     finally:
         child.kill()
         child.wait(timeout=10)
@@ -44,12 +36,9 @@ def test_the_leftover_check_finds_detached_children_and_forgets_ended_ones(
         time.sleep(0.05)
 
 
-def test_a_process_started_with_a_clean_environment_is_not_ours(
-    pytestconfig: pytest.Config,
-) -> None:
+def test_a_process_started_with_a_clean_environment_is_not_ours() -> None:
     """What the check cannot see: a process that drops the inherited environment. Nothing in
     the library does (Chromium, Playwright's driver and the executors all inherit it)."""
-    conftest = _root_conftest(pytestconfig)
     child = subprocess.Popen(["sleep", "60"], env={"PATH": os.environ.get("PATH", "")})
     try:
         assert child.pid not in conftest._marked_processes()

@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_providers import FakeProviderServer, Reply, chat_completion, chat_error, chat_tool_call
-from reliability_harness import LiveServer, assert_firecrawl_error, quick_agent_settings
 
 from agent.models import OpenAIModel, RetryPolicy
 from agent.server import ServerSettings
+from evals.provider_server import (
+    FakeProviderServer,
+    Reply,
+    chat_completion,
+    chat_error,
+    chat_tool_call,
+)
+from tests.harness import RunningServer, assert_error, quick_agent_settings
 
 MODEL_TIMEOUT_S = 1.0
 RETRIES = 2
@@ -35,7 +41,7 @@ def fake(provider: FakeProviderServer) -> FakeProviderServer:
 
 
 @pytest.fixture(scope="module")
-def served(provider: FakeProviderServer, profiles_dir: Path) -> Iterator[LiveServer]:
+def served(provider: FakeProviderServer, profiles_dir: Path) -> Iterator[RunningServer]:
     model = OpenAIModel(
         "fake-model",
         api_key="sk-test-not-a-real-key",
@@ -44,30 +50,27 @@ def served(provider: FakeProviderServer, profiles_dir: Path) -> Iterator[LiveSer
         timeout_s=MODEL_TIMEOUT_S,
         retry=RetryPolicy(retries=RETRIES, initial_backoff_s=0.05, max_backoff_s=0.2),
     )
-    server = LiveServer(
+    with RunningServer(
         ServerSettings(profiles_dir=profiles_dir, max_sessions=2, warm_browsers=0),
         model=model,
         agent_settings=quick_agent_settings(model_timeout=MODEL_TIMEOUT_S),
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
-def scrape_id(served: LiveServer, site: str) -> str:
+def scrape_id(served: RunningServer, site: str) -> str:
     return served.scrape_id(f"{site}/page")
 
 
-def _prompt(served: LiveServer, scrape_id: str) -> tuple[Any, float]:
+def _prompt(served: RunningServer, scrape_id: str) -> tuple[Any, float]:
     started = time.monotonic()
     response = served.interact(scrape_id, prompt="What does the page say?")
     return response, time.monotonic() - started
 
 
 def test_429_then_success_is_retried(
-    served: LiveServer, scrape_id: str, fake: FakeProviderServer
+    served: RunningServer, scrape_id: str, fake: FakeProviderServer
 ) -> None:
     fake.enqueue(
         Reply(429, chat_error(429, "Rate limit reached", type="rate_limit_error").body,
@@ -81,10 +84,10 @@ def test_429_then_success_is_retried(
 
 
 def test_500_forever_is_503_with_the_cause(
-    served: LiveServer, scrape_id: str, fake: FakeProviderServer
+    served: RunningServer, scrape_id: str, fake: FakeProviderServer
 ) -> None:
     response, elapsed = _prompt(served, scrape_id)
-    body = assert_firecrawl_error(response, 503)
+    body = assert_error(response, 503)
     assert body["code"] == "MODEL_BACKEND_ERROR"
     assert "HTTP 500" in body["error"] and "no scripted reply left" in body["error"]
     assert len(fake.requests) == RETRIES + 1
@@ -92,18 +95,18 @@ def test_500_forever_is_503_with_the_cause(
 
 
 def test_a_model_that_never_answers_times_out_as_503(
-    served: LiveServer, scrape_id: str, fake: FakeProviderServer
+    served: RunningServer, scrape_id: str, fake: FakeProviderServer
 ) -> None:
     fake.enqueue(Reply(200, chat_completion(text="too late").body, delay_s=3), times=RETRIES + 1)
     response, elapsed = _prompt(served, scrape_id)
-    body = assert_firecrawl_error(response, 503)
+    body = assert_error(response, 503)
     assert "did not answer within" in body["error"], body["error"]
     # Each attempt is cut at the model timeout; backoff between them is a fraction of a second.
     assert elapsed < (RETRIES + 1) * (MODEL_TIMEOUT_S + 1) + 10, f"{elapsed:.1f} s"
 
 
 def test_malformed_tool_calls_go_back_to_the_model_which_recovers(
-    served: LiveServer, scrape_id: str, fake: FakeProviderServer
+    served: RunningServer, scrape_id: str, fake: FakeProviderServer
 ) -> None:
     fake.enqueue(
         chat_completion(tool_calls=[chat_tool_call("c1", "click", '{"ref": "e1"')]),  # bad JSON
@@ -127,7 +130,7 @@ def test_malformed_tool_calls_go_back_to_the_model_which_recovers(
 
 
 def test_the_session_still_works_after_every_model_fault(
-    served: LiveServer, scrape_id: str, fake: FakeProviderServer
+    served: RunningServer, scrape_id: str, fake: FakeProviderServer
 ) -> None:
     fake.enqueue(chat_completion(text="All good."))
     response, _ = _prompt(served, scrape_id)

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-from reliability_harness import LiveServer, assert_firecrawl_error
 
 from agent.server import ProfileStore, ServerSettings
 from agent.server.profiles import STALE_TEMP_AGE_S, _write_atomically
+from tests.harness import RunningServer, assert_error
 
 OLD = {"cookies": [{"name": "sid", "value": "old"}], "origins": []}
 NEW = {"cookies": [{"name": "sid", "value": "new" * 50_000}], "origins": []}
@@ -127,12 +127,11 @@ def test_readers_see_a_whole_profile_while_it_is_rewritten(tmp_path: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def served(profiles_dir: Path) -> Iterator[LiveServer]:
-    server = LiveServer(ServerSettings(profiles_dir=profiles_dir, max_sessions=6, warm_browsers=0))
-    try:
+def served(profiles_dir: Path) -> Iterator[RunningServer]:
+    with RunningServer(
+        ServerSettings(profiles_dir=profiles_dir, max_sessions=6, warm_browsers=0)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _token(response: httpx.Response) -> str:
@@ -142,7 +141,7 @@ def _token(response: httpx.Response) -> str:
 
 
 def test_writers_race_one_wins_the_others_get_409_readers_see_the_saved_state(
-    served: LiveServer, site: str, profiles_dir: Path
+    served: RunningServer, site: str, profiles_dir: Path
 ) -> None:
     name = f"race-{uuid.uuid4().hex[:8]}"
     served.stop_session(served.scrape_id(f"{site}/page?set=saved", profile={"name": name}))
@@ -163,7 +162,7 @@ def test_writers_race_one_wins_the_others_get_409_readers_see_the_saved_state(
     winners = [r for r in writers if r.status_code == 200]
     assert len(winners) == 1, [r.status_code for r in writers]
     for loser in (r for r in writers if r.status_code != 200):
-        body = assert_firecrawl_error(loser, 409)
+        body = assert_error(loser, 409)
         assert body["code"] == "PROFILE_IN_USE"
     assert [_token(r) for r in readers] == ["saved"], "a reader sees the saved profile"
     assert (profiles_dir / f"{name}.json").read_bytes() == saved, "nothing saved before stop"
@@ -177,7 +176,7 @@ def test_writers_race_one_wins_the_others_get_409_readers_see_the_saved_state(
 
 
 def test_a_writer_whose_browser_dies_saves_nothing_and_frees_the_profile(
-    served: LiveServer, site: str, profiles_dir: Path
+    served: RunningServer, site: str, profiles_dir: Path
 ) -> None:
     name = f"crash-{uuid.uuid4().hex[:8]}"
     served.stop_session(served.scrape_id(f"{site}/page?set=v1", profile={"name": name}))

@@ -11,25 +11,25 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from fake_providers import FakeProviderServer, chat_completion
 from playwright.async_api import async_playwright
-from reliability_harness import (
-    MISSING_ID,
-    LiveServer,
-    assert_firecrawl_error,
-    capture_all_logs,
-    quick_agent_settings,
-)
 
 from agent.cli import serve
 from agent.models import OpenAIModel, RetryPolicy, ScriptedModel, tool_call
 from agent.server import ServerSettings
+from evals.provider_server import FakeProviderServer, chat_completion
+from tests.harness import (
+    MISSING_ID,
+    RunningServer,
+    assert_error,
+    quick_agent_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_KEY = "srv-key-7d1e0c9a54b3f2e8"
@@ -42,20 +42,17 @@ MODEL_KEY = "sk-test-model-key-93c1f07d2b6a"
 
 
 @pytest.fixture(scope="module")
-def guarded(profiles_dir: Path) -> Iterator[LiveServer]:
-    server = LiveServer(
+def guarded(profiles_dir: Path) -> Iterator[RunningServer]:
+    with RunningServer(
         ServerSettings(
             profiles_dir=profiles_dir, api_keys=f"{SERVER_KEY},{OTHER_KEY}", warm_browsers=0
         ),
         log_level="debug",
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
-def test_every_endpoint_needs_a_key_when_keys_are_set(guarded: LiveServer) -> None:
+def test_every_endpoint_needs_a_key_when_keys_are_set(guarded: RunningServer) -> None:
     attempts = [
         ("POST", "/v2/scrape", {"url": "http://127.0.0.1:9/"}),
         ("POST", f"/v2/scrape/{MISSING_ID}/interact", {"code": "1"}),
@@ -73,18 +70,18 @@ def test_every_endpoint_needs_a_key_when_keys_are_set(guarded: LiveServer) -> No
             response = httpx.request(
                 method, guarded.url + path, json=body, headers=headers, timeout=30
             )
-            assert_firecrawl_error(response, 401)
+            assert_error(response, 401)
     authorised = httpx.delete(
         f"{guarded.url}/v2/scrape/{MISSING_ID}/interact",
         headers={"Authorization": f"Bearer {OTHER_KEY}"},
         timeout=30,
     )
-    assert_firecrawl_error(authorised, 404)  # through the door; the session just is not there
+    assert_error(authorised, 404)  # through the door; the session just is not there
     assert guarded.launches == 0
 
 
 def test_keys_are_compared_in_constant_time_against_every_key(
-    guarded: LiveServer, monkeypatch: pytest.MonkeyPatch
+    guarded: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """hmac.compare_digest, and no early exit: every configured key is compared every time,
     so neither the time to first mismatch nor which key was close leaks."""
@@ -165,38 +162,32 @@ def test_agent_serve_warns_when_exposed_without_keys(
     ],
 )
 def test_private_addresses_are_refused_when_blocking_is_on(
-    blocking: LiveServer, site: str, url: str
+    blocking: RunningServer, site: str, url: str
 ) -> None:
     """Refused before any browser starts: nothing is ever sent to these addresses."""
     url = url.format(port=site.rsplit(":", 1)[1])
-    body = assert_firecrawl_error(blocking.scrape(url), 403)
+    body = assert_error(blocking.scrape(url), 403)
     assert body["code"] == "SCRAPE_BLOCKED"
     assert blocking.launches == 0 and len(blocking.registry) == 0
 
 
 @pytest.fixture(scope="module")
-def blocking(profiles_dir: Path) -> Iterator[LiveServer]:
-    server = LiveServer(
+def blocking(profiles_dir: Path) -> Iterator[RunningServer]:
+    with RunningServer(
         ServerSettings(profiles_dir=profiles_dir, block_private_addresses=True, warm_browsers=0)
-    )
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 # --- isolation between sessions ----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def open_server(profiles_dir: Path) -> Iterator[LiveServer]:
-    server = LiveServer(
-        ServerSettings(profiles_dir=profiles_dir, warm_browsers=0), default_factory=True
-    )
-    try:
+def open_server(profiles_dir: Path) -> Iterator[RunningServer]:
+    with RunningServer(
+        ServerSettings(profiles_dir=profiles_dir, warm_browsers=0), count_launches=False
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def _pages_and_cookies(cdp_url: str) -> tuple[list[str], list[str]]:
@@ -215,7 +206,7 @@ async def _pages_and_cookies(cdp_url: str) -> tuple[list[str], list[str]]:
 
 
 def test_one_session_cannot_reach_another_sessions_browser_or_profile(
-    open_server: LiveServer, site: str, profiles_dir: Path
+    open_server: RunningServer, site: str, profiles_dir: Path
 ) -> None:
     alice = open_server.scrape_id(f"{site}/page?set=alice", profile={"name": "alice"})
     bob = open_server.scrape_id(f"{site}/page?set=bob")
@@ -242,7 +233,7 @@ def test_one_session_cannot_reach_another_sessions_browser_or_profile(
     token = alice_view.split("token=", 1)[1]
     assert httpx.get(alice_view, timeout=30).status_code == 200
     stolen = httpx.get(f"{open_server.url}/v2/live/{bob}?token={token}", timeout=30)
-    assert_firecrawl_error(stolen, 403)
+    assert_error(stolen, 403)
 
     # Alice's profile: saved for her; a session that does not name it never sees it, and no
     # name can reach her file by a path.
@@ -250,7 +241,7 @@ def test_one_session_cannot_reach_another_sessions_browser_or_profile(
     assert "alice" in (profiles_dir / "alice.json").read_text()
     for name in ("../alice", "./alice", "alice/../alice", "ALICE/.."):
         response = open_server.scrape(f"{site}/page", profile={"name": name})
-        assert_firecrawl_error(response, 400)
+        assert_error(response, 400)
     carol = open_server.scrape(f"{site}/page")
     assert "token=none sid=none" in carol.json()["data"]["markdown"]
     carol_id = carol.json()["data"]["metadata"]["scrapeId"]
@@ -303,8 +294,46 @@ def test_cassettes_hold_no_keys_or_auth_headers() -> None:
     assert not leaks, leaks
 
 
+class LogCapture(logging.Handler):
+    """Keeps every record emitted anywhere in the process (server thread included)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot even be formatted is still a record
+            self.lines.append(f"{record.levelname} {record.name}: {record.msg!r} {record.args!r}")
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@contextmanager
+def capture_all_logs() -> Iterator[LogCapture]:
+    """Capture DEBUG and up from every logger (uvicorn, httpx, openai, agent...); start the
+    server before entering, as uvicorn configures its loggers when it starts."""
+    handler = LogCapture()
+    # uvicorn's own loggers do not propagate to the root logger: attach to them directly.
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.access")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
 def test_server_logs_hold_no_keys_or_auth_headers(
-    guarded: LiveServer, profiles_dir: Path, site: str
+    guarded: RunningServer, profiles_dir: Path, site: str
 ) -> None:
     """A run at DEBUG (uvicorn access log, httpx, the model SDK, the agent): requests with the
     server's key, a wrong key and a prompt sent with the model's key leave none of them in any
@@ -317,7 +346,7 @@ def test_server_logs_hold_no_keys_or_auth_headers(
             provider="openai-compatible",
             retry=RetryPolicy(retries=1, initial_backoff_s=0.01, max_backoff_s=0.05),
         )
-        server = LiveServer(
+        server = RunningServer(
             ServerSettings(profiles_dir=profiles_dir, api_keys=SERVER_KEY, warm_browsers=0),
             model=model,
             agent_settings=quick_agent_settings(),

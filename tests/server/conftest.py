@@ -6,30 +6,56 @@ tests talk to it over HTTP, mostly through Firecrawl's own SDK.
 
 from __future__ import annotations
 
-import threading
+import time
+import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from server_harness import ARTIFACTS, PromptScript, RunningServer, SiteHandler
 
+from agent.config import Settings
 from agent.server import ServerSettings, SessionFactory
+from tests.harness import PageHandler, RunningServer, Turns, serve_http
+
+SITE = Path(__file__).parent / "site"
+
+
+class SiteHandler(PageHandler):
+    """Static files from ``site/`` plus a few special paths: /status/N, /slow."""
+
+    def do_GET(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+            self.send_page(code, f"<html><head><title>Status {code}</title></head><body>"
+                           f"<main><h1>Error page {code}</h1></main></body></html>")  # fmt: skip
+            return
+        if path == "/slow":
+            time.sleep(4)
+            self.send_page(200, "<html><body>finally</body></html>")
+            return
+        file = (SITE / path.lstrip("/")).resolve()
+        if path == "/":
+            file = SITE / "index.html"
+        if file.is_file() and SITE in file.parents:
+            kind = "text/html" if file.suffix == ".html" else "application/octet-stream"
+            self.send_page(200, file.read_bytes(), kind)
+        else:
+            self.send_page(
+                404, "<html><head><title>Not found</title></head><body>nope</body></html>"
+            )
+
+
+def _agent_settings() -> Settings:
+    return Settings(action_timeout=3, navigation_timeout=15, max_steps=6)
 
 
 @pytest.fixture(scope="session")
 def site() -> Iterator[str]:
     """Base URL of the test site (no trailing slash)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SiteHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(SiteHandler) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -39,22 +65,21 @@ def profiles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(profiles_dir: Path) -> Iterator[RunningServer]:
-    """The shared open server (no API keys) with a scripted model."""
-    running = RunningServer(
+    """The shared open server (no API keys) with a scripted model, starting browsers exactly as
+    ``agent serve`` does."""
+    with RunningServer(
         ServerSettings(profiles_dir=profiles_dir, max_sessions=6, reap_interval=0.5),
-        PromptScript(),
-    )
-    try:
+        agent_settings=_agent_settings(),
+        count_launches=False,
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
-def script(server: RunningServer) -> Iterator[PromptScript]:
-    server.script.turns.clear()
-    yield server.script
-    server.script.turns.clear()
+def script(server: RunningServer) -> Iterator[Turns]:
+    server.turns.clear()
+    yield server.turns
+    server.turns.clear()
 
 
 @pytest.fixture
@@ -65,7 +90,12 @@ def make_server(profiles_dir: Path) -> Iterator[Callable[..., RunningServer]]:
     def make(session_factory: SessionFactory | None = None, **settings: Any) -> RunningServer:
         settings.setdefault("profiles_dir", profiles_dir)
         settings.setdefault("warm_browsers", 0)  # most need no browser, or just one
-        running = RunningServer(ServerSettings(**settings), PromptScript(), session_factory)
+        running = RunningServer(
+            ServerSettings(**settings),
+            agent_settings=_agent_settings(),
+            session_factory=session_factory,
+            count_launches=False,
+        )
         started.append(running)
         return running
 
@@ -80,9 +110,3 @@ def firecrawl(server: RunningServer) -> Any:
     from firecrawl import Firecrawl
 
     return Firecrawl(api_url=server.url, api_key="fc-any-key")
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS

@@ -8,14 +8,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
-from server_harness import PromptScript, RunningServer, last_snapshot
 
 from agent.browser import grammar
 from agent.errors import ModelRateLimitError
 from agent.messages import Message
 from agent.models import tool_call
+from tests.harness import RunningServer, Turns, assert_error, latest_observation
 
 _HAS_EXECUTORS = importlib.util.find_spec("agent.executors") is not None and hasattr(
     importlib.import_module("agent.executors"), "run_code"
@@ -27,7 +26,7 @@ needs_executors = pytest.mark.skipif(
 
 def _click(label: str) -> Any:
     def turn(messages: Sequence[Message]) -> Any:
-        text = last_snapshot(messages)
+        text = latest_observation(messages)
         found = grammar.find_ref(text, "button", label)
         assert found, f"no {label} button in the snapshot:\n{text}"
         return [tool_call("click", ref=found)]
@@ -36,7 +35,7 @@ def _click(label: str) -> Any:
 
 
 def _report_count(messages: Sequence[Message]) -> str:
-    found = re.search(r"Count: (\d+)", last_snapshot(messages))
+    found = re.search(r"Count: (\d+)", latest_observation(messages))
     return f"The count is {found.group(1) if found else 'missing'}."
 
 
@@ -50,7 +49,7 @@ def scraped(firecrawl: Any, site: str) -> Any:
         pass  # the test stopped it already
 
 
-def test_prompts_chain_on_one_page(firecrawl: Any, script: PromptScript, scraped: str) -> None:
+def test_prompts_chain_on_one_page(firecrawl: Any, script: Turns, scraped: str) -> None:
     script.add(_click("Increment"), "Clicked Increment once.")
     first = firecrawl.interact(scraped, prompt="Click the Increment button.")
     assert first.success is True
@@ -67,19 +66,13 @@ def test_prompts_chain_on_one_page(firecrawl: Any, script: PromptScript, scraped
 
 
 def test_model_failure_is_503_with_cause(
-    server: RunningServer, script: PromptScript, scraped: str
+    server: RunningServer, script: Turns, scraped: str
 ) -> None:
     def fail(messages: Sequence[Message]) -> Any:
         raise ModelRateLimitError("429 from the provider after 3 retries", provider="openai")
 
     script.add(fail)
-    response = httpx.post(
-        f"{server.url}/v2/scrape/{scraped}/interact", json={"prompt": "Do it"}, timeout=60
-    )
-    assert response.status_code == 503
-    body = response.json()
-    assert body["success"] is False
-    assert "429 from the provider" in body["error"]
+    assert_error(server.interact(scraped, prompt="Do it"), 503, "429 from the provider")
 
 
 def test_stop_right_after_scrape_then_404(firecrawl: Any, site: str) -> None:
@@ -102,11 +95,9 @@ def test_stop_right_after_scrape_then_404(firecrawl: Any, site: str) -> None:
 @pytest.fixture(scope="module")
 def code_session(server: RunningServer, site: str) -> Any:
     """One session shared by the code tests."""
-    url = f"{site}/index.html"
-    reply = httpx.post(f"{server.url}/v2/scrape", json={"url": url}, timeout=60).json()
-    scrape_id = reply["data"]["metadata"]["scrapeId"]
+    scrape_id = server.scrape_id(f"{site}/index.html")
     yield scrape_id
-    httpx.delete(f"{server.url}/v2/scrape/{scrape_id}/interact", timeout=30)
+    server.stop_session(scrape_id)
 
 
 @needs_executors
@@ -135,13 +126,10 @@ def test_code_in_each_language(firecrawl: Any, code_session: str) -> None:
 
 @needs_executors
 def test_failing_and_killed_code(server: RunningServer, code_session: str) -> None:
-    url = f"{server.url}/v2/scrape/{code_session}/interact"
-    failed = httpx.post(url, json={"code": "exit 3", "language": "bash"}, timeout=60).json()
+    failed = server.interact(code_session, code="exit 3", language="bash").json()
     assert failed["success"] is False and failed["exitCode"] == 3
     assert "error" in failed
-    killed = httpx.post(
-        url, json={"code": "sleep 30", "language": "bash", "timeout": 1}, timeout=60
-    ).json()
+    killed = server.interact(code_session, code="sleep 30", language="bash", timeout=1).json()
     assert killed["success"] is False and killed["killed"] is True
     for field in ("cdpUrl", "liveViewUrl", "interactiveLiveViewUrl", "output", "stdout"):
         assert field in killed
@@ -149,11 +137,10 @@ def test_failing_and_killed_code(server: RunningServer, code_session: str) -> No
 
 @needs_executors
 def test_calls_on_one_session_are_serialised(server: RunningServer, code_session: str) -> None:
-    url = f"{server.url}/v2/scrape/{code_session}/interact"
     code = "date +%s.%N; sleep 1; date +%s.%N"
 
     def call() -> tuple[float, float]:
-        reply = httpx.post(url, json={"code": code, "language": "bash"}, timeout=60).json()
+        reply = server.interact(code_session, code=code, language="bash").json()
         start, end = (float(line) for line in reply["stdout"].split())
         return start, end
 
@@ -164,7 +151,7 @@ def test_calls_on_one_session_are_serialised(server: RunningServer, code_session
 
 
 def test_cdp_url_reaches_the_session_browser(
-    firecrawl: Any, script: PromptScript, scraped: str, site: str
+    firecrawl: Any, script: Turns, scraped: str, site: str
 ) -> None:
     from playwright.sync_api import sync_playwright
 

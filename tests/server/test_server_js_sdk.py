@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_harness import PromptScript, RunningServer, last_snapshot
 
 from agent.messages import Message
+from tests.harness import RunningServer, Turns, latest_observation
 
 JS_DIR = Path(__file__).parent / "js"
 
@@ -40,12 +40,12 @@ def js_sdk() -> Path:
 
 
 def _report_count(messages: Sequence[Message]) -> str:
-    found = re.search(r"Count: (\d+)", last_snapshot(messages))
+    found = re.search(r"Count: (\d+)", latest_observation(messages))
     return f"Count is {found.group(1) if found else '?'}"
 
 
 def test_js_sdk_scrape_interact_stop(
-    js_sdk: Path, server: RunningServer, script: PromptScript, site: str
+    js_sdk: Path, server: RunningServer, script: Turns, site: str
 ) -> None:
     script.add(_report_count)
     ran = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,9 +13,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
-from server_harness import RunningServer
 
 from agent.browser.launch import QUIET_FLAGS, find_chromium
+from tests.harness import RunningServer, assert_error, wait_until
 
 WIDTH, HEIGHT = 1280, 800  # the session's viewport, so the viewer draws frames at scale 1
 
@@ -27,8 +27,8 @@ def live_session(server: RunningServer, site: str) -> Iterator[tuple[str, Any]]:
 
     firecrawl = Firecrawl(api_url=server.url, api_key="fc-any-key")
     doc = firecrawl.scrape(f"{site}/index.html", formats=["markdown"])
-    server.script.turns.clear()
-    server.script.add("Nothing to do.")
+    server.turns.clear()
+    server.turns.add("Nothing to do.")
     reply = firecrawl.interact(doc.metadata.scrape_id, prompt="Just look.")
     yield doc.metadata.scrape_id, reply
     firecrawl.stop_interaction(doc.metadata.scrape_id)
@@ -50,13 +50,6 @@ def viewer() -> Iterator[Page]:
 
 def _wait_for_frame(target: Any) -> None:
     target.locator("#screen[src^='data:image/jpeg']").wait_for(timeout=15_000)
-
-
-def _wait_until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def _center(server: RunningServer, scrape_id: str, selector: str) -> tuple[float, float]:
@@ -102,7 +95,7 @@ def test_interactive_live_view_forwards_clicks_and_keys(
     _wait_for_frame(viewer)
 
     viewer.mouse.click(*_center(server, scrape_id, "#inc"))
-    _wait_until(
+    wait_until(
         lambda: (
             server.evaluate(scrape_id, "document.querySelector('#count').textContent") == "Count: 1"
         )
@@ -111,7 +104,7 @@ def test_interactive_live_view_forwards_clicks_and_keys(
     viewer.mouse.click(*_center(server, scrape_id, "#name"))
     viewer.keyboard.type("hello")
     viewer.keyboard.press("Backspace")
-    _wait_until(
+    wait_until(
         lambda: server.evaluate(scrape_id, "document.querySelector('#name').value") == "hell"
     )
     # The viewer shows the change: wait for a frame after it, then keep a picture of it.
@@ -124,6 +117,6 @@ def test_live_view_refuses_bad_tokens_and_unknown_sessions(
 ) -> None:
     scrape_id, _ = live_session
     bad = httpx.get(f"{server.url}/v2/live/{scrape_id}?token=guess", timeout=30)
-    assert bad.status_code == 403 and bad.json()["success"] is False
+    assert_error(bad, 403)
     unknown = httpx.get(f"{server.url}/v2/live/not-a-session?token=x", timeout=30)
-    assert unknown.status_code == 404
+    assert_error(unknown, 404)

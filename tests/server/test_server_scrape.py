@@ -6,8 +6,7 @@ import base64
 import uuid
 from typing import Any
 
-import httpx
-from server_harness import RunningServer
+from tests.harness import RunningServer
 
 
 def test_scrape_every_format_with_the_sdk(firecrawl: Any, site: str) -> None:
@@ -82,7 +81,7 @@ def test_scrape_over_raw_http(server: RunningServer, site: str) -> None:
         "someFutureOption": {"nested": True},
         "actions": [],
     }
-    response = httpx.post(f"{server.url}/v2/scrape", json=body, timeout=60)
+    response = server.post("/v2/scrape", json=body)
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     scrape_id = data["metadata"]["scrapeId"]
@@ -98,12 +97,12 @@ def test_scrape_over_raw_http(server: RunningServer, site: str) -> None:
         assert width < 600, "mobile: true emulates a phone-sized screen"
         assert "Mobile" in server.evaluate(scrape_id, "navigator.userAgent")
     finally:
-        httpx.delete(f"{server.url}/v2/scrape/{scrape_id}/interact", timeout=30)
+        server.stop_session(scrape_id)
 
 
 def test_block_ads_blocks_ad_hosts(server: RunningServer, site: str) -> None:
     async def failed_requests(scrape_id: str) -> list[tuple[str, str | None]]:
-        page = server.registry.get(scrape_id).browser_session.page
+        page = server.session(scrape_id).browser_session.page
         failed: list[tuple[str, str | None]] = []
         page.on("requestfailed", lambda r: failed.append((r.url, r.failure)))
         await page.reload()
@@ -111,15 +110,10 @@ def test_block_ads_blocks_ad_hosts(server: RunningServer, site: str) -> None:
         return failed
 
     for block, reason in ((True, "inspector"), (False, "net::ERR_NAME_NOT_RESOLVED")):
-        response = httpx.post(
-            f"{server.url}/v2/scrape",
-            json={"url": f"{site}/ads.html", "blockAds": block},
-            timeout=60,
-        )
-        scrape_id = response.json()["data"]["metadata"]["scrapeId"]
+        scrape_id = server.scrape_id(f"{site}/ads.html", blockAds=block)
         try:
             failed = server.run(failed_requests(scrape_id))
         finally:
-            httpx.delete(f"{server.url}/v2/scrape/{scrape_id}/interact", timeout=30)
+            server.stop_session(scrape_id)
         # "inspector": refused by the DevTools block list before any DNS lookup.
         assert ("http://ads.doubleclick.net/pixel.png", reason) in failed

@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from server_harness import RunningServer
 
-
-def _scrape(server: RunningServer, url: str, **options: Any) -> httpx.Response:
-    return httpx.post(f"{server.url}/v2/scrape", json={"url": url, **options}, timeout=60)
-
-
-def _scrape_id(response: httpx.Response) -> str:
-    assert response.status_code == 200, response.text
-    return str(response.json()["data"]["metadata"]["scrapeId"])
-
-
-def _stop(server: RunningServer, scrape_id: str) -> httpx.Response:
-    return httpx.delete(f"{server.url}/v2/scrape/{scrape_id}/interact", timeout=30)
-
-
-def _wait_until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
+from tests.harness import RunningServer, assert_error, scrape_id_of, wait_until
 
 
 def test_ttl_and_inactivity_expire_sessions(
@@ -41,17 +20,13 @@ def test_ttl_and_inactivity_expire_sessions(
     short = make_server(session_ttl=1.5, activity_ttl=60, reap_interval=0.2)
     idle = make_server(session_ttl=60, activity_ttl=1.5, reap_interval=0.2)
     profile = f"expiring-{uuid.uuid4().hex[:8]}"
-    by_ttl = _scrape_id(_scrape(short, f"{site}/storage.html?set=kept", profile={"name": profile}))
-    by_idle = _scrape_id(_scrape(idle, f"{site}/index.html"))
+    by_ttl = short.scrape_id(f"{site}/storage.html?set=kept", profile={"name": profile})
+    by_idle = idle.scrape_id(f"{site}/index.html")
 
-    _wait_until(lambda: len(short.registry) == 0 and len(idle.registry) == 0)
+    wait_until(lambda: len(short.registry) == 0 and len(idle.registry) == 0)
 
     for running, scrape_id, why in ((short, by_ttl, "TTL"), (idle, by_idle, "idle")):
-        response = httpx.post(
-            f"{running.url}/v2/scrape/{scrape_id}/interact", json={"prompt": "hi"}, timeout=30
-        )
-        assert response.status_code == 404
-        assert why in response.json()["error"]
+        assert_error(running.interact(scrape_id, prompt="hi"), 404, why)
     saved = json.loads((profiles_dir / f"{profile}.json").read_text())
     assert any(c["name"] == "sid" and c["value"] == "kept" for c in saved["cookies"])
 
@@ -60,15 +35,13 @@ def test_busy_sessions_do_not_expire_for_inactivity(
     make_server: Callable[..., RunningServer], site: str
 ) -> None:
     running = make_server(activity_ttl=1, reap_interval=0.2)
-    scrape_id = _scrape_id(_scrape(running, f"{site}/index.html"))
-    response = httpx.post(
-        f"{running.url}/v2/scrape/{scrape_id}/interact",
-        json={"code": "sleep 2; echo still-here", "language": "bash", "timeout": 10},
-        timeout=60,
+    scrape_id = running.scrape_id(f"{site}/index.html")
+    response = running.interact(
+        scrape_id, code="sleep 2; echo still-here", language="bash", timeout=10
     )
     assert response.status_code == 200, response.text
     assert response.json()["stdout"].strip() == "still-here"
-    assert _stop(running, scrape_id).status_code == 200
+    assert running.stop_session(scrape_id).status_code == 200
 
 
 def test_session_limit_is_429(make_server: Callable[..., RunningServer], site: str) -> None:
@@ -76,45 +49,44 @@ def test_session_limit_is_429(make_server: Callable[..., RunningServer], site: s
     from firecrawl.v2.utils.error_handler import RateLimitError
 
     running = make_server(max_sessions=1)
-    first = _scrape_id(_scrape(running, f"{site}/other.html"))
+    first = running.scrape_id(f"{site}/other.html")
     with pytest.raises(RateLimitError, match="Too many browser sessions"):
         Firecrawl(api_url=running.url, api_key="k").scrape(f"{site}/other.html")
-    _stop(running, first)
-    _stop(running, _scrape_id(_scrape(running, f"{site}/other.html")))  # room again
+    running.stop_session(first)
+    running.stop_session(running.scrape_id(f"{site}/other.html"))  # room again
 
 
 def test_profile_written_in_one_session_is_read_in_the_next(
     server: RunningServer, site: str, profiles_dir: Path
 ) -> None:
     name = f"alice-{uuid.uuid4().hex[:8]}"
-    writer = _scrape_id(
-        _scrape(server, f"{site}/storage.html?set=abc", profile={"name": name, "saveChanges": True})
+    writer = server.scrape_id(
+        f"{site}/storage.html?set=abc", profile={"name": name, "saveChanges": True}
     )
 
     # A second writer is refused while the first holds the profile; a reader is not.
-    conflict = _scrape(server, f"{site}/storage.html", profile={"name": name})
-    assert conflict.status_code == 409, conflict.text
-    assert conflict.json()["success"] is False and "already open" in conflict.json()["error"]
-    reader = _scrape(server, f"{site}/storage.html", profile={"name": name, "saveChanges": False})
+    conflict = server.scrape(f"{site}/storage.html", profile={"name": name})
+    assert_error(conflict, 409, "already open")
+    reader = server.scrape(f"{site}/storage.html", profile={"name": name, "saveChanges": False})
     assert "token=none" in reader.json()["data"]["markdown"]  # nothing saved yet
-    _stop(server, _scrape_id(reader))
+    server.stop_session(scrape_id_of(reader))
 
-    assert _stop(server, writer).status_code == 200
+    assert server.stop_session(writer).status_code == 200
     path = profiles_dir / f"{name}.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not list(profiles_dir.glob(f".{name}.*.tmp")), "no temporary file is left"
 
-    later = _scrape(server, f"{site}/storage.html", profile={"name": name, "saveChanges": False})
-    later_id = _scrape_id(later)
+    later = server.scrape(f"{site}/storage.html", profile={"name": name, "saveChanges": False})
+    later_id = scrape_id_of(later)
     assert "token=abc cookie=sid=abc" in later.json()["data"]["markdown"]
     server.evaluate(later_id, "localStorage.setItem('token', 'changed-by-reader')")
     before = path.read_text()
-    _stop(server, later_id)
+    server.stop_session(later_id)
     assert path.read_text() == before, "saveChanges: false never writes the profile"
 
-    again = _scrape(server, f"{site}/storage.html", profile={"name": name})  # writer again
+    again = server.scrape(f"{site}/storage.html", profile={"name": name})  # writer again
     assert "token=abc" in again.json()["data"]["markdown"]
-    _stop(server, _scrape_id(again))
+    server.stop_session(scrape_id_of(again))
 
 
 def test_profile_via_the_sdk(firecrawl: Any, site: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from agent.server.content import (
 )
 from agent.server.live_view import _input_command
 from agent.server.schemas import InteractRequest, ScrapeRequest, ScreenshotOptions
+from tests.harness import assert_error, free_port
 
 PAGE = """<html lang="de"><head><title> A  title </title><base href="/docs/">
 <meta name="description" content="Desc"><meta property="og:image" content="first.png">
@@ -183,14 +183,8 @@ def test_public_names() -> None:
     assert sorted(agent.server.__all__) == agent.server.__all__
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_agent_serve_runs_and_stops_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AGENT_PROFILES_DIR": str(tmp_path), "AGENT_API_KEYS": "secret"}
     process = subprocess.Popen(
         [sys.executable, "-m", "agent", "serve", "--port", str(port), "--log-level", "warning"],
@@ -210,7 +204,7 @@ def test_agent_serve_runs_and_stops_cleanly(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert health.json()["success"] is True
         denied = httpx.delete(f"http://127.0.0.1:{port}/v2/scrape/x/interact", timeout=5)
-        assert denied.status_code == 401
+        assert_error(denied, 401)
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
