@@ -43,7 +43,12 @@ def test_playwright_build_is_the_last_resort(monkeypatch, tmp_path: Path):
 async def test_launch_gives_a_cdp_url_and_close_kills_every_process():
     browser = await launch_browser()
     try:
-        assert browser.cdp_url.startswith("ws://127.0.0.1:")
+        # DevTools over a pipe, shared through a private unix socket: no TCP port at all.
+        assert browser.cdp_url.startswith("ws+unix://")
+        assert oct(browser.client_socket.stat().st_mode & 0o777) == "0o600"
+        assert oct(browser.client_socket.parent.stat().st_mode & 0o777) == "0o700"
+        cmdline = Path(f"/proc/{browser.process.pid}/cmdline").read_bytes()
+        assert b"--remote-debugging-pipe" in cmdline and b"--remote-debugging-port" not in cmdline
         assert browser.alive
         await browser.page.set_content("<h1>hi</h1>")
         assert await browser.page.inner_text("h1") == "hi"

@@ -1,7 +1,12 @@
 """Launching Chromium and connecting Playwright to it.
 
-Each session owns one Chromium process, started by us (not by Playwright) with a DevTools port,
-so that its CDP URL reaches that session's browser alone and code executors can attach to it.
+Each session owns one Chromium process, started by us (not by Playwright). It listens on no TCP
+port: it speaks DevTools over a pipe to this process alone, and a ``CdpRouter`` shares that pipe
+between the session's clients over two unix sockets in a private (0700) folder: ``owner.sock``
+for our own Playwright connection (the only client allowed to close the browser) and
+``cdp.sock`` for everything else that needs the page (code executors, agent-browser, the API's
+token-guarded ``cdpUrl``). Playwright reaches both as ``ws+unix://`` URLs.
+
 Closing kills the whole process group, so no renderer or GPU helper is left behind.
 """
 
@@ -9,20 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+import websockets
+from playwright.async_api import Browser, BrowserContext, Page
 
+from agent.browser.cdp_router import CdpRouter, PipeUpstream
+from agent.browser.driver import borrow_playwright, return_playwright
 from agent.errors import BrowserLaunchError, BrowserNotFoundError
 
-__all__ = ["QUIET_FLAGS", "BrowserProcess", "find_chromium", "launch_browser"]
+__all__ = ["QUIET_FLAGS", "BrowserProcess", "find_chromium", "launch_browser", "unix_ws_url"]
 
 # Flags that keep Chromium from reaching out to Google services on a machine with no network,
 # which otherwise floods the log with refused connections and slows start-up.
@@ -81,29 +91,105 @@ def _playwright_chromium() -> str | None:
     return None
 
 
+def unix_ws_url(socket_path: Path | str) -> str:
+    """The ``ws+unix://`` URL Playwright (Python and Node) connects to a router socket with."""
+    return f"ws+unix://{socket_path}:/devtools/browser"
+
+
+class _WebsocketClient:
+    """A ``websockets`` server connection as a router client."""
+
+    def __init__(self, connection: websockets.ServerConnection) -> None:
+        self._connection = connection
+
+    async def send(self, message: str) -> None:
+        await self._connection.send(message)
+
+    async def receive(self) -> str:
+        message = await self._connection.recv()
+        return message if isinstance(message, str) else message.decode()
+
+
+async def serve_router(router: CdpRouter, path: Path, *, owner: bool = False) -> websockets.Server:
+    """Serve ``router`` to WebSocket clients on a unix socket at ``path`` (mode 0600)."""
+
+    async def handler(connection: websockets.ServerConnection) -> None:
+        await router.serve(_WebsocketClient(connection), owner=owner)
+
+    server = await websockets.unix_serve(
+        handler, str(path), max_size=None, ping_interval=None, compression=None
+    )
+    os.chmod(path, 0o600)
+    return server
+
+
 @dataclass
 class BrowserProcess:
-    """A running Chromium with Playwright attached over CDP."""
+    """A running Chromium, its DevTools router, and Playwright attached through it."""
 
     process: subprocess.Popen[bytes]
+    router: CdpRouter
+    sockets: list[websockets.Server]
+    socket_dir: str
     cdp_url: str
-    playwright: Playwright
+    """The ``ws+unix://`` URL of the session's client socket (``cdp.sock``)."""
     browser: Browser
     context: BrowserContext
     page: Page
     user_data_dir: str
+    _loopback_url: str | None = field(default=None, init=False)
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None and self.browser.is_connected()
 
+    @property
+    def client_socket(self) -> Path:
+        """The unix socket any client of the session's DevTools connects to."""
+        return Path(self.socket_dir) / "cdp.sock"
+
+    async def loopback_cdp_url(self) -> str:
+        """A ``ws://127.0.0.1`` URL of the session's DevTools, for clients that cannot use a
+        unix socket (agent-browser). The port is guarded by a random path: a connection that
+        does not know it is refused before it reaches the browser."""
+        if self._loopback_url is None:
+            token = secrets.token_urlsafe(24)
+            path = f"/devtools/browser/{token}"
+            router = self.router
+
+            async def handler(connection: websockets.ServerConnection) -> None:
+                await router.serve(_WebsocketClient(connection))
+
+            def guard(
+                connection: websockets.ServerConnection, request: websockets.http11.Request
+            ) -> websockets.http11.Response | None:
+                if hmac.compare_digest(request.path.encode(), path.encode()):
+                    return None
+                return connection.respond(403, "Forbidden\n")
+
+            server = await websockets.serve(
+                handler,
+                "127.0.0.1",
+                0,
+                process_request=guard,
+                max_size=None,
+                ping_interval=None,
+                compression=None,
+            )
+            self.sockets.append(server)
+            port = next(iter(server.sockets)).getsockname()[1]
+            self._loopback_url = f"ws://127.0.0.1:{port}{path}"
+        return self._loopback_url
+
     def context_view(self, context: BrowserContext, page: Page) -> BrowserProcess:
         """This browser seen through one of its contexts, for sharing one Chromium between
-        sessions: closing the view closes only that context."""
+        sessions (the evals' pool): closing the view closes only that context."""
         return _ContextView(
             self.process,
+            self.router,
+            self.sockets,
+            self.socket_dir,
             self.cdp_url,
-            self.playwright,
             self.browser,
             context,
             page,
@@ -114,10 +200,13 @@ class BrowserProcess:
         """Close Playwright's connection and kill the browser's whole process group."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.browser.close(), timeout=5)
-        with contextlib.suppress(Exception):
-            await self.playwright.stop()
+        await return_playwright()
         await asyncio.to_thread(_kill_group, self.process)
+        await self.router.close()
+        for server in self.sockets:
+            server.close()
         shutil.rmtree(self.user_data_dir, ignore_errors=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
 @dataclass
@@ -168,14 +257,13 @@ async def launch_browser(
     extra_args: tuple[str, ...] = (),
     startup_timeout_s: float = 20.0,
 ) -> BrowserProcess:
-    """Start a private Chromium with a DevTools port and attach Playwright to it."""
+    """Start a private Chromium speaking DevTools over a pipe, and attach Playwright to it."""
     binary = find_chromium(executable)
     user_data_dir = tempfile.mkdtemp(prefix="agent-chromium-")
+    socket_dir = tempfile.mkdtemp(prefix="agent-cdp-")  # 0700: ours alone
     args = [
-        binary,
         *QUIET_FLAGS,
-        "--remote-debugging-port=0",
-        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-pipe",
         f"--user-data-dir={user_data_dir}",
         f"--window-size={viewport[0]},{viewport[1]}",
         *extra_args,
@@ -183,51 +271,72 @@ async def launch_browser(
     if headless:
         args.append("--headless=new")
     args.append("about:blank")
-    process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once; we poll it below
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, so close() can kill every child
+    # Chromium reads DevTools commands on its fd 3 and writes on its fd 4.
+    to_browser_read, to_browser_write = os.pipe()
+    from_browser_read, from_browser_write = os.pipe()
+    wiring = (
+        f'exec "$0" "$@" 3<&{to_browser_read} 4>&{from_browser_write} '
+        f"{to_browser_read}<&- {from_browser_write}>&-"
     )
     try:
-        cdp_url = await _wait_for_devtools(process, Path(user_data_dir), startup_timeout_s)
-        playwright = await async_playwright().start()
-    except BaseException:
+        process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
+            ["bash", "-c", wiring, binary, *args],  # bash: POSIX sh takes one-digit fds only
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(to_browser_read, from_browser_write),
+            start_new_session=True,  # its own process group, so close() can kill every child
+        )
+    finally:
+        os.close(to_browser_read)
+        os.close(from_browser_write)
+    router = CdpRouter(await PipeUpstream.open(from_browser_read, to_browser_write))
+    sockets: list[websockets.Server] = []
+    playwright = None
+
+    async def abandon() -> None:
+        await router.close()
+        for server in sockets:
+            server.close()
+        if playwright is not None:
+            await return_playwright()
         await asyncio.to_thread(_kill_group, process)
         shutil.rmtree(user_data_dir, ignore_errors=True)
-        raise
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
     try:
-        browser = await playwright.chromium.connect_over_cdp(cdp_url)
+        router.start()
+        owner = Path(socket_dir) / "owner.sock"
+        sockets.append(await serve_router(router, owner, owner=True))
+        sockets.append(await serve_router(router, Path(socket_dir) / "cdp.sock"))
+        playwright = await borrow_playwright()
+        browser = await asyncio.wait_for(
+            playwright.chromium.connect_over_cdp(unix_ws_url(owner)), startup_timeout_s
+        )
         context = browser.contexts[0] if browser.contexts else await browser.new_context()
         page = context.pages[0] if context.pages else await context.new_page()
         await page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     except BaseException as exc:
-        await playwright.stop()
-        await asyncio.to_thread(_kill_group, process)
-        shutil.rmtree(user_data_dir, ignore_errors=True)
+        code = process.poll()
+        await abandon()
+        if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+            raise
+        if code is not None:
+            raise BrowserLaunchError(
+                f"Chromium at {binary} exited with code {code} during start-up. Run it by hand "
+                "with --headless to see why (a missing library is the usual cause)."
+            ) from exc
         raise BrowserLaunchError(
             f"Chromium at {binary} started but Playwright could not attach: {exc}"
         ) from exc
-    return BrowserProcess(process, cdp_url, playwright, browser, context, page, user_data_dir)
-
-
-async def _wait_for_devtools(
-    process: subprocess.Popen[bytes], user_data_dir: Path, timeout_s: float
-) -> str:
-    """Read the DevTools WebSocket URL that Chromium writes once it listens."""
-    port_file = user_data_dir / "DevToolsActivePort"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        if process.poll() is not None:
-            raise BrowserLaunchError(
-                f"Chromium exited with code {process.returncode} during start-up. Run it by hand "
-                "with --headless to see why (a missing library is the usual cause)."
-            )
-        if port_file.exists():
-            lines = port_file.read_text().split()
-            if len(lines) >= 2:
-                return f"ws://127.0.0.1:{lines[0]}{lines[1]}"
-        await asyncio.sleep(0.02)
-    raise BrowserLaunchError(f"Chromium did not open its DevTools port within {timeout_s:.0f} s.")
+    return BrowserProcess(
+        process,
+        router,
+        sockets,
+        socket_dir,
+        unix_ws_url(Path(socket_dir) / "cdp.sock"),
+        browser,
+        context,
+        page,
+        user_data_dir,
+    )

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
 
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -20,6 +18,8 @@ from agent.browser.tokens import TokenCounter, token_counter
 from agent.errors import SessionLostError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from playwright.async_api import BrowserContext, ElementHandle, Locator, Page
 
 __all__ = ["BrowserSession"]
@@ -138,8 +138,19 @@ class BrowserSession:
 
     @property
     def cdp_url(self) -> str:
-        """The DevTools WebSocket URL of this session's browser."""
+        """The ``ws+unix://`` URL of this session's DevTools (a private socket; Playwright
+        connects to it with ``connect_over_cdp``)."""
         return self._browser.cdp_url
+
+    @property
+    def cdp_socket(self) -> Path:
+        """The unix socket behind ``cdp_url``."""
+        return self._browser.client_socket
+
+    async def loopback_cdp_url(self) -> str:
+        """A token-guarded ``ws://127.0.0.1`` URL of this session's DevTools, for clients that
+        need TCP."""
+        return await self._browser.loopback_cdp_url()
 
     async def goto(self, url: str, *, wait_until: str = "load") -> int | None:
         """Navigate the current page; return the HTTP status of the main document, if any."""

@@ -114,16 +114,16 @@ def _quote(text: str) -> str:
 class AgentBrowser:
     """agent-browser for one session: its shim, its private folders and its daemon."""
 
-    def __init__(self, root: Path, cdp_url: str, *, screenshots: Path) -> None:
+    def __init__(self, root: Path, *, screenshots: Path) -> None:
         self.shim: Path | None = None
         self.home = root / "agent-browser" / "home"
         self.run_dir = root / "agent-browser" / "run"
-        self.cdp_url = cdp_url
         self.screenshots = screenshots
 
-    def write_shim(self, bin_dir: Path) -> Path | None:
-        """Write the ``agent-browser`` command for the session's bash code; None (and no
-        command) when the package is not installed, so bash without it still works."""
+    def write_shim(self, bin_dir: Path, cdp_url: str) -> Path | None:
+        """Write the ``agent-browser`` command for the session's bash code, attached to
+        ``cdp_url`` (a ``ws://`` URL: the tool speaks TCP only); None (and no command) when the
+        package is not installed, so bash without it still works."""
         try:
             binary = agent_browser_binary()
         except ConfigError as exc:
@@ -138,7 +138,7 @@ class AgentBrowser:
                 home=_quote(str(self.home)),
                 run=_quote(str(self.run_dir)),
                 session=SESSION_NAME,
-                cdp=_quote(self.cdp_url),
+                cdp=_quote(cdp_url),
                 idle=IDLE_TIMEOUT_MS,
                 screenshots=_quote(str(self.screenshots)),
                 binary=_quote(str(binary)),

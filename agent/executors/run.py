@@ -123,13 +123,13 @@ class SessionExecutors:
         self.workdir.mkdir()
         self.bin_dir = self.root / "bin"
         write_agent_shim(self.bin_dir)
-        self.agent_browser = AgentBrowser(self.root, self.cdp_url, screenshots=self.workdir)
-        self.agent_browser.write_shim(self.bin_dir)
+        self.agent_browser = AgentBrowser(self.root, screenshots=self.workdir)
         self.workers: dict[str, WarmWorker] = {}
         self.rpc: BrowserRPC | None = None
         self._locks = {lang: asyncio.Lock() for lang in LANGUAGES}
         self._pages: dict[Page, tuple[str, CDPSession]] = {}
         self._closed = False
+        self._agent_browser_ready = False
         self._restarts: set[asyncio.Task[None]] = set()
 
     def _live_session(self) -> BrowserSession:
@@ -239,8 +239,11 @@ class SessionExecutors:
             yield str(self.rpc.socket_path), token
 
     async def _run_bash(self, code: str, timeout_s: float) -> CodeResult:
+        session = self._live_session()
+        if not self._agent_browser_ready:
+            self.agent_browser.write_shim(self.bin_dir, await session.loopback_cdp_url())
+            self._agent_browser_ready = True
         if self.agent_browser.shim is not None and "agent-browser" in code:
-            session = self._live_session()
             page = session.page
             await self.agent_browser.prepare(await self._target_id(page), len(session.tabs))
         env = self.env()

@@ -1,0 +1,307 @@
+"""One browser's DevTools connection, shared by several clients, each in a session of its own.
+
+A session's Chromium listens on no TCP port: it speaks CDP over a pipe (``--remote-debugging-
+pipe``) to this process alone. Everything that needs DevTools (our own Playwright connection,
+the code executors' ``page``, agent-browser, a client holding the session's ``cdpUrl``) is a
+*client* of a ``CdpRouter``, reached over a private unix socket or through the API's token-guarded
+WebSocket, never over a port other local users can open.
+
+Clients must not see each other's state, so each gets a DevTools session of its own on the
+browser target (``Target.attachToBrowserTarget``): Chromium keeps auto-attach, target discovery
+and enabled domains per session. The router then only rewrites and routes:
+
+* a client's message without a ``sessionId`` goes to its own browser session; one with a
+  ``sessionId`` must name a session that client attached (else it is answered with CDP's own
+  "Session with given id not found"); message ids are renumbered so answers find their way back;
+* an event on a client's browser session goes to that client (the ``sessionId`` stripped), an
+  event on a child session to the client that attached it; ``Target.attachedToTarget`` and
+  ``Target.detachedFromTarget`` keep that ownership up to date;
+* ``Browser.close`` and ``Browser.crash`` are refused to every client but the owner (the
+  session's own connection): code may disconnect, not take the browser down for everyone;
+* a client that goes away has its browser session detached, and its child sessions with it.
+
+The upstream is anything that sends and receives CDP messages as text (``CdpUpstream``): the
+pipe of a local Chromium, or a WebSocket to a remote one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["CdpClient", "CdpRouter", "CdpUpstream", "PipeUpstream"]
+
+log = logging.getLogger(__name__)
+
+_OWNER_ONLY = frozenset({"Browser.close", "Browser.crash", "Browser.crashGpuProcess"})
+_SESSION_NOT_FOUND = {"code": -32001, "message": "Session with given id not found."}
+
+
+class CdpUpstream(Protocol):
+    """A CDP connection to a browser: messages out, messages in, as text."""
+
+    async def send(self, message: str) -> None: ...
+
+    async def receive(self) -> str:
+        """The next message; raises ``ConnectionError`` once the browser is gone."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class CdpClient(Protocol):
+    """One client of the router (a WebSocket, whichever library serves it)."""
+
+    async def send(self, message: str) -> None: ...
+
+    async def receive(self) -> str:
+        """The next message; raises ``ConnectionError`` (or the library's closed error) when
+        the client has gone."""
+        ...
+
+
+@dataclass(eq=False)
+class _Attached:
+    client: CdpClient
+    browser_session: str
+    owner: bool
+    sessions: set[str] = field(default_factory=set)
+
+
+class PipeUpstream:
+    """CDP over Chromium's ``--remote-debugging-pipe``: NUL-terminated JSON on two file
+    descriptors (the browser reads commands on its fd 3 and writes on its fd 4)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.WriteTransport) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, read_fd: int, write_fd: int) -> PipeUpstream:
+        """Wrap our ends of the two pipes (read what the browser writes, write what it reads)."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=256 * 1024 * 1024)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader),
+            os.fdopen(read_fd, "rb", buffering=0),
+        )
+        transport, _ = await loop.connect_write_pipe(
+            asyncio.Protocol, os.fdopen(write_fd, "wb", buffering=0)
+        )
+        return cls(reader, transport)
+
+    async def send(self, message: str) -> None:
+        if self._writer.is_closing():
+            raise ConnectionError("the browser's DevTools pipe is closed")
+        self._writer.write(message.encode() + b"\0")
+
+    async def receive(self) -> str:
+        try:
+            data = await self._reader.readuntil(b"\0")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            raise ConnectionError("the browser closed its DevTools pipe") from exc
+        return data[:-1].decode()
+
+    async def close(self) -> None:
+        self._writer.close()
+
+
+class CdpRouter:
+    """Routes CDP between one upstream and many clients; see the module docstring."""
+
+    def __init__(self, upstream: CdpUpstream) -> None:
+        self._upstream = upstream
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[_Attached | None, Any]] = {}
+        self._own_calls: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._by_session: dict[str, _Attached] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self.on_lost: Callable[[], Awaitable[None] | None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def start(self) -> None:
+        """Start reading the upstream (call once, inside the event loop)."""
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_upstream())
+
+    async def serve(self, client: CdpClient, *, owner: bool = False) -> None:
+        """Serve one client until it disconnects or the browser goes away.
+
+        ``owner`` marks the session's own connection, the only one allowed to close the
+        browser.
+        """
+        self.start()
+        if self.closed:
+            return
+        answer = await self._call("Target.attachToBrowserTarget", {})
+        attached = _Attached(client, str(answer["sessionId"]), owner)
+        self._by_session[attached.browser_session] = attached
+        try:
+            await self._pump_client(attached)
+        finally:
+            self._forget(attached)
+            if not self.closed:
+                with contextlib.suppress(Exception):
+                    await self._send(
+                        {
+                            "id": next(self._ids),
+                            "method": "Target.detachFromTarget",
+                            "params": {"sessionId": attached.browser_session},
+                        }
+                    )
+
+    async def _pump_client(self, attached: _Attached) -> None:
+        client = attached.client
+        stop = asyncio.ensure_future(self._closed.wait())
+        try:
+            while True:
+                receive = asyncio.ensure_future(client.receive())
+                done, _ = await asyncio.wait({receive, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if receive not in done:
+                    receive.cancel()
+                    return
+                try:
+                    text = receive.result()
+                except Exception:  # the client went away, whichever library says so
+                    return
+                await self._from_client(attached, text)
+        finally:
+            stop.cancel()
+
+    async def _from_client(self, attached: _Attached, text: str) -> None:
+        try:
+            message = json.loads(text)
+            client_id = message["id"]
+        except (ValueError, KeyError, TypeError):
+            return  # not a CDP command: nothing to answer
+        session = message.get("sessionId")
+        if session is None:
+            message["sessionId"] = attached.browser_session
+        elif session not in attached.sessions and session != attached.browser_session:
+            await self._reply(attached, {"id": client_id, "error": _SESSION_NOT_FOUND})
+            return
+        if message.get("method") in _OWNER_ONLY and not attached.owner:
+            error = {"code": -32000, "message": f"{message['method']} is not allowed here."}
+            await self._reply(attached, {"id": client_id, "error": error})
+            return
+        upstream_id = next(self._ids)
+        self._pending[upstream_id] = (attached, client_id)
+        message["id"] = upstream_id
+        try:
+            await self._send(message)
+        except ConnectionError:
+            self._pending.pop(upstream_id, None)
+
+    async def _reply(self, attached: _Attached, message: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            await attached.client.send(json.dumps(message))
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._upstream.send(json.dumps(message))
+
+    async def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A command of the router's own, on the upstream's root session."""
+        call_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._own_calls[call_id] = future
+        await self._send({"id": call_id, "method": method, "params": params})
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self._closed.wait())
+        try:
+            done, _ = await asyncio.wait({future, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if future not in done:
+            future.cancel()
+            raise ConnectionError("the browser went away")
+        answer = future.result()
+        if "error" in answer:
+            raise ConnectionError(f"{method} failed: {answer['error']}")
+        return dict(answer.get("result") or {})
+
+    async def _read_upstream(self) -> None:
+        try:
+            while True:
+                text = await self._upstream.receive()
+                try:
+                    message = json.loads(text)
+                except ValueError:
+                    continue
+                await self._from_upstream(message)
+        except ConnectionError:
+            pass
+        except Exception:
+            log.exception("the CDP router stopped reading its browser")
+        finally:
+            self._closed.set()
+            for future in self._own_calls.values():
+                future.cancel()
+            if self.on_lost is not None:
+                outcome = self.on_lost()
+                if asyncio.iscoroutine(outcome):
+                    await outcome
+
+    async def _from_upstream(self, message: dict[str, Any]) -> None:
+        if "id" in message:
+            own = self._own_calls.pop(message["id"], None)
+            if own is not None:
+                if not own.done():
+                    own.set_result(message)
+                return
+            attached, client_id = self._pending.pop(message["id"], (None, None))
+            if attached is None:
+                return
+            message["id"] = client_id
+            self._adopt_answer(attached, message)
+            if message.get("sessionId") == attached.browser_session:
+                del message["sessionId"]
+            await self._reply(attached, message)
+            return
+        session = message.get("sessionId")
+        attached = self._by_session.get(session) if session else None
+        if attached is None:
+            return  # an event of the root session, or of a session whose client has gone
+        method = message.get("method")
+        params = message.get("params") or {}
+        if method == "Target.attachedToTarget" and params.get("sessionId"):
+            attached.sessions.add(params["sessionId"])
+            self._by_session[params["sessionId"]] = attached
+        elif method == "Target.detachedFromTarget" and params.get("sessionId"):
+            attached.sessions.discard(params["sessionId"])
+            self._by_session.pop(params["sessionId"], None)
+        if session == attached.browser_session:
+            del message["sessionId"]
+        await self._reply(attached, message)
+
+    def _adopt_answer(self, attached: _Attached, message: dict[str, Any]) -> None:
+        """A session a client attached by command (``Target.attachToTarget``) is its own."""
+        result = message.get("result")
+        if isinstance(result, dict) and isinstance(result.get("sessionId"), str):
+            attached.sessions.add(result["sessionId"])
+            self._by_session[result["sessionId"]] = attached
+
+    def _forget(self, attached: _Attached) -> None:
+        for session in [attached.browser_session, *attached.sessions]:
+            if self._by_session.get(session) is attached:
+                del self._by_session[session]
+        for upstream_id in [i for i, (a, _) in self._pending.items() if a is attached]:
+            del self._pending[upstream_id]
+
+    async def close(self) -> None:
+        """Stop routing: every client's serve() returns and the upstream is closed."""
+        self._closed.set()
+        await self._upstream.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
