@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from agent.browser.cdp_router import CdpClient
 from agent.browser.grammar import is_ref
 from agent.browser.launch import BrowserProcess, launch_browser
 from agent.browser.network import NetworkMonitor
@@ -146,6 +147,10 @@ class BrowserSession:
     def cdp_socket(self) -> Path:
         """The unix socket behind ``cdp_url``."""
         return self._browser.client_socket
+
+    async def serve_cdp(self, client: CdpClient) -> None:
+        """Serve one DevTools client (a WebSocket) until it disconnects or the session ends."""
+        await self._browser.router.serve(client)
 
     async def loopback_cdp_url(self) -> str:
         """A token-guarded ``ws://127.0.0.1`` URL of this session's DevTools, for clients that

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.config import Settings, load_settings
-from agent.server import live_view, routes
+from agent.server import cdp_proxy, live_view, routes
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.profiles import ProfileStore
 from agent.server.registry import SessionFactory, SessionRegistry
@@ -86,6 +86,7 @@ def create_app(
     app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.include_router(routes.router)
     app.include_router(live_view.router)
+    app.include_router(cdp_proxy.router)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, Any]:

@@ -45,6 +45,7 @@ class ServerSession:
     profile: ProfileOptions | None = None
     view_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    cdp_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     created_at: float = field(default_factory=time.monotonic)
     last_activity: float = field(default_factory=time.monotonic)
     busy: int = 0

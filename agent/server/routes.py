@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from agent.errors import RequestError
+from agent.server.cdp_proxy import cdp_url
 from agent.server.interact import InteractOutcome, run_code_call, run_prompt_call
 from agent.server.live_view import live_view_urls
 from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
@@ -101,7 +102,7 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
     view_url, control_url = live_view_urls(state.base_url(request), session)
     return InteractResponse(
         success=outcome.success,
-        cdp_url=session.browser_session.cdp_url,
+        cdp_url=cdp_url(state.base_url(request), session),
         live_view_url=view_url,
         interactive_live_view_url=control_url,
         output=outcome.output,
