@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -101,6 +101,39 @@ class Settings(BaseSettings):
     navigation_timeout: float = Field(default=30.0, gt=0, description="Seconds per navigation.")
     browser_path: Path | None = Field(default=None, description="Chromium binary; None: search.")
     headless: bool = True
+    sandbox: Literal["bwrap"] | None = Field(
+        default="bwrap",
+        description='Where code runs: "bwrap" (a bubblewrap sandbox per session) or none (as '
+        "the server's own user: trusted single-user mode only).",
+    )
+    sandbox_memory_mb: int = Field(
+        default=4096,
+        ge=256,
+        description="Private writable memory per sandboxed process, MiB (RLIMIT_DATA).",
+    )
+    sandbox_cpu_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="CPU seconds per sandboxed process (a warm worker that "
+        "uses them up is replaced).",
+    )
+    sandbox_processes: int = Field(
+        default=256, ge=16, description="Processes and threads a session's sandbox may hold."
+    )
+    sandbox_file_size_mb: int = Field(
+        default=100, ge=1, description="Largest file sandboxed code may write, MiB."
+    )
+    sandbox_tmp_mb: int = Field(default=256, ge=16, description="Size of the sandbox's /tmp, MiB.")
+    sandbox_outbound_network: bool = Field(
+        default=False,
+        description="Let sandboxed code use the network. It then shares the host's network, "
+        "loopback services included: for trusted code only.",
+    )
+
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _sandbox_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
     @classmethod
     def settings_customise_sources(

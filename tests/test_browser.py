@@ -47,7 +47,7 @@ async def test_launch_gives_a_cdp_url_and_close_kills_every_process():
         assert browser.cdp_url.startswith("ws+unix://")
         assert oct(browser.client_socket.stat().st_mode & 0o777) == "0o600"
         assert oct(browser.client_socket.parent.stat().st_mode & 0o777) == "0o700"
-        cmdline = Path(f"/proc/{browser.process.pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{browser.process.pid}/cmdline").read_bytes()  # noqa: ASYNC240
         assert b"--remote-debugging-pipe" in cmdline and b"--remote-debugging-port" not in cmdline
         assert browser.alive
         await browser.page.set_content("<h1>hi</h1>")

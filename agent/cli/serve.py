@@ -26,6 +26,8 @@ def register(subparsers: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from agent.config import load_settings
+    from agent.executors.sandbox import check_sandbox
     from agent.server import ServerSettings, create_app
 
     overrides: dict[str, Any] = {}
@@ -37,6 +39,14 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if warning := settings.exposure_warning():
         logging.getLogger("agent.serve").warning(warning)
-    app = create_app(settings)
+    agent_settings = load_settings()
+    # A sandbox that cannot be set up is a start-up error, not a failure of the first code call.
+    check_sandbox(agent_settings)
+    if agent_settings.sandbox is None:
+        logging.getLogger("agent.serve").warning(
+            "AGENT_SANDBOX=none: code runs as this server's own user, with its files and "
+            "network. Use it for a trusted single user only."
+        )
+    app = create_app(settings, agent_settings=agent_settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

@@ -34,15 +34,15 @@ import json
 import logging
 import os
 import platform
-import shutil
 import signal
 import stat
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from agent.errors import ConfigError
 from agent.executors.node_deps import NODE_DIR
 
-__all__ = ["AGENT_BROWSER_VERSION", "AgentBrowser", "agent_browser_binary"]
+__all__ = ["AGENT_BROWSER_VERSION", "AgentBrowser", "Runner", "agent_browser_binary"]
 
 AGENT_BROWSER_VERSION = "0.41.2"
 """The pinned version (agent/executors/node/package.json)."""
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 _SHIM = """#!/bin/sh
 # agent-browser {version}, bound to this session's browser (see agent/executors/agent_browser.py).
+mkdir -p {home} {run}
 export HOME={home}
 export AGENT_BROWSER_SOCKET_DIR={run}
 export AGENT_BROWSER_SESSION={session}
@@ -111,37 +112,52 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
+Runner = Callable[[Sequence[str]], Awaitable[tuple[int, str]]]
+"""Runs a command where the session's code runs (its sandbox, or directly); returns its exit
+status and output."""
+
+
 class AgentBrowser:
-    """agent-browser for one session: its shim, its private folders and its daemon."""
+    """agent-browser for one session: its shim, its folders and its daemon.
 
-    def __init__(self, root: Path, *, screenshots: Path) -> None:
+    Paths are as the session's code sees them. ``host_run_dir`` is where this process can read
+    the daemon's pid file: set when code runs directly; None in a sandbox, whose end ends the
+    daemon with everything else in it.
+    """
+
+    def __init__(
+        self, *, home: str, run_dir: str, screenshots: str, host_run_dir: Path | None = None
+    ) -> None:
         self.shim: Path | None = None
-        self.home = root / "agent-browser" / "home"
-        self.run_dir = root / "agent-browser" / "run"
+        self.home = home
+        self.run_dir = run_dir
         self.screenshots = screenshots
+        self.host_run_dir = host_run_dir
+        self._started = False
 
-    def write_shim(self, bin_dir: Path, cdp_url: str) -> Path | None:
+    def write_shim(self, bin_dir: Path, *, node_dir: str, cdp_url: str) -> Path | None:
         """Write the ``agent-browser`` command for the session's bash code, attached to
-        ``cdp_url`` (a ``ws://`` URL: the tool speaks TCP only); None (and no command) when the
-        package is not installed, so bash without it still works."""
+        ``cdp_url`` (a ``ws://`` URL: the tool speaks TCP only); ``node_dir`` is the npm folder
+        as the code sees it. None (and no command) when the package is not installed, so bash
+        without it still works."""
         try:
             binary = agent_browser_binary()
         except ConfigError as exc:
             log.info("bash code will have no agent-browser: %s", exc)
             return None
-        for folder in (self.home, self.run_dir, bin_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        seen_binary = binary.relative_to(NODE_DIR)
+        bin_dir.mkdir(parents=True, exist_ok=True)
         shim = bin_dir / "agent-browser"
         shim.write_text(
             _SHIM.format(
                 version=AGENT_BROWSER_VERSION,
-                home=_quote(str(self.home)),
-                run=_quote(str(self.run_dir)),
+                home=_quote(self.home),
+                run=_quote(self.run_dir),
                 session=SESSION_NAME,
                 cdp=_quote(cdp_url),
                 idle=IDLE_TIMEOUT_MS,
-                screenshots=_quote(str(self.screenshots)),
-                binary=_quote(str(binary)),
+                screenshots=_quote(self.screenshots),
+                binary=_quote(f"{node_dir}/{seen_binary}"),
                 polls=WAIT_TIMEOUT_S * 10,
                 timeout_ms=WAIT_TIMEOUT_S * 1000,
             )
@@ -150,43 +166,15 @@ class AgentBrowser:
         self.shim = shim
         return shim
 
-    @property
-    def running(self) -> bool:
-        """Whether this session's daemon is up (its pid file names a live process)."""
-        pid = self._daemon_pid()
-        return pid is not None and _alive(pid)
-
-    def _daemon_pid(self) -> int | None:
-        try:
-            return int((self.run_dir / f"{SESSION_NAME}.pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    async def _command(self, *args: str, timeout_s: float = 10.0) -> tuple[int, str]:
-        assert self.shim is not None, "write_shim() first"
-        process = await asyncio.create_subprocess_exec(
-            str(self.shim),
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            out, err = await asyncio.wait_for(process.communicate(), timeout_s)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            return 124, "timed out"
-        return process.returncode or 0, (out or err).decode(errors="replace").strip()
-
-    async def prepare(self, target_id: str, tabs: int) -> None:
-        """Before a script that uses agent-browser: start the daemon if it is not up (its live
-        stream server turned off: nobody here watches it, and it is one less open port), and
-        point it at the session's current page when there is more than one tab."""
-        if not self.running:
-            await self._command("stream", "disable")
+    async def prepare(self, run: Runner, target_id: str, tabs: int) -> None:
+        """Before a script that uses agent-browser: start the daemon if it is not up (with its
+        live stream server turned off: nobody here watches it, and it is one less open port),
+        and point it at the session's current page when there is more than one tab."""
+        if not self._started:
+            self._started = True
+            await run(["agent-browser", "stream", "disable"])
         if tabs > 1:
-            code, listing = await self._command("--json", "tab", "list")
+            code, listing = await run(["agent-browser", "--json", "tab", "list"])
             if code != 0:
                 return  # the script's own first command will say what is wrong
             try:
@@ -195,14 +183,16 @@ class AgentBrowser:
                 return
             for tab in found:
                 if tab.get("targetId") == target_id and not tab.get("active"):
-                    await self._command("tab", str(tab["tabId"]))
+                    await run(["agent-browser", "tab", str(tab["tabId"])])
 
-    async def close(self) -> None:
+    async def close(self, run: Runner) -> None:
         """Disconnect the daemon (our browser stays up) and make sure it has exited."""
-        pid = self._daemon_pid()
+        if self.host_run_dir is None:
+            return
+        pid = _daemon_pid(self.host_run_dir)
         if pid is not None and _alive(pid):
             with contextlib.suppress(Exception):
-                await self._command("close", timeout_s=5.0)
+                await asyncio.wait_for(run(["agent-browser", "close"]), 5.0)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 3.0
             while _alive(pid) and loop.time() < deadline:  # noqa: ASYNC110 - another process
@@ -210,7 +200,13 @@ class AgentBrowser:
             if _alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(self.home.parent, ignore_errors=True)
+
+
+def _daemon_pid(run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / f"{SESSION_NAME}.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _alive(pid: int) -> bool:

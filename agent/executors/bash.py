@@ -9,14 +9,13 @@ outlive the call.
 
 from __future__ import annotations
 
-import asyncio
 import stat
-import sys
 from pathlib import Path
 
 from agent.executors.capture import StreamCapture
+from agent.executors.launcher import Launcher, Layout
 from agent.executors.result import KILLED_EXIT_CODE, MAX_OUTPUT_BYTES, CodeResult
-from agent.executors.worker import kill_group, wait_exit
+from agent.executors.worker import wait_exit
 
 __all__ = ["CLIENT_SCRIPT", "run_bash", "write_agent_shim"]
 
@@ -25,20 +24,27 @@ __all__ = ["CLIENT_SCRIPT", "run_bash", "write_agent_shim"]
 CLIENT_SCRIPT = Path(__file__).resolve().with_name("browser_cli.py")
 
 _SHIM = """#!/bin/sh
-# `agent browser ...` talks to the session that runs this script; other commands go to the CLI.
+# `agent browser ...` talks to the session that runs this script.
 if [ "$1" = browser ]; then
   shift
   exec {python} -I -S {client} "$@"
 fi
-exec {python} -m agent "$@"
+{rest}
 """
+_REST_DIRECT = 'exec {python} -m agent "$@"'
+_REST_SANDBOXED = (
+    'echo "agent: only \\`agent browser\\` is available inside the sandbox" >&2; exit 2'
+)
 
 
-def write_agent_shim(bin_dir: Path) -> Path:
-    """Write the ``agent`` command that bash code finds first on its PATH."""
+def write_agent_shim(bin_dir: Path, layout: Layout, *, sandboxed: bool) -> Path:
+    """Write the ``agent`` command that bash code finds first on its PATH (at ``bin_dir`` on
+    this machine; the paths in it are as ``layout`` says the code sees them)."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     shim = bin_dir / "agent"
-    shim.write_text(_SHIM.format(python=_quote(sys.executable), client=_quote(str(CLIENT_SCRIPT))))
+    python = _quote(layout.python)
+    rest = _REST_SANDBOXED if sandboxed else _REST_DIRECT.format(python=python)
+    shim.write_text(_SHIM.format(python=python, client=_quote(layout.browser_cli), rest=rest))
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return shim
 
@@ -47,20 +53,11 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-async def run_bash(code: str, *, env: dict[str, str], cwd: str, timeout_s: float) -> CodeResult:
+async def run_bash(
+    launcher: Launcher, code: str, *, env: dict[str, str], timeout_s: float
+) -> CodeResult:
     """Run ``code`` with ``bash -c``; kill its process group at the timeout or when it ends."""
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        code,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    assert process.stdout is not None and process.stderr is not None
+    process = await launcher.spawn(["bash", "-c", code], env=env)
     stdout = StreamCapture(process.stdout, MAX_OUTPUT_BYTES)
     stderr = StreamCapture(process.stderr, MAX_OUTPUT_BYTES)
     stdout.begin()
@@ -68,7 +65,7 @@ async def run_bash(code: str, *, env: dict[str, str], cwd: str, timeout_s: float
     returncode = await wait_exit(process, timeout_s)
     killed = process.returncode is None
     # Whatever the script left running (a background job holding the pipes) ends with it.
-    kill_group(process.pid)
+    await process.kill()
     if killed:
         await wait_exit(process, 5.0)
     for capture in (stdout, stderr):

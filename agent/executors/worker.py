@@ -10,18 +10,17 @@ started with it. A killed or crashed worker is replaced by a fresh one on the ne
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
-import signal
 from typing import Any
 
 from agent.errors import ExecutorStartError
 from agent.executors.capture import StreamCapture
+from agent.executors.launcher import Child, Launcher
 from agent.executors.result import KILLED_EXIT_CODE, MAX_OUTPUT_BYTES, CodeResult
 
-__all__ = ["WarmWorker", "kill_group", "wait_exit"]
+__all__ = ["WarmWorker", "wait_exit"]
 
 # Generous: python must import Playwright and start its driver, node must load playwright-core,
 # and both then attach over CDP, on a machine that may be busy.
@@ -34,11 +33,11 @@ _ANSWER_LIMIT = 4 * MAX_OUTPUT_BYTES + 65536  # result capped at 1 MiB, JSON-esc
 class WarmWorker:
     """One child process that runs calls one after another (the caller serialises them)."""
 
-    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: str) -> None:
+    def __init__(self, launcher: Launcher, argv: list[str], *, env: dict[str, str]) -> None:
+        self.launcher = launcher
         self.argv = argv
         self.env = env
-        self.cwd = cwd
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: Child | None = None
         self._stdout: StreamCapture | None = None
         self._stderr: StreamCapture | None = None
         self._answers: asyncio.StreamReader | None = None
@@ -48,29 +47,18 @@ class WarmWorker:
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
     async def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Spawn the child and wait until it says it is attached to the browser."""
         loop = asyncio.get_running_loop()
         request_read, request_write = os.pipe()
         answer_read, answer_write = os.pipe()
         env = dict(self.env)
-        env["AGENT_REQUEST_FD"] = str(request_read)
-        env["AGENT_RESPONSE_FD"] = str(answer_write)
         env["AGENT_RESULT_LIMIT"] = str(MAX_OUTPUT_BYTES)
         try:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(request_read, answer_write),
+            self.process = await self.launcher.spawn(
+                self.argv,
                 env=env,
-                cwd=self.cwd,
-                start_new_session=True,  # its own process group: one kill ends all it started
+                extra_fds=(("AGENT_REQUEST_FD", request_read), ("AGENT_RESPONSE_FD", answer_write)),
             )
         except BaseException:
             os.close(request_write)
@@ -89,7 +77,6 @@ class WarmWorker:
         )
         assert isinstance(transport, asyncio.WriteTransport)
         self._requests = transport
-        assert self.process.stdout is not None and self.process.stderr is not None
         self._stdout = StreamCapture(self.process.stdout, MAX_OUTPUT_BYTES)
         self._stderr = StreamCapture(self.process.stderr, MAX_OUTPUT_BYTES)
         self._stderr.begin()  # keep start-up errors to explain a failed start
@@ -159,7 +146,7 @@ class WarmWorker:
         process = self.process
         if process is None:
             return
-        kill_group(process.pid)
+        await process.kill()
         await wait_exit(process, 5.0)
 
     async def kill(self) -> None:
@@ -178,13 +165,7 @@ def _status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def kill_group(pid: int) -> None:
-    """SIGKILL a process group, if anything is left in it."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-async def wait_exit(process: asyncio.subprocess.Process, timeout_s: float) -> int:
+async def wait_exit(process: Child, timeout_s: float) -> int:
     """Wait for the process itself to exit, not for its pipes to close.
 
     ``Process.wait()`` also waits for stdout and stderr to close, which a background process the

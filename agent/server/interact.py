@@ -72,7 +72,12 @@ async def run_prompt_call(
 
 
 async def run_code_call(
-    session: BrowserSession, code: str, *, language: Language, timeout_s: float
+    session: BrowserSession,
+    code: str,
+    *,
+    language: Language,
+    timeout_s: float,
+    settings: Settings | None = None,
 ) -> InteractOutcome:
     """Run ``code`` with the session's page bound, holding the session's lock meanwhile."""
     try:
@@ -83,7 +88,7 @@ async def run_code_call(
             f"Code execution is not available on this server ({exc}).",
         ) from None
     async with session.lock:
-        ran = await run_code(session, code, language, timeout_s)
+        ran = await run_code(session, code, language, timeout_s, settings=settings)
     last_error = (ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"])[0]
     if (ran.exit_code != 0 or ran.killed) and not session.alive:
         # The code failed because the browser died under it: say so now, not on the next call.

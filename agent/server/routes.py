@@ -98,6 +98,7 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
                 body.code or "",
                 language=body.code_language,
                 timeout_s=float(body.timeout or state.settings.default_code_timeout),
+                settings=state.agent_settings,
             )
     view_url, control_url = live_view_urls(state.base_url(request), session)
     return InteractResponse(

@@ -4,6 +4,7 @@ timeouts, output caps, state shared with the tools, isolation between sessions, 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import statistics
 import time
@@ -253,7 +254,7 @@ async def test_one_sessions_code_cannot_reach_another_sessions_page(session, app
             assert "app.html" in seen
             assert "other-session" not in seen and other.cdp_url not in seen, seen
         env = await run_code(session, "import os\ndict(os.environ)", "python")
-        assert session.cdp_url in env.result and other.cdp_url not in env.result
+        assert "AGENT_CDP_URL" in env.result and other.cdp_url not in env.result
         assert other.page.url.endswith("secret=other-session")
     finally:
         await other.close()
@@ -316,13 +317,9 @@ async def test_code_runs_at_once_after_a_navigation_timed_out(site_url):
 async def test_browser_access_ends_with_the_run(session, app):
     # A background job that outlives its script must not act on the session afterwards.
     state = executors_for(session)
-    async with state.browser_access() as (socket_path, token):
+    async with state.browser_access() as (_, token):
         pass
-    outcome = await run_code(
-        session,
-        f"AGENT_SESSION_SOCKET={socket_path} AGENT_SESSION_TOKEN={token} agent browser get url",
-        "bash",
-    )
+    outcome = await run_code(session, f"AGENT_SESSION_TOKEN={token} agent browser get url", "bash")
     assert outcome.exit_code == 1 and "not allowed" in outcome.stderr
 
 
@@ -341,8 +338,9 @@ async def test_warm_calls_are_fast(session, app, language):
     assert statistics.median(times) < 0.1, times
 
 
-def _alive_in_group(pgid: int) -> list[int]:
-    alive = []
+def _descendants(root: int) -> set[int]:
+    """Live (not zombie) processes below ``root``."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -351,23 +349,30 @@ def _alive_in_group(pgid: int) -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            alive.append(int(entry.name))
-    return alive
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
 async def test_closing_the_session_kills_its_workers(site_url):
     own = await BrowserSession.start()
     await own.goto(f"{site_url}/app.html")
+    before = _descendants(os.getpid())  # the browsers, the Playwright driver
     for language in ("python", "node", "bash"):
         outcome = await run_code(own, "echo hi" if language == "bash" else "1", language)  # type: ignore[arg-type]
         assert outcome.success, outcome
     state = executors_for(own)
-    pids = [w.pid for w in state.workers.values() if w.pid]
-    assert len(pids) == 2 and all(_alive_in_group(pid) for pid in pids)
+    assert len(state.workers) == 2 and all(w.alive for w in state.workers.values())
+    started = _descendants(os.getpid()) - before  # the workers (and their sandbox)
+    assert started
     root = state.root
     assert root.exists() and (root / "rpc.sock").exists()
     await own.close()
-    # close() has waited for the workers: nothing of their process groups is left.
-    assert not any(_alive_in_group(pid) for pid in pids)
+    # close() has waited for the workers: nothing of what they started is left.
+    assert not started & _descendants(os.getpid())
     assert not root.exists()

@@ -1,0 +1,168 @@
+"""The first process inside a session's sandbox: it starts the session's code processes there.
+
+Run by path inside bubblewrap (``python -I -S box_init.py CONTROL_FD``), as the session's own
+unprivileged user, with only the standard library. It
+
+* receives spawn requests from the server on the control socket (a SOCK_SEQPACKET pair): one JSON
+  message per request, with the child's stdin, stdout, stderr and any extra pipes attached as file
+  descriptors (SCM_RIGHTS), so the server reads and writes a sandboxed child's pipes directly;
+* starts each child in its own process group (so a kill takes everything the code started), with
+  the per-process CPU-time limit set, and reports ``started`` / ``failed`` and later ``exited``;
+* kills a child's whole group on request;
+* forwards ``127.0.0.1:$BOX_CDP_PORT`` of the sandbox's own network namespace to the session's
+  DevTools socket (``$BOX_CDP_SOCKET``), for tools that speak CDP over TCP only (agent-browser).
+  That loopback is the sandbox's alone: nothing outside it can connect, and nothing inside can
+  reach the host's.
+
+When the control socket closes (the server closed the session, or died), it kills every child and
+exits, and bubblewrap tears the sandbox down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+from typing import Any
+
+CDP_SOCKET = os.environ.get("BOX_CDP_SOCKET", "/run/agent/cdp.sock")
+CDP_PORT = int(os.environ.get("BOX_CDP_PORT", "9222"))
+_MAX_FDS = 16
+
+
+class Supervisor:
+    def __init__(self, control: socket.socket, cpu_seconds: int) -> None:
+        self.control = control
+        self.cpu_seconds = cpu_seconds
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.done = asyncio.Event()
+
+    def send(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            self.control.send(json.dumps(message).encode())
+
+    def on_control(self) -> None:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, _MAX_FDS)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            self.done.set()
+            return
+        try:
+            request = json.loads(data)
+        except ValueError:
+            for fd in fds:
+                os.close(fd)
+            return
+        if request.get("op") == "spawn":
+            self.spawn(request, fds)
+        elif request.get("op") == "kill":
+            self.kill(int(request["id"]))
+        else:
+            for fd in fds:
+                os.close(fd)
+
+    def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
+        child_id = int(request["id"])
+        env = dict(request.get("env") or {})
+        stdin, stdout, stderr, *extra = fds
+        for name, fd in zip(request.get("fd_env") or [], extra, strict=False):
+            env[name] = str(fd)
+        cpu = self.cpu_seconds
+
+        def limit_cpu() -> None:
+            if cpu > 0:
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+        try:
+            child = subprocess.Popen(
+                request["argv"],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=tuple(extra),
+                env=env,
+                cwd=request.get("cwd") or "/",
+                start_new_session=True,
+                preexec_fn=limit_cpu,
+            )
+        except OSError as exc:
+            self.send({"op": "failed", "id": child_id, "error": f"{type(exc).__name__}: {exc}"})
+        else:
+            self.children[child_id] = child
+            self.send({"op": "started", "id": child_id})
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def kill(self, child_id: int) -> None:
+        child = self.children.get(child_id)
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+
+    def reap(self) -> None:
+        for child_id, child in list(self.children.items()):
+            status = child.poll()
+            if status is not None:
+                del self.children[child_id]
+                # What the code left running in its group ends with it.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                self.send({"op": "exited", "id": child_id, "status": status})
+
+    def kill_all(self) -> None:
+        for child_id in list(self.children):
+            self.kill(child_id)
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(1 << 16):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+async def _forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        upstream_reader, upstream_writer = await asyncio.open_unix_connection(CDP_SOCKET)
+    except OSError:
+        writer.close()
+        return
+    await asyncio.gather(_pump(reader, upstream_writer), _pump(upstream_reader, writer))
+
+
+async def main() -> int:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    control.setblocking(False)
+    supervisor = Supervisor(control, int(os.environ.get("BOX_CPU_SECONDS", "0")))
+    loop = asyncio.get_running_loop()
+    loop.add_reader(control.fileno(), supervisor.on_control)
+    loop.add_signal_handler(signal.SIGCHLD, supervisor.reap)
+    forwarder = None
+    if os.path.exists(CDP_SOCKET):  # noqa: ASYNC240 - once, at start
+        forwarder = await asyncio.start_server(_forward, "127.0.0.1", CDP_PORT)
+    supervisor.send({"op": "ready"})
+    await supervisor.done.wait()
+    supervisor.kill_all()
+    if forwarder is not None:
+        forwarder.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

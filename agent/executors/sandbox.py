@@ -1,0 +1,453 @@
+"""A sandbox per session for its code: bubblewrap, a user of its own, and resource limits.
+
+Why bubblewrap: it is a small setuid-free tool made for exactly this (Flatpak's sandbox), it
+ships in Debian, needs no daemon, and builds everything a session needs from kernel namespaces
+in ~20 ms: a mount namespace with a read-only, minimal view of the system; a PID namespace; a
+network namespace with nothing but its own loopback; UTS and IPC namespaces. Containers (Docker,
+gVisor) would need a daemon or a runtime the target machines do not have.
+
+Each session gets one long-lived sandbox (a "box"), started on its first code call and ended
+with the session. Inside:
+
+* ``/usr`` (and the Python and Node.js installations) read-only, a handful of ``/etc`` files, our
+  worker scripts under ``/opt/agent``; nothing else of the host: no home, no server source or
+  config, no profiles folder, no other session's folder, no ``/proc`` of host processes;
+* ``/work``: the session's own working folder, the only writable place besides a size-capped
+  ``/tmp``;
+* the session's DevTools socket and its ``agent browser`` socket, at ``/run/agent/``: the one
+  channel to its own browser. The box's loopback port 9222 is forwarded to the DevTools socket
+  for tools that need TCP (agent-browser);
+* when the server runs as root, every process runs as a user of the session's own
+  (``61000``-``61999``), with no capabilities, so the per-user process limit is the session's;
+* limits (settings, see ``agent.config``): private memory (``sandbox_memory_mb``), CPU seconds
+  per process, processes, file size, and the size of ``/tmp``.
+
+``box_init.py`` is the box's first process: it starts children on request, with pipes the server
+hands over as file descriptors, so a warm worker in the box is as fast as one outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.config import Settings
+from agent.errors import ConfigError, ExecutorStartError
+from agent.executors.launcher import Layout
+from agent.executors.node_deps import NODE_DIR
+
+__all__ = [
+    "BOX_CDP_PORT",
+    "BOX_LAYOUT_ROOT",
+    "BoxChild",
+    "BoxLauncher",
+    "box_path",
+    "check_sandbox",
+]
+
+BOX_LAYOUT_ROOT = "/opt/agent"
+BOX_CDP_PORT = 9222
+"""The port of the box's own loopback that reaches the session's DevTools."""
+_SCRIPTS = Path(__file__).resolve().parent
+_BOX_INIT = _SCRIPTS / "box_init.py"
+_BOX_CDP_SOCKET = "/run/agent/cdp.sock"
+_BOX_RPC_SOCKET = "/run/agent/rpc.sock"
+_ETC_FILES = (
+    "passwd", "group", "hosts", "resolv.conf", "nsswitch.conf", "host.conf", "ssl",
+    "ca-certificates", "ca-certificates.conf", "alternatives", "ld.so.cache", "ld.so.conf",
+    "ld.so.conf.d", "localtime", "mime.types",
+)  # fmt: skip
+_UID_BASE = 61000
+_UID_RANGE = 1000
+_uids_in_use: set[int] = set()
+_uid_lock = threading.Lock()
+_START_TIMEOUT_S = 20.0
+
+
+def _allocate_uid() -> int:
+    with _uid_lock:
+        for offset in range(_UID_RANGE):
+            uid = _UID_BASE + (os.getpid() * 7 + offset) % _UID_RANGE
+            if uid not in _uids_in_use:
+                _uids_in_use.add(uid)
+                return uid
+    raise ExecutorStartError(f"all {_UID_RANGE} sandbox users are in use")
+
+
+def _release_uid(uid: int | None) -> None:
+    with _uid_lock:
+        _uids_in_use.discard(uid or -1)
+
+
+def check_sandbox(settings: Settings) -> None:
+    """Raise ``ConfigError`` naming what is missing when the sandbox cannot be set up.
+
+    Does nothing when the sandbox is off (``AGENT_SANDBOX=none``).
+    """
+    if settings.sandbox is None:
+        return
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise ConfigError(
+            "Code runs in a bubblewrap sandbox, and bwrap is not installed: install it "
+            "(`apt-get install bubblewrap`), or set AGENT_SANDBOX=none to run code as the "
+            "server's own user (trusted single-user mode only)."
+        )
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        raise ConfigError(
+            "The sandbox runs each session's code as a user of its own, which needs setpriv "
+            "(`apt-get install util-linux`), or set AGENT_SANDBOX=none."
+        )
+    probe = [bwrap, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--dev", "/dev"]
+    if os.geteuid() != 0:
+        probe.append("--unshare-user")
+    try:
+        completed = subprocess.run(
+            [*probe, "--", "true"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"bwrap could not be run ({exc}); set AGENT_SANDBOX=none") from exc
+    if completed.returncode != 0:
+        raise ConfigError(
+            "bwrap cannot create the sandbox's namespaces here "
+            f"({completed.stderr.strip()[-300:] or completed.returncode}): run the server as "
+            "root or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone"
+            "=1), or set AGENT_SANDBOX=none (trusted single-user mode)."
+        )
+
+
+class BoxChild:
+    """A child started by a session's box."""
+
+    def __init__(self, box: BoxLauncher, child_id: int) -> None:
+        self._box = box
+        self._id = child_id
+        self._status: int | None = None
+        self.exited = asyncio.Event()
+        self.stdout = asyncio.StreamReader(limit=1 << 26)
+        self.stderr = asyncio.StreamReader(limit=1 << 26)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._status
+
+    def _exit(self, status: int) -> None:
+        self._status = status
+        self.exited.set()
+
+    async def kill(self) -> None:
+        if self._status is None:
+            self._box._send({"op": "kill", "id": self._id})
+
+
+class BoxLauncher:
+    """Starts a session's children inside its bubblewrap box (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        workdir: Path,
+        bin_dir: Path,
+        cdp_socket: Path,
+        rpc_socket: Path,
+        settings: Settings,
+    ) -> None:
+        self.root = root
+        self.workdir = workdir
+        self.bin_dir = bin_dir
+        self.cdp_socket = cdp_socket
+        self.rpc_socket = rpc_socket
+        self.settings = settings
+        self.layout = Layout(
+            workdir="/work",
+            bin_dir=f"{BOX_LAYOUT_ROOT}/bin",
+            python=sys.executable,
+            python_worker=f"{BOX_LAYOUT_ROOT}/python_worker.py",
+            node_dir=f"{BOX_LAYOUT_ROOT}/node",
+            browser_cli=f"{BOX_LAYOUT_ROOT}/browser_cli.py",
+            cdp_url=f"ws+unix://{_BOX_CDP_SOCKET}:/devtools/browser",
+            rpc_socket=_BOX_RPC_SOCKET,
+        )
+        self.uid: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._ids = 0
+        self._children: dict[int, BoxChild] = {}
+        self._starts: dict[int, asyncio.Future[str | None]] = {}
+        self._ready: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- starting the box ------------------------------------------------------------------------
+
+    def _argv(self, control_fd: int) -> list[str]:
+        settings = self.settings
+        bwrap = shutil.which("bwrap") or "bwrap"
+        argv = [bwrap, "--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
+            path = Path("/") / name
+            if path.is_symlink():
+                argv += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                argv += ["--ro-bind", str(path), str(path)]
+        argv += ["--perms", "0755", "--dir", "/etc"]
+        for name in _ETC_FILES:
+            argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        for prefix in _runtime_prefixes():
+            argv += [*_parents(prefix), "--ro-bind", prefix, prefix]
+        argv += [
+            "--perms", "0755", "--dir", BOX_LAYOUT_ROOT,
+            "--ro-bind", str(_SCRIPTS / "python_worker.py"), self.layout.python_worker,
+            "--ro-bind", str(_SCRIPTS / "browser_cli.py"), self.layout.browser_cli,
+            "--ro-bind", str(_BOX_INIT), f"{BOX_LAYOUT_ROOT}/box_init.py",
+            "--ro-bind-try", str(NODE_DIR), self.layout.node_dir,
+            "--ro-bind", str(self.bin_dir), self.layout.bin_dir,
+            "--dev", "/dev",
+            "--proc", "/proc",
+            "--size", str(settings.sandbox_tmp_mb * 1024 * 1024), "--perms", "1777",
+            "--tmpfs", "/tmp",
+            "--tmpfs", "/run",
+            "--perms", "0755", "--dir", "/run/agent",
+            "--bind", str(self.cdp_socket), _BOX_CDP_SOCKET,
+            "--bind", str(self.rpc_socket), _BOX_RPC_SOCKET,
+            "--bind", str(self.workdir), "/work",
+            "--chdir", "/work",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--hostname", "sandbox",
+            "--die-with-parent", "--new-session",
+            "--clearenv",
+            "--setenv", "PATH", f"{self.layout.bin_dir}:{box_path()}",
+            "--setenv", "HOME", "/work",
+            "--setenv", "TMPDIR", "/tmp",
+            "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "BOX_CPU_SECONDS", str(settings.sandbox_cpu_seconds),
+            "--setenv", "BOX_CDP_SOCKET", _BOX_CDP_SOCKET,
+            "--setenv", "BOX_CDP_PORT", str(BOX_CDP_PORT),
+        ]  # fmt: skip
+        if not settings.sandbox_outbound_network:
+            argv.append("--unshare-net")
+        init = [
+            sys.executable, "-I", "-S", f"{BOX_LAYOUT_ROOT}/box_init.py", str(control_fd),
+        ]  # fmt: skip
+        limits = [
+            "prlimit",
+            # Private writable memory, not address space: V8 reserves many GiB for WebAssembly.
+            f"--data={settings.sandbox_memory_mb * 1024 * 1024}",
+            f"--nproc={settings.sandbox_processes}",
+            f"--fsize={settings.sandbox_file_size_mb * 1024 * 1024}",
+            "--core=0",
+            "--",
+        ]
+        if os.geteuid() == 0:
+            assert self.uid is not None
+            argv += [
+                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                "--cap-add", "CAP_SETPCAP", "--",
+                "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--",
+            ]  # fmt: skip
+        else:
+            argv += ["--unshare-user", "--"]
+        return argv + limits + init
+
+    async def start(self) -> None:
+        """Start the box and wait until its first process says it is ready."""
+        self._loop = asyncio.get_running_loop()
+        if os.geteuid() == 0:
+            self.uid = _allocate_uid()
+            for path in (self.workdir, self.cdp_socket, self.rpc_socket):
+                os.chown(path, self.uid, self.uid)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.process = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+                self._argv(theirs.fileno()),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            ours.close()
+            raise ExecutorStartError(f"the sandbox could not start: {exc}") from exc
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._control = ours
+        self._ready = self._loop.create_future()
+        self._loop.add_reader(ours.fileno(), self._on_control)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), _START_TIMEOUT_S)
+        except (TimeoutError, ExecutorStartError) as exc:
+            reason = self._stderr_tail()
+            await self.close()
+            raise ExecutorStartError(
+                f"the sandbox did not start: {reason or exc or 'no answer'}"
+            ) from None
+
+    def _stderr_tail(self) -> str:
+        process = self.process
+        if process is None or process.stderr is None or process.poll() is None:
+            return ""
+        with contextlib.suppress(Exception):
+            return process.stderr.read().decode(errors="replace").strip()[-500:]
+        return ""
+
+    # -- the control channel ----------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
+        if self._control is None:
+            raise ExecutorStartError("the sandbox has closed")
+        data = json.dumps(message).encode()
+        if fds:
+            socket.send_fds(self._control, [data], list(fds))
+        else:
+            self._control.send(data)
+
+    def _on_control(self) -> None:
+        assert self._control is not None
+        try:
+            data = self._control.recv(1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost()
+            return
+        message = json.loads(data)
+        op = message.get("op")
+        if op == "ready" and self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+        elif op in ("started", "failed"):
+            future = self._starts.pop(int(message["id"]), None)
+            if future is not None and not future.done():
+                future.set_result(message.get("error") if op == "failed" else None)
+        elif op == "exited":
+            child = self._children.pop(int(message["id"]), None)
+            if child is not None:
+                child._exit(int(message["status"]))
+
+    def _lost(self) -> None:
+        """The box went away: every child counts as killed."""
+        if self._control is not None and self._loop is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self._control.fileno())
+            self._control.close()
+            self._control = None
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(ExecutorStartError("the sandbox exited at start-up"))
+        for future in self._starts.values():
+            if not future.done():
+                future.set_result("the sandbox has closed")
+        self._starts.clear()
+        for child in self._children.values():
+            child._exit(-9)
+        self._children.clear()
+
+    @property
+    def alive(self) -> bool:
+        return self._control is not None
+
+    # -- children ---------------------------------------------------------------------------------
+
+    async def spawn(
+        self, argv: Sequence[str], *, env: dict[str, str], extra_fds: Sequence[tuple[str, int]] = ()
+    ) -> BoxChild:
+        if self._control is None or self._loop is None:
+            raise ExecutorStartError("the session's sandbox has closed")
+        loop = self._loop
+        self._ids += 1
+        child_id = self._ids
+        child = BoxChild(self, child_id)
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        started: asyncio.Future[str | None] = loop.create_future()
+        self._starts[child_id] = started
+        self._children[child_id] = child
+        try:
+            self._send(
+                {
+                    "op": "spawn",
+                    "id": child_id,
+                    "argv": list(argv),
+                    "env": env,
+                    "cwd": self.layout.workdir,
+                    "fd_env": [name for name, _ in extra_fds],
+                },
+                [devnull, out_write, err_write, *(fd for _, fd in extra_fds)],
+            )
+        finally:
+            for fd in (devnull, out_write, err_write):
+                os.close(fd)
+        error = await started
+        if error is not None:
+            self._children.pop(child_id, None)
+            os.close(out_read)
+            os.close(err_read)
+            raise ExecutorStartError(f"could not start {argv[0]} in the sandbox: {error}")
+        for fd, reader in ((out_read, child.stdout), (err_read, child.stderr)):
+            await loop.connect_read_pipe(
+                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+                os.fdopen(fd, "rb", buffering=0),
+            )
+        return child
+
+    async def close(self) -> None:
+        """End the box: every process in it dies with its PID namespace."""
+        self._lost()
+        process = self.process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, 9)
+            await asyncio.to_thread(_wait, process)
+        if process is not None and process.stderr is not None:
+            process.stderr.close()
+        _release_uid(self.uid)
+        self.uid = None
+
+
+def _wait(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+
+
+def _runtime_prefixes() -> list[str]:
+    """Installations outside /usr the box needs: Python's (a pyenv or venv), Node.js's."""
+    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    node = shutil.which("node")
+    if node:
+        prefixes.add(os.path.dirname(os.path.dirname(os.path.realpath(node))))
+    return sorted(p for p in prefixes if not p.startswith("/usr") and p != "/")
+
+
+def _parents(path: str) -> list[str]:
+    """``--dir`` arguments for the folders above a bind mount, so a hidden home stays hidden."""
+    parts = Path(path).parts[1:-1]
+    argv: list[str] = []
+    current = ""
+    for part in parts:
+        current += "/" + part
+        argv += ["--perms", "0755", "--dir", current]
+    return argv
+
+
+def box_path() -> str:
+    """PATH inside the box (after its own bin folder): where python, node and bash are."""
+    folders = [os.path.dirname(sys.executable)]
+    node = shutil.which("node")
+    if node:
+        folders.append(os.path.dirname(os.path.realpath(node)))
+    folders += ["/usr/local/bin", "/usr/bin", "/bin"]
+    return ":".join(dict.fromkeys(folders))
