@@ -34,8 +34,9 @@ from agent.errors import BrowserLaunchError, BrowserNotFoundError
 
 __all__ = ["QUIET_FLAGS", "BrowserProcess", "find_chromium", "launch_browser", "unix_ws_url"]
 
-# Flags that keep Chromium from reaching out to Google services on a machine with no network,
-# which otherwise floods the log with refused connections and slows start-up.
+# Flags that keep Chromium from reaching out to Google services on a machine with no network
+# (which otherwise floods the log with refused connections and slows start-up), and that keep
+# an idle session small.
 QUIET_FLAGS: tuple[str, ...] = (
     "--no-sandbox",
     "--disable-gpu",
@@ -50,7 +51,12 @@ QUIET_FLAGS: tuple[str, ...] = (
     "--no-default-browser-check",
     "--disable-default-apps",
     "--disable-extensions",
-    "--disable-features=Translate,MediaRouter,OptimizationHints",
+    # site-per-process and IsolateOrigins: a page's cross-site iframes (ads, embeds) share its
+    # renderer instead of one process each. Site isolation guards sites from each other inside
+    # one browser; every session has its own browser, and --no-sandbox is set anyway.
+    "--disable-features=Translate,MediaRouter,OptimizationHints,site-per-process,IsolateOrigins",
+    # The network service in the browser process: one process less per session (about 20 MiB).
+    "--enable-features=NetworkServiceInProcess2",
     "--metrics-recording-only",
     "--password-store=basic",
     "--use-mock-keychain",

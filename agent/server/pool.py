@@ -1,91 +1,184 @@
-"""Browsers started ahead of need, so a scrape does not wait for Chromium to start.
+"""Browsers started ahead of need, and a fair, bounded wait for one in a burst.
 
-Starting Chromium takes one to several seconds, most of a scrape of a simple page. The pool keeps
-up to ``size`` started browsers in reserve and starts a replacement in the background whenever
-one is taken; with ``size`` 0 every scrape starts its own browser.
+Starting Chromium takes one to a few seconds of CPU, most of a scrape of a simple page. The pool
+keeps up to ``size`` started browsers in reserve (``AGENT_WARM_BROWSERS``) and starts
+replacements in the background as they are taken. Launches run ``concurrency`` at a time:
+Chromium's start is CPU-bound, and fifty at once on two cores would each take so long that they
+all miss their start-up timeout, while a few at a time all start.
+
+A scrape that finds no browser ready joins a first-come-first-served queue, and every browser
+that finishes starting goes to the longest-waiting scrape (then to the reserve). A scrape waits
+at most ``wait_s``; past that it is answered 429 with ``Retry-After`` (never a timeout), and the
+launch it set off is not wasted: that browser goes to the next scrape in line or into the
+reserve, so the client's retry finds it ready.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import math
 import os
+import time
 from collections.abc import Awaitable, Callable
 
 from agent.browser.session import BrowserSession
+from agent.errors import RequestError
 
-__all__ = ["LAUNCH_CONCURRENCY", "BrowserPool"]
+__all__ = ["DEFAULT_LAUNCH_CONCURRENCY", "BrowserPool"]
 
 log = logging.getLogger(__name__)
 
-LAUNCH_CONCURRENCY = max(2, os.cpu_count() or 2)
-"""Browsers started at once. Starting Chromium is CPU-bound: fifty at once on two cores each
-take so long that they miss their start-up timeout, while a few at a time all start."""
+DEFAULT_LAUNCH_CONCURRENCY = (os.cpu_count() or 2) + 1
+"""Browsers started at once by default: one per core, plus one to cover the time a launch waits
+on its pipe rather than a CPU."""
 
 
 class BrowserPool:
     """Hands out started browsers, keeping ``size`` more ready in the background."""
 
-    def __init__(self, factory: Callable[[], Awaitable[BrowserSession]], size: int) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], Awaitable[BrowserSession]],
+        size: int,
+        *,
+        concurrency: int = DEFAULT_LAUNCH_CONCURRENCY,
+        wait_s: float = 30.0,
+    ) -> None:
         self._factory = factory
         self.size = size
+        self.wait_s = wait_s
+        self._concurrency = concurrency
+        self._launching = asyncio.Semaphore(concurrency)
         self._ready: list[BrowserSession] = []
-        self._starting: set[asyncio.Task[None]] = set()
+        self._waiters: collections.deque[asyncio.Future[BrowserSession]] = collections.deque()
+        self._launches: set[asyncio.Task[None]] = set()
         self._closed = False
-        self._launching = asyncio.Semaphore(LAUNCH_CONCURRENCY)
-
-    async def _launch(self) -> BrowserSession:
-        async with self._launching:
-            return await self._factory()
+        self._launch_s = 2.0  # a running estimate of one launch, for Retry-After
 
     @property
     def ready(self) -> int:
         return len(self._ready)
 
-    async def take(self) -> BrowserSession:
-        """A started browser: a reserved one when one is ready and alive, else a new one."""
-        browser: BrowserSession | None = None
-        while self._ready and browser is None:
-            candidate = self._ready.pop()
+    async def take(self, wait_s: float | None = None) -> BrowserSession:
+        """A started browser: a reserved one when one is ready and alive, else the next one to
+        finish starting, in the order the callers came.
+
+        Raises:
+            RequestError: TOO_MANY_SESSIONS (429, with Retry-After) when no browser could be
+                had within ``wait_s`` (the pool's own wait when None).
+            BrowserError: the browser this caller waited for failed to start.
+        """
+        browser = self._take_ready()
+        if browser is not None:
+            self._launch_as_needed()
+            return browser
+        waiter: asyncio.Future[BrowserSession] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._launch_as_needed()
+        limit = self.wait_s if wait_s is None else wait_s
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), limit)
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                return waiter.result()  # it came just as the wait ran out
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            retry_after = max(
+                1, math.ceil((len(self._waiters) + 1) * self._launch_s / self._concurrency)
+            )
+            raise RequestError(
+                "TOO_MANY_SESSIONS",
+                f"All browsers are busy starting for earlier scrapes; this one waited {limit:g} "
+                f"s. Retry after {retry_after} s (the browser started for it will be ready), or "
+                "raise AGENT_WARM_BROWSERS for bursts.",
+                retry_after_s=retry_after,
+            ) from None
+        except BaseException:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._deliver(waiter.result())  # cancelled as it arrived: keep the browser
+            raise
+
+    def _take_ready(self) -> BrowserSession | None:
+        while self._ready:
+            candidate = self._ready.pop(0)
             if candidate.alive:
-                browser = candidate
-            else:
-                await candidate.close()
-        self.refill()
-        if browser is None:
-            browser = await self._launch()
-        return browser
+                return candidate
+            self._close_later(candidate)
+        return None
 
     def refill(self) -> None:
         """Start browsers in the background until ``size`` are ready or starting."""
+        self._launch_as_needed()
+
+    def _launch_as_needed(self) -> None:
+        """Keep enough launches going for every waiting caller plus a full reserve."""
         if self._closed:
             return
+        wanted = len(self._waiters) + max(0, self.size - len(self._ready))
         loop = asyncio.get_running_loop()
-        while len(self._ready) + len(self._starting) < self.size:
-            task = loop.create_task(self._start_one())
-            self._starting.add(task)
-            task.add_done_callback(self._starting.discard)
+        while len(self._launches) < wanted:
+            task = loop.create_task(self._launch_one())
+            self._launches.add(task)
+            task.add_done_callback(self._launches.discard)
 
-    async def _start_one(self) -> None:
-        try:
-            browser = await self._launch()
-        except Exception as exc:  # the next take() starts one itself and reports the error
-            log.warning("could not start a spare browser: %s", exc)
-            return
+    async def _launch_one(self) -> None:
+        async with self._launching:
+            started = time.monotonic()
+            try:
+                browser = await self._factory()
+            except Exception as exc:
+                # Tell the caller it was for, rather than leaving it to wait out its limit.
+                waiter = self._next_waiter()
+                if waiter is not None:
+                    waiter.set_exception(exc)
+                else:
+                    log.warning("could not start a spare browser: %s", exc)
+                return
+            self._launch_s = 0.8 * self._launch_s + 0.2 * (time.monotonic() - started)
         if self._closed:
             await browser.close()
+            return
+        self._deliver(browser)
+
+    def _next_waiter(self) -> asyncio.Future[BrowserSession] | None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    def _deliver(self, browser: BrowserSession) -> None:
+        if self._closed:
+            self._close_later(browser)
+            return
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(browser)
         else:
             self._ready.append(browser)
+
+    def _close_later(self, browser: BrowserSession) -> None:
+        task = asyncio.get_running_loop().create_task(browser.close())
+        task.add_done_callback(_log_failure)
 
     async def close(self) -> None:
         """Close every reserved browser and stop starting new ones."""
         self._closed = True
-        # Let starts in flight finish (they close what they started): cancelling a launch
-        # half-way could leave a Playwright driver or Chromium behind.
-        if self._starting:
-            await asyncio.gather(*self._starting, return_exceptions=True)
+        # Let launches in flight finish (they close what they started): cancelling one half-way
+        # could leave a Chromium behind.
+        if self._launches:
+            await asyncio.gather(*self._launches, return_exceptions=True)
         ready, self._ready = self._ready, []
         for browser in ready:
             with contextlib.suppress(Exception):
                 await browser.close()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("closing a spare browser failed: %s", task.exception())

@@ -74,7 +74,12 @@ class SessionRegistry:
     ) -> None:
         self.settings = settings
         self.profiles = profiles
-        self._pool = BrowserPool(factory, settings.warm_browsers)
+        self._pool = BrowserPool(
+            factory,
+            settings.warm_browsers,
+            concurrency=settings.launch_concurrency,
+            wait_s=settings.queue_timeout,
+        )
         self._sessions: dict[str, ServerSession] = {}
         self._starting = 0
         self._ended: OrderedDict[str, str] = OrderedDict()
@@ -94,8 +99,8 @@ class SessionRegistry:
         """Start a browser for a new session, loading its profile if it names one.
 
         Raises:
-            RequestError: TOO_MANY_SESSIONS when max_sessions are open, PROFILE_IN_USE when the
-                profile has a writer.
+            RequestError: TOO_MANY_SESSIONS when max_sessions are open or no browser could be
+                started within the queue timeout, PROFILE_IN_USE when the profile has a writer.
         """
         if len(self._sessions) + self._starting >= self.settings.max_sessions:
             raise RequestError(

@@ -24,8 +24,25 @@ from pydantic_settings import (
 
 from agent.config import SERVER_TABLE, TomlFileSource
 from agent.errors import ConfigError
+from agent.server.pool import DEFAULT_LAUNCH_CONCURRENCY
 
-__all__ = ["ServerSettings", "default_profiles_dir"]
+__all__ = ["SESSION_MEMORY_MIB", "ServerSettings", "default_max_sessions", "default_profiles_dir"]
+
+
+SESSION_MEMORY_MIB = 180
+"""What one idle session on a small page costs (PSS; `python3 -m evals.load` measures it), with
+room to spare, for the default session limit."""
+
+
+def default_max_sessions() -> int:
+    """As many sessions as 80% of the machine's memory holds at ``SESSION_MEMORY_MIB`` each."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            total = next(line for line in meminfo if line.startswith("MemTotal"))
+        total_kib = int(total.split()[1])
+    except (OSError, StopIteration, ValueError):
+        return 8
+    return max(2, int(total_kib / 1024 * 0.8 / SESSION_MEMORY_MIB))
 
 
 def default_profiles_dir() -> Path:
@@ -61,12 +78,30 @@ class ServerSettings(BaseSettings):
     activity_ttl: float = Field(
         default=300.0, gt=0, description="Seconds a session may stay idle before it is closed."
     )
-    max_sessions: int = Field(default=8, ge=1, description="Browser sessions open at once.")
+    max_sessions: int = Field(
+        default_factory=lambda: default_max_sessions(),
+        ge=1,
+        description="Browser sessions open at once; by default what 80% of the machine's memory "
+        f"holds at {SESSION_MEMORY_MIB} MiB a session.",
+    )
     warm_browsers: int = Field(
-        default=1,
+        default=2,
         ge=0,
-        le=16,
+        le=64,
         description="Browsers kept started in reserve so a scrape need not wait for one; 0: none.",
+    )
+    launch_concurrency: int = Field(
+        default=DEFAULT_LAUNCH_CONCURRENCY,
+        ge=1,
+        le=64,
+        description="Browsers started at once (starting one is CPU-bound); default cores + 1.",
+    )
+    queue_timeout: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="Seconds a scrape may wait for a browser to start before it is answered 429 "
+        "with Retry-After.",
     )
     profiles_dir: Path = Field(
         default_factory=default_profiles_dir, description="Where named profiles are stored."
