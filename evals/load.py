@@ -2,6 +2,7 @@
 
 Run::
 
+    python -m evals.load --suite        # every capacity target (burst, idle memory, code calls)
     python -m evals.load --sessions 50 --concurrency 50 --calls 3 --together
     python -m evals.load --sessions 100 --calls 10 --concurrency 10
     python -m evals.load --sessions 20 --calls 5 --mode mixed --language node
@@ -92,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
         activity_ttl=3600,
         profiles_dir=Path(args.profiles_dir),
         default_scrape_timeout=120,
+        queue_timeout=120,
     )
     app = create_app(
         settings,
@@ -186,21 +188,16 @@ def memory_kb(pid: int) -> tuple[int, int]:
 
 
 def _session_key(pid: int) -> str | None:
-    """The DevTools port that names a process group's session: from a Chromium's profile folder,
-    or from an executor's AGENT_CDP_URL."""
+    """What names a process group's session: a Chromium's profile folder (None for any other
+    group, such as a session's code sandbox, which is then counted on its own)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             argv = handle.read().split(b"\0")
-        for arg in argv:
-            if arg.startswith(b"--user-data-dir="):
-                folder = Path(arg.split(b"=", 1)[1].decode())
-                return (folder / "DevToolsActivePort").read_text().split()[0]
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            for item in handle.read().split(b"\0"):
-                if item.startswith(b"AGENT_CDP_URL="):
-                    return item.split(b":")[-1].split(b"/")[0].decode()
-    except (OSError, IndexError, ValueError):
+    except OSError:
         return None
+    for arg in argv:
+        if arg.startswith(b"--user-data-dir="):
+            return arg.split(b"=", 1)[1].decode(errors="replace")
     return None
 
 
@@ -234,6 +231,21 @@ class _MemorySampler(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=30)
+
+    def tree_pss_kib(self) -> tuple[int, int]:
+        """(PSS of the server's whole process tree, Chromium browser processes in it) now."""
+        table = _proc_table()
+        total = browsers = 0
+        for pid in [self.server_pid, *_descendants(self.server_pid, table)]:
+            total += memory_kb(pid)[1]
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    argv = handle.read().split(b"\0")
+                if any(a.startswith(b"--user-data-dir=") for a in argv) and not any(
+                    a.startswith(b"--type=") for a in argv
+                ):
+                    browsers += 1
+        return total, browsers
 
     def sample(self) -> None:
         table = _proc_table()
@@ -434,6 +446,130 @@ async def run_load(
         report.wall_s = time.perf_counter() - started
 
 
+# --- the suite: every figure of the capacity targets, in one run ----------------------------
+
+
+@dataclass
+class SuiteReport:
+    """What ``--suite`` measured (latencies in seconds)."""
+
+    burst: int
+    idle: int
+    burst_latencies: list[float] = field(default_factory=list)
+    burst_errors: list[str] = field(default_factory=list)
+    idle_open: int = 0
+    idle_errors: list[str] = field(default_factory=list)
+    idle_pss_total_kib: int = 0
+    idle_browsers: int = 0
+    calls: LoadReport | None = None
+
+
+async def _scrape(client: httpx.AsyncClient, page_url: str) -> tuple[str | None, float, str]:
+    started = time.perf_counter()
+    try:
+        response = await client.post("/v2/scrape", json={"url": page_url})
+    except httpx.HTTPError as exc:
+        return None, 0.0, f"scrape: {type(exc).__name__}: {exc}"[:160]
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        return None, elapsed, f"scrape: HTTP {response.status_code}: {response.text[:120]}"
+    return str(response.json()["data"]["metadata"]["scrapeId"]), elapsed, ""
+
+
+async def run_suite(
+    base_url: str,
+    page_url: str,
+    report: SuiteReport,
+    sampler: _MemorySampler,
+    *,
+    hold_s: float,
+    max_seconds: float,
+) -> None:
+    """A burst of ``report.burst`` scrapes at once (scrape -> ready latency); then sessions up
+    to ``report.idle``, all idle at once, their memory read, held for ``hold_s`` and stopped
+    (every stop must succeed: none expired or was lost)."""
+    limits = httpx.Limits(max_connections=report.idle + 10, max_keepalive_connections=None)
+    timeout = httpx.Timeout(max_seconds, connect=30.0)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
+        burst = await asyncio.gather(*(_scrape(client, page_url) for _ in range(report.burst)))
+        ids = [scrape_id for scrape_id, _, _ in burst if scrape_id]
+        report.burst_latencies = [elapsed for scrape_id, elapsed, _ in burst if scrape_id]
+        report.burst_errors = [error for _, _, error in burst if error]
+        gate = asyncio.Semaphore(10)
+
+        async def one_more() -> None:
+            async with gate:
+                scrape_id, _, error = await _scrape(client, page_url)
+            if scrape_id:
+                ids.append(scrape_id)
+            else:
+                report.idle_errors.append(error)
+
+        await asyncio.gather(*(one_more() for _ in range(max(0, report.idle - len(ids)))))
+        report.idle_open = len(ids)
+        await asyncio.sleep(5)  # let pages and browsers settle to their idle state
+        report.idle_pss_total_kib, report.idle_browsers = sampler.tree_pss_kib()
+        await asyncio.sleep(hold_s)
+
+        async def stop(scrape_id: str) -> None:
+            async with gate:
+                try:
+                    response = await client.delete(f"/v2/scrape/{scrape_id}/interact")
+                except httpx.HTTPError as exc:
+                    report.idle_errors.append(f"stop: {type(exc).__name__}: {exc}"[:160])
+                    return
+            if response.status_code != 200:
+                report.idle_errors.append(
+                    f"stop: HTTP {response.status_code}: {response.text[:120]}"
+                )
+
+        await asyncio.gather(*(stop(scrape_id) for scrape_id in ids))
+
+
+def _print_suite(report: SuiteReport, target_pss_mib: float = 150) -> bool:
+    calls = report.calls.summary() if report.calls else {}
+    ok = True
+    lat = sorted(report.burst_latencies)
+    p50 = _percentile(lat, 0.5) if lat else float("nan")
+    p95 = _percentile(lat, 0.95) if lat else float("nan")
+    burst_ok = not report.burst_errors and p50 <= 10 and p95 <= 20
+    ok &= burst_ok
+    print(
+        f"\nburst: {report.burst} scrapes at once: {len(lat)} ready, scrape -> ready p50 "
+        f"{p50:.1f} s, p95 {p95:.1f} s, errors {len(report.burst_errors)} "
+        f"(targets p50 <= 10 s, p95 <= 20 s, 0 errors: {'met' if burst_ok else 'MISSED'})"
+    )
+    sessions = max(report.idle_open, 1)
+    per_session = report.idle_pss_total_kib / 1024 / sessions
+    idle_ok = not report.idle_errors and report.idle_open >= report.idle
+    pss_ok = per_session <= target_pss_mib
+    ok &= idle_ok and pss_ok
+    print(
+        f"idle: {report.idle_open}/{report.idle} sessions open at once and held, errors "
+        f"{len(report.idle_errors)} ({'met' if idle_ok else 'MISSED'})"
+    )
+    print(
+        f"memory: whole server tree PSS {report.idle_pss_total_kib / 1024:.0f} MiB with "
+        f"{report.idle_open} idle sessions ({report.idle_browsers} browsers, spares included) "
+        f"= {per_session:.1f} MiB per idle session (target <= {target_pss_mib:.0f}: "
+        f"{'met' if pss_ok else 'MISSED'})"
+    )
+    if calls:
+        calls_ok = calls["errors"] == 0 and calls["sessions_completed"] == calls["sessions"]
+        ok &= calls_ok
+        stats = calls["latency"].get("interact", {})
+        print(
+            f"calls: {calls['sessions_completed']}/{calls['sessions']} sessions x "
+            f"{calls['calls_per_session']} {calls['language']} code calls, "
+            f"{calls['concurrency']} at a time: interact p50 {stats.get('p50_ms', 0):.0f} ms, "
+            f"p95 {stats.get('p95_ms', 0):.0f} ms, errors {calls['errors']} "
+            f"({'met' if calls_ok else 'MISSED'})"
+        )
+    for error in sorted(set(report.burst_errors + report.idle_errors))[:5]:
+        print(f"  error: {error}")
+    return ok
+
+
 def _print_report(summary: dict[str, Any]) -> None:
     print(
         f"\n{summary['sessions_completed']}/{summary['sessions']} sessions × "
@@ -467,6 +603,43 @@ def _print_report(summary: dict[str, Any]) -> None:
         print(f"  error: {example}")
 
 
+def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -> int:
+    report = SuiteReport(burst=args.burst, idle=args.idle)
+    load_before = os.getloadavg()[0]
+    server = ServerProcess(
+        args.idle + 4, args.warm_browsers if args.warm_browsers is not None else 2, profiles
+    )
+    sampler = _MemorySampler(server.process.pid, args.sample_interval)
+    sampler.start()
+    try:
+        asyncio.run(
+            run_suite(
+                server.url,
+                page_url,
+                report,
+                sampler,
+                hold_s=args.hold,
+                max_seconds=args.max_seconds,
+            )
+        )
+        calls = LoadReport(args.sessions, args.concurrency or 10, args.calls, "code", args.language)
+        asyncio.run(
+            run_load(
+                server.url,
+                page_url,
+                calls,
+                max_seconds=args.max_seconds,
+                call_timeout_s=args.call_timeout,
+            )
+        )
+        report.calls = calls
+    finally:
+        sampler.stop()
+        server.stop()
+    print(f"(machine: {os.cpu_count()} cores, load average {load_before:.1f} before the run)")
+    return 0 if _print_suite(report) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_serve"]:
@@ -475,6 +648,36 @@ def main(argv: list[str] | None = None) -> int:
         inner.add_argument("--warm-browsers", type=int, default=0)
         inner.add_argument("--profiles-dir", required=True)
         return _serve(inner.parse_args(argv[1:]))
+    if argv[:1] == ["--suite"]:
+        suite = argparse.ArgumentParser(
+            prog="python -m evals.load --suite",
+            description="Every capacity figure in one run: a burst of scrapes, idle sessions "
+            "held at once and their memory, then sessions making code calls.",
+        )
+        suite.add_argument("--burst", type=int, default=50, help="scrapes at once (default 50)")
+        suite.add_argument("--idle", type=int, default=100, help="idle sessions (default 100)")
+        suite.add_argument("--hold", type=float, default=30, help="seconds to hold them (30)")
+        suite.add_argument("--sessions", type=int, default=100, help="sessions making calls")
+        suite.add_argument("--calls", type=int, default=10, help="code calls each (default 10)")
+        suite.add_argument("--concurrency", type=int, default=10, help="calling sessions at once")
+        suite.add_argument("--language", choices=list(_CODE), default="python")
+        suite.add_argument("--warm-browsers", type=int, help="server's spare browsers (default 2)")
+        suite.add_argument("--max-seconds", type=float, default=1800)
+        suite.add_argument("--call-timeout", type=int, default=120)
+        suite.add_argument("--sample-interval", type=float, default=5.0)
+        suite_args = suite.parse_args(argv[1:])
+        site = ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
+        site.daemon_threads = True
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        import tempfile
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
+                return _run_suite_command(
+                    suite_args, f"http://127.0.0.1:{site.server_address[1]}/load.html", profiles
+                )
+        finally:
+            site.shutdown()
     parser = argparse.ArgumentParser(
         prog="python -m evals.load", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
