@@ -129,7 +129,6 @@ class Snapshotter:
         aria = asyncio.ensure_future(target.aria_snapshot(mode="ai", timeout=self.timeout_ms))
         rest = asyncio.gather(
             _scan_clickables(target),
-            page.title(),
             _scan_frames(target) if isinstance(target, Page) else _no_items(),
         )
         try:
@@ -137,7 +136,8 @@ class Snapshotter:
         except BaseException:
             rest.cancel()
             raise
-        scan, title, frame_items = await rest
+        scan, frame_items = await rest
+        title = str(scan.get("title") or "")
         framed = _iframe_descendants(roots)
         # A frame's clickables need some iframe text to sit in; without any (ads, trackers,
         # failed embeds) they would only pile up at the end of the snapshot.

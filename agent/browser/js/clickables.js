@@ -2,10 +2,22 @@
 // inline spans and the like with a pointer cursor or an onclick handler, which the snapshot
 // flattens into their parent's text. Each gets an id that stays the same for the same element
 // for the life of the document; the registry lives in a symbol-keyed global, so the page's own
-// DOM, attributes and CSS are never touched.
+// DOM, attributes and CSS are never touched. A scan of the whole document is kept until the DOM
+// changes (a MutationObserver) or the viewport is resized, so a snapshot of a page that has not
+// changed since the last one (the next page of a capped snapshot, a scoped look after a full
+// one, a step whose action changed nothing) costs no second walk of the DOM.
 (root) => {
   const KEY = Symbol.for("browser-agent.clickables");
-  const reg = (window[KEY] ||= { ids: new WeakMap(), els: new Map(), next: 1 });
+  const reg = (window[KEY] ||= { ids: new WeakMap(), els: new Map(), next: 1, scan: null });
+  if (!reg.observer) {
+    const forget = () => { reg.scan = null; };
+    reg.observer = new MutationObserver(forget);
+    reg.observer.observe(document, { subtree: true, childList: true, attributes: true,
+      characterData: true });
+    addEventListener("resize", forget);
+  }
+  const title = document.title;
+  if (!root && reg.scan) return { doc: performance.timeOrigin, title, items: reg.scan };
   const NATIVE = new Set(["A", "BUTTON", "INPUT", "SELECT", "TEXTAREA", "LABEL",
     "OPTION", "BODY", "HTML", "IFRAME", "VIDEO", "AUDIO", "DETAILS"]);
   const INLINE_SELECTOR = "span,font,b,i,em,strong,small,u,s,img,svg,code,mark,sub,sup,abbr," +
@@ -14,7 +26,7 @@
     "[role=menuitem],[role=option],[role=checkbox],[role=radio],[role=switch],[role=treeitem]";
   const out = [];
   const start = root || document.body || document.documentElement;
-  if (!start) return { doc: performance.timeOrigin, items: out };
+  if (!start) return { doc: performance.timeOrigin, title, items: out };
   // Only inline-level tags can be folded into text by the aria snapshot (plus anything with an
   // onclick); asking the selector engine for them first keeps the style look-ups few.
   const candidates = start.querySelectorAll(INLINE_SELECTOR);
@@ -47,5 +59,6 @@
     const context = block ? (block.innerText || "").replace(/\s+/g, " ").trim().slice(0, 80) : "";
     out.push({ id, text: text.slice(0, 200), context });
   }
-  return { doc: performance.timeOrigin, items: out };
+  if (!root) reg.scan = out;
+  return { doc: performance.timeOrigin, title, items: out };
 }
