@@ -18,7 +18,9 @@ and enabled domains per session. The router then only rewrites and routes:
   ``Target.detachedFromTarget`` keep that ownership up to date;
 * ``Browser.close`` and ``Browser.crash`` are refused to every client but the owner (the
   session's own connection): code may disconnect, not take the browser down for everyone;
-* a client that goes away has its browser session detached, and its child sessions with it.
+* a client that goes away has its browser session detached, and its child sessions with it;
+* on a browser that other sessions share, every client is confined to the session's browser
+  context (``agent.browser.cdp_confine``).
 
 The upstream is anything that sends and receives CDP messages as text (``CdpUpstream``): the
 pipe of a local Chromium, or a WebSocket to a remote one.
@@ -35,6 +37,8 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from agent.browser.cdp_confine import Confinement, Refusal
 
 __all__ = ["CdpClient", "CdpRouter", "CdpUpstream", "PipeUpstream"]
 
@@ -116,10 +120,13 @@ class PipeUpstream:
 class CdpRouter:
     """Routes CDP between one upstream and many clients; see the module docstring."""
 
-    def __init__(self, upstream: CdpUpstream) -> None:
+    def __init__(self, upstream: CdpUpstream, *, context_id: str | None = None) -> None:
+        """``context_id``: confine every client to this browser context (a shared browser)."""
         self._upstream = upstream
+        self._confinement = Confinement(context_id) if context_id else None
+        self._discovering: asyncio.Task[dict[str, Any]] | None = None
         self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[_Attached | None, Any]] = {}
+        self._pending: dict[int, tuple[_Attached | None, Any, str]] = {}
         self._own_calls: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._by_session: dict[str, _Attached] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -144,6 +151,13 @@ class CdpRouter:
         self.start()
         if self.closed:
             return
+        if self._confinement is not None:
+            # The root session learns every target's context from the targets' own events.
+            if self._discovering is None:
+                self._discovering = asyncio.ensure_future(
+                    self._call("Target.setDiscoverTargets", {"discover": True})
+                )
+            await asyncio.shield(self._discovering)
         answer = await self._call("Target.attachToBrowserTarget", {})
         attached = _Attached(client, str(answer["sessionId"]), owner)
         self._by_session[attached.browser_session] = attached
@@ -191,12 +205,24 @@ class CdpRouter:
         elif session not in attached.sessions and session != attached.browser_session:
             await self._reply(attached, {"id": client_id, "error": _SESSION_NOT_FOUND})
             return
-        if message.get("method") in _OWNER_ONLY and not attached.owner:
-            error = {"code": -32000, "message": f"{message['method']} is not allowed here."}
+        method = str(message.get("method", ""))
+        if method in _OWNER_ONLY and not attached.owner:
+            error = {"code": -32000, "message": f"{method} is not allowed here."}
             await self._reply(attached, {"id": client_id, "error": error})
             return
+        if self._confinement is not None:
+            try:
+                if message["sessionId"] == attached.browser_session:
+                    self._confinement.check(message)
+                elif method.startswith("Target.") and "targetId" in (message.get("params") or {}):
+                    if not self._confinement.owns_target(message["params"]["targetId"]):
+                        raise Refusal("No target with given id found.")
+            except Refusal as refusal:
+                error = {"code": -32000, "message": str(refusal)}
+                await self._reply(attached, {"id": client_id, "error": error})
+                return
         upstream_id = next(self._ids)
-        self._pending[upstream_id] = (attached, client_id)
+        self._pending[upstream_id] = (attached, client_id, method)
         message["id"] = upstream_id
         try:
             await self._send(message)
@@ -258,10 +284,12 @@ class CdpRouter:
                 if not own.done():
                     own.set_result(message)
                 return
-            attached, client_id = self._pending.pop(message["id"], (None, None))
+            attached, client_id, method = self._pending.pop(message["id"], (None, None, ""))
             if attached is None:
                 return
             message["id"] = client_id
+            if self._confinement is not None and isinstance(message.get("result"), dict):
+                message["result"] = self._confinement.answer(method, message["result"])
             self._adopt_answer(attached, message)
             if message.get("sessionId") == attached.browser_session:
                 del message["sessionId"]
@@ -269,19 +297,43 @@ class CdpRouter:
             return
         session = message.get("sessionId")
         attached = self._by_session.get(session) if session else None
+        event = message.get("method")
+        params = message.get("params") or {}
+        if self._confinement is not None:
+            shown = self._confinement.shows(message)
+            self._confinement.learn(message)
+            if attached is not None and not shown:
+                if event == "Target.attachedToTarget":
+                    await self._let_go(str(session), params)
+                return
         if attached is None:
             return  # an event of the root session, or of a session whose client has gone
-        method = message.get("method")
-        params = message.get("params") or {}
-        if method == "Target.attachedToTarget" and params.get("sessionId"):
+        if event == "Target.attachedToTarget" and params.get("sessionId"):
             attached.sessions.add(params["sessionId"])
             self._by_session[params["sessionId"]] = attached
-        elif method == "Target.detachedFromTarget" and params.get("sessionId"):
+        elif event == "Target.detachedFromTarget" and params.get("sessionId"):
             attached.sessions.discard(params["sessionId"])
             self._by_session.pop(params["sessionId"], None)
         if session == attached.browser_session:
             del message["sessionId"]
         await self._reply(attached, message)
+
+    async def _let_go(self, session: str, params: dict[str, Any]) -> None:
+        """Release a target of another context that auto-attach attached: let it run if it
+        waits for a debugger, and detach from it, unseen by the client."""
+        child = params.get("sessionId")
+        if not isinstance(child, str):
+            return
+        with contextlib.suppress(ConnectionError):
+            if params.get("waitingForDebugger"):
+                await self._send(
+                    {"id": next(self._ids), "method": "Runtime.runIfWaitingForDebugger",
+                     "sessionId": child}
+                )  # fmt: skip
+            await self._send(
+                {"id": next(self._ids), "method": "Target.detachFromTarget",
+                 "params": {"sessionId": child}, "sessionId": session}
+            )  # fmt: skip
 
     def _adopt_answer(self, attached: _Attached, message: dict[str, Any]) -> None:
         """A session a client attached by command (``Target.attachToTarget``) is its own."""
@@ -294,7 +346,7 @@ class CdpRouter:
         for session in [attached.browser_session, *attached.sessions]:
             if self._by_session.get(session) is attached:
                 del self._by_session[session]
-        for upstream_id in [i for i, (a, _) in self._pending.items() if a is attached]:
+        for upstream_id in [i for i, (a, _, _) in self._pending.items() if a is attached]:
             del self._pending[upstream_id]
 
     async def close(self) -> None:

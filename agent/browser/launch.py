@@ -2,10 +2,7 @@
 
 Each session owns one Chromium process, started by us (not by Playwright). It listens on no TCP
 port: it speaks DevTools over a pipe to this process alone, and a ``CdpRouter`` shares that pipe
-between the session's clients over two unix sockets in a private (0700) folder: ``owner.sock``
-for our own Playwright connection (the only client allowed to close the browser) and
-``cdp.sock`` for everything else that needs the page (code executors, agent-browser, the API's
-token-guarded ``cdpUrl``). Playwright reaches both as ``ws+unix://`` URLs.
+between the session's clients (see ``handle.py``).
 
 Closing kills the whole process group, so no renderer or GPU helper is left behind.
 """
@@ -14,25 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import websockets
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import BrowserContext, Page
 
 from agent.browser.cdp_router import CdpRouter, PipeUpstream
-from agent.browser.driver import borrow_playwright, return_playwright
+from agent.browser.handle import BrowserHandle, attach_playwright
 from agent.errors import BrowserLaunchError, BrowserNotFoundError
 
-__all__ = ["QUIET_FLAGS", "BrowserProcess", "find_chromium", "launch_browser", "unix_ws_url"]
+__all__ = ["QUIET_FLAGS", "BrowserProcess", "find_chromium", "launch_browser"]
 
 # Flags that keep Chromium from reaching out to Google services on a machine with no network
 # (which otherwise floods the log with refused connections and slows start-up), and that keep
@@ -97,125 +91,49 @@ def _playwright_chromium() -> str | None:
     return None
 
 
-def unix_ws_url(socket_path: Path | str) -> str:
-    """The ``ws+unix://`` URL Playwright (Python and Node) connects to a router socket with."""
-    return f"ws+unix://{socket_path}:/devtools/browser"
+class BrowserProcess(BrowserHandle):
+    """A Chromium started by this process for one session."""
 
+    kind = "local"
 
-class _WebsocketClient:
-    """A ``websockets`` server connection as a router client."""
-
-    def __init__(self, connection: websockets.ServerConnection) -> None:
-        self._connection = connection
-
-    async def send(self, message: str) -> None:
-        await self._connection.send(message)
-
-    async def receive(self) -> str:
-        message = await self._connection.recv()
-        return message if isinstance(message, str) else message.decode()
-
-
-async def serve_router(router: CdpRouter, path: Path, *, owner: bool = False) -> websockets.Server:
-    """Serve ``router`` to WebSocket clients on a unix socket at ``path`` (mode 0600)."""
-
-    async def handler(connection: websockets.ServerConnection) -> None:
-        await router.serve(_WebsocketClient(connection), owner=owner)
-
-    server = await websockets.unix_serve(
-        handler, str(path), max_size=None, ping_interval=None, compression=None
-    )
-    os.chmod(path, 0o600)
-    return server
-
-
-@dataclass
-class BrowserProcess:
-    """A running Chromium, its DevTools router, and Playwright attached through it."""
-
-    process: subprocess.Popen[bytes]
-    router: CdpRouter
-    sockets: list[websockets.Server]
-    socket_dir: str
-    cdp_url: str
-    """The ``ws+unix://`` URL of the session's client socket (``cdp.sock``)."""
-    browser: Browser
-    context: BrowserContext
-    page: Page
-    user_data_dir: str
-    _loopback_url: str | None = field(default=None, init=False)
+    def __init__(
+        self, *, process: subprocess.Popen[bytes], user_data_dir: str, **parts: Any
+    ) -> None:
+        super().__init__(**parts)
+        self.process = process
+        self.user_data_dir = user_data_dir
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None and self.browser.is_connected()
+        return self.process.poll() is None and super().alive
 
     @property
-    def client_socket(self) -> Path:
-        """The unix socket any client of the session's DevTools connects to."""
-        return Path(self.socket_dir) / "cdp.sock"
-
-    async def loopback_cdp_url(self) -> str:
-        """A ``ws://127.0.0.1`` URL of the session's DevTools, for clients that cannot use a
-        unix socket (agent-browser). The port is guarded by a random path: a connection that
-        does not know it is refused before it reaches the browser."""
-        if self._loopback_url is None:
-            token = secrets.token_urlsafe(24)
-            path = f"/devtools/browser/{token}"
-            router = self.router
-
-            async def handler(connection: websockets.ServerConnection) -> None:
-                await router.serve(_WebsocketClient(connection))
-
-            def guard(
-                connection: websockets.ServerConnection, request: websockets.http11.Request
-            ) -> websockets.http11.Response | None:
-                if hmac.compare_digest(request.path.encode(), path.encode()):
-                    return None
-                return connection.respond(403, "Forbidden\n")
-
-            server = await websockets.serve(
-                handler,
-                "127.0.0.1",
-                0,
-                process_request=guard,
-                max_size=None,
-                ping_interval=None,
-                compression=None,
-            )
-            self.sockets.append(server)
-            port = next(iter(server.sockets)).getsockname()[1]
-            self._loopback_url = f"ws://127.0.0.1:{port}{path}"
-        return self._loopback_url
+    def pid(self) -> int:
+        return self.process.pid
 
     def context_view(self, context: BrowserContext, page: Page) -> BrowserProcess:
         """This browser seen through one of its contexts, for sharing one Chromium between
         sessions (the evals' pool): closing the view closes only that context."""
         return _ContextView(
-            self.process,
-            self.router,
-            self.sockets,
-            self.socket_dir,
-            self.cdp_url,
-            self.browser,
-            context,
-            page,
-            self.user_data_dir,
+            process=self.process,
+            user_data_dir=self.user_data_dir,
+            router=self.router,
+            sockets=self.sockets,
+            socket_dir=self.socket_dir,
+            browser=self.browser,
+            context=context,
+            page=page,
         )
 
     async def close(self) -> None:
         """Close Playwright's connection and kill the browser's whole process group."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.browser.close(), timeout=5)
-        await return_playwright()
         await asyncio.to_thread(_kill_group, self.process)
-        await self.router.close()
-        for server in self.sockets:
-            server.close()
+        await self._release()
         shutil.rmtree(self.user_data_dir, ignore_errors=True)
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
-@dataclass
 class _ContextView(BrowserProcess):
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -266,7 +184,6 @@ async def launch_browser(
     """Start a private Chromium speaking DevTools over a pipe, and attach Playwright to it."""
     binary = find_chromium(executable)
     user_data_dir = tempfile.mkdtemp(prefix="agent-chromium-")
-    socket_dir = tempfile.mkdtemp(prefix="agent-cdp-")  # 0700: ours alone
     args = [
         *QUIET_FLAGS,
         "--remote-debugging-pipe",
@@ -297,34 +214,13 @@ async def launch_browser(
         os.close(to_browser_read)
         os.close(from_browser_write)
     router = CdpRouter(await PipeUpstream.open(from_browser_read, to_browser_write))
-    sockets: list[websockets.Server] = []
-    playwright = None
-
-    async def abandon() -> None:
-        await router.close()
-        for server in sockets:
-            server.close()
-        if playwright is not None:
-            await return_playwright()
-        await asyncio.to_thread(_kill_group, process)
-        shutil.rmtree(user_data_dir, ignore_errors=True)
-        shutil.rmtree(socket_dir, ignore_errors=True)
-
     try:
-        router.start()
-        owner = Path(socket_dir) / "owner.sock"
-        sockets.append(await serve_router(router, owner, owner=True))
-        sockets.append(await serve_router(router, Path(socket_dir) / "cdp.sock"))
-        playwright = await borrow_playwright()
-        browser = await asyncio.wait_for(
-            playwright.chromium.connect_over_cdp(unix_ws_url(owner)), startup_timeout_s
-        )
-        context = browser.contexts[0] if browser.contexts else await browser.new_context()
-        page = context.pages[0] if context.pages else await context.new_page()
-        await page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+        browser, sockets, socket_dir = await attach_playwright(router, timeout_s=startup_timeout_s)
     except BaseException as exc:
         code = process.poll()
-        await abandon()
+        await router.close()
+        await asyncio.to_thread(_kill_group, process)
+        shutil.rmtree(user_data_dir, ignore_errors=True)
         if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
             raise
         if code is not None:
@@ -335,14 +231,21 @@ async def launch_browser(
         raise BrowserLaunchError(
             f"Chromium at {binary} started but Playwright could not attach: {exc}"
         ) from exc
-    return BrowserProcess(
-        process,
-        router,
-        sockets,
-        socket_dir,
-        unix_ws_url(Path(socket_dir) / "cdp.sock"),
-        browser,
-        context,
-        page,
-        user_data_dir,
+    handle = BrowserProcess(
+        process=process,
+        user_data_dir=user_data_dir,
+        router=router,
+        sockets=sockets,
+        socket_dir=socket_dir,
+        browser=browser,
+        context=browser.contexts[0],
+        page=browser.contexts[0].pages[0],
     )
+    try:
+        if not handle.context.pages:
+            handle.page = await handle.context.new_page()
+        await handle.page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    except BaseException:
+        await handle.close()
+        raise
+    return handle

@@ -11,7 +11,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.browser.cdp_router import CdpClient
 from agent.browser.grammar import is_ref
-from agent.browser.launch import BrowserProcess, launch_browser
+from agent.browser.handle import BrowserHandle
+from agent.browser.launch import launch_browser
 from agent.browser.network import NetworkMonitor
 from agent.browser.refs import RefRegistry, document_id, first_css_match
 from agent.browser.snapshot import Snapshot, SnapshotMode, Snapshotter
@@ -36,7 +37,7 @@ class BrowserSession:
 
     def __init__(
         self,
-        browser: BrowserProcess,
+        browser: BrowserHandle,
         *,
         counter: TokenCounter | None = None,
         action_timeout_s: float = 5.0,
@@ -103,9 +104,15 @@ class BrowserSession:
         return self._browser.browser.version
 
     @property
-    def pid(self) -> int:
-        """The process id of the browser (its process group holds every helper process)."""
-        return self._browser.process.pid
+    def pid(self) -> int | None:
+        """The process id of the browser when it runs on this machine (its process group holds
+        every helper process); None for a remote browser."""
+        return self._browser.pid
+
+    @property
+    def handle(self) -> BrowserHandle:
+        """Where the browser runs and how it is reached (local process, remote endpoint)."""
+        return self._browser
 
     @property
     def page(self) -> Page:

@@ -99,7 +99,7 @@ class Supervisor:
             self.send({"op": "failed", "id": child_id, "error": f"{type(exc).__name__}: {exc}"})
         else:
             self.children[child_id] = child
-            self.send({"op": "started", "id": child_id})
+            self.send({"op": "started", "id": child_id, "pid": child.pid})
         finally:
             for fd in fds:
                 os.close(fd)

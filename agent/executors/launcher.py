@@ -55,6 +55,11 @@ class Child(Protocol):
         """Its exit status once it has exited (negative: killed by that signal), else None."""
         ...
 
+    @property
+    def pid(self) -> int | None:
+        """Its process id on this machine, when it can be known."""
+        ...
+
     async def kill(self) -> None:
         """SIGKILL its whole process group (what the code started included)."""
         ...
@@ -86,6 +91,10 @@ class DirectChild:
     @property
     def returncode(self) -> int | None:
         return self._process.returncode
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
 
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

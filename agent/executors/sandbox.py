@@ -133,6 +133,7 @@ class BoxChild:
         self._box = box
         self._id = child_id
         self._status: int | None = None
+        self.inner_pid: int | None = None  # its pid inside the box's PID namespace
         self.exited = asyncio.Event()
         self.stdout = asyncio.StreamReader(limit=1 << 26)
         self.stderr = asyncio.StreamReader(limit=1 << 26)
@@ -144,6 +145,13 @@ class BoxChild:
     def _exit(self, status: int) -> None:
         self._status = status
         self.exited.set()
+
+    @property
+    def pid(self) -> int | None:
+        """Its process id on this machine (found through the box's process tree)."""
+        if self.inner_pid is None or self._box.process is None:
+            return None
+        return _host_pid(self._box.process.pid, self.inner_pid)
 
     async def kill(self) -> None:
         if self._status is None:
@@ -330,6 +338,9 @@ class BoxLauncher:
         if op == "ready" and self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
         elif op in ("started", "failed"):
+            child = self._children.get(int(message["id"]))
+            if child is not None and isinstance(message.get("pid"), int):
+                child.inner_pid = message["pid"]
             future = self._starts.pop(int(message["id"]), None)
             if future is not None and not future.done():
                 future.set_result(message.get("error") if op == "failed" else None)
@@ -416,6 +427,37 @@ class BoxLauncher:
             process.stderr.close()
         _release_uid(self.uid)
         self.uid = None
+
+
+def _host_pid(box_pid: int, inner_pid: int) -> int | None:
+    """The pid on this machine of the process that is ``inner_pid`` inside a box (its status's
+    NSpid line lists both), looked for below the box's bwrap process."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        lines = status.splitlines()
+        nspid = next((line.split()[1:] for line in lines if line.startswith("NSpid")), [])
+        if len(nspid) >= 2 and int(nspid[-1]) == inner_pid and _descends(int(entry.name), box_pid):
+            return int(entry.name)
+    return None
+
+
+def _descends(pid: int, ancestor: int) -> bool:
+    for _ in range(64):
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if pid <= 1:
+            return False
+    return False
 
 
 def _wait(process: subprocess.Popen[bytes]) -> None:

@@ -47,6 +47,11 @@ class WarmWorker:
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id on this machine, when it can be known."""
+        return self.process.pid if self.process is not None else None
+
     async def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Spawn the child and wait until it says it is attached to the browser."""
         loop = asyncio.get_running_loop()

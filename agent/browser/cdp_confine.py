@@ -1,0 +1,128 @@
+"""Keeping a DevTools client inside one browser context of a browser that others share.
+
+A remote browser endpoint with a capacity above one (a Chrome with ``--remote-debugging-port``,
+a Browserless pool, a Playwright browser server) holds several sessions, each in a browser
+context of its own. Whatever a session hands out (its ``cdpUrl``, its code's connection) must
+reach its own context and nothing else, so the router puts every client of such a session
+behind a ``Confinement``:
+
+* **commands** at the browser level are allowed from a short list; those that take a
+  ``browserContextId`` (creating a tab, cookies, downloads, permissions) get the session's own
+  forced in; creating or disposing contexts, closing the browser and browser-wide tracing are
+  refused; commands naming a target (attach, close, activate) must name one of the context's;
+* **answers** listing targets or contexts list the context's only;
+* **events** about targets of other contexts are dropped; a target of another context that
+  auto-attach attached anyway is let go (resumed if it waits for a debugger, then detached), so
+  it neither shows nor stays paused.
+
+The context of each target is learned from the targets' own events, which the router's root
+session subscribes to (``Target.setDiscoverTargets``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Confinement", "Refusal"]
+
+_WITH_CONTEXT = frozenset(
+    {
+        "Target.createTarget", "Storage.getCookies", "Storage.setCookies", "Storage.clearCookies",
+        "Browser.setDownloadBehavior", "Browser.grantPermissions", "Browser.resetPermissions",
+        "Browser.setPermission", "Browser.cancelDownload",
+    }
+)  # fmt: skip
+_NAMING_A_TARGET = frozenset(
+    {
+        "Target.attachToTarget", "Target.activateTarget", "Target.closeTarget",
+        "Target.getTargetInfo", "Target.exposeDevToolsProtocol", "Browser.getWindowForTarget",
+    }
+)  # fmt: skip
+_ALLOWED = _WITH_CONTEXT | _NAMING_A_TARGET | frozenset(
+    {
+        "Browser.getVersion", "Browser.getWindowBounds", "Browser.setWindowBounds",
+        "Target.setAutoAttach", "Target.setDiscoverTargets", "Target.getTargets",
+        "Target.getBrowserContexts", "Target.detachFromTarget", "Target.autoAttachRelated",
+        "Target.attachToBrowserTarget", "Runtime.runIfWaitingForDebugger",
+        "Target.setRemoteLocations",
+    }
+)  # fmt: skip
+_TARGET_EVENTS = frozenset(
+    {"Target.targetCreated", "Target.targetInfoChanged", "Target.attachedToTarget"}
+)
+
+
+class Refusal(Exception):
+    """A command a confined client may not send; the message is the CDP error's."""
+
+
+class Confinement:
+    """The rules for clients confined to browser context ``context_id``."""
+
+    def __init__(self, context_id: str) -> None:
+        self.context_id = context_id
+        self._context_of: dict[str, str] = {}  # targetId -> browserContextId
+
+    # -- what the router learns ---------------------------------------------------------------
+
+    def learn(self, message: dict[str, Any]) -> None:
+        """Note the context of the target an event is about (any session's event)."""
+        method = message.get("method")
+        params = message.get("params") or {}
+        info = params.get("targetInfo")
+        if method in _TARGET_EVENTS and isinstance(info, dict):
+            context = info.get("browserContextId")
+            if isinstance(context, str) and isinstance(info.get("targetId"), str):
+                self._context_of[info["targetId"]] = context
+        elif method == "Target.targetDestroyed" and isinstance(params.get("targetId"), str):
+            self._context_of.pop(params["targetId"], None)
+
+    def owns_target(self, target_id: object) -> bool:
+        return isinstance(target_id, str) and self._context_of.get(target_id) == self.context_id
+
+    # -- a client's browser-level commands ------------------------------------------------------
+
+    def check(self, message: dict[str, Any]) -> None:
+        """Allow, rewrite (the context forced in) or refuse a browser-level command.
+
+        Raises:
+            Refusal: the command would reach beyond the context.
+        """
+        method = str(message.get("method", ""))
+        params = message.setdefault("params", {})
+        if method not in _ALLOWED:
+            raise Refusal(f"{method} is not allowed on a shared browser.")
+        if method in _WITH_CONTEXT:
+            given = params.get("browserContextId")
+            if given not in (None, self.context_id):
+                raise Refusal("No browser context with given id found.")
+            params["browserContextId"] = self.context_id
+        if method in _NAMING_A_TARGET and not self.owns_target(params.get("targetId")):
+            raise Refusal("No target with given id found.")
+
+    def answer(self, method: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Narrow an answer to the context: its targets, its one context."""
+        if method == "Target.getTargets" and isinstance(result.get("targetInfos"), list):
+            result["targetInfos"] = [
+                info
+                for info in result["targetInfos"]
+                if isinstance(info, dict) and info.get("browserContextId") == self.context_id
+            ]
+        elif method == "Target.getBrowserContexts":
+            result["browserContextIds"] = [self.context_id]
+        return result
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def shows(self, message: dict[str, Any]) -> bool:
+        """Whether a client may see an event (events not about a target always pass)."""
+        method = message.get("method")
+        params = message.get("params") or {}
+        if method in _TARGET_EVENTS:
+            info = params.get("targetInfo") or {}
+            return info.get("browserContextId") == self.context_id
+        if method in ("Target.targetDestroyed", "Target.targetCrashed"):
+            return self.owns_target(params.get("targetId")) or params.get("targetId") is None
+        if method == "Target.detachedFromTarget":
+            return params.get("targetId") is None or self.owns_target(params.get("targetId"))
+        return True
