@@ -97,7 +97,9 @@ class Confinement:
             if given not in (None, self.context_id):
                 raise Refusal("No browser context with given id found.")
             params["browserContextId"] = self.context_id
-        if method in _NAMING_A_TARGET and not self.owns_target(params.get("targetId")):
+        # Without a targetId these act on the session's own target (the browser itself).
+        target = params.get("targetId")
+        if method in _NAMING_A_TARGET and target is not None and not self.owns_target(target):
             raise Refusal("No target with given id found.")
 
     def answer(self, method: str, result: dict[str, Any]) -> dict[str, Any]:

@@ -137,6 +137,11 @@ class CdpRouter:
     def closed(self) -> bool:
         return self._closed.is_set()
 
+    def confine(self, context_id: str) -> None:
+        """Confine every client from now on to browser context ``context_id`` (call before the
+        first client is served)."""
+        self._confinement = Confinement(context_id)
+
     def start(self) -> None:
         """Start reading the upstream (call once, inside the event loop)."""
         if self._reader is None:
@@ -155,10 +160,10 @@ class CdpRouter:
             # The root session learns every target's context from the targets' own events.
             if self._discovering is None:
                 self._discovering = asyncio.ensure_future(
-                    self._call("Target.setDiscoverTargets", {"discover": True})
+                    self.call("Target.setDiscoverTargets", {"discover": True})
                 )
             await asyncio.shield(self._discovering)
-        answer = await self._call("Target.attachToBrowserTarget", {})
+        answer = await self.call("Target.attachToBrowserTarget", {})
         attached = _Attached(client, str(answer["sessionId"]), owner)
         self._by_session[attached.browser_session] = attached
         try:
@@ -236,8 +241,12 @@ class CdpRouter:
     async def _send(self, message: dict[str, Any]) -> None:
         await self._upstream.send(json.dumps(message))
 
-    async def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A command of the router's own, on the upstream's root session."""
+    async def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A command of the router's own, on the upstream's root session (unconfined).
+
+        Raises:
+            ConnectionError: the browser is gone, or answered with an error.
+        """
         call_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._own_calls[call_id] = future
