@@ -11,14 +11,18 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.browser.providers import Endpoint, open_browser
 from agent.config import Settings, load_settings
+from agent.errors import ConfigError
 from agent.server import cdp_proxy, live_view, routes
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.profiles import ProfileStore
-from agent.server.registry import SessionFactory, SessionRegistry
+from agent.server.registry import RemoteFactory, SessionFactory, SessionRegistry
+from agent.server.replicas import ReplicaForwarder
 from agent.server.scrape import ServedBrowserSession
 from agent.server.settings import ServerSettings
 from agent.server.state import ServerState
+from agent.server.store import RedisStore, open_store
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
@@ -53,10 +57,14 @@ def create_app(
     """
     settings = settings if settings is not None else ServerSettings()
     agent_settings = agent_settings if agent_settings is not None else load_settings()
+    store = open_store(settings.redis_url)
     registry = SessionRegistry(
         settings,
-        ProfileStore(settings.profiles_dir),
+        ProfileStore(settings.profiles_dir, leases=store),
         session_factory or _local_browser_factory(agent_settings),
+        remote_factory=_remote_browser_factory(agent_settings),
+        store=store,
+        replica=settings.own_url() if store.shared else "local",
     )
     resolved_settings = agent_settings
 
@@ -69,11 +77,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(store, RedisStore):
+            try:
+                await store.ping()
+            except Exception as exc:
+                raise ConfigError(
+                    f"AGENT_REDIS_URL ({settings.redis_url}) cannot be reached: {exc}. Start Redis "
+                    "or fix the URL, or unset it to keep sessions in this process."
+                ) from exc
         registry.start()
         try:
             yield
         finally:
             await registry.close_all()
+            await store.close()
 
     app = FastAPI(
         title="browser-agent",
@@ -83,6 +100,7 @@ def create_app(
     )
     app.state.server = ServerState(settings, agent_settings, registry, model_factory)
     install_error_handlers(app)
+    app.add_middleware(ReplicaForwarder)
     app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.include_router(routes.router)
     app.include_router(live_view.router)
@@ -93,6 +111,20 @@ def create_app(
         return {"success": True, "sessions": len(registry)}
 
     return app
+
+
+def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:
+    async def open_remote(endpoint: Endpoint, context_id: str | None) -> BrowserSession:
+        handle = await open_browser(
+            endpoint, context_id=context_id, timeout_s=agent_settings.navigation_timeout
+        )
+        return ServedBrowserSession(
+            handle,
+            action_timeout_s=agent_settings.action_timeout,
+            navigation_timeout_s=agent_settings.navigation_timeout,
+        )
+
+    return open_remote
 
 
 def _local_browser_factory(agent_settings: Settings) -> SessionFactory:

@@ -1,8 +1,11 @@
 """Named browser profiles: cookies, localStorage and IndexedDB kept across sessions.
 
-A profile is one JSON file of Playwright storage state. Any number of sessions may start from a
-profile, but only one at a time may write it back (``saveChanges``): a second writer gets a
-conflict rather than two sessions silently overwriting each other's logins. Writes go to a
+A profile is one JSON file of Playwright storage state (cookies, localStorage, IndexedDB), taken
+from and put into the session's browser context, so a profile works the same whether the browser
+runs here or on a remote endpoint. Any number of sessions may start from a profile, but only one
+at a time may write it back (``saveChanges``): a second writer gets a conflict rather than two
+sessions silently overwriting each other's logins. The writer leases live in the session store,
+so the rule holds across replicas sharing it. Writes go to a
 temporary file in the same directory and then ``os.replace`` it, so a crash never leaves half a
 profile; the temporary file such a crash leaves behind is removed by a later save.
 """
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.errors import RequestError
 from agent.server.schemas import PROFILE_NAME_PATTERN
+from agent.server.store import MemoryStore, SessionStore
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
@@ -31,9 +35,9 @@ __all__ = ["ProfileStore"]
 class ProfileStore:
     """Profiles stored as ``<directory>/<name>.json``, with one writer lease per name."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, leases: SessionStore | None = None) -> None:
         self.directory = directory
-        self._writers: dict[str, str] = {}  # profile name -> scrapeId holding the lease
+        self.leases = leases if leases is not None else MemoryStore()
 
     def path(self, name: str) -> Path:
         if not PROFILE_NAME_PATTERN.fullmatch(name) or ".." in name:
@@ -43,25 +47,22 @@ class ProfileStore:
             raise RequestError("BAD_PROFILE_NAME", f"Profile name {name!r} is not allowed.")
         return path
 
-    def acquire_writer(self, name: str, holder: str) -> None:
+    async def acquire_writer(self, name: str, holder: str) -> None:
         """Give ``holder`` the right to save ``name``, or raise 409 if another session has it."""
         self.path(name)
-        current = self._writers.get(name)
-        if current is not None and current != holder:
+        if await self.leases.acquire_profile(name, holder) is not None:
             raise RequestError(
                 "PROFILE_IN_USE",
                 f"Profile {name!r} is already open for writing by another session. Stop that "
                 "session first (DELETE /v2/scrape/{scrapeId}/interact), or open this profile "
                 "with saveChanges: false to read it without saving.",
             )
-        self._writers[name] = holder
 
-    def release_writer(self, name: str, holder: str) -> None:
-        if self._writers.get(name) == holder:
-            del self._writers[name]
+    async def release_writer(self, name: str, holder: str) -> None:
+        await self.leases.release_profile(name, holder)
 
-    def writer_of(self, name: str) -> str | None:
-        return self._writers.get(name)
+    async def writer_of(self, name: str) -> str | None:
+        return await self.leases.profile_writer(name)
 
     async def load(self, name: str) -> dict[str, Any] | None:
         """The stored state of ``name``, or None when it was never saved."""

@@ -1,8 +1,15 @@
 """The sessions a server keeps open between calls, keyed by scrapeId, and their expiry.
 
-Each scrape opens one :class:`ServerSession` (a private Chromium). It lives until it is stopped,
-until its TTL runs out (however busy it is), or until it has been idle for its activity TTL; a
-background reaper closes expired sessions and writes their profiles back.
+Each scrape opens one :class:`ServerSession`: a browser of its own here, or a browser context on
+a remote endpoint (the least-loaded one with room, ``AGENT_BROWSER_ENDPOINTS``). It lives until it
+is stopped, until its TTL runs out (however busy it is), or until it has been idle for its
+activity TTL; the reaper closes expired sessions and writes their profiles back.
+
+The session table lives in a ``SessionStore``: this process's memory, or Redis shared by
+replicas. A replica serves the sessions it owns; ``locate`` tells the others where a session
+lives, and when its owner is gone and its browser is remote, ``take_over`` re-opens its context
+here. Each replica reaps its own sessions; one replica at a time (the sweeper) also ends the
+sessions of replicas that are gone, so every deadline is enforced once.
 """
 
 from __future__ import annotations
@@ -15,79 +22,126 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from agent.browser.providers import LOCAL, Endpoint
 from agent.browser.session import BrowserSession
-from agent.errors import RequestError, SessionLostError
+from agent.errors import BrowserError, RequestError, SessionLostError
 from agent.server.pool import BrowserPool
 from agent.server.profiles import ProfileStore
 from agent.server.schemas import ProfileOptions
 from agent.server.settings import ServerSettings
+from agent.server.store import MemoryStore, SessionRecord, SessionStore
 
-__all__ = ["ServerSession", "SessionFactory", "SessionRegistry"]
+__all__ = ["Location", "RemoteFactory", "ServerSession", "SessionFactory", "SessionRegistry"]
 
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], Awaitable[BrowserSession]]
-"""Starts the browser for a new session."""
+"""Starts a local browser for a new session."""
+RemoteFactory = Callable[[Endpoint, "str | None"], Awaitable[BrowserSession]]
+"""Opens a session's browser context on a remote endpoint (a new one, or the given one)."""
 
 _ENDED_MEMORY = 1000  # how many ended sessions a 404 can still explain
+HEARTBEAT_S = 2.0
+"""How often a replica says it is alive; it counts as gone after three missed beats."""
+_ACTIVITY_WRITE_S = 2.0  # the least time between two writes of a session's activity
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a session a request names lives, seen from this replica."""
+
+    kind: str
+    """``here``, ``elsewhere`` (``owner`` serves it), ``gone`` (its owner is gone, and its
+    browser with it) or ``unknown``."""
+    owner: str = ""
+    reason: str = ""
 
 
 @dataclass
 class ServerSession:
-    """A scrape's browser, kept open for interact calls."""
+    """A scrape's browser, kept open for interact calls, as this replica serves it."""
 
     id: str
     browser_session: BrowserSession
-    ttl_s: float
-    activity_ttl_s: float
+    record: SessionRecord
+    endpoint: Endpoint = LOCAL
     profile: ProfileOptions | None = None
-    view_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    cdp_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    created_at: float = field(default_factory=time.monotonic)
-    last_activity: float = field(default_factory=time.monotonic)
     busy: int = 0
     closed: bool = False
+    _activity_written: float = 0.0
+
+    @property
+    def view_token(self) -> str:
+        return self.record.view_token
+
+    @property
+    def control_token(self) -> str:
+        return self.record.control_token
+
+    @property
+    def cdp_token(self) -> str:
+        return self.record.cdp_token
+
+    @property
+    def ttl_s(self) -> float:
+        return self.record.ttl_s
+
+    @property
+    def activity_ttl_s(self) -> float:
+        return self.record.activity_ttl_s
 
     def touch(self) -> None:
-        self.last_activity = time.monotonic()
+        self.record.last_activity = time.time()
 
-    def expiry_reason(self, now: float) -> str | None:
-        """Why the session is over at ``now``, or None while it may go on."""
-        if now - self.created_at >= self.ttl_s:
-            return f"its TTL of {self.ttl_s:g} s ran out"
-        if not self.busy and now - self.last_activity >= self.activity_ttl_s:
-            return f"it was idle for longer than its activity TTL of {self.activity_ttl_s:g} s"
-        return None
+    def expiry_reason(self, now: float | None = None) -> str | None:
+        """Why the session is over at ``now`` (epoch seconds), or None while it may go on."""
+        return self.record.expiry_reason(time.time() if now is None else now, busy=self.busy > 0)
 
     def duration_ms(self) -> int:
-        return int((time.monotonic() - self.created_at) * 1000)
+        return int((time.time() - self.record.created_at) * 1000)
 
 
 class SessionRegistry:
-    """Opens, finds, expires and closes server sessions; bounded by ``max_sessions``."""
+    """Opens, finds, expires and closes server sessions; at most ``max_sessions`` here."""
 
     def __init__(
-        self, settings: ServerSettings, profiles: ProfileStore, factory: SessionFactory
+        self,
+        settings: ServerSettings,
+        profiles: ProfileStore,
+        factory: SessionFactory,
+        *,
+        remote_factory: RemoteFactory | None = None,
+        store: SessionStore | None = None,
+        replica: str = "local",
     ) -> None:
         self.settings = settings
         self.profiles = profiles
+        self.store = store if store is not None else MemoryStore()
+        self.replica = replica
+        self.endpoints = list(settings.browser_endpoints) or [LOCAL]
+        self._remote_factory = remote_factory
+        has_local = any(e.kind == "local" for e in self.endpoints)
         self._pool = BrowserPool(
             factory,
-            settings.warm_browsers,
+            settings.warm_browsers if has_local else 0,
             concurrency=settings.launch_concurrency,
             wait_s=settings.queue_timeout,
         )
         self._sessions: dict[str, ServerSession] = {}
         self._starting = 0
         self._ended: OrderedDict[str, str] = OrderedDict()
-        self._reaper: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
+        self._taking_over: dict[str, asyncio.Future[ServerSession]] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    def has(self, session_id: str) -> bool:
+        """Whether this replica serves ``session_id``."""
+        return session_id in self._sessions
 
     async def open(
         self,
@@ -99,8 +153,9 @@ class SessionRegistry:
         """Start a browser for a new session, loading its profile if it names one.
 
         Raises:
-            RequestError: TOO_MANY_SESSIONS when max_sessions are open or no browser could be
-                started within the queue timeout, PROFILE_IN_USE when the profile has a writer.
+            RequestError: TOO_MANY_SESSIONS when max_sessions are open here, every browser
+                endpoint is full, or no browser could be started within the queue timeout;
+                PROFILE_IN_USE when the profile has a writer (on any replica).
         """
         if len(self._sessions) + self._starting >= self.settings.max_sessions:
             raise RequestError(
@@ -111,11 +166,24 @@ class SessionRegistry:
                 retry_after_s=5,
             )
         session_id = str(uuid.uuid4())
-        if profile is not None and profile.save_changes:
-            self.profiles.acquire_writer(profile.name, session_id)
         self._starting += 1
+        endpoint: Endpoint | None = None
+        writer = False
         try:
-            browser = await self._pool.take()
+            endpoint = await self.store.claim_endpoint(self.endpoints)
+            if endpoint is None:
+                total = sum(e.capacity or 0 for e in self.endpoints)
+                raise RequestError(
+                    "TOO_MANY_SESSIONS",
+                    f"Every browser endpoint is full ({total} sessions in all). Stop a session "
+                    "(DELETE /v2/scrape/{scrapeId}/interact), wait for one to expire, or add "
+                    "capacity to AGENT_BROWSER_ENDPOINTS.",
+                    retry_after_s=5,
+                )
+            if profile is not None and profile.save_changes:
+                await self.profiles.acquire_writer(profile.name, session_id)
+                writer = True
+            browser = await self._browser_for(endpoint, None)
             try:
                 if profile is not None:
                     await self.profiles.apply(profile.name, browser.context)
@@ -123,36 +191,126 @@ class SessionRegistry:
                 await browser.close()
                 raise
         except BaseException:
-            if profile is not None:
-                self.profiles.release_writer(profile.name, session_id)
+            if writer and profile is not None:
+                await self.profiles.release_writer(profile.name, session_id)
+            if endpoint is not None:
+                await self.store.release_endpoint(endpoint)
             raise
         finally:
             self._starting -= 1
-        session = ServerSession(
+        now = time.time()
+        record = SessionRecord(
             id=session_id,
-            browser_session=browser,
+            owner=self.replica,
+            endpoint=endpoint.model_dump(),
+            context_id=getattr(browser.handle, "context_id", None),
             ttl_s=float(ttl_s or self.settings.session_ttl),
             activity_ttl_s=float(activity_ttl_s or self.settings.activity_ttl),
-            profile=profile,
+            created_at=now,
+            last_activity=now,
+            profile=profile.model_dump() if profile is not None else None,
+            view_token=secrets.token_urlsafe(24),
+            control_token=secrets.token_urlsafe(24),
+            cdp_token=secrets.token_urlsafe(24),
         )
+        session = ServerSession(session_id, browser, record, endpoint, profile)
         self._sessions[session_id] = session
+        try:
+            await self.store.save(record)
+        except BaseException:
+            await self.discard(session, "closed because the session store failed")
+            raise
         return session
 
+    async def _browser_for(self, endpoint: Endpoint, context_id: str | None) -> BrowserSession:
+        if endpoint.kind == "local":
+            return await self._pool.take()
+        if self._remote_factory is None:
+            raise BrowserError(f"No way to open sessions on {endpoint.name} is configured.")
+        return await self._remote_factory(endpoint, context_id)
+
     def get(self, session_id: str) -> ServerSession:
-        """The live session ``session_id``, or a 404 saying why there is none."""
+        """The live session ``session_id`` served here, or a 404 saying why there is none."""
         session = self._sessions.get(session_id)
-        if session is not None and session.expiry_reason(time.monotonic()) is None:
+        if session is not None and session.expiry_reason() is None:
             return session
         if session is not None:  # expired but not yet reaped: reap it now, in the background
-            reason = session.expiry_reason(time.monotonic()) or "it expired"
+            reason = session.expiry_reason() or "it expired"
             self._schedule_close(session, f"expired: {reason}")
-        ended = self._ended.get(session_id)
+        raise self._not_found(session_id, self._ended.get(session_id))
+
+    @staticmethod
+    def _not_found(session_id: str, ended: str | None) -> RequestError:
         message = f"No active session for scrapeId {session_id!r}"
         message += f": it was {ended}." if ended else "."
-        raise RequestError(
+        return RequestError(
             "SESSION_NOT_FOUND",
             message + " Scrape the page again (POST /v2/scrape) to get a new session.",
         )
+
+    async def locate(self, session_id: str) -> Location:
+        """Where ``session_id`` lives: here, on another live replica, or nowhere any more."""
+        if session_id in self._sessions:
+            return Location("here")
+        record = await self.store.load(session_id)
+        if record is None:
+            return Location("unknown", reason=await self.store.ended(session_id) or "")
+        if record.owner == self.replica:
+            return Location("unknown")  # ours, but its browser is gone: the 404 explains
+        if await self.store.alive(record.owner):
+            return Location("elsewhere", owner=record.owner)
+        if record.browser_endpoint.kind == "cdp":
+            return Location("gone", owner=record.owner)  # its context can be re-opened here
+        return Location(
+            "gone",
+            owner=record.owner,
+            reason="the replica that served it is gone, and its browser with it",
+        )
+
+    async def take_over(self, session_id: str, old_owner: str) -> ServerSession:
+        """Serve a session whose replica is gone, by re-opening its remote browser context here.
+
+        Raises:
+            RequestError: SESSION_NOT_FOUND when another replica took it first or it ended;
+                SESSION_LOST when its browser cannot be re-opened.
+        """
+        pending = self._taking_over.get(session_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ServerSession] = asyncio.get_running_loop().create_future()
+        self._taking_over[session_id] = future
+        try:
+            session = await self._take_over(session_id, old_owner)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a waiter may not exist
+            raise
+        else:
+            future.set_result(session)
+            return session
+        finally:
+            del self._taking_over[session_id]
+
+    async def _take_over(self, session_id: str, old_owner: str) -> ServerSession:
+        record = await self.store.load(session_id)
+        if record is None or not await self.store.transfer(session_id, old_owner, self.replica):
+            raise self._not_found(session_id, await self.store.ended(session_id))
+        record.owner = self.replica
+        endpoint = record.browser_endpoint
+        try:
+            browser = await self._browser_for(endpoint, record.context_id)
+        except Exception as exc:
+            await self.store.end(session_id, "lost when its replica went away")
+            await self.store.release_endpoint(endpoint)
+            raise SessionLostError(
+                f"The session's replica is gone and its browser context could not be re-opened "
+                f"({exc})."
+            ) from exc
+        profile = ProfileOptions.model_validate(record.profile) if record.profile else None
+        session = ServerSession(session_id, browser, record, endpoint, profile)
+        self._sessions[session_id] = session
+        log.info("session %s taken over from %s (its replica is gone)", session_id, old_owner)
+        return session
 
     @contextlib.asynccontextmanager
     async def use(self, session_id: str) -> AsyncIterator[ServerSession]:
@@ -160,7 +318,7 @@ class SessionRegistry:
         a session whose browser turns out to be gone is closed."""
         session = self.get(session_id)
         session.busy += 1
-        session.touch()
+        self._touch(session)
         try:
             yield session
         except SessionLostError:
@@ -168,7 +326,17 @@ class SessionRegistry:
             raise
         finally:
             session.busy -= 1
-            session.touch()
+            self._touch(session)
+
+    def _touch(self, session: ServerSession) -> None:
+        session.touch()
+        now = time.monotonic()
+        if self.store.shared and now - session._activity_written >= _ACTIVITY_WRITE_S:
+            session._activity_written = now
+            task = asyncio.get_running_loop().create_task(
+                self.store.touch(session.id, session.record.last_activity)
+            )
+            task.add_done_callback(_log_task_failure)
 
     async def close(self, session_id: str, reason: str = "stopped") -> ServerSession:
         """Close a session: write its profile back if it holds the writer lease, then the
@@ -196,10 +364,14 @@ class SessionRegistry:
                 except Exception:
                     log.exception("session %s: could not save profile %r", session.id, profile.name)
         finally:
-            if profile is not None:
-                self.profiles.release_writer(profile.name, session.id)
-            await session.browser_session.close()
-            log.info("session %s closed (%s)", session.id, reason)
+            try:
+                if profile is not None and profile.save_changes:
+                    await self.profiles.release_writer(profile.name, session.id)
+                await self.store.end(session.id, reason)
+                await self.store.release_endpoint(session.endpoint)
+            finally:
+                await session.browser_session.close()
+                log.info("session %s closed (%s)", session.id, reason)
 
     def _schedule_close(self, session: ServerSession, reason: str) -> None:
         if not session.closed:
@@ -216,25 +388,55 @@ class SessionRegistry:
             self._ended.popitem(last=False)
 
     async def reap(self) -> int:
-        """Close every expired session now; return how many were closed."""
-        now = time.monotonic()
+        """Close every expired session of this replica now (and, as the sweeper, end those of
+        replicas that are gone); return how many were closed here."""
         expired = [
             (s, reason)
             for s in list(self._sessions.values())
-            if (reason := s.expiry_reason(now)) is not None
+            if (reason := s.expiry_reason()) is not None
         ]
         for session, reason in expired:
             try:
                 await self._close(session, f"expired: {reason}")
             except Exception:
                 log.exception("closing expired session %s failed", session.id)
+        if self.store.shared:
+            await self._sweep()
         return len(expired)
 
+    async def _sweep(self) -> None:
+        """As the one sweeper: end the expired sessions of replicas that are gone (a remote
+        browser context is taken over first, so that it is closed, not left behind)."""
+        if not await self.store.claim_sweep(self.replica, self.settings.reap_interval * 3):
+            return
+        now = time.time()
+        for record in await self.store.records():
+            if record.owner == self.replica or record.expiry_reason(now) is None:
+                continue
+            if await self.store.alive(record.owner):
+                continue
+            reason = record.expiry_reason(now) or "it expired"
+            if record.browser_endpoint.kind == "cdp":
+                try:
+                    session = await self.take_over(record.id, record.owner)
+                except Exception:
+                    log.warning("could not take over expired session %s to close it", record.id)
+                else:
+                    await self._close(session, f"expired: {reason}")
+                    continue
+            await self.store.end(record.id, f"expired: {reason} (its replica was gone)")
+            await self.store.release_endpoint(record.browser_endpoint)
+            if record.profile and record.profile.get("save_changes"):
+                await self.profiles.release_writer(str(record.profile["name"]), record.id)
+
     def start(self) -> None:
-        """Start the reaper and the spare browsers (call inside the server's event loop)."""
+        """Start the reaper, the heartbeat and the spare browsers (inside the event loop)."""
         self._pool.refill()
-        if self._reaper is None or self._reaper.done():
-            self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks.append(loop.create_task(self._reap_forever()))
+            if self.store.shared:
+                self._tasks.append(loop.create_task(self._beat_forever()))
 
     async def _reap_forever(self) -> None:
         while True:
@@ -244,13 +446,21 @@ class SessionRegistry:
             except Exception:  # the reaper must outlive any one failure
                 log.exception("session reaper failed")
 
+    async def _beat_forever(self) -> None:
+        while True:
+            try:
+                await self.store.heartbeat(self.replica, HEARTBEAT_S * 3)
+            except Exception:
+                log.exception("replica heartbeat failed")
+            await asyncio.sleep(HEARTBEAT_S)
+
     async def close_all(self) -> None:
         """Stop the reaper and close every session (server shutdown), saving profiles."""
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
-            self._reaper = None
+                await task
+        self._tasks.clear()
         sessions = list(self._sessions.values())
         results = await asyncio.gather(
             *(self._close(s, "closed at server shutdown") for s in sessions),
@@ -266,4 +476,4 @@ class SessionRegistry:
 
 def _log_task_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("closing a session failed: %s", task.exception())
+        log.error("a session task failed: %s", task.exception())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agent.browser.providers import Endpoint
 from agent.config import SERVER_TABLE, TomlFileSource
 from agent.errors import ConfigError
 from agent.server.pool import DEFAULT_LAUNCH_CONCURRENCY
@@ -96,6 +98,21 @@ class ServerSettings(BaseSettings):
         le=64,
         description="Browsers started at once (starting one is CPU-bound); default cores + 1.",
     )
+    browser_endpoints: list[Endpoint] = Field(
+        default_factory=list,
+        description='Where sessions\' browsers come from, as a JSON list such as [{"kind": "cdp", '
+        '"url": "http://10.0.0.5:9222", "capacity": 8}]; empty: a local Chromium per session.',
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis holding the session table shared by replicas (redis://host:6379/0); "
+        "None: this process's memory (one server).",
+    )
+    replica_url: str | None = Field(
+        default=None,
+        description="The URL other replicas forward this replica's sessions' requests to; None: "
+        "the host and port it serves on.",
+    )
     queue_timeout: float = Field(
         default=30.0,
         ge=0,
@@ -154,6 +171,18 @@ class ServerSettings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    def own_url(self) -> str:
+        """The URL other replicas reach this one at: the setting, else the address it listens
+        on (this machine's address when it listens on every interface)."""
+        if self.replica_url:
+            return self.replica_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostbyname(socket.gethostname())
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     def exposure_warning(self) -> str | None:
         """What to warn about when the server listens beyond loopback with no API keys."""
