@@ -107,22 +107,45 @@ class Supervisor:
     def kill(self, child_id: int) -> None:
         child = self.children.get(child_id)
         if child is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGKILL)
+            kill_session(child.pid)
 
     def reap(self) -> None:
         for child_id, child in list(self.children.items()):
             status = child.poll()
             if status is not None:
                 del self.children[child_id]
-                # What the code left running in its group ends with it.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(child.pid, signal.SIGKILL)
+                # What the code left running ends with it: its process group, and any group it
+                # made in the same session (`timeout` does, and so may a fork bomb's survivors).
+                kill_session(child.pid)
                 self.send({"op": "exited", "id": child_id, "status": status})
 
     def kill_all(self) -> None:
         for child_id in list(self.children):
             self.kill(child_id)
+
+
+def kill_session(leader: int) -> None:
+    """SIGKILL every process of the session ``leader`` started (children are started with
+    ``start_new_session``); a daemon that made a session of its own (agent-browser's) lives on."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, signal.SIGKILL)
+    for _ in range(50):  # processes forking while we kill: go round until none is left
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii") as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] != "Z" and int(fields[3]) == leader:
+                found = True
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+        if not found:
+            return
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

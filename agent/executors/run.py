@@ -157,8 +157,16 @@ class SessionExecutors:
         return session
 
     async def launcher(self) -> Launcher:
-        """The session's launcher, its sandbox started on first use."""
+        """The session's launcher, its sandbox started on first use, and again if the code took
+        its sandbox down (``kill -9 -1`` kills the sandbox's first process too)."""
         async with self._launcher_lock:
+            if isinstance(self._launcher, BoxLauncher) and not self._launcher.alive:
+                log.info("the session's sandbox is gone; starting a new one")
+                for worker in self.workers.values():
+                    await worker.kill()
+                self.workers.clear()
+                await self._launcher.close()
+                self._launcher = None
             if self._launcher is None:
                 self._launcher = await self._start_launcher()
             return self._launcher
@@ -230,7 +238,10 @@ class SessionExecutors:
         except ExecutorStartError as exc:
             return _not_started(language, exc)
         if language == "bash":
-            return await self._run_bash(launcher, code, timeout_s)
+            try:
+                return await self._run_bash(launcher, code, timeout_s)
+            except ExecutorStartError as exc:  # the sandbox went away under the call
+                return _not_started(language, exc)
         async with self._locks[language]:
             try:
                 worker = await self._worker(launcher, language)

@@ -122,15 +122,15 @@ async def test_profile_store(tmp_path: Path) -> None:
         with pytest.raises(RequestError) as caught:
             store.path(bad)
         assert status_of(caught.value) == 400
-    store.acquire_writer("bob", "s1")
-    store.acquire_writer("bob", "s1")  # the same holder again is fine
+    await store.acquire_writer("bob", "s1")
+    await store.acquire_writer("bob", "s1")  # the same holder again is fine
     with pytest.raises(RequestError) as conflict:
-        store.acquire_writer("bob", "s2")
+        await store.acquire_writer("bob", "s2")
     assert status_of(conflict.value) == 409
-    store.release_writer("bob", "s2")  # not the holder: no effect
-    assert store.writer_of("bob") == "s1"
-    store.release_writer("bob", "s1")
-    store.acquire_writer("bob", "s2")
+    await store.release_writer("bob", "s2")  # not the holder: no effect
+    assert await store.writer_of("bob") == "s1"
+    await store.release_writer("bob", "s1")
+    await store.acquire_writer("bob", "s2")
     assert await store.load("never-saved") is None
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "broken.json").write_text("{not json")

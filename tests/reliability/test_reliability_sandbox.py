@@ -1,0 +1,363 @@
+"""The sandbox, attacked: code in session A tries to reach session B, the server and the machine.
+
+Every attack runs as code in A (python, node and bash where the attack applies) through the real
+server, in A's sandbox, and must fail; after each, B still answers and so does the server. Then
+``cdpUrl``: refused without its token or with a wrong one; with it, Playwright (Python and Node)
+and Puppeteer drive the session, and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from playwright.async_api import async_playwright
+
+from agent.server import ServerSettings
+from tests.harness import RunningServer, quick_agent_settings
+
+SECRET = "sk-sandbox-test-9c2e7f4a1b3d5e6f"
+"""A credential in the server's own environment, as a model key would be."""
+JS = Path(__file__).parent / "js"
+
+
+@pytest.fixture(scope="module")
+def served(profiles_dir: Path) -> Iterator[RunningServer]:
+    agent_settings = quick_agent_settings(
+        sandbox="bwrap", sandbox_memory_mb=1024, sandbox_file_size_mb=20
+    )
+    os.environ["AGENT_TEST_MODEL_KEY"] = SECRET
+    try:
+        with RunningServer(
+            ServerSettings(profiles_dir=profiles_dir, warm_browsers=0),
+            agent_settings=agent_settings,
+            count_launches=False,
+        ) as server:
+            yield server
+    finally:
+        del os.environ["AGENT_TEST_MODEL_KEY"]
+
+
+@pytest.fixture(scope="module")
+def victim(served: RunningServer, site: str, profiles_dir: Path) -> Iterator[dict[str, str]]:
+    """Session B, logged in with a saved profile, and what A's code could aim at."""
+    bob = served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
+    served.stop_session(bob)  # writes bob's profile
+    bob = served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
+    reply = served.interact(bob, code="1", language="python").json()
+    yield {
+        "id": bob,
+        "profile": str(profiles_dir / "bob.json"),
+        "cdp_socket": str(served.registry.get(bob).browser_session.cdp_socket),
+        "cdp_url": reply["cdpUrl"],
+        "server_pid": str(os.getpid()),
+        "api_port": served.url.rsplit(":", 1)[1],
+    }
+    served.stop_session(bob)
+
+
+@pytest.fixture(scope="module")
+def attacker(served: RunningServer, site: str) -> Iterator[str]:
+    alice = served.scrape_id(f"{site}/page?set=alice")
+    yield alice
+    served.stop_session(alice)
+
+
+def run(
+    served: RunningServer, session: str, code: str, language: str, timeout: int = 30
+) -> dict[str, Any]:
+    response = served.interact(session, code=code, language=language, timeout=timeout)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def still_fine(served: RunningServer, victim: dict[str, str]) -> None:
+    """B's session and the server are untouched."""
+    reply = run(served, victim["id"], "await page.title()", "python")
+    assert reply["success"], reply
+    assert httpx.get(f"{served.url}/health", timeout=10).status_code == 200
+    assert "bob" in Path(victim["profile"]).read_text()
+
+
+def _listening_loopback_ports() -> list[int]:
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
+
+
+# -- the attack table ---------------------------------------------------------------------------
+
+ATTACKS: dict[str, dict[str, str]] = {
+    "open B's browser over any loopback port": {
+        "python": """
+import socket
+reached = []
+for port in PORTS:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        reached.append(port)
+    except OSError:
+        pass
+assert not reached, f"BREACH: reached host ports {reached}"
+""",
+        "node": """
+const net = require("net");
+const reached = [];
+for (const port of PORTS) {
+  await new Promise((done) => {
+    const s = net.connect({host: "127.0.0.1", port, timeout: 1000});
+    s.on("connect", () => { reached.push(port); s.destroy(); done(); });
+    s.on("error", done); s.on("timeout", () => { s.destroy(); done(); });
+  });
+}
+if (reached.length) throw new Error("BREACH: reached host ports " + reached);
+""",
+        "bash": """
+for port in PORTS_SH; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "BREACH: reached $port"; exit 9; fi
+done
+""",
+    },
+    "open B's DevTools socket": {
+        "python": """
+import os, socket
+assert not os.path.exists(CDP_SOCKET), "B's socket is visible"
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(CDP_SOCKET)
+    raise AssertionError("BREACH: connected to B's DevTools")
+except OSError:
+    pass
+""",
+        "bash": "test ! -e CDP_SOCKET_SH",
+    },
+    "read B's saved profile": {
+        "python": """
+try:
+    open(PROFILE).read()
+    raise AssertionError("BREACH: read B's profile")
+except OSError:
+    pass
+""",
+        "node": """
+let read = false;
+try { require("fs").readFileSync(PROFILE); read = true; } catch (e) {}
+if (read) throw new Error("BREACH: read B's profile");
+""",
+        "bash": "! cat PROFILE_SH 2>/dev/null && ! ls $(dirname PROFILE_SH) 2>/dev/null",
+    },
+    "read the server's environment or API keys": {
+        "python": """
+import os, glob
+assert KEY not in str(dict(os.environ)), "BREACH: the key is in the environment"
+for path in glob.glob("/proc/*/environ") + [f"/proc/{SERVER_PID}/environ"]:
+    try:
+        data = open(path, "rb").read()
+    except OSError:
+        continue
+    assert KEY.encode() not in data, f"BREACH: the key is readable in {path}"
+""",
+        "bash": "! grep -rs KEY_SH /proc/*/environ /proc/*/cmdline /etc /opt /root 2>/dev/null",
+    },
+    "signal or kill the server or B's processes": {
+        "python": """
+import os, signal
+for pid in (SERVER_PID, 1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+""",
+        "bash": "kill -9 SERVER_PID_SH 2>/dev/null; kill -9 -1 2>/dev/null; true",
+    },
+    "fork bomb": {
+        "bash": "timeout 5 bash -c ':(){ :|:& };:' 2>/dev/null; true",
+    },
+    "allocate far past the memory limit": {
+        "python": """
+try:
+    block = bytearray(8 * 1024**3)
+    raise AssertionError("BREACH: allocated 8 GiB")
+except MemoryError:
+    pass
+""",
+        "node": """
+let got = false;
+try {
+  const held = [];
+  for (let i = 0; i < 80; i++) held.push(Buffer.alloc(100 * 1024 * 1024, 1));
+  got = true;
+} catch (e) {}
+if (got) throw new Error("BREACH: allocated 8 GB");
+""",
+    },
+    "fill the disk past the file-size limit": {
+        "bash": """
+dd if=/dev/zero of=/work/big bs=1M count=200 2>/dev/null
+size=$(stat -c %s /work/big); rm -f /work/big
+test "$size" -le $((20 * 1024 * 1024))
+""",
+        "python": """
+import os
+try:
+    with open("/work/big", "wb") as f:
+        for _ in range(200):
+            f.write(b"\\0" * 1024 * 1024)
+    raise AssertionError("BREACH: wrote 200 MiB")
+except OSError:
+    pass
+finally:
+    if os.path.exists("/work/big"):
+        os.remove("/work/big")
+""",
+    },
+    "write outside the working directory": {
+        "bash": """
+for target in /etc/pwned /usr/pwned /opt/agent/pwned /root/pwned /pwned /run/agent/pwned; do
+  if (echo x > "$target") 2>/dev/null; then echo "BREACH: wrote $target"; exit 9; fi
+done
+echo fine > /work/inside && echo fine > /tmp/inside
+""",
+        "node": """
+for (const target of ["/etc/pwned", "/usr/pwned", "/opt/agent/pwned", "/pwned"]) {
+  let wrote = false;
+  try { require("fs").writeFileSync(target, "x"); wrote = true; } catch (e) {}
+  if (wrote) throw new Error("BREACH: wrote " + target);
+}
+""",
+    },
+}
+
+
+# Attacks that may take down the attacking code itself: `kill -9 -1` kills every process of the
+# sandbox's user, the script included, and V8 aborts a process past its memory limit rather than
+# throw. What counts then is that the attack did not get through (no BREACH), that nobody else
+# is harmed, and that the session still runs code afterwards.
+MAY_DIE = {
+    ("signal or kill the server or B's processes", "bash"),
+    ("allocate far past the memory limit", "node"),
+}
+
+
+def _cases() -> list[tuple[str, str]]:
+    return [(attack, language) for attack, codes in ATTACKS.items() for language in codes]
+
+
+@pytest.mark.parametrize(("attack", "language"), _cases())
+def test_an_attack_from_one_sessions_code_fails_and_harms_nobody(
+    served: RunningServer, victim: dict[str, str], attacker: str, attack: str, language: str
+) -> None:
+    ports = _listening_loopback_ports()
+    values = {
+        "PORTS": json.dumps(ports),
+        "PORTS_SH": " ".join(map(str, ports)),
+        "CDP_SOCKET": json.dumps(victim["cdp_socket"]),
+        "CDP_SOCKET_SH": victim["cdp_socket"],
+        "PROFILE": json.dumps(victim["profile"]),
+        "PROFILE_SH": victim["profile"],
+        "KEY": json.dumps(SECRET),
+        "KEY_SH": SECRET,
+        "SERVER_PID": victim["server_pid"],
+        "SERVER_PID_SH": victim["server_pid"],
+    }
+    code = ATTACKS[attack][language]
+    for name in sorted(values, key=len, reverse=True):
+        code = code.replace(name, values[name])
+    reply = run(served, attacker, code, language, timeout=60)
+    said = reply["stdout"] + reply["stderr"] + reply["result"]
+    assert "BREACH" not in said, f"{attack} ({language}) got through: {reply}"
+    if (attack, language) not in MAY_DIE:
+        assert reply["success"], f"{attack} ({language}) failed to run: {reply}"
+    still_fine(served, victim)
+    # A's own session is still usable after its code's attack.
+    assert run(served, attacker, "echo still here", "bash")["stdout"].strip() == "still here"
+
+
+# -- cdpUrl ---------------------------------------------------------------------------------------
+
+
+async def _refused(url: str) -> bool:
+    try:
+        async with websockets.connect(url, open_timeout=10) as connection:
+            await asyncio.wait_for(connection.recv(), 5)
+    except (websockets.InvalidStatus, websockets.ConnectionClosed, TimeoutError, OSError):
+        return True
+    return False
+
+
+def test_cdp_url_needs_its_token(served: RunningServer, victim: dict[str, str]) -> None:
+    url = victim["cdp_url"]
+    assert url.startswith("ws://127.0.0.1:") and "token=" in url
+    bare = url.split("?", 1)[0]
+    assert asyncio.run(_refused(bare))
+    assert asyncio.run(_refused(bare + "?token=guessed-token"))
+
+
+async def _playwright_python(url: str) -> tuple[str, int]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.connect_over_cdp(url)
+        try:
+            pages = [page for context in browser.contexts for page in context.pages]
+            await pages[0].evaluate("document.title = 'driven from python'")
+            return pages[0].url, len(pages)
+        finally:
+            await browser.close()
+
+
+def test_playwright_python_drives_the_session_through_cdp_url(
+    served: RunningServer, attacker: str, site: str
+) -> None:
+    url = run(served, attacker, "1", "python")["cdpUrl"]
+    page_url, count = asyncio.run(_playwright_python(url))
+    assert page_url == f"{site}/page?set=alice" and count == 1
+    assert run(served, attacker, "await page.title()", "python")["result"] == "driven from python"
+
+
+@pytest.fixture(scope="module")
+def node_clients() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the Node clients")
+    if not (JS / "node_modules" / "puppeteer-core").is_dir():
+        installed = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=JS,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if installed.returncode != 0:
+            pytest.skip(f"could not install the Node clients: {installed.stderr[-500:]}")
+    return JS
+
+
+@pytest.mark.parametrize("client", ["playwright", "puppeteer"])
+def test_node_clients_drive_the_session_through_cdp_url(
+    served: RunningServer, attacker: str, site: str, node_clients: Path, client: str
+) -> None:
+    url = run(served, attacker, "1", "python")["cdpUrl"]
+    driven = subprocess.run(
+        ["node", str(node_clients / "drive.mjs"), client, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert driven.returncode == 0, driven.stderr
+    seen = json.loads(driven.stdout)
+    assert seen["urls"] == [f"{site}/page?set=alice"], seen
+    title = run(served, attacker, "await page.title()", "python")["result"]
+    assert title == f"driven by {client}"
