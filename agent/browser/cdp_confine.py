@@ -122,6 +122,8 @@ class Confinement:
         params = message.get("params") or {}
         if method in _TARGET_EVENTS:
             info = params.get("targetInfo") or {}
+            if info.get("type") == "browser":
+                return True  # a browser session of the client's own (attachToBrowserTarget)
             return info.get("browserContextId") == self.context_id
         if method in ("Target.targetDestroyed", "Target.targetCrashed"):
             return self.owns_target(params.get("targetId")) or params.get("targetId") is None

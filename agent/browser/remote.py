@@ -328,7 +328,18 @@ class PlaywrightCdpUpstream:
             params["flatten"] = False
         answer: dict[str, Any] = {"id": call_id}
         try:
-            if session is None:
+            if method == "Target.attachToBrowserTarget":
+                # From any session: a browser session of its own, which is flat-only, so it is
+                # made as a CDPSession of ours rather than attached under the asking session.
+                answer["result"] = await self._new_browser_session()
+                if session is not None:
+                    answer["sessionId"] = session
+            elif method == "Target.detachFromTarget" and params.get("sessionId") in self._sessions:
+                await self._sessions.pop(str(params["sessionId"])).detach()
+                answer["result"] = {}
+                if session is not None:
+                    answer["sessionId"] = session
+            elif session is None:
                 answer["result"] = await self._root_call(method, params)
             elif session in self._sessions and method == "Target.setAutoAttach":
                 answer["result"] = await self._emulate_auto_attach(session, params)
@@ -351,18 +362,15 @@ class PlaywrightCdpUpstream:
             answer["error"] = {"code": -32000, "message": str(exc).splitlines()[0]}
         self._emit(answer)
 
+    async def _new_browser_session(self) -> dict[str, Any]:
+        cdp = await self._browser.new_browser_cdp_session()
+        name = f"pw-browser-{next(self._names)}"
+        self._sessions[name] = cdp
+        for event in _BROWSER_EVENTS:
+            cdp.on(event, self._listener(name, event))
+        return {"sessionId": name}
+
     async def _root_call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        if method == "Target.attachToBrowserTarget":
-            cdp = await self._browser.new_browser_cdp_session()
-            name = f"pw-browser-{next(self._names)}"
-            self._sessions[name] = cdp
-            for event in _BROWSER_EVENTS:
-                cdp.on(event, self._listener(name, event))
-            return {"sessionId": name}
-        if method == "Target.detachFromTarget" and params.get("sessionId") in self._sessions:
-            cdp = self._sessions.pop(str(params["sessionId"]))
-            await cdp.detach()
-            return {}
         if self._root is None:
             self._root = await self._browser.new_browser_cdp_session()
             for event in (

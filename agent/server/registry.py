@@ -248,8 +248,12 @@ class SessionRegistry:
             message + " Scrape the page again (POST /v2/scrape) to get a new session.",
         )
 
-    async def locate(self, session_id: str) -> Location:
-        """Where ``session_id`` lives: here, on another live replica, or nowhere any more."""
+    async def locate(self, session_id: str, *, refused_by: str | None = None) -> Location:
+        """Where ``session_id`` lives: here, on another live replica, or nowhere any more.
+
+        ``refused_by``: a replica that just refused a connection, which counts as gone whatever
+        its last heartbeat said (a process killed outright leaves its heartbeat for seconds).
+        """
         if session_id in self._sessions:
             return Location("here")
         record = await self.store.load(session_id)
@@ -257,7 +261,7 @@ class SessionRegistry:
             return Location("unknown", reason=await self.store.ended(session_id) or "")
         if record.owner == self.replica:
             return Location("unknown")  # ours, but its browser is gone: the 404 explains
-        if await self.store.alive(record.owner):
+        if record.owner != refused_by and await self.store.alive(record.owner):
             return Location("elsewhere", owner=record.owner)
         if record.browser_endpoint.kind == "cdp":
             return Location("gone", owner=record.owner)  # its context can be re-opened here

@@ -23,7 +23,7 @@ import re
 
 import httpx
 import websockets
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agent.errors import AgentError, RequestError, SessionLostError
@@ -74,12 +74,17 @@ class ReplicaForwarder:
             return
         session_id = next(group for group in match.groups() if group)
         registry = state.registry
+        if scope["type"] == "http":
+            # Read the body once, so the request can go to the owner and, if the owner turns out
+            # to be gone, to our own routes after all.
+            receive = await _buffered(receive)
         try:
             location = await registry.locate(session_id)
             if location.kind == "elsewhere":
                 if await self._forward(scope, receive, send, location.owner):
                     return
-                location = await registry.locate(session_id)  # its owner refused: gone?
+                # Its owner refused the connection: it is gone, whatever its heartbeat says.
+                location = await registry.locate(session_id, refused_by=location.owner)
                 if location.kind == "elsewhere":
                     raise RequestError(
                         "SERVICE_UNAVAILABLE",
@@ -181,6 +186,24 @@ class ReplicaForwarder:
             with contextlib.suppress(Exception, WebSocketDisconnect):
                 await client.close()
         return True
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """A ``receive`` that replays the whole request body (read now), as many times as asked."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        body.extend(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    data = bytes(body)
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": data, "more_body": False}
+
+    return replay
 
 
 def _path_and_query(scope: Scope) -> str:
