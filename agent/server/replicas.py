@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 
 FORWARDED_HEADER = "x-agent-forwarded"
 _SESSION_PATH = re.compile(r"^/v2/(?:scrape/([^/]+)/interact|live/([^/]+)(?:/ws)?|cdp/([^/]+))$")
+# Not passed on. The Host header is: the owner then builds cdpUrl and live-view links on the
+# address the client used (a load balancer's), not on its own.
 _HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host",
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
      "content-length", "proxy-connection"}
 )  # fmt: skip
 
