@@ -146,7 +146,7 @@ async def test_screenshot(session, search):
 
 
 async def test_eval(session, search):
-    assert (await ok(session, 'agent-browser eval "document.title"')).strip() == '"Search"'
+    assert (await ok(session, 'agent-browser eval "document.title"')).strip() == '"Find things"'
 
 
 async def test_the_chained_example_exactly_as_documented(session, search):
