@@ -279,6 +279,8 @@ class RunningServer:
     Args:
         settings: the server's settings.
         model: the model prompts go to; by default a ScriptedModel answering from ``turns``.
+        scripted: with no ``model``, False builds the model from ``agent_settings`` as
+            ``agent serve`` does (with no model configured there: a 503 CONFIG_ERROR).
         agent_settings: the agent's settings (default :func:`quick_agent_settings`).
         session_factory: starts a session's browser; by default a :class:`LaunchCounter`, or,
             with ``count_launches=False``, exactly what ``agent serve`` starts browsers with.
@@ -293,12 +295,13 @@ class RunningServer:
         agent_settings: Settings | None = None,
         session_factory: SessionFactory | None = None,
         count_launches: bool = True,
+        scripted: bool = True,
         log_level: str = "warning",
     ) -> None:
         self.settings = settings
         self.agent_settings = agent_settings or quick_agent_settings()
         self.turns = Turns()
-        self.model = model or ScriptedModel(self.turns)
+        self.model = model or (ScriptedModel(self.turns) if scripted else None)
         self.launcher: SessionFactory | None = session_factory
         if session_factory is None and count_launches:
             self.launcher = LaunchCounter(self.agent_settings)

@@ -87,6 +87,12 @@ STATUS: dict[str, int] = {
     "SCRAPE_ABORTED": 400,
     "SCRAPE_FAILED": 400,
     "SCRAPE_BLOCKED": 403,
+    "SCRAPE_ACTION_ERROR": 400,
+    # a scrape that may only be served from a cache (lockdown, minAge): this server keeps none
+    "SCRAPE_NO_CACHED_DATA": 404,
+    "SCRAPE_LOCKDOWN_CACHE_MISS": 404,
+    # the json format: the model's answer did not match the schema, also after one retry
+    "SCRAPE_JSON_SCHEMA_MISMATCH": 422,
     # what the server depends on
     "CODE_EXECUTION_UNAVAILABLE": 501,
     "MODEL_BACKEND_ERROR": 503,
@@ -132,6 +138,12 @@ def _describe_validation_error(err: dict[str, Any]) -> dict[str, Any]:
     message = str(err.get("msg", "invalid value"))
     # pydantic prefixes messages raised from validators with "Value error, "
     message = message.removeprefix("Value error, ")
+    if err.get("type") == "extra_forbidden" and loc:
+        # A field Firecrawl's API does not know: saying so beats dropping it without a word.
+        message = (
+            f"unknown field {loc[-1]!r}: Firecrawl's v2 API has no such option here. Check its "
+            "spelling (fields are camelCase, e.g. onlyMainContent) or remove it"
+        )
     return {"path": loc, "message": message}
 
 

@@ -1,14 +1,16 @@
 """Request and response bodies of the Firecrawl v2 endpoints, camelCase on the wire.
 
-Request models accept the fields Firecrawl's SDKs send; fields this server does not know are kept
-in ``model_extra`` and logged, never rejected, so a newer SDK keeps working.
+:class:`ScrapeRequest` is the one list of the scrape options this server knows: every option of
+Firecrawl's v2 API (and the extra keys its SDKs send), each applied, or accepted and marked
+:class:`~agent.server.scrape_options.NotApplied` (then named in ``data.warning`` when set), or
+refused with a reason. A key Firecrawl does not know is a 400 naming it, so an option never
+disappears without a word. Its formats and actions are in :mod:`agent.server.scrape_options`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -20,6 +22,25 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from agent.server.scrape_options import (
+    MAX_ACTIONS,
+    MAX_ACTIONS_WAIT_MS,
+    MAX_PROMPT_CHARS,
+    MODEL_FORMATS,
+    SUPPORTED_FORMATS,
+    Action,
+    FormatSpec,
+    JsonFormat,
+    NotApplied,
+    PlainFormat,
+    ScreenshotFormat,
+    ScreenshotOptions,
+    WaitAction,
+    format_object,
+    not_applied,
+    reject_unencodable,
+)
 
 __all__ = [
     "MAX_CODE_CHARS",
@@ -34,47 +55,38 @@ __all__ = [
     "StopResponse",
 ]
 
-MAX_PROMPT_CHARS = 10_000
 MAX_CODE_CHARS = 100_000
-SUPPORTED_FORMATS = ("markdown", "html", "rawHtml", "links", "images", "screenshot")
-# Firecrawl formats that need an LLM extraction or a service this server does not run.
-_UNSUPPORTED_FORMATS = frozenset(
-    {
-        "json", "summary", "changeTracking", "branding", "attributes", "question",
-        "highlights", "query", "audio", "video", "product", "menu",
-    }
-)  # fmt: skip
 PROFILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Control characters and whitespace never belong in a URL, bidirectional controls only disguise
 # one (a right-to-left override in a host name), and lone surrogates cannot be encoded.
 _BAD_URL_CHARS = re.compile(
     "[\\x00-\\x20\\x7f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]"
 )
-# NUL cannot be passed to a process, and lone surrogates cannot be encoded to UTF-8.
-_BAD_TEXT_CHARS = re.compile("[\\x00\\ud800-\\udfff]")
 
 
 def _reject_unencodable(field: str, text: str | None) -> str | None:
-    if text is not None and (bad := _BAD_TEXT_CHARS.search(text)):
-        raise ValueError(
-            f"{field} contains the character {bad.group()!r} at position {bad.start()}, which "
-            "cannot be passed on (NUL or a lone UTF-16 surrogate): remove it"
-        )
-    return text
+    if text is None:
+        return None
+    try:
+        return reject_unencodable(text)
+    except ValueError as exc:
+        raise ValueError(f"{field} {exc}") from None
 
 
-def _default_formats() -> list[str | dict[str, Any]]:
-    return ["markdown"]
+def _default_formats() -> list[FormatSpec]:
+    return [PlainFormat(type="markdown")]
 
 
 class _CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
 
-class ProfileOptions(_CamelModel):
-    """A named profile whose cookies and storage the session starts from."""
+class _StrictModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+class ProfileOptions(_StrictModel):
+    """A named profile whose cookies and storage the session starts from."""
 
     name: str
     save_changes: bool = True
@@ -90,20 +102,20 @@ class ProfileOptions(_CamelModel):
         return name
 
 
-@dataclass(frozen=True)
-class ScreenshotOptions:
-    """What the screenshot format asked for."""
-
-    full_page: bool = False
-    quality: int | None = None
-    viewport: tuple[int, int] | None = None
+def _true(value: Any) -> bool:
+    return value is True
 
 
-class ScrapeRequest(_CamelModel):
-    """Body of ``POST /v2/scrape``."""
+class ScrapeRequest(_StrictModel):
+    """Body of ``POST /v2/scrape``: every option Firecrawl's v2 API and SDKs send."""
 
+    # --- applied
     url: str
-    formats: list[str | dict[str, Any]] = Field(default_factory=_default_formats)
+    formats: list[FormatSpec] = Field(default_factory=_default_formats)
+    actions: list[Action] = Field(
+        default_factory=list,
+        description="Run in order on the loaded page before its content is taken.",
+    )
     only_main_content: bool = True
     include_tags: list[str] = Field(default_factory=list)
     exclude_tags: list[str] = Field(default_factory=list)
@@ -116,17 +128,66 @@ class ScrapeRequest(_CamelModel):
     skip_tls_verification: bool = True
     remove_base64_images: bool = True
     block_ads: bool = True
-    # Accepted for compatibility; a self-hosted browser has no cache or fast path to choose.
-    fast_mode: bool | None = None
-    store_in_cache: bool | None = None
-    max_age: int | None = None
-    origin: str | None = None
-    integration: str | None = None
     profile: ProfileOptions | None = None
+    # This server's own: how long the session the scrape opens may live.
     ttl: int | None = Field(default=None, ge=30, le=3600, description="Session lifetime, s.")
     activity_ttl: int | None = Field(
         default=None, ge=10, le=3600, description="Session idle limit, s."
     )
+
+    # --- nothing to apply. This server keeps no cache: every scrape loads the page live, which
+    # is what maxAge allows whatever its value; storeInCache has nothing to store into.
+    max_age: int | None = Field(default=None, ge=0)
+    store_in_cache: bool | None = None
+    # Served only from a cache, which this server does not have: answered as Firecrawl answers
+    # a cache miss (404), never by loading the page the client said not to load.
+    min_age: int | None = Field(default=None, ge=0)
+    lockdown: bool | None = None
+    # No scrape data outlives its session here (and the SDKs' own labels).
+    zero_data_retention: bool | None = None
+    origin: str | None = None
+    integration: str | None = None
+
+    # --- accepted, not applied: named in data.warning when set
+    location: Annotated[
+        dict[str, Any] | None,
+        NotApplied("pages load from this server's own network and locale, not a chosen country"),
+    ] = None
+    proxy: Annotated[
+        Literal["basic", "stealth", "enhanced", "auto"] | None,
+        NotApplied("no proxy is used: pages load directly from this server"),
+    ] = None
+    parsers: Annotated[
+        list[str | dict[str, Any]] | None,
+        NotApplied("PDFs and images are not parsed into text"),
+    ] = None
+    only_clean_content: Annotated[
+        bool | None, NotApplied("markdown is not cleaned further; onlyMainContent still applies")
+    ] = None
+    fast_mode: Annotated[
+        bool | None, NotApplied("every scrape loads the page in a full browser")
+    ] = None
+    use_mock: Annotated[str | None, NotApplied("there are no recorded mocks to replay")] = None
+    check_prompt_injection: Annotated[
+        bool | None, NotApplied("the page is not scanned for prompt injection")
+    ] = None
+    safe_mode: Annotated[bool | None, NotApplied("there is no safe mode", when=_true)] = None
+    threat_protection: Annotated[
+        dict[str, Any] | None, NotApplied("there is no threat protection service")
+    ] = None
+    audit_metadata: Annotated[
+        dict[str, Any] | None, NotApplied("there is no audit log to attach it to")
+    ] = None
+    domain_tools: Annotated[
+        bool | None, NotApplied("no domain tools are discovered", when=_true)
+    ] = None
+    tool_detail: Annotated[
+        Literal["compact", "summary", "full"] | None,
+        NotApplied("no domain tools are discovered"),
+    ] = None
+
+    # --- refused: ignoring it would hand back what the client asked to have removed
+    redact_pii: bool | dict[str, Any] | None = Field(default=None, alias="redactPII")
 
     @field_validator("url")
     @classmethod
@@ -149,61 +210,71 @@ class ScrapeRequest(_CamelModel):
             )
         return url
 
-    @field_validator("formats")
+    @field_validator("formats", mode="before")
     @classmethod
-    def _known_formats(cls, formats: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
-        for fmt in formats:
-            name = fmt if isinstance(fmt, str) else fmt.get("type")
-            if not isinstance(name, str):
-                raise ValueError(f"format {fmt!r} has no 'type'")
-            name = name.split("@", 1)[0]
-            if name == "screenshot" and isinstance(fmt, dict):
-                _screenshot_from_dict(fmt)  # reject bad options now, as a 400
-            if name in _UNSUPPORTED_FORMATS:
-                raise ValueError(
-                    f"format {name!r} is not supported by this server; supported formats: "
-                    + ", ".join(SUPPORTED_FORMATS)
-                )
-            if name not in SUPPORTED_FORMATS:
-                raise ValueError(
-                    f"unknown format {name!r}; supported formats: " + ", ".join(SUPPORTED_FORMATS)
-                )
-        return formats
+    def _format_objects(cls, formats: Any) -> Any:
+        if not isinstance(formats, list):
+            return formats  # pydantic says it must be a list
+        return [format_object(fmt) for fmt in formats]
+
+    @field_validator("redact_pii")
+    @classmethod
+    def _no_redaction(cls, value: bool | dict[str, Any] | None) -> None:
+        if value not in (None, False):
+            raise ValueError(
+                "redactPII is not supported by this server: it cannot remove personal data from "
+                "the page, and ignoring it would return the data unredacted. Remove redactPII, "
+                "or redact the returned content yourself"
+            )
+        return None
+
+    @model_validator(mode="after")
+    def _firecrawl_limits(self) -> ScrapeRequest:
+        kinds = [fmt.type for fmt in self.formats]
+        for kind in ("screenshot", "json"):
+            if kinds.count(kind) > 1:
+                raise ValueError(f"You may only specify one {kind} format")
+        if self.timeout is not None and self.wait_for > self.timeout / 2:
+            raise ValueError("waitFor must not exceed half of timeout")
+        if len(self.actions) > MAX_ACTIONS:
+            raise ValueError(f"Number of actions cannot exceed {MAX_ACTIONS}")
+        waited = self.wait_for + sum(
+            (action.milliseconds or 1000)
+            for action in self.actions
+            if isinstance(action, WaitAction)
+        )
+        if waited > MAX_ACTIONS_WAIT_MS:
+            raise ValueError(
+                f"Total wait time (waitFor + wait actions) cannot exceed "
+                f"{MAX_ACTIONS_WAIT_MS // 1000} seconds"
+            )
+        return self
 
     def format_names(self) -> set[str]:
-        names = set()
-        for fmt in self.formats:
-            name = fmt if isinstance(fmt, str) else str(fmt["type"])
-            names.add(name.split("@", 1)[0])
-        return names
+        return {fmt.type for fmt in self.formats}
 
     def screenshot_options(self) -> ScreenshotOptions | None:
         """The screenshot format's options, or None when no screenshot was asked for."""
-        for fmt in self.formats:
-            if isinstance(fmt, str):
-                if fmt == "screenshot":
-                    return ScreenshotOptions()
-                if fmt == "screenshot@fullPage":
-                    return ScreenshotOptions(full_page=True)
-            elif fmt.get("type") == "screenshot":
-                return _screenshot_from_dict(fmt)
-        return None
+        return next((fmt for fmt in self.formats if isinstance(fmt, ScreenshotFormat)), None)
 
+    def json_format(self) -> JsonFormat | None:
+        """The json format, or None when none was asked for."""
+        return next((fmt for fmt in self.formats if isinstance(fmt, JsonFormat)), None)
 
-def _screenshot_from_dict(fmt: dict[str, Any]) -> ScreenshotOptions:
-    quality = fmt.get("quality")
-    if quality is not None and (not isinstance(quality, int) or not 1 <= quality <= 100):
-        raise ValueError("screenshot quality must be an integer from 1 to 100")
-    viewport = fmt.get("viewport")
-    size: tuple[int, int] | None = None
-    if viewport is not None:
-        try:
-            size = (int(viewport["width"]), int(viewport["height"]))
-        except (KeyError, TypeError, ValueError):
-            raise ValueError("screenshot viewport must be {width: int, height: int}") from None
-        if not (100 <= size[0] <= 7680 and 100 <= size[1] <= 7680):
-            raise ValueError("screenshot viewport width and height must be 100-7680 pixels")
-    return ScreenshotOptions(full_page=bool(fmt.get("fullPage")), quality=quality, viewport=size)
+    def needs_model(self) -> bool:
+        """Whether a format is produced by the model backend (json, summary)."""
+        return bool(self.format_names() & MODEL_FORMATS)
+
+    def not_applied_warning(self) -> str | None:
+        """The ``data.warning`` naming every option set that this server does not apply."""
+        ignored = list(not_applied(self))
+        if not ignored:
+            return None
+        return (
+            "This server does not apply these options, so they were ignored: "
+            + "; ".join(ignored)
+            + "."
+        )
 
 
 Language = Literal["node", "python", "bash"]

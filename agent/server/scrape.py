@@ -1,12 +1,10 @@
-"""Loading a URL into a session's page and producing the formats a scrape asked for."""
+"""Loading a URL into a session's page, running the scrape's actions on it, and producing the
+formats it asked for (json and summary through :mod:`agent.server.extract`)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import ipaddress
 import logging
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -17,12 +15,22 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent.browser.session import BrowserSession
 from agent.errors import BrowserError, RequestError, ToolError, first_line
 from agent.server import content
-from agent.server.schemas import ScrapeRequest, ScreenshotOptions
+from agent.server.actions import ActionRun, describe, take_screenshot
+from agent.server.address_guard import block_private_requests
+from agent.server.schemas import ScrapeRequest
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, CDPSession, Page, Response, Route
+    from playwright.async_api import CDPSession, Page, Response
 
-__all__ = ["AD_URL_PATTERNS", "ServedBrowserSession", "check_public_address", "scrape_page"]
+    from agent.messages import Usage
+    from agent.server.extract import Extractor
+
+__all__ = [
+    "AD_URL_PATTERNS",
+    "ServedBrowserSession",
+    "check_cache_only",
+    "scrape_page",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,23 @@ class ServedBrowserSession(BrowserSession):
         return await super().goto(url, wait_until=wait_until)
 
 
+def check_cache_only(request: ScrapeRequest) -> None:
+    """Refuse, as Firecrawl answers a cache miss, a scrape that may be served only from a cache:
+    this server keeps none, and loading the page live is what the client ruled out."""
+    if request.lockdown:
+        raise RequestError(
+            "SCRAPE_LOCKDOWN_CACHE_MISS",
+            "lockdown: true asks for a cached copy and no outbound request, and this server "
+            "keeps no cache, so there is nothing to serve. Drop lockdown to load the page live.",
+        )
+    if request.min_age:
+        raise RequestError(
+            "SCRAPE_NO_CACHED_DATA",
+            f"minAge: {request.min_age} asks for a cached copy at least that old, and this "
+            "server keeps no cache, so there is none. Drop minAge to load the page live.",
+        )
+
+
 async def scrape_page(
     session: BrowserSession,
     request: ScrapeRequest,
@@ -77,14 +102,26 @@ async def scrape_page(
     scrape_id: str,
     timeout_s: float,
     block_private_addresses: bool = False,
+    extractor: Extractor | None = None,
+    extract_timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Load ``request.url`` into the session's page and return Firecrawl's ``data`` object.
+    """Load ``request.url`` into the session's page, run its actions, and return Firecrawl's
+    ``data`` object. The session keeps the page the actions left.
+
+    Args:
+        timeout_s: the time for loading, actions and the content formats.
+        extractor: makes the json and summary formats; needed when they are asked for.
+        extract_timeout_s: the time for json and summary after that; None: what is left of
+            ``timeout_s``.
 
     Raises:
-        RequestError: SCRAPE_TIMEOUT when loading takes longer than ``timeout_s``; 400 with a
-            code saying why when the site cannot be reached; 403 for a blocked address.
+        RequestError: SCRAPE_TIMEOUT past the timeout; SCRAPE_ACTION_ERROR when an action
+            failed; 400 with a code saying why when the site cannot be reached; 403 for a
+            blocked address; the extractor's errors.
     """
     started = time.monotonic()
+    run = ActionRun(session, deadline=started + timeout_s)
+    phase = "load"
     try:
         async with asyncio.timeout(timeout_s):
             page = session.page
@@ -92,9 +129,38 @@ async def scrape_page(
             response = await _navigate(page, request.url, timeout_s)
             if request.wait_for:
                 await page.wait_for_timeout(request.wait_for)
-            return await _collect(page, request, response, scrape_id, deadline=started + timeout_s)
+            if request.actions:
+                phase = "actions"
+                await run.run(request.actions)
+                phase = "collect"
+            # The actions may have moved on to another tab: the content is the page they left.
+            data, markdown = await _collect(
+                session.page, request, response, scrape_id, deadline=started + timeout_s
+            )
+        if request.actions:
+            data["actions"] = run.outputs()
+        warnings = [request.not_applied_warning()]
+        if request.needs_model():
+            assert extractor is not None, "json and summary need an extractor"
+            phase = "extract"
+            budget = extract_timeout_s
+            if budget is None:
+                budget = max(0.0, started + timeout_s - time.monotonic())
+            async with asyncio.timeout(budget):
+                extraction = await extractor.extract(
+                    markdown,
+                    json_format=request.json_format(),
+                    summary="summary" in request.format_names(),
+                )
+            data.update(extraction.values)
+            warnings += extraction.warnings
+            if extraction.values:
+                data["metadata"]["usage"] = _usage(extraction.usage, extractor.model.model_id)
+        if any(warnings):
+            data["warning"] = " ".join(w for w in warnings if w)
+        return data
     except TimeoutError:
-        raise _timeout_error(request.url, timeout_s) from None
+        raise _scrape_timeout(request, phase, run, timeout_s, extract_timeout_s) from None
     except (RequestError, PlaywrightError) as exc:
         if not session.alive:  # not the page's fault nor the request's: a crash
             raise BrowserError(
@@ -112,6 +178,53 @@ async def scrape_page(
         raise
     finally:
         log.info("scrape %s of %s took %.2f s", scrape_id, request.url, time.monotonic() - started)
+
+
+def _usage(usage: Usage, model_id: str) -> dict[str, Any]:
+    return {
+        "model": model_id,
+        "inputTokens": usage.input,
+        "outputTokens": usage.output,
+        "cachedTokens": usage.cached,
+    }
+
+
+def _scrape_timeout(
+    request: ScrapeRequest,
+    phase: str,
+    run: ActionRun,
+    timeout_s: float,
+    extract_timeout_s: float | None,
+) -> RequestError:
+    raise_it = "Raise 'timeout' (milliseconds, up to 300000)"
+    if phase == "load":
+        return _timeout_error(request.url, timeout_s)
+    if phase == "actions" and run.current is not None:
+        index, action = run.current
+        return RequestError(
+            "SCRAPE_TIMEOUT",
+            f"Scrape timed out during actions[{index}] ({describe(action)}): the scrape's "
+            f"{timeout_s:g} s ran out. {raise_it}, or check the action's selector and that the "
+            "page is ready for it.",
+            details={"index": index, "type": action.type},
+        )
+    if phase == "extract":
+        limit = (
+            f"{extract_timeout_s:g} s (AGENT_DEFAULT_PROMPT_TIMEOUT)"
+            if extract_timeout_s is not None
+            else f"the rest of the scrape's {timeout_s:g} s"
+        )
+        return RequestError(
+            "SCRAPE_TIMEOUT",
+            f"Scrape timed out: {request.url} loaded, but the model did not produce the json or "
+            f"summary format within {limit}. {raise_it}, or check that the model backend is "
+            "answering.",
+        )
+    return RequestError(
+        "SCRAPE_TIMEOUT",
+        f"Scrape timed out: {request.url} loaded, but taking its content did not finish within "
+        f"{timeout_s:g} s, the scrape's timeout. {raise_it} or ask for fewer formats.",
+    )
 
 
 async def _prepare(
@@ -132,7 +245,7 @@ async def _prepare(
     if request.mobile:
         await _emulate_mobile(cdp, session)
     if block_private:
-        await _block_private_requests(context)
+        await block_private_requests(context)
 
 
 async def _emulate_mobile(cdp: CDPSession, session: BrowserSession) -> None:
@@ -213,12 +326,15 @@ async def _collect(
     scrape_id: str,
     *,
     deadline: float,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str]:
+    """The content formats and metadata of ``page``, and its markdown (what json and summary
+    are made from, whether or not markdown was asked for)."""
     formats = request.format_names()
     raw_html = await page.content()
     final_url = page.url
     data: dict[str, Any] = {}
-    if "markdown" in formats or "html" in formats:
+    markdown = ""
+    if formats & {"markdown", "html"} or request.needs_model():
         try:
             cleaned = await asyncio.to_thread(
                 content.clean_html,
@@ -230,10 +346,12 @@ async def _collect(
             )
         except ValueError as exc:
             raise RequestError("BAD_REQUEST", f"Bad includeTags/excludeTags: {exc}") from None
-        if "markdown" in formats:
-            data["markdown"] = await asyncio.to_thread(
+        if "markdown" in formats or request.needs_model():
+            markdown = await asyncio.to_thread(
                 content.to_markdown, cleaned, remove_base64_images=request.remove_base64_images
             )
+        if "markdown" in formats:
+            data["markdown"] = markdown
         if "html" in formats:
             data["html"] = cleaned
     if "rawHtml" in formats:
@@ -247,7 +365,7 @@ async def _collect(
         # The scrape's own deadline bounds the screenshot, not the short per-action timeout:
         # a full-page shot of a long page on a busy machine takes seconds.
         remaining_ms = max(1000.0, (deadline - time.monotonic()) * 1000)
-        data["screenshot"] = await _screenshot(page, shot, timeout_ms=remaining_ms)
+        data["screenshot"] = await take_screenshot(page, shot, timeout_ms=remaining_ms)
     metadata = content.extract_metadata(raw_html, final_url)
     metadata.update(
         {
@@ -263,66 +381,4 @@ async def _collect(
             metadata["contentType"] = content_type
     metadata.setdefault("title", await page.title() or None)
     data["metadata"] = metadata
-    return data
-
-
-async def _screenshot(page: Page, options: ScreenshotOptions, *, timeout_ms: float) -> str:
-    if options.viewport is not None:
-        width, height = options.viewport
-        await page.set_viewport_size({"width": width, "height": height})
-    if options.quality is not None:
-        image = await page.screenshot(
-            full_page=options.full_page, type="jpeg", quality=options.quality, timeout=timeout_ms
-        )
-        mime = "image/jpeg"
-    else:
-        image = await page.screenshot(full_page=options.full_page, type="png", timeout=timeout_ms)
-        mime = "image/png"
-    return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
-
-
-def _is_private(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-async def check_public_address(url: str) -> None:
-    """Raise 403 when ``url``'s host is or resolves to a non-public address (SSRF guard)."""
-    host = urlsplit(url).hostname or ""
-    if await _host_is_private(host):
-        raise RequestError(
-            "SCRAPE_BLOCKED",
-            f"{host!r} is a private, loopback or link-local address, which this server does "
-            "not load (AGENT_BLOCK_PRIVATE_ADDRESSES is on).",
-        )
-
-
-async def _host_is_private(host: str) -> bool:
-    try:
-        return _is_private(host)
-    except ValueError:
-        pass  # a name, not an address literal
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return False  # unresolvable: let the browser report the DNS error
-    return any(_is_private(str(info[4][0])) for info in infos)
-
-
-async def _block_private_requests(context: BrowserContext) -> None:
-    """Abort every request, redirects and subresources included, that reaches a private host."""
-    verdicts: dict[str, bool] = {}
-
-    async def guard(route: Route) -> None:
-        host = urlsplit(route.request.url).hostname or ""
-        if route.request.url.startswith(("http://", "https://", "ws://", "wss://")):
-            if host not in verdicts:
-                verdicts[host] = await _host_is_private(host)
-            if verdicts[host]:
-                await route.abort("blockedbyclient")
-                return
-        await route.fallback()
-
-    await context.route("**/*", guard)
+    return data, markdown

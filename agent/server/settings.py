@@ -142,6 +142,12 @@ class ServerSettings(BaseSettings):
         le=3600,
         description="Seconds for an interact call with a prompt when the body sets no timeout.",
     )
+    max_extract_tokens: int = Field(
+        default=30_000,
+        ge=500,
+        description="Tokens of a page's markdown sent to the model for json and summary; the "
+        "rest is cut off, with a warning (keep it within the model's context window).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -34,6 +34,9 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "elided_snapshot": {"step": 3, "url": "http://127.0.0.1:8000/", "tokens": 812},
     "tool_error": {"tool": "click", "error": "stale ref @e4: removed.", "kind": "tool"},
     "no_action": {"done_tool": "done"},
+    "extract_system": {"task": "json", "has_schema": True},
+    "extract_page": {"page": "# Kettle", "task": "json", "prompt": "The price", "schema": "{}"},
+    "extract_retry": {"problems": ["at $.price: 'x' is not of type 'number'"], "has_schema": True},
 }
 
 

@@ -1,9 +1,11 @@
 """Record and replay the wire-format cassettes in ``tests/models/cassettes/``.
 
-The OpenAI and Anthropic backend tests (``test_openai_wire.py``, ``test_anthropic_wire.py``) run
-the real SDK clients over the eval suite's cassette stack (``evals/cassettes.py``): the SDK's
-HTTP client gets a ``CassetteTransport``, which replays or records one cassette. The environment
-variable ``AGENT_RECORD`` picks what happens:
+The OpenAI and Anthropic backend tests (``test_openai_wire.py``, ``test_anthropic_wire.py``) and
+the server's json/summary formats over both wire formats
+(``tests/server/test_server_extract_wire.py``) run the real SDK clients over the eval suite's
+cassette stack (``evals/cassettes.py``): the SDK's HTTP client gets a ``CassetteTransport``,
+which replays or records one cassette. The environment variable ``AGENT_RECORD`` picks what
+happens:
 
 * unset: replay. Strict matching on method, scheme, host, port, path, query and the JSON body;
   no network, no key, no server. A request the cassette lacks fails the test, and so does a
@@ -38,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent.messages import ModelSettings, SystemMessage
 from agent.models.retry import RetryPolicy
 from evals.backends import _http_module
@@ -55,6 +59,7 @@ __all__ = [
     "SYSTEM",
     "CassetteFactory",
     "CassetteRun",
+    "cassette_factory",
     "main",
     "record_mode",
     "use_cassette",
@@ -65,7 +70,12 @@ CASSETTE_DIR = HERE / "cassettes"
 PROVENANCE_HEADER = "x-cassette-provenance"
 RECORD_ENV_VAR = "AGENT_RECORD"
 RERECORD = "python -m tests.models.record_cassettes fake"
-WIRE_TESTS = ("test_openai_wire.py", "test_anthropic_wire.py")
+WIRE_TESTS = (
+    "models/test_openai_wire.py",
+    "models/test_anthropic_wire.py",
+    "server/test_server_extract_wire.py",
+)
+"""Every test that replays these cassettes, relative to ``tests/``."""
 
 OPENAI_MODEL = "gpt-4.1-mini"
 ANTHROPIC_MODEL = "claude-haiku-4-5"
@@ -187,16 +197,48 @@ def use_cassette(
         transport.save()
 
 
+@contextmanager
+def cassette_factory() -> Iterator[CassetteFactory]:
+    """What the ``cassette`` fixtures yield: ``open_cassette(name, provider, live=True)``.
+
+    Pass ``live=False`` for cassettes the real API cannot produce (forced errors), which skip in
+    live mode. Fake provider servers started for recording are closed when the block ends.
+    """
+    mode = record_mode()
+    servers: list[FakeProviderServer] = []
+
+    def open_cassette(
+        name: str, provider: str, *, live: bool = True
+    ) -> AbstractContextManager[CassetteRun]:
+        if mode == "live":
+            if not live:
+                pytest.skip(f"{name}: the real API cannot be made to produce this; fake only")
+            if not os.environ.get(KEY_ENV[provider]):
+                pytest.skip(f"AGENT_RECORD=live needs {KEY_ENV[provider]} set to a real key")
+        if mode == "replay" and not (CASSETTE_DIR / f"{name}.yaml").exists():
+            pytest.fail(f"cassette {name}.yaml is missing: record it with `{RERECORD}`")
+        fake = None
+        if mode == "fake":
+            fake = FakeProviderServer().start()
+            servers.append(fake)
+        return use_cassette(name, provider, mode=mode, fake=fake)
+
+    try:
+        yield open_cassette
+    finally:
+        for server in servers:
+            server.close()
+
+
 def main(argv: list[str]) -> int:
     """``python -m tests.models.record_cassettes fake|live``: re-record the cassettes."""
     if len(argv) != 1 or argv[0] not in ("fake", "live"):
         print(__doc__)
         print("usage: python -m tests.models.record_cassettes fake|live", file=sys.stderr)
         return 2
-    import pytest
-
     os.environ[RECORD_ENV_VAR] = argv[0]
-    return int(pytest.main([str(HERE / name) for name in WIRE_TESTS] + ["-q", "-rs"]))
+    tests = HERE.parent
+    return int(pytest.main([str(tests / name) for name in WIRE_TESTS] + ["-q", "-rs"]))
 
 
 if __name__ == "__main__":

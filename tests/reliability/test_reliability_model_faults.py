@@ -129,6 +129,31 @@ def test_malformed_tool_calls_go_back_to_the_model_which_recovers(
     assert all("error" in text.lower() or "no tool" in text.lower() for text in results)
 
 
+def test_json_and_summary_follow_the_same_retry_and_503_rules(
+    served: RunningServer, site: str, fake: FakeProviderServer
+) -> None:
+    fake.enqueue(
+        Reply(429, chat_error(429, "Rate limit reached", type="rate_limit_error").body,
+              headers={"retry-after": "0.1"}),
+        chat_completion(text='{"heading": "Reliability page"}'),
+    )  # fmt: skip
+    extracted = served.scrape(f"{site}/page", formats=[{"type": "json", "prompt": "The heading"}])
+    assert extracted.status_code == 200, extracted.text
+    served.stop_session(extracted.json()["data"]["metadata"]["scrapeId"])
+    assert extracted.json()["data"]["json"] == {"heading": "Reliability page"}
+    assert len(fake.requests) == 2, "one failed attempt, one retry"
+
+    fake.requests.clear()
+    sessions = len(served.registry)
+    started = time.monotonic()
+    response = served.scrape(f"{site}/page", formats=["summary"])
+    body = assert_error(response, 503, "the summary format was not produced", "HTTP 500")
+    assert body["code"] == "MODEL_BACKEND_ERROR"
+    assert len(fake.requests) == RETRIES + 1
+    assert time.monotonic() - started < 30
+    assert len(served.registry) == sessions, "the failed scrape's session was closed"
+
+
 def test_the_session_still_works_after_every_model_fault(
     served: RunningServer, scrape_id: str, fake: FakeProviderServer
 ) -> None:

@@ -59,7 +59,8 @@ def test_prompt_with_any_language_is_fine(
         ({"url": "not a url"}, "not an http(s) URL"),
         ({"url": "http://"}, "not an http(s) URL"),
         ({}, "url"),
-        ({"url": "http://127.0.0.1/", "formats": ["json"]}, "'json' is not supported"),
+        ({"url": "http://127.0.0.1/", "formats": ["json"]}, "a json format needs a 'schema'"),
+        ({"url": "http://127.0.0.1/", "formats": ["branding"]}, "'branding' is not supported"),
         ({"url": "http://127.0.0.1/", "formats": ["pdf"]}, "unknown format 'pdf'"),
         (
             {"url": "http://127.0.0.1/", "formats": [{"type": "screenshot", "quality": 0}]},

@@ -19,6 +19,8 @@ import pytest
 from agent.messages import Message
 from tests.harness import RunningServer, Turns, latest_observation
 
+KETTLE = {"name": "Blue Kettle", "price": 39.5}
+
 JS_DIR = Path(__file__).parent / "js"
 
 
@@ -68,3 +70,38 @@ def test_js_sdk_scrape_interact_stop(
     assert report["prompt"]["liveViewUrl"].startswith(f"{server.url}/v2/live/")
     assert report["stop"]["success"] is True and report["stop"]["status"] == "stopped"
     assert report["afterStop"]["status"] == 404, report["afterStop"]
+
+
+def test_js_sdk_actions_json_summary_warning_and_errors(
+    js_sdk: Path, server: RunningServer, script: Turns, site: str
+) -> None:
+    script.add(json.dumps(KETTLE), "A search page that found a kettle.")
+    ran = subprocess.run(
+        ["node", "scrape_check.mjs", server.url, site],
+        cwd=js_sdk,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    report: dict[str, Any] = json.loads(ran.stdout.strip().splitlines()[-1])
+
+    assert "Late result for kettle" in report["markdown"]
+    assert report["json"] == KETTLE
+    assert report["summary"] == "A search page that found a kettle."
+    assert report["usage"]["model"] == "scripted"
+    assert report["warning"].startswith("This server does not apply these options")
+    assert "location (" in report["warning"]
+    assert report["actions"] == {
+        "screenshots": ["data:image/png;base64,"],
+        "javascriptReturns": [{"type": "string", "value": "Late result for kettle"}],
+        "scrapes": [],
+        "pdfs": [],
+    }
+    assert report["afterActions"] == "kettle"
+    unknown = report["unknownOption"]
+    assert (unknown["status"], unknown["code"]) == (400, "BAD_REQUEST"), unknown
+    assert "unknown field 'onlyMainContnet'" in unknown["message"]
+    failing = report["failingAction"]
+    assert (failing["status"], failing["code"]) == (400, "SCRAPE_ACTION_ERROR"), failing
+    assert "actions[1] (click '#absent') failed" in failing["message"]

@@ -70,7 +70,7 @@ def test_target_errors_are_status_codes_not_failures(firecrawl: Any, site: str) 
 
 
 def test_scrape_over_raw_http(server: RunningServer, site: str) -> None:
-    """The wire shape: camelCase, unknown fields ignored, include/exclude tags, mobile."""
+    """The wire shape: camelCase, include/exclude tags, mobile, no actions."""
     body = {
         "url": f"{site}/index.html",
         "formats": ["markdown", "rawHtml"],
@@ -78,7 +78,6 @@ def test_scrape_over_raw_http(server: RunningServer, site: str) -> None:
         "excludeTags": ["#count"],
         "mobile": True,
         "headers": {"X-Test": "yes"},
-        "someFutureOption": {"nested": True},
         "actions": [],
     }
     response = server.post("/v2/scrape", json=body)
@@ -93,6 +92,7 @@ def test_scrape_over_raw_http(server: RunningServer, site: str) -> None:
         assert data["metadata"]["sourceURL"] == body["url"]
         assert data["metadata"]["contentType"].startswith("text/html")
         assert "html" not in data and "links" not in data
+        assert "actions" not in data and "warning" not in data
         width = server.evaluate(scrape_id, "screen.width")
         assert width < 600, "mobile: true emulates a phone-sized screen"
         assert "Mobile" in server.evaluate(scrape_id, "navigator.userAgent")

@@ -24,8 +24,9 @@ from agent.server.content import (
     extract_metadata,
     to_markdown,
 )
+from agent.server.extract import check_answer, parse_json_answer
 from agent.server.live_view import _input_command
-from agent.server.schemas import InteractRequest, ScrapeRequest, ScreenshotOptions
+from agent.server.schemas import InteractRequest, ScrapeRequest
 from tests.harness import assert_error, free_port
 
 PAGE = """<html lang="de"><head><title> A  title </title><base href="/docs/">
@@ -83,14 +84,13 @@ def test_links_images_and_metadata() -> None:
     assert extract_metadata("", BASE) == {}
 
 
-def test_scrape_request_accepts_both_spellings_and_keeps_unknown_fields() -> None:
-    request = ScrapeRequest.model_validate(
-        {"url": " https://a.test/ ", "only_main_content": False, "newThing": 1}
-    )
+def test_scrape_request_accepts_both_spellings_and_refuses_unknown_fields() -> None:
+    request = ScrapeRequest.model_validate({"url": " https://a.test/ ", "only_main_content": False})
     assert request.url == "https://a.test/"
     assert request.only_main_content is False
-    assert request.model_extra == {"newThing": 1}
     assert request.format_names() == {"markdown"}
+    with pytest.raises(ValidationError, match="newThing"):
+        ScrapeRequest.model_validate({"url": "https://a.test/", "newThing": 1})
     shot = ScrapeRequest.model_validate(
         {
             "url": "https://a.test/",
@@ -99,15 +99,37 @@ def test_scrape_request_accepts_both_spellings_and_keeps_unknown_fields() -> Non
             ],
         }
     )
-    assert shot.screenshot_options() == ScreenshotOptions(full_page=True, viewport=(400, 300))
+    options = shot.screenshot_options()
+    assert options is not None and options.full_page
+    assert options.viewport is not None and (options.viewport.width, options.viewport.height) == (
+        400,
+        300,
+    )
     legacy = ScrapeRequest.model_validate(
         {"url": "https://a.test/", "formats": ["screenshot@fullPage"]}
     )
-    assert legacy.screenshot_options() == ScreenshotOptions(full_page=True)
+    legacy_options = legacy.screenshot_options()
+    assert legacy_options is not None and legacy_options.full_page
     with pytest.raises(ValidationError, match="viewport"):
         ScrapeRequest.model_validate(
             {"url": "https://a.test/", "formats": [{"type": "screenshot", "viewport": {"w": 1}}]}
         )
+
+
+def test_json_answers_are_parsed_and_checked() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    assert parse_json_answer('Sure: {"n": 1}. Anything else?') == {"n": 1}
+    assert parse_json_answer("```json\n[1, 2]\n```") == [1, 2]
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_json_answer("no idea")
+    assert check_answer('{"n": 2}', schema) == ({"n": 2}, [])
+    assert check_answer('{"n": "2"}', schema)[1] == ["at $.n: '2' is not of type 'integer'"]
+    assert check_answer("", schema)[1] == ["the answer was empty"]
+    assert check_answer('"just text"', None) == ("just text", [])
+    # A $ref that leaves the schema is never fetched, even under a nested $id.
+    nested = {"$id": "http://127.0.0.1:9/y", "properties": {"d": {"$ref": "#/x"}}}
+    with pytest.raises(RequestError, match="leads nowhere"):
+        check_answer('{"c": {"d": 1}}', {"properties": {"c": nested}})
 
 
 def test_interact_request_language() -> None:
