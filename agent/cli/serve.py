@@ -12,8 +12,9 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="run the Firecrawl v2-compatible HTTP server",
-        description="Serve POST /v2/scrape, POST/DELETE /v2/scrape/{id}/interact and live views. "
+        help="run the Firecrawl v2-compatible HTTP server (and MCP at /mcp)",
+        description="Serve POST /v2/scrape, POST/DELETE /v2/scrape/{id}/interact, live views, "
+        "and the MCP server over Streamable HTTP at /mcp. "
         "Settings come from AGENT_* environment variables (AGENT_API_KEYS, AGENT_MAX_SESSIONS, "
         "AGENT_SESSION_TTL, AGENT_PROFILES_DIR, AGENT_MODEL, ...); flags override them.",
     )
@@ -26,6 +27,7 @@ def register(subparsers: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from agent.mcp import mount
     from agent.server import ServerSettings, create_app
 
     overrides: dict[str, Any] = {}
@@ -38,5 +40,6 @@ def _serve(args: argparse.Namespace) -> int:
     if warning := settings.exposure_warning():
         logging.getLogger("agent.serve").warning(warning)
     app = create_app(settings)
+    mount(app)  # MCP over Streamable HTTP at /mcp, behind the same API keys
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

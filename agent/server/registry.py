@@ -100,8 +100,8 @@ class SessionRegistry:
             raise RequestError(
                 "TOO_MANY_SESSIONS",
                 f"Too many browser sessions are open ({self.settings.max_sessions} allowed). "
-                "Stop one with DELETE /v2/scrape/{scrapeId}/interact, wait for one to expire, "
-                "or raise AGENT_MAX_SESSIONS.",
+                "Stop one (DELETE /v2/scrape/{scrapeId}/interact, or the MCP tool "
+                "stop_interaction), wait for one to expire, or raise AGENT_MAX_SESSIONS.",
                 retry_after_s=5,
             )
         session_id = str(uuid.uuid4())
@@ -145,7 +145,8 @@ class SessionRegistry:
         message += f": it was {ended}." if ended else "."
         raise RequestError(
             "SESSION_NOT_FOUND",
-            message + " Scrape the page again (POST /v2/scrape) to get a new session.",
+            message + " Scrape the page again (POST /v2/scrape, or the MCP tool scrape) to get a "
+            "new session.",
         )
 
     @contextlib.asynccontextmanager

@@ -12,7 +12,7 @@ from agent.errors import RequestError
 from agent.server.interact import InteractOutcome, run_code_call, run_prompt_call
 from agent.server.live_view import live_view_urls
 from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
-from agent.server.scrape import check_public_address, scrape_page
+from agent.server.scrape import scrape_into_new_session
 from agent.server.state import server_state
 
 __all__ = ["require_api_key", "router"]
@@ -53,24 +53,7 @@ async def scrape(request: Request, body: ScrapeRequest) -> dict[str, Any]:
     state = server_state(request)
     if body.model_extra:
         log.info("scrape: ignoring fields this server does not use: %s", sorted(body.model_extra))
-    if state.settings.block_private_addresses:
-        await check_public_address(body.url)
-    session = await state.registry.open(
-        ttl_s=body.ttl, activity_ttl_s=body.activity_ttl, profile=body.profile
-    )
-    timeout_s = body.timeout / 1000 if body.timeout else state.settings.default_scrape_timeout
-    try:
-        async with state.registry.use(session.id), session.browser_session.lock:
-            data = await scrape_page(
-                session.browser_session,
-                body,
-                scrape_id=session.id,
-                timeout_s=timeout_s,
-                block_private_addresses=state.settings.block_private_addresses,
-            )
-    except BaseException:
-        await state.registry.discard(session, "closed because its scrape failed")
-        raise
+    _session, data = await scrape_into_new_session(state.registry, state.settings, body)
     return {"success": True, "data": data}
 
 

@@ -17,12 +17,21 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent.browser.session import BrowserSession
 from agent.errors import BrowserError, RequestError, ToolError, first_line
 from agent.server import content
+from agent.server.registry import ServerSession, SessionRegistry
 from agent.server.schemas import ScrapeRequest, ScreenshotOptions
+from agent.server.settings import ServerSettings
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, CDPSession, Page, Response, Route
 
-__all__ = ["AD_URL_PATTERNS", "ServedBrowserSession", "check_public_address", "scrape_page"]
+__all__ = [
+    "AD_URL_PATTERNS",
+    "ServedBrowserSession",
+    "block_private_requests",
+    "check_public_address",
+    "scrape_into_new_session",
+    "scrape_page",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +77,38 @@ class ServedBrowserSession(BrowserSession):
         if urlsplit(url).scheme.lower() not in ("http", "https") and url != "about:blank":
             raise ToolError(f"{url[:200]!r} cannot be opened here: give an http(s) URL.")
         return await super().goto(url, wait_until=wait_until)
+
+
+async def scrape_into_new_session(
+    registry: SessionRegistry, settings: ServerSettings, request: ScrapeRequest
+) -> tuple[ServerSession, dict[str, Any]]:
+    """Open a session, load ``request.url`` into it and return it with Firecrawl's ``data``.
+
+    The session stays open for interact calls; if the scrape fails it is closed (its profile
+    unsaved) and the error raised.
+
+    Raises:
+        RequestError: as :meth:`SessionRegistry.open` and :func:`scrape_page`.
+    """
+    if settings.block_private_addresses:
+        await check_public_address(request.url)
+    session = await registry.open(
+        ttl_s=request.ttl, activity_ttl_s=request.activity_ttl, profile=request.profile
+    )
+    timeout_s = request.timeout / 1000 if request.timeout else settings.default_scrape_timeout
+    try:
+        async with registry.use(session.id), session.browser_session.lock:
+            data = await scrape_page(
+                session.browser_session,
+                request,
+                scrape_id=session.id,
+                timeout_s=timeout_s,
+                block_private_addresses=settings.block_private_addresses,
+            )
+    except BaseException:
+        await registry.discard(session, "closed because its scrape failed")
+        raise
+    return session, data
 
 
 async def scrape_page(
@@ -132,7 +173,7 @@ async def _prepare(
     if request.mobile:
         await _emulate_mobile(cdp, session)
     if block_private:
-        await _block_private_requests(context)
+        await block_private_requests(context)
 
 
 async def _emulate_mobile(cdp: CDPSession, session: BrowserSession) -> None:
@@ -311,8 +352,9 @@ async def _host_is_private(host: str) -> bool:
     return any(_is_private(str(info[4][0])) for info in infos)
 
 
-async def _block_private_requests(context: BrowserContext) -> None:
-    """Abort every request, redirects and subresources included, that reaches a private host."""
+async def block_private_requests(context: BrowserContext) -> None:
+    """Abort every request, redirects and subresources included, that reaches a private host
+    (for a server whose ``block_private_addresses`` is on)."""
     verdicts: dict[str, bool] = {}
 
     async def guard(route: Route) -> None:
