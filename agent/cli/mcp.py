@@ -49,4 +49,8 @@ async def _serve() -> None:
     if "AGENT_WARM_BROWSERS" not in os.environ:
         # One client per process, which may sit idle all day: start a browser when it is used.
         overrides["warm_browsers"] = 0
-    await serve_stdio(build_state(ServerSettings(**overrides)))
+    if await serve_stdio(build_state(ServerSettings(**overrides))):
+        # Stopped by a signal, with every browser closed. The SDK's stdin reader may still be
+        # blocked in a thread, which asyncio.run would wait for until the client wrote again.
+        logging.shutdown()
+        os._exit(0)

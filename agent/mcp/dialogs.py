@@ -69,6 +69,9 @@ async def run_catching_dialogs(
     try:
         either: list[asyncio.Future[Any]] = [running, opened]
         await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # the client went away or cancelled the request
+        running.cancel()
+        raise
     finally:
         context.remove_listener("dialog", on_dialog)
     if not opened.done():

@@ -80,8 +80,8 @@ async def browser_snapshot(
         mode: full shows text and structure; interactive lists only the elements you can act
             on; changes shows only the lines that changed since your last snapshot of this
             page (the whole snapshot when the page is new).
-        max_tokens: Token cap of this snapshot (default: the server's); past it the snapshot
-            is paged.
+        max_tokens: Token cap of this snapshot (default: the server's, 4000 unless set); past
+            it the snapshot is paged and says how to see the rest.
         page: When a capped snapshot says there are more pages, the page to show.
     """
     if page < 1:

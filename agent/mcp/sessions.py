@@ -78,7 +78,7 @@ class ClientSessions:
         ctx = self._contexts.get(served.id)
         if ctx is None or ctx.session is not served.browser_session:
             ctx = McpToolContext(
-                served.browser_session, self.state.agent_settings.max_snapshot_tokens
+                served.browser_session, self.state.settings.mcp_max_snapshot_tokens
             )
             self._contexts[served.id] = ctx
         return ctx

@@ -10,7 +10,6 @@ kill of ours would not reach.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from typing import TYPE_CHECKING, Any
@@ -32,12 +31,17 @@ log = logging.getLogger(__name__)
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-async def serve_stdio(state: ServerState) -> None:
+async def serve_stdio(state: ServerState) -> bool:
     """Serve MCP on this process's stdin and stdout until the client closes stdin, or SIGTERM
     or SIGINT arrives; then close every session.
 
     ``state``'s registry is started here and closed on the way out. Nothing else may write to
     stdout meanwhile: it carries the protocol.
+
+    Returns:
+        True when a signal stopped it. The SDK reads stdin in a worker thread that only a line
+        or the end of stdin frees, so the caller should then end the process rather than wait
+        for that thread (``agent mcp`` does).
     """
     clients = ClientSessions(state)
 
@@ -47,22 +51,29 @@ async def serve_stdio(state: ServerState) -> None:
     server = build_server(clients_of)
     state.registry.start()
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in _STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
     serving = asyncio.ensure_future(_serve(server))
-    for stop in _STOP_SIGNALS:
-        loop.add_signal_handler(stop, serving.cancel)
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        serving.cancel()
-        for stop in _STOP_SIGNALS:
-            loop.add_signal_handler(stop, log.info, "already stopping: closing the browsers")
+        stopping.cancel()
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, log.info, "already stopping: closing the browsers")
         try:
             await clients.close()
             await state.registry.close_all()
         finally:
-            for stop in _STOP_SIGNALS:
-                loop.remove_signal_handler(stop)
+            for signum in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+    if serving.done():
+        serving.result()  # an error of the transport, after the browsers are closed
+        return False
+    log.info("stopped by a signal; every session is closed")
+    serving.cancel()
+    return True
 
 
 async def _serve(server: Server[Any]) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
+import sys
 import time
 import uuid
-from typing import Any
 
 from mcp.types import ImageContent
 
@@ -184,9 +186,31 @@ async def test_closing_the_connection_closes_its_browsers(site: str) -> None:
         assert any("chrom" in command for command in running.values()), running
     finally:
         await held.close()
-    deadline = time.monotonic() + 10
-    left: dict[int, Any] = processes_with_env(CLIENT_MARKER, marker)
+    left = await _wait_for_exit(marker)
+    assert not left, f"left running after the client closed: {left}"
+
+
+async def test_sigterm_closes_its_browsers_too(site: str) -> None:
+    """A client that gives up waiting sends SIGTERM (the SDK does, two seconds after closing
+    stdin); Chromium runs in a process group of its own, so the server must close it itself."""
+    marker = uuid.uuid4().hex
+    held = await HeldMcpSession(lambda: stdio_transport(marker)).start()
+    try:
+        await held.text("browser_navigate", url=f"{site}/index.html")
+        running = processes_with_env(CLIENT_MARKER, marker)
+        server = [pid for pid, command in running.items() if command == sys.executable]
+        assert len(server) == 1 and any("chrom" in c for c in running.values()), running
+        os.kill(server[0], signal.SIGTERM)
+        left = await _wait_for_exit(marker)
+        assert not left, f"left running after SIGTERM: {left}"
+    finally:
+        await held.close()
+
+
+async def _wait_for_exit(marker: str, timeout_s: float = 10) -> dict[int, str]:
+    deadline = time.monotonic() + timeout_s
+    left = processes_with_env(CLIENT_MARKER, marker)
     while left and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         left = processes_with_env(CLIENT_MARKER, marker)
-    assert not left, f"left running after the client closed: {left}"
+    return left
