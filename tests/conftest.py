@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.browser.session import BrowserSession
-from tests.harness import ARTIFACTS, serve_http
+from tests.harness import ARTIFACTS, processes_with_env, serve_http
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -46,21 +46,8 @@ os.environ["AGENT_TEST_RUN"] = RUN_MARKER.split("=", 1)[1]
 
 def _marked_processes() -> dict[int, str]:
     """Live processes (other than this one) that carry this run's marker: pid -> command."""
-    found: dict[int, str] = {}
-    marker = RUN_MARKER.encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
-        except OSError:
-            continue
-        if stat[stat.rindex(")") + 2] == "Z":
-            continue  # a zombie holds no resources; its parent reaps it
-        found[int(entry.name)] = cmdline or stat[stat.index("(") + 1 : stat.rindex(")")]
+    found = processes_with_env(*RUN_MARKER.split("=", 1))
+    found.pop(os.getpid(), None)
     return found
 
 

@@ -1,5 +1,5 @@
 """The test harness: local sites over HTTP, the real server in a thread, a scripted model's turns,
-and the one assertion of the server's error shape.
+the one assertion of the server's error shape, and an MCP client session shared by tests.
 
 Every test that needs a page serves it with :func:`serve_http`; every test that talks to the
 server starts it as a :class:`RunningServer` (uvicorn on an ephemeral loopback port, its own
@@ -19,13 +19,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
+from mcp import ClientSession
+from mcp.types import CallToolResult, TextContent
 
 from agent.browser import grammar
 from agent.browser.session import BrowserSession
@@ -40,6 +43,7 @@ from agent.server.scrape import ServedBrowserSession
 __all__ = [
     "ARTIFACTS",
     "MISSING_ID",
+    "HeldMcpSession",
     "LaunchCounter",
     "PageHandler",
     "RunningServer",
@@ -49,6 +53,7 @@ __all__ = [
     "find_ref",
     "free_port",
     "latest_observation",
+    "processes_with_env",
     "quick_agent_settings",
     "scrape_id_of",
     "serve_http",
@@ -118,6 +123,29 @@ def serve_http(content: Path | type[BaseHTTPRequestHandler]) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def processes_with_env(name: str, value: str) -> dict[int, str]:
+    """Live processes (not zombies) whose environment holds ``name=value``: pid -> command.
+
+    A test gives a process it starts a marker of its own, then finds everything it (and its
+    children, which inherit the marker) left running.
+    """
+    found: dict[int, str] = {}
+    marker = f"{name}={value}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] != "Z":
+            found[int(entry.name)] = command
+    return found
 
 
 def wait_until(
@@ -285,6 +313,8 @@ class RunningServer:
         session_factory: starts a session's browser; by default a :class:`LaunchCounter`, or,
             with ``count_launches=False``, exactly what ``agent serve`` starts browsers with.
         log_level: uvicorn's.
+        mounts: what else to serve on the app before it starts, as ``agent serve`` does
+            (``agent.mcp.mount`` for the MCP server at ``/mcp``).
     """
 
     def __init__(
@@ -297,6 +327,7 @@ class RunningServer:
         count_launches: bool = True,
         scripted: bool = True,
         log_level: str = "warning",
+        mounts: Sequence[Callable[[FastAPI], None]] = (),
     ) -> None:
         self.settings = settings
         self.agent_settings = agent_settings or quick_agent_settings()
@@ -311,6 +342,8 @@ class RunningServer:
             model=self.model,
             session_factory=self.launcher,
         )
+        for mount in mounts:
+            mount(self.app)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -387,3 +420,65 @@ class RunningServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+# --- an MCP client -----------------------------------------------------------------------------
+
+
+class HeldMcpSession:
+    """An official MCP ``ClientSession`` kept open by a task of its own, so that many tests (each
+    its own task) can share one connection: the SDK's anyio scopes must be entered and left in
+    one task.
+
+    Args:
+        connect: opens the transport (``stdio_client(...)``, or a Streamable HTTP client) and
+            yields its read and write streams.
+    """
+
+    def __init__(self, connect: Callable[[], AbstractAsyncContextManager[Any]]) -> None:
+        self._connect = connect
+        self._stop = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.session: ClientSession | None = None
+
+    async def start(self) -> HeldMcpSession:
+        self._task = asyncio.create_task(self._hold())
+        ready = asyncio.create_task(self._ready.wait())
+        await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not self._ready.is_set():
+            ready.cancel()
+            await self._task  # raises why the connection failed
+        return self
+
+    async def _hold(self) -> None:
+        async with self._connect() as streams, ClientSession(streams[0], streams[1]) as session:
+            await session.initialize()
+            self.session = session
+            self._ready.set()
+            await self._stop.wait()
+
+    async def call(self, name: str, **arguments: Any) -> CallToolResult:
+        """Call a tool; the result as the client received it."""
+        assert self.session is not None, "start() the session first"
+        return await self.session.call_tool(name, arguments)
+
+    async def text(self, name: str, **arguments: Any) -> str:
+        """Call a tool that must succeed; its text."""
+        result = await self.call(name, **arguments)
+        text = "\n".join(c.text for c in result.content if isinstance(c, TextContent))
+        assert not result.is_error, f"{name} failed: {text}"
+        return text
+
+    async def error(self, name: str, **arguments: Any) -> str:
+        """Call a tool that must fail with an error result; its message."""
+        result = await self.call(name, **arguments)
+        text = "\n".join(c.text for c in result.content if isinstance(c, TextContent))
+        assert result.is_error, f"{name} did not fail: {text}"
+        return text
+
+    async def close(self) -> None:
+        """End the session and its transport (stdio: stdin closes; HTTP: DELETE)."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task

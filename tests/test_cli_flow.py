@@ -100,7 +100,7 @@ def test_interact_without_a_scrape_says_what_to_do(cli_env):
 
 def test_help_everywhere():
     env = dict(os.environ)
-    for command in ([], ["scrape"], ["interact"], ["serve"], ["browser"]):
+    for command in ([], ["scrape"], ["interact"], ["serve"], ["mcp"], ["browser"]):
         result = agent(env, *command, "--help", timeout=60)
         assert result.returncode == 0, (command, result.stderr)
         assert "usage: agent" in result.stdout

@@ -12,6 +12,7 @@ PACKAGES = [
     "agent.cli",
     "agent.models",
     "agent.executors",
+    "agent.mcp",
     "agent.server",
     "tools",
     "prompts",

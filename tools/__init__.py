@@ -14,7 +14,7 @@ from tools.actions import (
     type_text,
     uncheck,
 )
-from tools.base import Tool, ToolBox, ToolOutcome, ToolSpec, tool
+from tools.base import Tool, ToolBox, ToolImage, ToolOutcome, ToolSpec, call_tool, tool
 from tools.context import ToolContext
 from tools.navigation import go_back, navigate, scroll, wait_for
 from tools.reading import get_text, snapshot
@@ -24,8 +24,10 @@ __all__ = [
     "Tool",
     "ToolBox",
     "ToolContext",
+    "ToolImage",
     "ToolOutcome",
     "ToolSpec",
+    "call_tool",
     "check",
     "click",
     "dblclick",

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from agent.errors import ToolError
 from tools.base import tool
-from tools.elements import act, settle
+from tools.elements import act, settle, what_changed
 
 if TYPE_CHECKING:
     from playwright.async_api import ElementHandle, Locator
 
-    from agent.browser.session import BrowserSession
     from tools.context import ToolContext
 
 __all__ = [
     "check",
+    "choose_options",
     "click",
     "dblclick",
     "fill",
@@ -25,16 +25,6 @@ __all__ = [
     "type_text",
     "uncheck",
 ]
-
-
-def _after(session: BrowserSession, url_before: str, pages_before: int) -> str:
-    """What an action changed besides the element: a new tab, or a navigation."""
-    notes = []
-    if len(session.tabs) > pages_before:
-        notes.append(f"a new tab opened and is now the current page: {session.page.url}")
-    elif session.page.url != url_before:
-        notes.append(f"the page navigated to {session.page.url}")
-    return ("; " + "; ".join(notes)) if notes else ""
 
 
 @tool
@@ -47,7 +37,7 @@ async def click(ctx: ToolContext, ref: str) -> str:
     session = ctx.session
     url, pages = session.page.url, len(session.tabs)
     await act(session, ref, lambda t: t.click(timeout=session.action_timeout_ms))
-    return f"clicked {ctx.label(ref)}" + _after(session, url, pages)
+    return f"clicked {ctx.label(ref)}" + what_changed(session, url, pages)
 
 
 @tool
@@ -60,7 +50,7 @@ async def dblclick(ctx: ToolContext, ref: str) -> str:
     session = ctx.session
     url, pages = session.page.url, len(session.tabs)
     await act(session, ref, lambda t: t.dblclick(timeout=session.action_timeout_ms))
-    return f"double-clicked {ctx.label(ref)}" + _after(session, url, pages)
+    return f"double-clicked {ctx.label(ref)}" + what_changed(session, url, pages)
 
 
 @tool
@@ -103,7 +93,7 @@ async def type_text(ctx: ToolContext, ref: str, text: str, submit: bool = False)
     return (
         f"typed {text!r} into {ctx.label(ref)}"
         + (" and pressed Enter" if submit else "")
-        + _after(session, url, pages)
+        + what_changed(session, url, pages)
     )
 
 
@@ -139,7 +129,7 @@ async def press(ctx: ToolContext, key: str, ref: str | None = None) -> str:
         raise
     await settle(session)
     where = f" on {ctx.label(ref)}" if ref else ""
-    return f"pressed {key}{where}" + _after(session, url, pages)
+    return f"pressed {key}{where}" + what_changed(session, url, pages)
 
 
 @tool
@@ -158,21 +148,16 @@ _OPTIONS_JS = """(el) => el.tagName !== 'SELECT' ? null : Array.from(el.options)
   o => ({value: o.value, label: o.label || o.text, disabled: o.disabled}))"""
 
 
-@tool
-async def select_option(ctx: ToolContext, ref: str, values: list[str]) -> str:
-    """Choose options of a native dropdown (<select>) by their visible label or value.
-
-    Args:
-        ref: The dropdown's ref from the latest snapshot, like @e3.
-        values: The options to choose, by label or value; more than one only for multi-selects.
-    """
-    session = ctx.session
-    target = await session.resolve(ref)
+async def choose_options(
+    target: Locator | ElementHandle, label: str, values: list[str]
+) -> list[str]:
+    """The option values of a native dropdown that ``values`` name, by label or value (exact,
+    then ignoring case and surrounding space); a ``ToolError`` naming the options otherwise."""
     options: list[dict[str, Any]] | None = await target.evaluate(_OPTIONS_JS)
     if options is None:
         raise ToolError(
-            f"{ref} is not a native dropdown. For a custom dropdown, click it and then click the "
-            "option in a new snapshot."
+            f"{label} is not a native dropdown. For a custom dropdown, click it and then click "
+            "the option in a new snapshot."
         )
     chosen: list[str] = []
     for wanted in values:
@@ -189,10 +174,23 @@ async def select_option(ctx: ToolContext, ref: str, values: list[str]) -> str:
             )
         if match is None:
             listed = ", ".join(repr(o["label"]) for o in options[:40])
-            raise ToolError(f"{ref} has no option {wanted!r}. Its options are: {listed}.")
+            raise ToolError(f"{label} has no option {wanted!r}. Its options are: {listed}.")
         if match["disabled"]:
-            raise ToolError(f"The option {match['label']!r} of {ref} is disabled.")
+            raise ToolError(f"The option {match['label']!r} of {label} is disabled.")
         chosen.append(match["value"])
+    return chosen
+
+
+@tool
+async def select_option(ctx: ToolContext, ref: str, values: list[str]) -> str:
+    """Choose options of a native dropdown (<select>) by their visible label or value.
+
+    Args:
+        ref: The dropdown's ref from the latest snapshot, like @e3.
+        values: The options to choose, by label or value; more than one only for multi-selects.
+    """
+    session = ctx.session
+    chosen = await choose_options(await session.resolve(ref), ref, values)
     await act(
         session,
         ref,

@@ -20,9 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from agent.errors import SessionLostError, ToolError
 from tools.context import ToolContext
 
-__all__ = ["Tool", "ToolBox", "ToolOutcome", "ToolSpec", "tool"]
-
-ToolFunction = Callable[..., Awaitable[str]]
+__all__ = ["Tool", "ToolBox", "ToolImage", "ToolOutcome", "ToolSpec", "call_tool", "tool"]
 
 
 @dataclass(frozen=True)
@@ -35,11 +33,25 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class ToolImage:
+    """An image a tool shows besides its text (a screenshot), for callers that can pass one on."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
 class ToolOutcome:
-    """What a tool call produced, as text for the model."""
+    """What a tool call produced: text for the model, and any images that go with it."""
 
     content: str
     is_error: bool = False
+    images: tuple[ToolImage, ...] = ()
+
+
+ToolFunction = Callable[..., Awaitable[str | ToolOutcome]]
+"""A tool returns its text, or a ``ToolOutcome`` when it has images to show as well; errors the
+model can fix are raised as ``ToolError``, never returned."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,7 @@ class Tool:
             prop.pop("title", None)
         return ToolSpec(self.name, self.description, schema)
 
-    async def __call__(self, ctx: ToolContext, **arguments: Any) -> str:
+    async def __call__(self, ctx: ToolContext, **arguments: Any) -> str | ToolOutcome:
         return await self.function(ctx, **arguments)
 
 
@@ -136,18 +148,28 @@ class ToolBox:
         if selected is None:
             known = ", ".join(sorted(self.tools))
             return ToolOutcome(f"There is no tool named {name!r}. Available tools: {known}.", True)
-        try:
-            parsed = selected.arguments.model_validate(arguments)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            return ToolOutcome(f"Invalid arguments for {name}: {problems}.", True)
-        try:
-            content = await selected(ctx, **dict(parsed))
-        except SessionLostError:
-            raise
-        except ToolError as exc:
-            return ToolOutcome(str(exc), True)
-        return ToolOutcome(content)
+        return await call_tool(selected, ctx, arguments)
+
+
+async def call_tool(selected: Tool, ctx: object, arguments: dict[str, Any]) -> ToolOutcome:
+    """Validate ``arguments`` against the tool's schema and run it with ``ctx``.
+
+    ``ctx`` is the first argument the tool's function takes: a ``ToolContext`` for the browser
+    tools, or a face's own context for tools that act on sessions rather than on one page (the
+    MCP server's ``scrape``). Every error the model can fix comes back as text.
+    """
+    try:
+        parsed = selected.arguments.model_validate(arguments)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        return ToolOutcome(f"Invalid arguments for {selected.name}: {problems}.", True)
+    try:
+        produced = await selected.function(ctx, **dict(parsed))
+    except SessionLostError:
+        raise
+    except ToolError as exc:
+        return ToolOutcome(str(exc), True)
+    return produced if isinstance(produced, ToolOutcome) else ToolOutcome(produced)

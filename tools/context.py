@@ -55,12 +55,14 @@ class ToolContext:
         scope: str | None = None,
         page_number: int = 1,
         max_depth: int | None = None,
+        max_tokens: int | None = None,
     ) -> Snapshot:
-        """A snapshot within this run's budget; it becomes the run's last snapshot."""
+        """A snapshot within this run's budget (or ``max_tokens``, when a caller asks for another
+        cap for this one snapshot); it becomes the run's last snapshot."""
         shot = await self.session.snapshot(
             mode=mode,
             scope=scope,
-            max_tokens=self.max_snapshot_tokens,
+            max_tokens=max_tokens if max_tokens is not None else self.max_snapshot_tokens,
             page_number=page_number,
             max_depth=max_depth,
         )

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from agent.browser.session import BrowserSession
 
-__all__ = ["act", "act_on", "ensure_actionable", "settle"]
+__all__ = ["act", "act_on", "ensure_actionable", "settle", "what_changed"]
 
 
 async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointer: bool) -> None:
@@ -106,6 +106,17 @@ async def act_on(
         raise ToolError(f"Could not act on {label}: {first_line(exc)}") from exc
     if session.page.url != url_before or pointer:
         await settle(session)
+
+
+def what_changed(session: BrowserSession, url_before: str, pages_before: int) -> str:
+    """What an action changed besides the element, as a tail for its result: a new tab, or a
+    navigation; empty when neither happened."""
+    notes = []
+    if len(session.tabs) > pages_before:
+        notes.append(f"a new tab opened and is now the current page: {session.page.url}")
+    elif session.page.url != url_before:
+        notes.append(f"the page navigated to {session.page.url}")
+    return ("; " + "; ".join(notes)) if notes else ""
 
 
 def _explain_timeout(ref: str, exc: Exception, timeout_ms: float) -> str:

@@ -8,14 +8,41 @@ from agent.errors import ToolError
 from tools.base import tool
 
 if TYPE_CHECKING:
+    from playwright.async_api import ElementHandle, Locator
+
+    from agent.browser.session import BrowserSession
     from tools.context import ToolContext
 
-__all__ = ["get_text", "snapshot"]
+__all__ = ["MAX_TEXT_CHARS", "get_text", "read_text", "snapshot"]
 
 MAX_TEXT_CHARS = 6000
 # A field's text is its value (innerText of an <input> is empty); anything else reads as shown.
 _TEXT_OF_JS = """(el) => (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement
   || el instanceof HTMLSelectElement) ? el.value : el.innerText"""
+
+
+async def read_text(
+    session: BrowserSession,
+    target: Locator | ElementHandle | None,
+    offset: int = 0,
+    *,
+    reader: str = "get_text",
+) -> str:
+    """The visible text of ``target`` (a field's value), or of the whole page when None, one
+    line per line of text, from ``offset`` on and at most ``MAX_TEXT_CHARS`` of it, ending with a
+    note on how to read on (by calling the tool ``reader``) when there is more."""
+    if target is not None:
+        text = await target.evaluate(_TEXT_OF_JS)
+    else:
+        text = await session.page.inner_text("body")
+    text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    chunk = text[offset : offset + MAX_TEXT_CHARS]
+    if offset + MAX_TEXT_CHARS < len(text):
+        chunk += (
+            f"\n[text continues: {len(text) - offset - MAX_TEXT_CHARS} more characters; "
+            f"call {reader} with offset={offset + MAX_TEXT_CHARS}]"
+        )
+    return chunk or "(no visible text)"
 
 
 @tool
@@ -27,19 +54,7 @@ async def get_text(ctx: ToolContext, ref: str | None = None, offset: int = 0) ->
         offset: Start reading at this character, to continue a long text.
     """
     session = ctx.session
-    if ref:
-        target = await session.resolve(ref)
-        text = await target.evaluate(_TEXT_OF_JS)
-    else:
-        text = await session.page.inner_text("body")
-    text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
-    chunk = text[offset : offset + MAX_TEXT_CHARS]
-    if offset + MAX_TEXT_CHARS < len(text):
-        chunk += (
-            f"\n[text continues: {len(text) - offset - MAX_TEXT_CHARS} more characters; "
-            f"call get_text with offset={offset + MAX_TEXT_CHARS}]"
-        )
-    return chunk or "(no visible text)"
+    return await read_text(session, await session.resolve(ref) if ref else None, offset)
 
 
 @tool

@@ -12,8 +12,9 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="run the Firecrawl v2-compatible HTTP server",
-        description="Serve POST /v2/scrape, POST/DELETE /v2/scrape/{id}/interact and live views. "
+        help="run the Firecrawl v2-compatible HTTP server (and MCP at /mcp)",
+        description="Serve POST /v2/scrape, POST/DELETE /v2/scrape/{id}/interact, live views, "
+        "and the MCP server over Streamable HTTP at /mcp. "
         "Settings come from AGENT_* environment variables (AGENT_API_KEYS, AGENT_MAX_SESSIONS, "
         "AGENT_SESSION_TTL, AGENT_PROFILES_DIR, AGENT_MODEL, ...); flags override them.",
     )
@@ -28,6 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from agent.config import load_settings
     from agent.executors.sandbox import check_sandbox
+    from agent.mcp import mount
     from agent.server import ServerSettings, create_app
 
     overrides: dict[str, Any] = {}
@@ -48,5 +50,6 @@ def _serve(args: argparse.Namespace) -> int:
             "network. Use it for a trusted single user only."
         )
     app = create_app(settings, agent_settings=agent_settings)
+    mount(app)  # MCP over Streamable HTTP at /mcp, behind the same API keys
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

@@ -6,7 +6,7 @@ SDKs work against it when pointed at its URL (``Firecrawl(api_url="http://127.0.
 
 from __future__ import annotations
 
-from agent.server.app import create_app
+from agent.server.app import build_state, create_app
 from agent.server.errors import status_of
 from agent.server.profiles import ProfileStore
 from agent.server.registry import ServerSession, SessionFactory, SessionRegistry
@@ -18,6 +18,7 @@ __all__ = [
     "ServerSettings",
     "SessionFactory",
     "SessionRegistry",
+    "build_state",
     "create_app",
     "status_of",
 ]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.models.base import Model
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "build_state", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,63 @@ def create_app(
         session_factory: starts a session's browser; a local Chromium from ``agent_settings``
             when None.
     """
+    state = build_state(
+        settings, agent_settings=agent_settings, model=model, session_factory=session_factory
+    )
+    registry = state.registry
+    store = registry.store
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(store, RedisStore):
+            try:
+                await store.ping()
+            except Exception as exc:
+                raise ConfigError(
+                    f"AGENT_REDIS_URL ({state.settings.redis_url}) cannot be reached: {exc}. "
+                    "Start Redis or fix the URL, or unset it to keep sessions in this process."
+                ) from exc
+        registry.start()
+        try:
+            yield
+        finally:
+            await registry.close_all()
+
+    app = FastAPI(
+        title="browser-agent",
+        summary="Firecrawl v2-compatible scrape and interact API over a real Chromium.",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.server = state
+    install_error_handlers(app)
+    app.add_middleware(ReplicaForwarder)
+    app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.include_router(routes.router)
+    app.include_router(live_view.router)
+    app.include_router(cdp_proxy.router)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, Any]:
+        return {"success": True, "sessions": len(registry)}
+
+    return app
+
+
+def build_state(
+    settings: ServerSettings | None = None,
+    *,
+    agent_settings: Settings | None = None,
+    model: Model | None = None,
+    session_factory: SessionFactory | None = None,
+) -> ServerState:
+    """What a server's faces share: its settings, its session registry and its model.
+
+    The HTTP app holds one as ``app.state.server``; ``agent mcp`` builds its own, so sessions
+    over stdio get the same limits, profiles and planner as over HTTP. Arguments as for
+    :func:`create_app`. The caller starts the registry (``registry.start()``, inside its event
+    loop) and closes it (``registry.close_all()``).
+    """
     settings = settings if settings is not None else ServerSettings()
     agent_settings = agent_settings if agent_settings is not None else load_settings()
     store = open_store(settings.redis_url)
@@ -75,42 +132,7 @@ def create_app(
 
         return create_model(resolved_settings.require_model(), settings=resolved_settings)
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if isinstance(store, RedisStore):
-            try:
-                await store.ping()
-            except Exception as exc:
-                raise ConfigError(
-                    f"AGENT_REDIS_URL ({settings.redis_url}) cannot be reached: {exc}. Start Redis "
-                    "or fix the URL, or unset it to keep sessions in this process."
-                ) from exc
-        registry.start()
-        try:
-            yield
-        finally:
-            await registry.close_all()
-            await store.close()
-
-    app = FastAPI(
-        title="browser-agent",
-        summary="Firecrawl v2-compatible scrape and interact API over a real Chromium.",
-        lifespan=lifespan,
-        default_response_class=SafeJSONResponse,
-    )
-    app.state.server = ServerState(settings, agent_settings, registry, model_factory)
-    install_error_handlers(app)
-    app.add_middleware(ReplicaForwarder)
-    app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    app.include_router(routes.router)
-    app.include_router(live_view.router)
-    app.include_router(cdp_proxy.router)
-
-    @app.get("/health", include_in_schema=False)
-    async def health() -> dict[str, Any]:
-        return {"success": True, "sessions": len(registry)}
-
-    return app
+    return ServerState(settings, agent_settings, registry, model_factory)
 
 
 def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:

@@ -161,8 +161,8 @@ class SessionRegistry:
             raise RequestError(
                 "TOO_MANY_SESSIONS",
                 f"Too many browser sessions are open ({self.settings.max_sessions} allowed). "
-                "Stop one with DELETE /v2/scrape/{scrapeId}/interact, wait for one to expire, "
-                "or raise AGENT_MAX_SESSIONS.",
+                "Stop one (DELETE /v2/scrape/{scrapeId}/interact, or the MCP tool "
+                "stop_interaction), wait for one to expire, or raise AGENT_MAX_SESSIONS.",
                 retry_after_s=5,
             )
         session_id = str(uuid.uuid4())
@@ -245,7 +245,8 @@ class SessionRegistry:
         message += f": it was {ended}." if ended else "."
         return RequestError(
             "SESSION_NOT_FOUND",
-            message + " Scrape the page again (POST /v2/scrape) to get a new session.",
+            message + " Scrape the page again (POST /v2/scrape, or the MCP tool scrape) to get a "
+            "new session.",
         )
 
     async def locate(self, session_id: str, *, refused_by: str | None = None) -> Location:
@@ -459,7 +460,8 @@ class SessionRegistry:
             await asyncio.sleep(HEARTBEAT_S)
 
     async def close_all(self) -> None:
-        """Stop the reaper and close every session (server shutdown), saving profiles."""
+        """Stop the reaper and close every session (server shutdown), saving profiles; then the
+        session store's connection."""
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -476,6 +478,7 @@ class SessionRegistry:
         for session, result in zip(sessions, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("closing session %s at shutdown failed: %s", session.id, result)
+        await self.store.close()
 
 
 def _log_task_failure(task: asyncio.Task[None]) -> None:

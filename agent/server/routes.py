@@ -9,14 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from agent.errors import RequestError
-from agent.messages import ModelSettings
-from agent.server.address_guard import check_public_address
 from agent.server.cdp_proxy import cdp_url
-from agent.server.extract import Extractor
 from agent.server.interact import InteractOutcome, run_code_call, run_prompt_call
 from agent.server.live_view import live_view_urls
 from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
-from agent.server.scrape import check_cache_only, scrape_page
+from agent.server.scrape import scrape_into_new_session
 from agent.server.state import server_state
 
 __all__ = ["require_api_key", "router"]
@@ -56,41 +53,9 @@ async def scrape(request: Request, body: ScrapeRequest) -> dict[str, Any]:
     """Load a URL in a new browser session, run its actions and return its content; the
     session stays open on the page the actions left."""
     state = server_state(request)
-    check_cache_only(body)
-    extractor = None
-    if body.needs_model():
-        # Before a browser is started: no model configured is a 503 at once, as for a prompt.
-        extractor = Extractor(
-            await state.model(),
-            ModelSettings.from_settings(state.agent_settings),
-            max_input_tokens=state.settings.max_extract_tokens,
-        )
-    if state.settings.block_private_addresses:
-        await check_public_address(body.url)
-    session = await state.registry.open(
-        ttl_s=body.ttl, activity_ttl_s=body.activity_ttl, profile=body.profile
-    )
-    # An explicit timeout bounds the whole scrape, as the client's own HTTP timeout does; by
-    # default json and summary get the time a prompt gets, after the page is loaded.
-    if body.timeout:
-        timeout_s, extract_timeout_s = body.timeout / 1000, None
-    else:
-        timeout_s = state.settings.default_scrape_timeout
-        extract_timeout_s = float(state.settings.default_prompt_timeout)
-    try:
-        async with state.registry.use(session.id), session.browser_session.lock:
-            data = await scrape_page(
-                session.browser_session,
-                body,
-                scrape_id=session.id,
-                timeout_s=timeout_s,
-                block_private_addresses=state.settings.block_private_addresses,
-                extractor=extractor,
-                extract_timeout_s=extract_timeout_s,
-            )
-    except BaseException:
-        await state.registry.discard(session, "closed because its scrape failed")
-        raise
+    if body.model_extra:
+        log.info("scrape: ignoring fields this server does not use: %s", sorted(body.model_extra))
+    _session, data = await scrape_into_new_session(state, body)
     return {"success": True, "data": data}
 
 

@@ -14,21 +14,25 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.browser.session import BrowserSession
 from agent.errors import BrowserError, RequestError, ToolError, first_line
+from agent.messages import ModelSettings
 from agent.server import content
 from agent.server.actions import ActionRun, describe, take_screenshot
-from agent.server.address_guard import block_private_requests
+from agent.server.address_guard import block_private_requests, check_public_address
+from agent.server.extract import Extractor
+from agent.server.registry import ServerSession
 from agent.server.schemas import ScrapeRequest
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession, Page, Response
 
     from agent.messages import Usage
-    from agent.server.extract import Extractor
+    from agent.server.state import ServerState
 
 __all__ = [
     "AD_URL_PATTERNS",
     "ServedBrowserSession",
     "check_cache_only",
+    "scrape_into_new_session",
     "scrape_page",
 ]
 
@@ -93,6 +97,59 @@ def check_cache_only(request: ScrapeRequest) -> None:
             f"minAge: {request.min_age} asks for a cached copy at least that old, and this "
             "server keeps no cache, so there is none. Drop minAge to load the page live.",
         )
+
+
+async def scrape_into_new_session(
+    state: ServerState, request: ScrapeRequest
+) -> tuple[ServerSession, dict[str, Any]]:
+    """Open a session, load ``request.url`` into it, run its actions and return the session
+    with Firecrawl's ``data``; the HTTP route and the MCP ``scrape`` tool both come here.
+
+    The session stays open on the page the actions left, for interact calls; if the scrape
+    fails it is closed (its profile unsaved) and the error raised.
+
+    Raises:
+        RequestError: a cache-only request, a blocked address, and as
+            :meth:`SessionRegistry.open` and :func:`scrape_page`.
+        ConfigError: json or summary asked for and no model configured (before any browser
+            starts).
+    """
+    settings = state.settings
+    check_cache_only(request)
+    extractor = None
+    if request.needs_model():
+        extractor = Extractor(
+            await state.model(),
+            ModelSettings.from_settings(state.agent_settings),
+            max_input_tokens=settings.max_extract_tokens,
+        )
+    if settings.block_private_addresses:
+        await check_public_address(request.url)
+    session = await state.registry.open(
+        ttl_s=request.ttl, activity_ttl_s=request.activity_ttl, profile=request.profile
+    )
+    # An explicit timeout bounds the whole scrape, as the client's own HTTP timeout does; by
+    # default json and summary get the time a prompt gets, after the page is loaded.
+    if request.timeout:
+        timeout_s, extract_timeout_s = request.timeout / 1000, None
+    else:
+        timeout_s = settings.default_scrape_timeout
+        extract_timeout_s = float(settings.default_prompt_timeout)
+    try:
+        async with state.registry.use(session.id), session.browser_session.lock:
+            data = await scrape_page(
+                session.browser_session,
+                request,
+                scrape_id=session.id,
+                timeout_s=timeout_s,
+                block_private_addresses=settings.block_private_addresses,
+                extractor=extractor,
+                extract_timeout_s=extract_timeout_s,
+            )
+    except BaseException:
+        await state.registry.discard(session, "closed because its scrape failed")
+        raise
+    return session, data
 
 
 async def scrape_page(

@@ -127,6 +127,13 @@ class ServerSettings(BaseSettings):
         default=False,
         description="Refuse URLs whose host is loopback, private or link-local (SSRF guard).",
     )
+    mcp_max_snapshot_tokens: int = Field(
+        default=4000,
+        ge=100,
+        description="Token cap of an MCP client's snapshots (browser_snapshot without max_tokens)."
+        " Lower than the planner's AGENT_MAX_SNAPSHOT_TOKENS: the planner replaces its last "
+        "snapshot, while an MCP client keeps every result in its context.",
+    )
     reap_interval: float = Field(
         default=5.0, gt=0, description="Seconds between checks for expired sessions."
     )

@@ -227,6 +227,8 @@ def test_agent_serve_runs_and_stops_cleanly(tmp_path: Path) -> None:
         assert health.json()["success"] is True
         denied = httpx.delete(f"http://127.0.0.1:{port}/v2/scrape/x/interact", timeout=5)
         assert_error(denied, 401)
+        # The MCP server is mounted at /mcp, behind the same keys.
+        assert_error(httpx.post(f"http://127.0.0.1:{port}/mcp", json={}, timeout=5), 401)
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]

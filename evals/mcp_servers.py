@@ -1,0 +1,75 @@
+"""The two MCP servers the MCP benchmark compares, as stdio launch parameters: ours
+(``agent mcp``) and Microsoft's Playwright MCP (npm ``@playwright/mcp``, pinned in
+``evals/playwright-mcp/package.json``), both headless on the same Chromium binary.
+
+Playwright MCP is installed on first use with ``npm ci`` (it needs the npm registry once);
+``node_modules`` is never committed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mcp import StdioServerParameters
+
+from agent.browser.launch import find_chromium
+from evals.errors import EvalError
+
+__all__ = ["PLAYWRIGHT_MCP_DIR", "ensure_playwright_mcp", "our_server", "playwright_mcp_server"]
+
+PLAYWRIGHT_MCP_DIR = Path(__file__).parent / "playwright-mcp"
+_BIN = PLAYWRIGHT_MCP_DIR / "node_modules" / ".bin" / "playwright-mcp"
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def ensure_playwright_mcp() -> Path:
+    """The pinned ``playwright-mcp`` executable, running ``npm ci`` first if it is missing."""
+    if _BIN.is_file():
+        return _BIN
+    npm = shutil.which("npm")
+    if not npm:
+        raise EvalError(
+            f"Playwright MCP is not installed and npm is not on PATH: install Node.js and npm, "
+            f"then run `npm ci --prefix {PLAYWRIGHT_MCP_DIR}`."
+        )
+    print(f"installing Playwright MCP: npm ci --prefix {PLAYWRIGHT_MCP_DIR}", file=sys.stderr)
+    completed = subprocess.run(
+        [npm, "ci", "--prefix", str(PLAYWRIGHT_MCP_DIR), "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if completed.returncode != 0 or not _BIN.is_file():
+        tail = (completed.stderr or completed.stdout).strip()[-1500:]
+        raise EvalError(
+            f"`npm ci --prefix {PLAYWRIGHT_MCP_DIR}` failed (exit {completed.returncode}); run it "
+            f"by hand to see why. Its output ended with:\n{tail}"
+        )
+    return _BIN
+
+
+def our_server() -> StdioServerParameters:
+    """``python -m agent mcp`` from this checkout, with the caller's environment."""
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "agent", "mcp"], cwd=str(_REPO), env=dict(os.environ)
+    )
+
+
+def playwright_mcp_server(output_dir: Path) -> StdioServerParameters:
+    """Playwright MCP on our Chromium binary, headless, with a fresh profile per run; the files
+    it writes (snapshots of actions, console logs) go to ``output_dir``."""
+    return StdioServerParameters(
+        command=str(ensure_playwright_mcp()),
+        args=[
+            "--executable-path", find_chromium(os.environ.get("AGENT_BROWSER_PATH")),
+            "--headless", "--isolated", "--no-sandbox",
+            "--output-dir", str(output_dir),
+        ],
+        cwd=str(output_dir),
+        env=dict(os.environ),
+    )  # fmt: skip
