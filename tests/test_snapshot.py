@@ -106,6 +106,33 @@ async def test_refs_stable_across_snapshots_when_nothing_changed(session, pages_
     assert first.refs == second.refs
 
 
+async def test_an_unchanged_page_renders_the_same_and_any_change_is_seen(session, pages_url):
+    # The render of an unchanged page is reused; a capped snapshot (which shortens and drops
+    # lines) must not alter it, and a change the aria text does not show must still count.
+    await open_page(session, f"{pages_url}/long.html")
+    uncapped = await session.snapshot()
+    roomy = await session.snapshot(max_tokens=2500)
+    tight = await session.snapshot(max_tokens=600)
+    assert tight.capped and roomy.capped and tight.text != roomy.text
+    assert (await session.snapshot(max_tokens=2500)).text == roomy.text
+    again = await session.snapshot()
+    assert (again.text, again.refs) == (uncapped.text, uncapped.refs)
+    await session.page.evaluate(
+        "document.body.insertAdjacentHTML('beforeend', "
+        "'<p>Read <span id=late>the small print</span> first</p>')"
+    )
+    before = await session.snapshot()
+    assert "Read the small print first" in before.text
+    assert 'clickable "the small print"' not in before.text
+    # A pointer cursor on an inline span leaves Playwright's text as it was.
+    raw = await session.page.aria_snapshot(mode="ai")
+    await session.page.evaluate("document.getElementById('late').style.cursor = 'pointer'")
+    assert await session.page.aria_snapshot(mode="ai") == raw
+    after = await session.snapshot()
+    ref = ref_of(after.text, 'clickable "the small print"')
+    await (await session.resolve(ref)).click()
+
+
 async def test_refs_of_persisting_elements_survive_dom_changes(session, pages_url):
     await open_page(session, f"{pages_url}/form.html")
     first = await session.snapshot()

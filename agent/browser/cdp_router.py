@@ -45,6 +45,8 @@ __all__ = ["CdpClient", "CdpRouter", "CdpUpstream", "PipeUpstream"]
 log = logging.getLogger(__name__)
 
 _OWNER_ONLY = frozenset({"Browser.close", "Browser.crash", "Browser.crashGpuProcess"})
+# How Chromium ends a message addressed to a session: this member, the id, '"}'.
+_SESSION_MEMBER = ',"sessionId":"'
 _SESSION_NOT_FOUND = {"code": -32001, "message": "Session with given id not found."}
 
 
@@ -235,8 +237,7 @@ class CdpRouter:
             self._pending.pop(upstream_id, None)
 
     async def _reply(self, attached: _Attached, message: dict[str, Any]) -> None:
-        with contextlib.suppress(Exception):
-            await attached.client.send(json.dumps(message))
+        await self._send_text(attached, json.dumps(message))
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self._upstream.send(json.dumps(message))
@@ -268,6 +269,8 @@ class CdpRouter:
         try:
             while True:
                 text = await self._upstream.receive()
+                if await self._forward_verbatim(text):
+                    continue
                 try:
                     message = json.loads(text)
                 except ValueError:
@@ -285,6 +288,57 @@ class CdpRouter:
                 outcome = self.on_lost()
                 if asyncio.iscoroutine(outcome):
                     await outcome
+
+    async def _forward_verbatim(self, text: str) -> bool:
+        """Route a browser message that only needs re-addressing, without decoding it.
+
+        Most traffic is answers and events of a client's own sessions (a snapshot's answer alone
+        can be megabytes), and all the router does to them is swap the id and drop the client's
+        browser ``sessionId``. Chromium writes them in one shape (``{"id":N,...}`` and
+        ``{"method":"...",...}``, the ``sessionId`` appended as the last member), so both edits
+        are string splices. Only the browser's text is read this way, never a client's. Returns
+        False for what needs the full path: the router's own calls, ``Target.*`` answers and
+        events (ownership, confinement) and anything in another shape.
+        """
+        if text.startswith('{"id":'):
+            comma = text.find(",", 6)
+            upstream_id = text[6:comma]
+            if comma < 0 or not upstream_id.isdigit():
+                return False
+            pending = self._pending.get(int(upstream_id))
+            if pending is None or pending[2].startswith("Target."):
+                return False
+            attached, client_id, _ = pending
+            if attached is None:
+                return False
+            del self._pending[int(upstream_id)]
+            body = text[comma:]
+            own_session = f',"sessionId":"{attached.browser_session}"}}'
+            if body.endswith(own_session):
+                body = body[: -len(own_session)] + "}"
+            client_id_json = str(client_id) if type(client_id) is int else json.dumps(client_id)
+            await self._send_text(attached, '{"id":' + client_id_json + body)
+            return True
+        if text.startswith('{"method":"'):
+            method = text[11 : text.find('"', 11)]
+            if method.startswith("Target.") or not text.endswith('"}'):
+                return False
+            start = text.rfind(_SESSION_MEMBER)
+            if start < 0:
+                return False
+            session = text[start + len(_SESSION_MEMBER) : -2]
+            attached = self._by_session.get(session)
+            if attached is not None:
+                if session == attached.browser_session:
+                    text = text[:start] + "}"
+                await self._send_text(attached, text)
+            # else: an event of a session whose client has gone, dropped as the full path does
+            return True
+        return False
+
+    async def _send_text(self, attached: _Attached, text: str) -> None:
+        with contextlib.suppress(Exception):
+            await attached.client.send(text)
 
     async def _from_upstream(self, message: dict[str, Any]) -> None:
         if "id" in message:

@@ -74,6 +74,11 @@ class RefRegistry:
         self._by_key[lookup] = number
         return number
 
+    @property
+    def issued(self) -> int:
+        """How many refs have been issued so far (a render that issues none changed nothing)."""
+        return self._next - 1
+
     def entry(self, ref: str) -> tuple[int, RefEntry]:
         number = parse_ref(ref)
         entry = self._entries.get(number)

@@ -70,6 +70,22 @@ class _Line:
     ref: int | None = None
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    """A render and everything it was made from: the aria text, then the document, the
+    clickables of the page and its frames, mode, depth and the registry's issued count.
+
+    A page that has not changed since the last snapshot (the model looked again, an action
+    changed nothing, a capped snapshot's next page) gives the same inputs, and the same inputs
+    give the same lines, so they are reused instead of parsed and rendered again.
+    """
+
+    raw: str
+    inputs: tuple[Any, ...]
+    lines: list[_Line]
+    text: str
+
+
 @dataclass
 class Snapshot:
     """A rendered snapshot and what it contains."""
@@ -112,6 +128,7 @@ class Snapshotter:
         # budget rather than the short one meant for a click.
         self.timeout_ms = timeout_ms
         self.counter = counter or token_counter()
+        self._last_render: _Rendered | None = None
 
     async def take(
         self,
@@ -139,19 +156,29 @@ class Snapshotter:
         except BaseException:
             rest.cancel()
             raise
-        # Parsing overlaps the clickable scan that the browser runs after the aria snapshot.
-        with _gc_paused():
-            roots = parse_aria_snapshot(raw)
+        last = self._last_render if self._last_render and self._last_render.raw == raw else None
+        roots = None
+        if last is None:
+            # Parsing overlaps the clickable scan that the browser runs after the aria snapshot.
+            with _gc_paused():
+                roots = parse_aria_snapshot(raw)
         scan, frame_items = await rest
-        with _gc_paused():
-            lines = _render_tree(roots, scan, frame_items, self.registry, mode, max_depth)
-            body, tokens, capped, pages, page_number = self._fit(lines, max_tokens, page_number)
+        inputs = (scan["doc"], scan["items"], frame_items, mode, max_depth, self.registry.issued)
+        if last is None or last.inputs != inputs:
+            with _gc_paused():
+                if roots is None:
+                    roots = parse_aria_snapshot(raw)
+                lines = _render_tree(roots, scan, frame_items, self.registry, mode, max_depth)
+            # Keyed by the refs issued *after* rendering: an identical render issues none.
+            inputs = (*inputs[:-1], self.registry.issued)
+            last = self._last_render = _Rendered(raw, inputs, lines, _join(lines))
+        body, tokens, capped, pages, page_number = self._fit(last, max_tokens, page_number)
         snapshot = Snapshot(
             text=body,
             url=page.url,
             title=str(scan.get("title") or ""),
             mode=mode,
-            refs={line.ref: line.text.strip() for line in lines if line.ref is not None},
+            refs={line.ref: line.text.strip() for line in last.lines if line.ref is not None},
             counter=self.counter,
             known_tokens=tokens,
             capped=capped,
@@ -184,14 +211,16 @@ class Snapshotter:
         return await first_css_match(page, stripped)
 
     def _fit(
-        self, lines: list[_Line], max_tokens: int | None, page_number: int
+        self, rendered: _Rendered, max_tokens: int | None, page_number: int
     ) -> tuple[str, int | None, bool, int, int]:
-        text = _join(lines)
+        text = rendered.text
         if not max_tokens:
             return text, None, False, 1, 1
         total = self.counter.count(text)
         if total <= max_tokens and page_number == 1:
             return text, total, False, 1, 1
+        # The budget shortens lines in place; the render stays as it was for the next snapshot.
+        lines = [_Line(line.depth, line.text, line.kind, line.ref) for line in rendered.lines]
         return _Budget(self.counter, max_tokens).fit(lines, page_number)
 
 
