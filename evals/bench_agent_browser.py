@@ -19,14 +19,13 @@ import argparse
 import os
 import statistics
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
 from evals.load import ServerProcess, memory_kb
+from evals.sites import serve_page
 
 __all__ = ["main"]
 
@@ -41,18 +40,6 @@ COMMANDS = (
     "agent-browser snapshot -i",
     "agent browser snapshot -i",
 )
-
-
-class _Page(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(_PAGE)))
-        self.end_headers()
-        self.wfile.write(_PAGE)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _daemons() -> list[int]:
@@ -93,12 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m evals.bench_agent_browser")
     parser.add_argument("--repeat", type=int, default=30, help="calls per command (default 30)")
     args = parser.parse_args(argv)
-    site = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    site.daemon_threads = True
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    page = f"http://127.0.0.1:{site.server_address[1]}/bench.html"
     before = set(_daemons())
-    with tempfile.TemporaryDirectory(prefix="agent-bench-") as profiles:
+    with serve_page(_PAGE) as base, tempfile.TemporaryDirectory(prefix="agent-bench-") as profiles:
+        page = f"{base}/bench.html"
         server = ServerProcess(4, 1, profiles)
         try:
             with httpx.Client() as client:
@@ -118,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
                 left = [pid for pid in _daemons() if pid not in before]
         finally:
             server.stop()
-            site.shutdown()
     print(
         f"agent-browser vs agent browser, bash interact calls over HTTP, {args.repeat} each "
         f"({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})"

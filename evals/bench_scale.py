@@ -18,32 +18,19 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from evals.infra import Replica, cdp_chromium, playwright_server, redis_server
+from evals.sites import serve_page
 
 __all__ = ["main"]
 
 _PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>Scale</title></head>
 <body><h1>Scale benchmark</h1><p>One small page.</p><button>Go</button></body></html>"""
 KINDS = ("local", "cdp", "playwright")
-
-
-class _Page(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(_PAGE)))
-        self.end_headers()
-        self.wfile.write(_PAGE)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _timed(call: Any) -> tuple[float, Any]:
@@ -73,15 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m evals.bench_scale")
     parser.add_argument("--repeat", type=int, default=10, help="samples of each (default 10)")
     args = parser.parse_args(argv)
-    site = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    site.daemon_threads = True
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    page = f"http://127.0.0.1:{site.server_address[1]}/scale.html"
     scrape_ms: dict[str, list[float]] = {kind: [] for kind in KINDS}
     code_ms: dict[str, list[float]] = {kind: [] for kind in KINDS}
     direct_ms: list[float] = []
     forwarded_ms: list[float] = []
     with ExitStack() as stack:
+        page = stack.enter_context(serve_page(_PAGE)) + "/scale.html"
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agent-scale-")))
         cdp = stack.enter_context(cdp_chromium())
         playwright = stack.enter_context(playwright_server())
@@ -118,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
             forwarded_ms.append(_code(replicas["b"], sessions["local"]))
         for kind, scrape_id in sessions.items():
             replicas[kind].stop_session(scrape_id)
-    site.shutdown()
     print(f"scale-out benchmark, {args.repeat} samples each, p50 (ms), on one local page")
     print(
         f"{'provider':<12} {'scrape->ready':>14} {'ratio':>7} {'warm code call':>15} {'ratio':>7}"

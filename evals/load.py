@@ -28,16 +28,18 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from evals.sites import serve_page
 
 __all__ = ["LoadReport", "ServerProcess", "main", "memory_kb", "run_load"]
 
@@ -51,18 +53,6 @@ _LIMITS = {"sessions": 1000, "concurrency": 200, "calls": 100}
 
 
 # --- the page and the server ---------------------------------------------------------------
-
-
-class _PageHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(_PAGE)))
-        self.end_headers()
-        self.wfile.write(_PAGE)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _scripted_policy(messages: Sequence[Any], tools: Sequence[Any]) -> Any:
@@ -666,18 +656,11 @@ def main(argv: list[str] | None = None) -> int:
         suite.add_argument("--call-timeout", type=int, default=120)
         suite.add_argument("--sample-interval", type=float, default=5.0)
         suite_args = suite.parse_args(argv[1:])
-        site = ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
-        site.daemon_threads = True
-        threading.Thread(target=site.serve_forever, daemon=True).start()
-        import tempfile
-
-        try:
-            with tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
-                return _run_suite_command(
-                    suite_args, f"http://127.0.0.1:{site.server_address[1]}/load.html", profiles
-                )
-        finally:
-            site.shutdown()
+        with (
+            serve_page(_PAGE) as base,
+            tempfile.TemporaryDirectory(prefix="agent-load-") as profiles,
+        ):
+            return _run_suite_command(suite_args, f"{base}/load.html", profiles)
     parser = argparse.ArgumentParser(
         prog="python -m evals.load", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
@@ -703,14 +686,9 @@ def main(argv: list[str] | None = None) -> int:
         if not 1 <= value <= _LIMITS[name]:
             parser.error(f"--{name} must be 1-{_LIMITS[name]}")
     report = LoadReport(args.sessions, concurrency, args.calls, args.mode, args.language)
-    site = ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
-    site.daemon_threads = True
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    page_url = f"http://127.0.0.1:{site.server_address[1]}/load.html"
     load_before = os.getloadavg()[0]
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
+    with serve_page(_PAGE) as base, tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
+        page_url = f"{base}/load.html"
         server = ServerProcess(concurrency + 2, args.warm_browsers or 2, profiles)
         sampler = _MemorySampler(server.process.pid, args.sample_interval)
         sampler.start()
@@ -728,7 +706,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sampler.stop()
             server.stop()
-            site.shutdown()
     report.memory = sampler.peaks
     summary = report.summary()
     summary["machine"] = {"cpus": os.cpu_count(), "load_average_before": round(load_before, 1)}

@@ -12,14 +12,16 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Route
 
-__all__ = ["SITES_DIR", "SITE_ORIGIN", "SiteServer", "route_sites", "site_url"]
+__all__ = ["SITES_DIR", "SITE_ORIGIN", "SiteServer", "route_sites", "serve_page", "site_url"]
 
 SITES_DIR = Path(__file__).resolve().parent / "sites"
 SITE_ORIGIN = "http://127.0.0.1:8931"
@@ -94,3 +96,31 @@ async def route_sites(context: BrowserContext, server: SiteServer) -> None:
             await route.abort("blockedbyclient")
 
     await context.route(_ANY_WEB, handle)
+
+
+@contextmanager
+def serve_page(html: bytes) -> Iterator[str]:
+    """Serve one page at every path on an ephemeral loopback port; yield the base URL.
+
+    For the benchmarks and the load test, whose sessions all load the same small page.
+    """
+
+    class _OnePage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OnePage)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

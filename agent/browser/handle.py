@@ -28,7 +28,13 @@ from playwright.async_api import Browser, BrowserContext, Page
 from agent.browser.cdp_router import CdpRouter
 from agent.browser.driver import borrow_playwright, return_playwright
 
-__all__ = ["BrowserHandle", "attach_playwright", "serve_router", "unix_ws_url"]
+__all__ = [
+    "BrowserHandle",
+    "attach_playwright",
+    "serve_router",
+    "serve_router_sockets",
+    "unix_ws_url",
+]
 
 
 def unix_ws_url(socket_path: Path | str) -> str:
@@ -151,6 +157,23 @@ class BrowserHandle:
         raise NotImplementedError
 
 
+async def serve_router_sockets(router: CdpRouter) -> tuple[str, list[websockets.Server]]:
+    """Serve ``router`` in a new private folder (mode 0700: ours alone): ``owner.sock`` for the
+    session's own connection, ``cdp.sock`` for every other client. Returns the folder and the
+    socket servers; on failure nothing is left behind."""
+    socket_dir = tempfile.mkdtemp(prefix="agent-cdp-")
+    sockets: list[websockets.Server] = []
+    try:
+        sockets.append(await serve_router(router, Path(socket_dir) / "owner.sock", owner=True))
+        sockets.append(await serve_router(router, Path(socket_dir) / "cdp.sock"))
+    except BaseException:
+        for server in sockets:
+            server.close()
+        shutil.rmtree(socket_dir, ignore_errors=True)
+        raise
+    return socket_dir, sockets
+
+
 async def attach_playwright(
     router: CdpRouter, *, timeout_s: float
 ) -> tuple[Browser, list[websockets.Server], str]:
@@ -159,18 +182,15 @@ async def attach_playwright(
     Returns the Playwright browser, the socket servers and the folder; on failure everything
     it started is stopped again.
     """
-    socket_dir = tempfile.mkdtemp(prefix="agent-cdp-")  # 0700: ours alone
-    sockets: list[websockets.Server] = []
+    router.start()
+    socket_dir, sockets = await serve_router_sockets(router)
     borrowed = False
     try:
-        router.start()
-        owner = Path(socket_dir) / "owner.sock"
-        sockets.append(await serve_router(router, owner, owner=True))
-        sockets.append(await serve_router(router, Path(socket_dir) / "cdp.sock"))
         playwright = await borrow_playwright()
         borrowed = True
         browser = await asyncio.wait_for(
-            playwright.chromium.connect_over_cdp(unix_ws_url(owner)), timeout_s
+            playwright.chromium.connect_over_cdp(unix_ws_url(Path(socket_dir) / "owner.sock")),
+            timeout_s,
         )
     except BaseException:
         for server in sockets:

@@ -24,9 +24,7 @@ import contextlib
 import itertools
 import json
 import logging
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,7 +34,7 @@ from playwright.async_api import Browser, CDPSession
 
 from agent.browser.cdp_router import CdpRouter
 from agent.browser.driver import borrow_playwright, return_playwright
-from agent.browser.handle import BrowserHandle, attach_playwright, serve_router
+from agent.browser.handle import BrowserHandle, attach_playwright, serve_router_sockets
 from agent.errors import BrowserLaunchError
 
 __all__ = [
@@ -223,11 +221,7 @@ async def open_playwright(
         context_id = str(info["targetInfo"]["browserContextId"])
         router = CdpRouter(PlaywrightCdpUpstream(remote), context_id=context_id)
         router.start()
-        socket_dir = tempfile.mkdtemp(prefix="agent-cdp-")
-        sockets = [
-            await serve_router(router, Path(socket_dir) / "owner.sock", owner=True),
-            await serve_router(router, Path(socket_dir) / "cdp.sock"),
-        ]
+        socket_dir, sockets = await serve_router_sockets(router)
     except BaseException as exc:
         with contextlib.suppress(Exception):
             await remote.close()

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from agent.errors import RequestError, ToolError
 from agent.mcp.dialogs import blocked_message
 from agent.mcp.sessions import ClientSessions
-from agent.server.interact import InteractOutcome, run_code_call, run_prompt_call
+from agent.server.interact import InteractOutcome, run_interact
 from agent.server.schemas import InteractRequest, ScrapeRequest
 from agent.server.scrape import scrape_into_new_session
 from tools.base import ToolImage, ToolOutcome, tool
@@ -139,21 +139,7 @@ async def interact(
     async with clients.use(session_id) as (served, ctx):
         if blocked := blocked_message(ctx, "interact"):
             raise ToolError(blocked)
-        if request.prompt and request.prompt.strip():
-            outcome = await run_prompt_call(
-                served.browser_session,
-                request.prompt,
-                model=await state.model(),
-                settings=state.agent_settings,
-                timeout_s=float(request.timeout or state.settings.default_prompt_timeout),
-            )
-        else:
-            outcome = await run_code_call(
-                served.browser_session,
-                request.code or "",
-                language=request.code_language,
-                timeout_s=float(request.timeout or state.settings.default_code_timeout),
-            )
+        outcome = await run_interact(state, served.browser_session, request)
     text = _interact_text(outcome, prompted=bool(request.prompt and request.prompt.strip()))
     if not outcome.success:
         raise ToolError(text)

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.errors import RequestError, SessionLostError
-from agent.server.schemas import Language
+from agent.server.schemas import InteractRequest, Language
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.config import Settings
     from agent.models.base import Model
+    from agent.server.state import ServerState
 
-__all__ = ["InteractOutcome", "run_code_call", "run_prompt_call"]
+__all__ = ["InteractOutcome", "run_code_call", "run_interact", "run_prompt_call"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,28 @@ class InteractOutcome:
     @property
     def success(self) -> bool:
         return self.exit_code == 0 and not self.killed
+
+
+async def run_interact(
+    state: ServerState, session: BrowserSession, request: InteractRequest
+) -> InteractOutcome:
+    """One interact call as the HTTP API and the MCP server both take it: the prompt when it
+    has any text, else the code, with the server's settings and default timeouts."""
+    if request.prompt and request.prompt.strip():
+        return await run_prompt_call(
+            session,
+            request.prompt,
+            model=await state.model(),
+            settings=state.agent_settings,
+            timeout_s=float(request.timeout or state.settings.default_prompt_timeout),
+        )
+    return await run_code_call(
+        session,
+        request.code or "",
+        language=request.code_language,
+        timeout_s=float(request.timeout or state.settings.default_code_timeout),
+        settings=state.agent_settings,
+    )
 
 
 async def run_prompt_call(

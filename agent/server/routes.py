@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from agent.errors import RequestError
 from agent.server.cdp_proxy import cdp_url
-from agent.server.interact import InteractOutcome, run_code_call, run_prompt_call
+from agent.server.interact import run_interact
 from agent.server.live_view import live_view_urls
 from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
 from agent.server.scrape import scrape_into_new_session
@@ -65,25 +65,8 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
     state = server_state(request)
     if body.model_extra:
         log.info("interact: ignoring unknown fields %s", sorted(body.model_extra))
-    outcome: InteractOutcome
     async with state.registry.use(scrape_id) as session:
-        if body.prompt and body.prompt.strip():
-            model = await state.model()
-            outcome = await run_prompt_call(
-                session.browser_session,
-                body.prompt,
-                model=model,
-                settings=state.agent_settings,
-                timeout_s=float(body.timeout or state.settings.default_prompt_timeout),
-            )
-        else:
-            outcome = await run_code_call(
-                session.browser_session,
-                body.code or "",
-                language=body.code_language,
-                timeout_s=float(body.timeout or state.settings.default_code_timeout),
-                settings=state.agent_settings,
-            )
+        outcome = await run_interact(state, session.browser_session, body)
     view_url, control_url = live_view_urls(state.base_url(request), session)
     return InteractResponse(
         success=outcome.success,

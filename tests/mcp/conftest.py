@@ -24,6 +24,7 @@ from tests.harness import ARTIFACTS, HeldMcpSession, RunningServer, quick_agent_
 SITE = Path(__file__).parent / "site"
 REPO = Path(__file__).resolve().parents[2]
 API_KEY = "mcp-test-key"
+SANDBOX_MEMORY_MB = 3001
 CLIENT_MARKER = "AGENT_MCP_TEST_CLIENT"
 """Set in the environment of one ``agent mcp`` process; its browsers inherit it."""
 
@@ -71,7 +72,8 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
     )
     with RunningServer(
         settings,
-        agent_settings=quick_agent_settings(max_steps=3),
+        # A sandbox limit other than the default shows that code calls get the server's settings.
+        agent_settings=quick_agent_settings(max_steps=3, sandbox_memory_mb=SANDBOX_MEMORY_MB),
         count_launches=False,
         mounts=[mount],
     ) as running:

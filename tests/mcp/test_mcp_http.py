@@ -24,7 +24,7 @@ from tests.harness import (
     latest_observation,
     wait_until,
 )
-from tests.mcp.conftest import http_transport
+from tests.mcp.conftest import SANDBOX_MEMORY_MB, http_transport
 
 _INITIALIZE = {
     "jsonrpc": "2.0",
@@ -121,6 +121,19 @@ async def test_sessionless_clients_work_on_scraped_sessions(
         stopped = await client.call_tool("stop_interaction", {"session_id": session_id})
         assert not stopped.is_error
     assert len(http_server.registry) == 0
+
+
+async def test_code_runs_with_the_servers_settings(http_server: RunningServer, site: str) -> None:
+    async with Client(http_transport(http_server.url)) as client:
+        scraped = await client.call_tool("scrape", {"url": f"{site}/second.html"})
+        session_id = _text(scraped).split('session_id="', 1)[1].split('"', 1)[0]
+        code = "import resource\nresource.getrlimit(resource.RLIMIT_DATA)[0] >> 20"
+        ran = await client.call_tool(
+            "interact", {"session_id": session_id, "code": code, "language": "python"}
+        )
+        assert not ran.is_error, _text(ran)
+        assert str(SANDBOX_MEMORY_MB) in _text(ran)
+        await client.call_tool("stop_interaction", {"session_id": session_id})
 
 
 def _text(result: CallToolResult) -> str:
