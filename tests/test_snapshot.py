@@ -133,6 +133,16 @@ async def test_an_unchanged_page_renders_the_same_and_any_change_is_seen(session
     await (await session.resolve(ref)).click()
 
 
+async def test_table_rows_are_one_line_unless_a_header_sorts_on_click(session, pages_url):
+    await open_page(session, f"{pages_url}/table.html")
+    text = (await session.snapshot()).text
+    # A plain row is condensed into one line; the header row keeps each sorting header's ref.
+    assert re.search(r"Groundhog Day \| 1993 \| February, again", text), text
+    year = ref_of(text, 'columnheader "Year"')
+    await (await session.resolve(year)).click()
+    assert await session.page.inner_text("#out") == "sorted by 1"
+
+
 async def test_refs_of_persisting_elements_survive_dom_changes(session, pages_url):
     await open_page(session, f"{pages_url}/form.html")
     first = await session.snapshot()

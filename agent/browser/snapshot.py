@@ -446,7 +446,10 @@ class _Renderer:
             role == "row"
             and ref is None
             and all(
-                c.role in ("cell", "columnheader", "rowheader") and not c.children
+                c.role in ("cell", "columnheader", "rowheader")
+                and not c.children
+                # A header that sorts the table on click keeps its own line and ref.
+                and not (c.pw_ref is not None and c.attrs.get("cursor") == "pointer")
                 for c in node.children
             )
         ):
