@@ -447,6 +447,8 @@ class SuiteReport:
     idle: int
     burst_latencies: list[float] = field(default_factory=list)
     burst_errors: list[str] = field(default_factory=list)
+    burst_spares: int = 0
+    burst_fill_s: float = 0.0
     idle_open: int = 0
     idle_errors: list[str] = field(default_factory=list)
     idle_pss_total_kib: int = 0
@@ -466,7 +468,20 @@ async def _scrape(client: httpx.AsyncClient, page_url: str) -> tuple[str | None,
     return str(response.json()["data"]["metadata"]["scrapeId"]), elapsed, ""
 
 
-async def run_suite(
+async def run_burst(
+    base_url: str, page_url: str, report: SuiteReport, *, max_seconds: float
+) -> None:
+    """A burst of ``report.burst`` scrapes at once (scrape -> ready latency), then stop them."""
+    limits = httpx.Limits(max_connections=report.burst + 10, max_keepalive_connections=None)
+    timeout = httpx.Timeout(max_seconds, connect=30.0)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
+        burst = await asyncio.gather(*(_scrape(client, page_url) for _ in range(report.burst)))
+        report.burst_latencies = [elapsed for scrape_id, elapsed, _ in burst if scrape_id]
+        report.burst_errors = [error for _, _, error in burst if error]
+        await _stop_all(client, [scrape_id for scrape_id, _, _ in burst if scrape_id], [])
+
+
+async def run_idle(
     base_url: str,
     page_url: str,
     report: SuiteReport,
@@ -475,16 +490,12 @@ async def run_suite(
     hold_s: float,
     max_seconds: float,
 ) -> None:
-    """A burst of ``report.burst`` scrapes at once (scrape -> ready latency); then sessions up
-    to ``report.idle``, all idle at once, their memory read, held for ``hold_s`` and stopped
-    (every stop must succeed: none expired or was lost)."""
+    """``report.idle`` sessions opened ten at a time, all idle at once, their memory read, held
+    for ``hold_s`` and stopped (every stop must succeed: none expired or was lost)."""
     limits = httpx.Limits(max_connections=report.idle + 10, max_keepalive_connections=None)
     timeout = httpx.Timeout(max_seconds, connect=30.0)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
-        burst = await asyncio.gather(*(_scrape(client, page_url) for _ in range(report.burst)))
-        ids = [scrape_id for scrape_id, _, _ in burst if scrape_id]
-        report.burst_latencies = [elapsed for scrape_id, elapsed, _ in burst if scrape_id]
-        report.burst_errors = [error for _, _, error in burst if error]
+        ids: list[str] = []
         gate = asyncio.Semaphore(10)
 
         async def one_more() -> None:
@@ -495,25 +506,44 @@ async def run_suite(
             else:
                 report.idle_errors.append(error)
 
-        await asyncio.gather(*(one_more() for _ in range(max(0, report.idle - len(ids)))))
+        await asyncio.gather(*(one_more() for _ in range(report.idle)))
         report.idle_open = len(ids)
         await asyncio.sleep(5)  # let pages and browsers settle to their idle state
         report.idle_pss_total_kib, report.idle_browsers = sampler.tree_pss_kib()
         await asyncio.sleep(hold_s)
+        await _stop_all(client, ids, report.idle_errors)
 
-        async def stop(scrape_id: str) -> None:
-            async with gate:
-                try:
-                    response = await client.delete(f"/v2/scrape/{scrape_id}/interact")
-                except httpx.HTTPError as exc:
-                    report.idle_errors.append(f"stop: {type(exc).__name__}: {exc}"[:160])
-                    return
-            if response.status_code != 200:
-                report.idle_errors.append(
-                    f"stop: HTTP {response.status_code}: {response.text[:120]}"
-                )
 
-        await asyncio.gather(*(stop(scrape_id) for scrape_id in ids))
+async def _stop_all(client: httpx.AsyncClient, ids: list[str], errors: list[str]) -> None:
+    gate = asyncio.Semaphore(10)
+
+    async def stop(scrape_id: str) -> None:
+        async with gate:
+            try:
+                response = await client.delete(f"/v2/scrape/{scrape_id}/interact")
+            except httpx.HTTPError as exc:
+                errors.append(f"stop: {type(exc).__name__}: {exc}"[:160])
+                return
+        if response.status_code != 200:
+            errors.append(f"stop: HTTP {response.status_code}: {response.text[:120]}")
+
+    await asyncio.gather(*(stop(scrape_id) for scrape_id in ids))
+
+
+def _wait_for_spares(url: str, wanted: int, timeout_s: float) -> float:
+    """Wait until the server holds ``wanted`` started browsers in reserve; the seconds it took."""
+    started = time.monotonic()
+    shown = -1
+    while True:
+        ready = int(httpx.get(f"{url}/health", timeout=10).json().get("browsersReady", 0))
+        if ready != shown:
+            print(f"  spare browsers ready: {ready}/{wanted}", file=sys.stderr, flush=True)
+            shown = ready
+        if ready >= wanted:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"only {ready} of {wanted} spare browsers after {timeout_s:g} s")
+        time.sleep(1)
 
 
 def _print_suite(report: SuiteReport, target_pss_mib: float = 150) -> bool:
@@ -525,7 +555,8 @@ def _print_suite(report: SuiteReport, target_pss_mib: float = 150) -> bool:
     burst_ok = not report.burst_errors and p50 <= 10 and p95 <= 20
     ok &= burst_ok
     print(
-        f"\nburst: {report.burst} scrapes at once: {len(lat)} ready, scrape -> ready p50 "
+        f"\nburst: {report.burst} scrapes at once, {report.burst_spares} spare browsers ready "
+        f"(filled in {report.burst_fill_s:.0f} s): {len(lat)} ready, scrape -> ready p50 "
         f"{p50:.1f} s, p95 {p95:.1f} s, errors {len(report.burst_errors)} "
         f"(targets p50 <= 10 s, p95 <= 20 s, 0 errors: {'met' if burst_ok else 'MISSED'})"
     )
@@ -596,14 +627,25 @@ def _print_report(summary: dict[str, Any]) -> None:
 def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -> int:
     report = SuiteReport(burst=args.burst, idle=args.idle)
     load_before = os.getloadavg()[0]
-    server = ServerProcess(
-        args.idle + 4, args.warm_browsers if args.warm_browsers is not None else 2, profiles
-    )
+    # The burst, on a server whose reserve of started browsers is sized for it (as a team
+    # expecting bursts sets AGENT_WARM_BROWSERS), once that reserve is full.
+    report.burst_spares = args.burst if args.burst_spares is None else args.burst_spares
+    print(f"burst: starting a server with {report.burst_spares} spare browsers", file=sys.stderr)
+    server = ServerProcess(args.burst + 4, report.burst_spares, profiles)
+    try:
+        report.burst_fill_s = _wait_for_spares(server.url, report.burst_spares, timeout_s=900)
+        asyncio.run(run_burst(server.url, page_url, report, max_seconds=args.max_seconds))
+    finally:
+        server.stop()
+    # Idle sessions and code calls, on a server with the default reserve.
+    spares = args.warm_browsers if args.warm_browsers is not None else 2
+    print(f"idle and calls: a server with {spares} spare browsers", file=sys.stderr)
+    server = ServerProcess(args.idle + 4, spares, profiles)
     sampler = _MemorySampler(server.process.pid, args.sample_interval)
     sampler.start()
     try:
         asyncio.run(
-            run_suite(
+            run_idle(
                 server.url,
                 page_url,
                 report,
@@ -651,7 +693,12 @@ def main(argv: list[str] | None = None) -> int:
         suite.add_argument("--calls", type=int, default=10, help="code calls each (default 10)")
         suite.add_argument("--concurrency", type=int, default=10, help="calling sessions at once")
         suite.add_argument("--language", choices=list(_CODE), default="python")
-        suite.add_argument("--warm-browsers", type=int, help="server's spare browsers (default 2)")
+        suite.add_argument(
+            "--burst-spares", type=int, help="spare browsers for the burst (default: --burst)"
+        )
+        suite.add_argument(
+            "--warm-browsers", type=int, help="spare browsers for idle and calls (default 2)"
+        )
         suite.add_argument("--max-seconds", type=float, default=1800)
         suite.add_argument("--call-timeout", type=int, default=120)
         suite.add_argument("--sample-interval", type=float, default=5.0)

@@ -93,7 +93,11 @@ def create_app(
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, Any]:
-        return {"success": True, "sessions": len(registry)}
+        return {
+            "success": True,
+            "sessions": len(registry),
+            "browsersReady": registry.browsers_ready,
+        }
 
     return app
 

@@ -2,9 +2,11 @@
 
 Starting Chromium takes one to a few seconds of CPU, most of a scrape of a simple page. The pool
 keeps up to ``size`` started browsers in reserve (``AGENT_WARM_BROWSERS``) and starts
-replacements in the background as they are taken. Launches run ``concurrency`` at a time:
-Chromium's start is CPU-bound, and fifty at once on two cores would each take so long that they
-all miss their start-up timeout, while a few at a time all start.
+replacements in the background as they are taken. Launches for waiting scrapes run
+``concurrency`` at a time: Chromium's start is CPU-bound, and fifty at once on two cores would
+each take so long that they all miss their start-up timeout, while a few at a time all start.
+Spares for the reserve start one at a time, so that refilling after a burst served from the
+reserve does not take the CPU from the scrapes it is serving.
 
 A scrape that finds no browser ready joins a first-come-first-served queue, and every browser
 that finishes starting goes to the longest-waiting scrape (then to the reserve). A scrape waits
@@ -52,6 +54,7 @@ class BrowserPool:
         self.wait_s = wait_s
         self._concurrency = concurrency
         self._launching = asyncio.Semaphore(concurrency)
+        self._refilling = asyncio.Semaphore(1)
         self._ready: list[BrowserSession] = []
         self._waiters: collections.deque[asyncio.Future[BrowserSession]] = collections.deque()
         self._launches: set[asyncio.Task[None]] = set()
@@ -127,7 +130,12 @@ class BrowserPool:
             task.add_done_callback(self._launches.discard)
 
     async def _launch_one(self) -> None:
-        async with self._launching:
+        async with contextlib.AsyncExitStack() as stack:
+            if not self._waiters:
+                # A spare for the reserve, with nobody waiting: one at a time, so that refilling
+                # after a burst leaves the CPU to the scrapes being served.
+                await stack.enter_async_context(self._refilling)
+            await stack.enter_async_context(self._launching)
             started = time.monotonic()
             try:
                 browser = await self._factory()

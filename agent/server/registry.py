@@ -139,6 +139,11 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    @property
+    def browsers_ready(self) -> int:
+        """Started browsers in reserve, waiting for a scrape."""
+        return self._pool.ready
+
     def has(self, session_id: str) -> bool:
         """Whether this replica serves ``session_id``."""
         return session_id in self._sessions
