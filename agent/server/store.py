@@ -277,21 +277,25 @@ class RedisStore(SessionStore):
         await self._redis.hset(self._key("sessions"), record.id, record.dumps())
 
     async def load(self, session_id: str) -> SessionRecord | None:
-        text = await self._redis.hget(self._key("sessions"), session_id)
-        return await self._with_activity(SessionRecord.loads(text)) if text else None
+        # One round trip: every request a replica forwards looks its session up first.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._key("sessions"), session_id)
+            pipe.hget(self._key("activity"), session_id)
+            text, seen = await pipe.execute()
+        return _with_activity(SessionRecord.loads(text), seen) if text else None
 
     async def records(self) -> list[SessionRecord]:
-        stored = await self._redis.hgetall(self._key("sessions"))
-        return [await self._with_activity(SessionRecord.loads(text)) for text in stored.values()]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key("sessions"))
+            pipe.hgetall(self._key("activity"))
+            stored, seen = await pipe.execute()
+        return [
+            _with_activity(SessionRecord.loads(text), seen.get(session_id))
+            for session_id, text in stored.items()
+        ]
 
     async def touch(self, session_id: str, at: float) -> None:
         await self._redis.hset(self._key("activity"), session_id, str(at))
-
-    async def _with_activity(self, record: SessionRecord) -> SessionRecord:
-        seen = await self._redis.hget(self._key("activity"), record.id)
-        if seen is not None:
-            record.last_activity = max(record.last_activity, float(seen))
-        return record
 
     async def end(self, session_id: str, reason: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -360,3 +364,10 @@ class RedisStore(SessionStore):
 def open_store(redis_url: str | None) -> SessionStore:
     """The Redis store when a URL is given, else this process's own."""
     return RedisStore(redis_url) if redis_url else MemoryStore()
+
+
+def _with_activity(record: SessionRecord, seen: str | bytes | None) -> SessionRecord:
+    """The record with its latest activity, which replicas note apart (``touch``)."""
+    if seen is not None:
+        record.last_activity = max(record.last_activity, float(seen))
+    return record
