@@ -24,7 +24,8 @@ from typing import Any
 
 import httpx
 
-from evals.load import ServerProcess, memory_kb
+from evals.load_server import ServerProcess
+from evals.proc_memory import memory_kb
 from evals.sites import serve_page
 
 __all__ = ["main"]

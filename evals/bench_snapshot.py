@@ -24,6 +24,7 @@ from agent.browser.aria_tree import parse_aria_snapshot
 from agent.browser.session import BrowserSession
 from agent.browser.snapshot import INTERACTIVE_ROLES
 from agent.browser.tokens import token_counter
+from agent.errors import first_line
 from evals.corpus import corpus_dir, serve_corpus
 
 # Appended before each "changed" call, so the page differs from the one snapshotted last.
@@ -45,7 +46,7 @@ async def _measure(repeat: int, limit: int | None) -> int:
                 try:
                     await session.goto(f"{base}/{name}")
                 except Exception as exc:
-                    print(f"  skip {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
+                    print(f"  skip {name}: {first_line(exc)}", file=sys.stderr)
                     continue
                 page = session.page
                 try:
@@ -69,7 +70,7 @@ async def _measure(repeat: int, limit: int | None) -> int:
                         our_changed.append(time.perf_counter() - start)
                     interactive = await session.snapshot(mode="interactive")
                 except Exception as exc:
-                    print(f"  skip {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
+                    print(f"  skip {name}: {first_line(exc)}", file=sys.stderr)
                     continue
                 raw_tokens = counter.count(raw)
                 expected = sum(

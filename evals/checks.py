@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from playwright.async_api import Error as PlaywrightError
 
+from agent.errors import first_line
+
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
@@ -80,7 +82,7 @@ async def run_check(check: TaskCheck, page: Page, answer: str | None) -> CheckOu
             value = await page.evaluate(check.page)
         except PlaywrightError as exc:
             value = None
-            details.append(f"the page check raised {str(exc).splitlines()[0]}")
+            details.append(f"the page check raised {first_line(exc)}")
         else:
             details.append("the page check held" if value else "the page check failed")
         passed = passed and bool(value)

@@ -21,249 +21,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from evals.load_server import TITLE, ServerProcess
+from evals.proc_memory import MemoryPeaks, MemorySampler
 from evals.sites import serve_page
 
-__all__ = ["LoadReport", "ServerProcess", "main", "memory_kb", "run_load"]
+__all__ = ["LoadReport", "main", "run_load"]
 
-TITLE = "Load test page"
 _PAGE = f"""<!doctype html><html><head><meta charset="utf-8"><title>{TITLE}</title></head>
 <body><main><h1>{TITLE}</h1><p>Each session loads this page and asks for its title.</p>
 <form><label>Name <input name="name"></label><button type="button">Send</button></form>
 </main></body></html>""".encode()
 _CODE = {"python": "await page.title()", "node": "await page.title()", "bash": "echo ok"}
 _LIMITS = {"sessions": 1000, "concurrency": 200, "calls": 100}
-
-
-# --- the page and the server ---------------------------------------------------------------
-
-
-def _scripted_policy(messages: Sequence[Any], tools: Sequence[Any]) -> Any:
-    """Read the page with one tool call, then answer: two model turns per prompt."""
-    from agent.messages import AssistantMessage
-    from agent.models import tool_call
-
-    if not any(isinstance(message, AssistantMessage) for message in messages):
-        return [tool_call("get_text")]
-    return [tool_call("done", answer=f"The page is titled {TITLE}.")]
-
-
-def _serve(args: argparse.Namespace) -> int:
-    """The child process: the real app on 127.0.0.1, its URL printed once it listens."""
-    import socket
-
-    import uvicorn
-
-    from agent.config import Settings
-    from agent.models import ScriptedModel
-    from agent.server import ServerSettings, create_app
-
-    settings = ServerSettings(
-        host="127.0.0.1",
-        max_sessions=args.max_sessions,
-        warm_browsers=args.warm_browsers,
-        session_ttl=3600,
-        activity_ttl=3600,
-        profiles_dir=Path(args.profiles_dir),
-        default_scrape_timeout=120,
-        queue_timeout=120,
-    )
-    app = create_app(
-        settings,
-        agent_settings=Settings(max_steps=4, action_timeout=30, navigation_timeout=120),
-        model=ScriptedModel(_scripted_policy),
-    )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048, timeout_keep_alive=30)
-    )
-    server.run(sockets=[sock])
-    return 0
-
-
-class ServerProcess:
-    """The server in a child process; stopping it closes every session it still has."""
-
-    def __init__(self, max_sessions: int, warm_browsers: int, profiles_dir: str) -> None:
-        command = [
-            sys.executable, "-m", "evals.load", "_serve",
-            "--max-sessions", str(max_sessions),
-            "--warm-browsers", str(warm_browsers),
-            "--profiles-dir", profiles_dir,
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("http://127.0.0.1:"):
-            self.stop()
-            raise RuntimeError(f"the server did not start (it said {line!r})")
-        self.url = line
-
-    def stop(self) -> None:
-        left = _descendants(self.process.pid)
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # uvicorn shuts down, closing sessions
-            try:
-                self.process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        for pid in left:  # whatever a hung shutdown left behind
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-
-
-# --- memory, from /proc --------------------------------------------------------------------
-
-
-def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, process group) of every live process."""
-    table: dict[int, tuple[int, int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="utf-8") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        table[int(entry.name)] = (int(fields[1]), int(fields[2]))
-    return table
-
-
-def _descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
-    table = table if table is not None else _proc_table()
-    children: dict[int, list[int]] = defaultdict(list)
-    for pid, (parent, _) in table.items():
-        children[parent].append(pid)
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def memory_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of one process in KiB; PSS shares pages fairly between processes."""
-    rss = pss = 0
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
-    return rss, pss
-
-
-def _session_key(pid: int) -> str | None:
-    """What names a process group's session: a Chromium's profile folder (None for any other
-    group, such as a session's code sandbox, which is then counted on its own)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
-    except OSError:
-        return None
-    for arg in argv:
-        if arg.startswith(b"--user-data-dir="):
-            return arg.split(b"=", 1)[1].decode(errors="replace")
-    return None
-
-
-@dataclass
-class _MemoryPeaks:
-    per_session_rss: dict[str, int] = field(default_factory=dict)
-    per_session_pss: dict[str, int] = field(default_factory=dict)
-    server_rss: int = 0
-    total_rss: int = 0
-    total_pss: int = 0
-    sessions_at_total_peak: int = 0
-    samples: int = 0
-
-
-class _MemorySampler(threading.Thread):
-    """Samples the server's process tree every ``interval`` s, keeping per-session peaks."""
-
-    def __init__(self, server_pid: int, interval: float) -> None:
-        super().__init__(daemon=True)
-        self.server_pid = server_pid
-        self.interval = interval
-        self.peaks = _MemoryPeaks()
-        self._halt = threading.Event()
-        self._keys: dict[int, str | None] = {}  # process group -> session key, once known
-
-    def run(self) -> None:
-        while not self._halt.wait(self.interval):
-            with contextlib.suppress(Exception):  # a process vanishing mid-sample is normal
-                self.sample()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=30)
-
-    def tree_pss_kib(self) -> tuple[int, int]:
-        """(PSS of the server's whole process tree, Chromium browser processes in it) now."""
-        table = _proc_table()
-        total = browsers = 0
-        for pid in [self.server_pid, *_descendants(self.server_pid, table)]:
-            total += memory_kb(pid)[1]
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                    argv = handle.read().split(b"\0")
-                if any(a.startswith(b"--user-data-dir=") for a in argv) and not any(
-                    a.startswith(b"--type=") for a in argv
-                ):
-                    browsers += 1
-        return total, browsers
-
-    def sample(self) -> None:
-        table = _proc_table()
-        server_group = table.get(self.server_pid, (0, 0))[1]
-        rss_by: dict[str, int] = defaultdict(int)
-        pss_by: dict[str, int] = defaultdict(int)
-        server_rss = total_rss = total_pss = 0
-        for pid in [self.server_pid, *_descendants(self.server_pid, table)]:
-            rss, pss = memory_kb(pid)
-            total_rss, total_pss = total_rss + rss, total_pss + pss
-            group = table.get(pid, (0, 0))[1]
-            if group == server_group:
-                server_rss += rss  # the server and its Playwright drivers
-                continue
-            if group not in self._keys or self._keys[group] is None:
-                self._keys[group] = _session_key(group)
-            key = self._keys[group] or f"group-{group}"
-            rss_by[key] += rss
-            pss_by[key] += pss
-        peaks = self.peaks
-        peaks.samples += 1
-        for key, rss in rss_by.items():
-            peaks.per_session_rss[key] = max(peaks.per_session_rss.get(key, 0), rss)
-            peaks.per_session_pss[key] = max(peaks.per_session_pss.get(key, 0), pss_by[key])
-        peaks.server_rss = max(peaks.server_rss, server_rss)
-        if total_pss > peaks.total_pss:
-            peaks.total_pss, peaks.sessions_at_total_peak = total_pss, len(rss_by)
-        peaks.total_rss = max(peaks.total_rss, total_rss)
 
 
 # --- the load ------------------------------------------------------------------------------
@@ -283,7 +65,7 @@ class LoadReport:
     errors: list[str] = field(default_factory=list)
     sessions_done: int = 0
     timed_out: bool = False
-    memory: _MemoryPeaks = field(default_factory=_MemoryPeaks)
+    memory: MemoryPeaks = field(default_factory=MemoryPeaks)
 
     def summary(self) -> dict[str, Any]:
         interact = self.latencies.get("interact", [])
@@ -485,7 +267,7 @@ async def run_idle(
     base_url: str,
     page_url: str,
     report: SuiteReport,
-    sampler: _MemorySampler,
+    sampler: MemorySampler,
     *,
     hold_s: float,
     max_seconds: float,
@@ -641,7 +423,7 @@ def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -
     spares = args.warm_browsers if args.warm_browsers is not None else 2
     print(f"idle and calls: a server with {spares} spare browsers", file=sys.stderr)
     server = ServerProcess(args.idle + 4, spares, profiles)
-    sampler = _MemorySampler(server.process.pid, args.sample_interval)
+    sampler = MemorySampler(server.process.pid, args.sample_interval)
     sampler.start()
     try:
         asyncio.run(
@@ -674,12 +456,6 @@ def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["_serve"]:
-        inner = argparse.ArgumentParser(prog="evals.load _serve")
-        inner.add_argument("--max-sessions", type=int, required=True)
-        inner.add_argument("--warm-browsers", type=int, default=0)
-        inner.add_argument("--profiles-dir", required=True)
-        return _serve(inner.parse_args(argv[1:]))
     if argv[:1] == ["--suite"]:
         suite = argparse.ArgumentParser(
             prog="python -m evals.load --suite",
@@ -737,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     with serve_page(_PAGE) as base, tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
         page_url = f"{base}/load.html"
         server = ServerProcess(concurrency + 2, args.warm_browsers or 2, profiles)
-        sampler = _MemorySampler(server.process.pid, args.sample_interval)
+        sampler = MemorySampler(server.process.pid, args.sample_interval)
         sampler.start()
         try:
             asyncio.run(

@@ -35,7 +35,7 @@ from playwright.async_api import Browser, CDPSession
 from agent.browser.cdp_router import CdpRouter
 from agent.browser.driver import borrow_playwright, return_playwright
 from agent.browser.handle import BrowserHandle, attach_playwright, serve_router_sockets
-from agent.errors import BrowserLaunchError
+from agent.errors import BrowserLaunchError, first_line
 
 __all__ = [
     "PlaywrightCdpUpstream",
@@ -353,7 +353,7 @@ class PlaywrightCdpUpstream:
                 answer["error"] = {"code": -32001, "message": "Session with given id not found."}
         except Exception as exc:
             answer.pop("result", None)
-            answer["error"] = {"code": -32000, "message": str(exc).splitlines()[0]}
+            answer["error"] = {"code": -32000, "message": first_line(exc)}
         self._emit(answer)
 
     async def _new_browser_session(self) -> dict[str, Any]:

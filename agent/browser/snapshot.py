@@ -26,10 +26,10 @@ from playwright.async_api import Frame, Locator, Page
 
 from agent.browser import page_js
 from agent.browser.aria_tree import AriaNode, parse_aria_snapshot
+from agent.browser.budget import Budget, Line, join_lines
 from agent.browser.grammar import (
     element_line,
     heading_line,
-    indent,
     is_ref,
     parse_ref,
     row_line,
@@ -57,17 +57,8 @@ _SCOPE_ROLES = frozenset(
 _TRANSPARENT_ROLES = frozenset({"generic", "group", "none", "presentation", "list", "paragraph"})
 _NAMED_BY_CONTENT = frozenset({"link", "button", "tab", "menuitem", "option", "treeitem", "cell"})
 _STATE_ATTRS = ("checked", "disabled", "expanded", "selected", "pressed", "level", "required")
-_TEXT_SHORTEN_STEPS = (300, 120, 60)
 _MAX_OPTIONS = 30  # a dropdown's options listed on its line; the rest are counted
 _FRAME_SCAN_TIMEOUT_S = 2.0
-
-
-@dataclass
-class _Line:
-    depth: int
-    text: str
-    kind: Literal["ref", "heading", "text"]
-    ref: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +73,7 @@ class _Rendered:
 
     raw: str
     inputs: tuple[Any, ...]
-    lines: list[_Line]
+    lines: list[Line]
     text: str
 
 
@@ -171,7 +162,7 @@ class Snapshotter:
                 lines = _render_tree(roots, scan, frame_items, self.registry, mode, max_depth)
             # Keyed by the refs issued *after* rendering: an identical render issues none.
             inputs = (*inputs[:-1], self.registry.issued)
-            last = self._last_render = _Rendered(raw, inputs, lines, _join(lines))
+            last = self._last_render = _Rendered(raw, inputs, lines, join_lines(lines))
         body, tokens, capped, pages, page_number = self._fit(last, max_tokens, page_number)
         snapshot = Snapshot(
             text=body,
@@ -220,8 +211,8 @@ class Snapshotter:
         if total <= max_tokens and page_number == 1:
             return text, total, False, 1, 1
         # The budget shortens lines in place; the render stays as it was for the next snapshot.
-        lines = [_Line(line.depth, line.text, line.kind, line.ref) for line in rendered.lines]
-        return _Budget(self.counter, max_tokens).fit(lines, page_number)
+        lines = [Line(line.depth, line.text, line.kind, line.ref) for line in rendered.lines]
+        return Budget(self.counter, max_tokens).fit(lines, page_number)
 
 
 def _render_tree(
@@ -231,7 +222,7 @@ def _render_tree(
     registry: RefRegistry,
     mode: SnapshotMode,
     max_depth: int | None,
-) -> list[_Line]:
+) -> list[Line]:
     """Place the scanned clickables in the parsed tree and render it into lines with refs."""
     items = list(scan["items"])
     if items or frame_items:
@@ -388,9 +379,9 @@ class _Renderer:
         self.doc = doc
         self.mode = mode
         self.max_depth = max_depth
-        self.lines: list[_Line] = []
+        self.lines: list[Line] = []
 
-    def render(self, roots: list[AriaNode]) -> list[_Line]:
+    def render(self, roots: list[AriaNode]) -> list[Line]:
         for root in roots:
             _tidy(root)
         self._children(roots, 0)
@@ -417,11 +408,11 @@ class _Renderer:
             ref = self.registry.issue(self.doc, "aria", pw_ref, role, node.name)
         if self.mode == "interactive":
             if actionable and ref is not None:
-                self.lines.append(_Line(0, self._describe(node, ref, flat=True), "ref", ref))
+                self.lines.append(Line(0, self._describe(node, ref, flat=True), "ref", ref))
             self._children(node.children, depth)
             return
         if role == "text":
-            self.lines.append(_Line(depth, node.text, "text"))
+            self.lines.append(Line(depth, node.text, "text"))
             self._children(node.children, depth + 1)
             return
         if role in ("img", "image") and not node.name and ref is None:
@@ -429,14 +420,14 @@ class _Renderer:
         if ref is None and not node.name and role in _TRANSPARENT_ROLES and not actionable:
             child_depth = depth
             if node.text:
-                self.lines.append(_Line(depth, node.text, "text"))
+                self.lines.append(Line(depth, node.text, "text"))
                 child_depth = depth + 1
             self._children(node.children, child_depth)
             return
         if role == "heading":
             level = node.attrs.get("level", "")
             heading = heading_line(int(level) if level.isdigit() else None, node.name or node.text)
-            self.lines.append(_Line(depth, heading, "heading", ref))
+            self.lines.append(Line(depth, heading, "heading", ref))
             for child in node.children:
                 if child.role != "text" or child.text != node.name:
                     self._node(child, depth + 1)
@@ -454,9 +445,9 @@ class _Renderer:
             )
         ):
             cells = (c.name or c.text for c in node.children)
-            self.lines.append(_Line(depth, row_line(cells), "text"))
+            self.lines.append(Line(depth, row_line(cells), "text"))
             return
-        self.lines.append(_Line(depth, self._describe(node, ref, flat=False), kind, ref))
+        self.lines.append(Line(depth, self._describe(node, ref, flat=False), kind, ref))
         for child in node.children:
             if role in ("combobox", "listbox") and child.role == "option" and child.pw_ref is None:
                 continue  # native <select> options are listed inline on the combobox line
@@ -527,82 +518,3 @@ def _descendant_text(node: AriaNode) -> str:
         elif child.text:
             pieces.append(child.text)
     return _norm(" ".join(pieces))
-
-
-def _join(lines: list[_Line]) -> str:
-    return "\n".join(indent(line.depth, line.text) for line in lines)
-
-
-class _Budget:
-    """Fits rendered lines into a token cap, keeping actionable lines first."""
-
-    def __init__(self, counter: TokenCounter, max_tokens: int) -> None:
-        self.counter = counter
-        self.max_tokens = max_tokens
-
-    def fit(self, lines: list[_Line], page_number: int) -> tuple[str, int, bool, int, int]:
-        reserve = 80  # room for the note that says what was left out
-        limit = max(self.max_tokens - reserve, 50)
-        costs = self.counter.count_many([indent(line.depth, line.text) for line in lines])
-        total = sum(costs) + len(lines)
-        shortened = 0
-        for cut in _TEXT_SHORTEN_STEPS:
-            if total <= limit:
-                break
-            for i, line in enumerate(lines):
-                if line.kind == "text" and len(line.text) > cut:
-                    line.text = line.text[:cut].rstrip() + "…"
-                    new_cost = self.counter.count(indent(line.depth, line.text))
-                    total -= costs[i] - new_cost
-                    costs[i] = new_cost
-                    shortened += 1
-        kept = list(range(len(lines)))
-        omitted_text = 0
-        if total > limit:
-            # Drop plain text, longest first, until the rest fits; headings stay as landmarks.
-            by_cost = sorted((i for i in kept if lines[i].kind == "text"), key=lambda i: -costs[i])
-            dropped: set[int] = set()
-            for i in by_cost:
-                if total <= limit:
-                    break
-                dropped.add(i)
-                total -= costs[i] + 1
-            omitted_text = len(dropped)
-            kept = [i for i in kept if i not in dropped]
-        pages = _paginate(kept, costs, limit)
-        page_number = min(max(page_number, 1), len(pages))
-        chosen = pages[page_number - 1]
-        body = "\n".join(indent(lines[i].depth, lines[i].text) for i in chosen)
-        notes: list[str] = []
-        if shortened:
-            notes.append(f"{shortened} long texts shortened (…)")
-        if omitted_text:
-            notes.append(
-                f"{omitted_text} text lines omitted: read them with get_text, or snapshot a part "
-                'with scope="@eN" or a CSS selector'
-            )
-        if len(pages) > 1:
-            notes.append(
-                f"this is page {page_number} of {len(pages)}"
-                + (
-                    f": call snapshot with page={page_number + 1} for the elements after these"
-                    if page_number < len(pages)
-                    else ""
-                )
-            )
-        note = f"[snapshot capped at {self.max_tokens} tokens; " + "; ".join(notes) + "]"
-        text = body + "\n" + note
-        return text, self.counter.count(text), True, len(pages), page_number
-
-
-def _paginate(kept: list[int], costs: list[int], limit: int) -> list[list[int]]:
-    pages: list[list[int]] = [[]]
-    used = 0
-    for i in kept:
-        cost = costs[i] + 1
-        if pages[-1] and used + cost > limit:
-            pages.append([])
-            used = 0
-        pages[-1].append(i)
-        used += cost
-    return pages

@@ -1,0 +1,107 @@
+"""Fitting a rendered snapshot into a token budget.
+
+Lines that carry a ref are what the model acts on, so they are kept first: long text is
+shortened, then plain text dropped (longest first; headings stay as landmarks), and what still
+does not fit is paged. The note at the end says what was left out and how to see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.browser.grammar import indent
+from agent.browser.tokens import TokenCounter
+
+__all__ = ["Budget", "Line", "join_lines"]
+
+_TEXT_SHORTEN_STEPS = (300, 120, 60)
+
+
+@dataclass
+class Line:
+    """One rendered line of a snapshot: its depth, text, kind and ref (if it has one)."""
+
+    depth: int
+    text: str
+    kind: Literal["ref", "heading", "text"]
+    ref: int | None = None
+
+
+def join_lines(lines: list[Line]) -> str:
+    return "\n".join(indent(line.depth, line.text) for line in lines)
+
+
+class Budget:
+    """Fits rendered lines into a token cap, keeping actionable lines first."""
+
+    def __init__(self, counter: TokenCounter, max_tokens: int) -> None:
+        self.counter = counter
+        self.max_tokens = max_tokens
+
+    def fit(self, lines: list[Line], page_number: int) -> tuple[str, int, bool, int, int]:
+        reserve = 80  # room for the note that says what was left out
+        limit = max(self.max_tokens - reserve, 50)
+        costs = self.counter.count_many([indent(line.depth, line.text) for line in lines])
+        total = sum(costs) + len(lines)
+        shortened = 0
+        for cut in _TEXT_SHORTEN_STEPS:
+            if total <= limit:
+                break
+            for i, line in enumerate(lines):
+                if line.kind == "text" and len(line.text) > cut:
+                    line.text = line.text[:cut].rstrip() + "…"
+                    new_cost = self.counter.count(indent(line.depth, line.text))
+                    total -= costs[i] - new_cost
+                    costs[i] = new_cost
+                    shortened += 1
+        kept = list(range(len(lines)))
+        omitted_text = 0
+        if total > limit:
+            # Drop plain text, longest first, until the rest fits; headings stay as landmarks.
+            by_cost = sorted((i for i in kept if lines[i].kind == "text"), key=lambda i: -costs[i])
+            dropped: set[int] = set()
+            for i in by_cost:
+                if total <= limit:
+                    break
+                dropped.add(i)
+                total -= costs[i] + 1
+            omitted_text = len(dropped)
+            kept = [i for i in kept if i not in dropped]
+        pages = _paginate(kept, costs, limit)
+        page_number = min(max(page_number, 1), len(pages))
+        chosen = pages[page_number - 1]
+        body = "\n".join(indent(lines[i].depth, lines[i].text) for i in chosen)
+        notes: list[str] = []
+        if shortened:
+            notes.append(f"{shortened} long texts shortened (…)")
+        if omitted_text:
+            notes.append(
+                f"{omitted_text} text lines omitted: read them with get_text, or snapshot a part "
+                'with scope="@eN" or a CSS selector'
+            )
+        if len(pages) > 1:
+            notes.append(
+                f"this is page {page_number} of {len(pages)}"
+                + (
+                    f": call snapshot with page={page_number + 1} for the elements after these"
+                    if page_number < len(pages)
+                    else ""
+                )
+            )
+        note = f"[snapshot capped at {self.max_tokens} tokens; " + "; ".join(notes) + "]"
+        text = body + "\n" + note
+        return text, self.counter.count(text), True, len(pages), page_number
+
+
+def _paginate(kept: list[int], costs: list[int], limit: int) -> list[list[int]]:
+    pages: list[list[int]] = [[]]
+    used = 0
+    for i in kept:
+        cost = costs[i] + 1
+        if pages[-1] and used + cost > limit:
+            pages.append([])
+            used = 0
+        pages[-1].append(i)
+        used += cost
+    return pages

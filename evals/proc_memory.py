@@ -1,0 +1,142 @@
+"""Memory of process trees, read from /proc: RSS and PSS per process, and a sampler that keeps
+the peaks per session's browser tree while a load runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+__all__ = ["MemoryPeaks", "MemorySampler", "descendants", "memory_kb"]
+
+
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live process."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
+    table = table if table is not None else _proc_table()
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (parent, _) in table.items():
+        children[parent].append(pid)
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in KiB; PSS shares pages fairly between processes."""
+    rss = pss = 0
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss, pss
+
+
+def _session_key(pid: int) -> str | None:
+    """What names a process group's session: a Chromium's profile folder (None for any other
+    group, such as a session's code sandbox, which is then counted on its own)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return None
+    for arg in argv:
+        if arg.startswith(b"--user-data-dir="):
+            return arg.split(b"=", 1)[1].decode(errors="replace")
+    return None
+
+
+@dataclass
+class MemoryPeaks:
+    per_session_rss: dict[str, int] = field(default_factory=dict)
+    per_session_pss: dict[str, int] = field(default_factory=dict)
+    server_rss: int = 0
+    total_rss: int = 0
+    total_pss: int = 0
+    sessions_at_total_peak: int = 0
+    samples: int = 0
+
+
+class MemorySampler(threading.Thread):
+    """Samples the server's process tree every ``interval`` s, keeping per-session peaks."""
+
+    def __init__(self, server_pid: int, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.server_pid = server_pid
+        self.interval = interval
+        self.peaks = MemoryPeaks()
+        self._halt = threading.Event()
+        self._keys: dict[int, str | None] = {}  # process group -> session key, once known
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            with contextlib.suppress(Exception):  # a process vanishing mid-sample is normal
+                self.sample()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
+
+    def tree_pss_kib(self) -> tuple[int, int]:
+        """(PSS of the server's whole process tree, Chromium browser processes in it) now."""
+        table = _proc_table()
+        total = browsers = 0
+        for pid in [self.server_pid, *descendants(self.server_pid, table)]:
+            total += memory_kb(pid)[1]
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    argv = handle.read().split(b"\0")
+                if any(a.startswith(b"--user-data-dir=") for a in argv) and not any(
+                    a.startswith(b"--type=") for a in argv
+                ):
+                    browsers += 1
+        return total, browsers
+
+    def sample(self) -> None:
+        table = _proc_table()
+        server_group = table.get(self.server_pid, (0, 0))[1]
+        rss_by: dict[str, int] = defaultdict(int)
+        pss_by: dict[str, int] = defaultdict(int)
+        server_rss = total_rss = total_pss = 0
+        for pid in [self.server_pid, *descendants(self.server_pid, table)]:
+            rss, pss = memory_kb(pid)
+            total_rss, total_pss = total_rss + rss, total_pss + pss
+            group = table.get(pid, (0, 0))[1]
+            if group == server_group:
+                server_rss += rss  # the server and its Playwright drivers
+                continue
+            if group not in self._keys or self._keys[group] is None:
+                self._keys[group] = _session_key(group)
+            key = self._keys[group] or f"group-{group}"
+            rss_by[key] += rss
+            pss_by[key] += pss
+        peaks = self.peaks
+        peaks.samples += 1
+        for key, rss in rss_by.items():
+            peaks.per_session_rss[key] = max(peaks.per_session_rss.get(key, 0), rss)
+            peaks.per_session_pss[key] = max(peaks.per_session_pss.get(key, 0), pss_by[key])
+        peaks.server_rss = max(peaks.server_rss, server_rss)
+        if total_pss > peaks.total_pss:
+            peaks.total_pss, peaks.sessions_at_total_peak = total_pss, len(rss_by)
+        peaks.total_rss = max(peaks.total_rss, total_rss)
