@@ -14,7 +14,6 @@ Both sockets live in a folder of mode 0700 that only this process can open.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import os
 import secrets
@@ -188,9 +187,11 @@ async def attach_playwright(
     try:
         playwright = await borrow_playwright()
         borrowed = True
-        browser = await asyncio.wait_for(
-            playwright.chromium.connect_over_cdp(unix_ws_url(Path(socket_dir) / "owner.sock")),
-            timeout_s,
+        # Playwright's own timeout, not a cancellation from outside: a connect cancelled half-way
+        # leaves a half-made Browser in the shared driver, whose close event later raises
+        # AttributeError into whichever unrelated call is reading the driver at that moment.
+        browser = await playwright.chromium.connect_over_cdp(
+            unix_ws_url(Path(socket_dir) / "owner.sock"), timeout=timeout_s * 1000
         )
     except BaseException:
         for server in sockets:
