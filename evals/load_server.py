@@ -9,9 +9,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from evals.proc_memory import descendants
 
@@ -88,6 +91,18 @@ class ServerProcess:
             self.stop()
             raise RuntimeError(f"the server did not start (it said {line!r})")
         self.url = line
+        # The port is bound before the app has started; requests go out once it answers.
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server at {self.url} did not answer within 120 s")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         left = descendants(self.process.pid)

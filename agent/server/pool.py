@@ -5,8 +5,9 @@ keeps up to ``size`` started browsers in reserve (``AGENT_WARM_BROWSERS``) and s
 replacements in the background as they are taken. Launches for waiting scrapes run
 ``concurrency`` at a time: Chromium's start is CPU-bound, and fifty at once on two cores would
 each take so long that they all miss their start-up timeout, while a few at a time all start.
-Spares for the reserve start one at a time, so that refilling after a burst served from the
-reserve does not take the CPU from the scrapes it is serving.
+Spares for the reserve start one at a time and only while no scrape is being served, so that
+refilling after a burst served from the reserve does not take the CPU from the scrapes it is
+serving.
 
 A scrape that finds no browser ready joins a first-come-first-served queue, and every browser
 that finishes starting goes to the longest-waiting scrape (then to the reserve). A scrape waits
@@ -24,7 +25,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from agent.browser.session import BrowserSession
 from agent.errors import RequestError
@@ -55,6 +56,9 @@ class BrowserPool:
         self._concurrency = concurrency
         self._launching = asyncio.Semaphore(concurrency)
         self._refilling = asyncio.Semaphore(1)
+        self._serving = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self._ready: list[BrowserSession] = []
         self._waiters: collections.deque[asyncio.Future[BrowserSession]] = collections.deque()
         self._launches: set[asyncio.Task[None]] = set()
@@ -64,6 +68,18 @@ class BrowserPool:
     @property
     def ready(self) -> int:
         return len(self._ready)
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Mark a scrape being served: spares for the reserve wait until none is."""
+        self._serving += 1
+        self._quiet.clear()
+        try:
+            yield
+        finally:
+            self._serving -= 1
+            if self._serving == 0:
+                self._quiet.set()
 
     async def take(self, wait_s: float | None = None) -> BrowserSession:
         """A started browser: a reserved one when one is ready and alive, else the next one to
@@ -132,9 +148,13 @@ class BrowserPool:
     async def _launch_one(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             if not self._waiters:
-                # A spare for the reserve, with nobody waiting: one at a time, so that refilling
-                # after a burst leaves the CPU to the scrapes being served.
+                # A spare for the reserve, with nobody waiting: once no scrape is being served,
+                # and one at a time, so that refilling after a burst never takes the CPU from
+                # the scrapes it serves. (Under steady load the reserve stays low, and scrapes
+                # that wait get launches at full speed.)
                 await stack.enter_async_context(self._refilling)
+                while not self._quiet.is_set() and not self._waiters:
+                    await self._quiet.wait()
             await stack.enter_async_context(self._launching)
             started = time.monotonic()
             try:

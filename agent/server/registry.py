@@ -144,6 +144,10 @@ class SessionRegistry:
         """Started browsers in reserve, waiting for a scrape."""
         return self._pool.ready
 
+    def serving_scrape(self) -> contextlib.AbstractContextManager[None]:
+        """Around a scrape: spare browsers are not started meanwhile (see ``BrowserPool``)."""
+        return self._pool.serving()
+
     def has(self, session_id: str) -> bool:
         """Whether this replica serves ``session_id``."""
         return session_id in self._sessions

@@ -125,6 +125,14 @@ async def scrape_into_new_session(
         )
     if settings.block_private_addresses:
         await check_public_address(request.url)
+    with state.registry.serving_scrape():
+        return await _scrape_into_new_session(state, request, extractor)
+
+
+async def _scrape_into_new_session(
+    state: ServerState, request: ScrapeRequest, extractor: Extractor | None
+) -> tuple[ServerSession, dict[str, Any]]:
+    settings = state.settings
     session = await state.registry.open(
         ttl_s=request.ttl, activity_ttl_s=request.activity_ttl, profile=request.profile
     )

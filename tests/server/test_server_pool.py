@@ -1,6 +1,7 @@
 """The browser pool on real Chromium launches: a bounded wait that answers 429 with Retry-After
 and keeps the browser for the retry, first come first served, and spares that start one at a
-time while launches for waiting scrapes run in parallel."""
+time and only while no scrape is being served, while launches for waiting scrapes run in
+parallel."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ async def test_a_wait_past_the_limit_is_429_and_the_retry_gets_that_browser() ->
         assert refused.value.retry_after_s is not None and refused.value.retry_after_s >= 1
         assert "Retry after" in refused.value.message
         launches.gate.set()
-        for _ in range(100):  # the launch it set off goes on, into the reserve
+        for _ in range(600):  # the launch it set off goes on, into the reserve
             if pool.ready:
                 break
             await asyncio.sleep(0.1)
@@ -86,7 +87,7 @@ async def test_spares_start_one_at_a_time_and_waiting_scrapes_in_parallel() -> N
     pool = BrowserPool(spares, 3, concurrency=3, wait_s=60)
     try:
         pool.refill()
-        for _ in range(300):
+        for _ in range(600):
             if pool.ready == 3:
                 break
             await asyncio.sleep(0.1)
@@ -107,3 +108,24 @@ async def test_spares_start_one_at_a_time_and_waiting_scrapes_in_parallel() -> N
     finally:
         await pool.close()
         await wanted.close_all()
+
+
+async def test_spares_wait_while_a_scrape_is_served_but_a_waiting_scrape_does_not() -> None:
+    launches = Launches()
+    pool = BrowserPool(launches, 1, concurrency=2, wait_s=60)
+    try:
+        with pool.serving():
+            pool.refill()
+            await asyncio.sleep(1.0)
+            assert launches.started == [] and launches.running == 0, "a spare started"
+            # A scrape that needs a browser now is not held back by the rule for spares.
+            taken = await asyncio.wait_for(pool.take(), 30)
+            assert taken.alive
+        for _ in range(600):  # served: the reserve fills
+            if pool.ready == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert pool.ready == 1
+    finally:
+        await pool.close()
+        await launches.close_all()
