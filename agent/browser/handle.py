@@ -14,6 +14,7 @@ Both sockets live in a folder of mode 0700 that only this process can open.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
@@ -59,7 +60,9 @@ async def serve_router(router: CdpRouter, path: Path, *, owner: bool = False) ->
     """Serve ``router`` to WebSocket clients on a unix socket at ``path`` (mode 0600)."""
 
     async def handler(connection: websockets.ServerConnection) -> None:
-        await router.serve(_WebsocketClient(connection), owner=owner)
+        # A browser that is gone, or goes, ends its clients' connections: no server error.
+        with contextlib.suppress(ConnectionError):
+            await router.serve(_WebsocketClient(connection), owner=owner)
 
     server = await websockets.unix_serve(
         handler, str(path), max_size=None, ping_interval=None, compression=None

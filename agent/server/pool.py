@@ -156,6 +156,8 @@ class BrowserPool:
                 while not self._quiet.is_set() and not self._waiters:
                     await self._quiet.wait()
             await stack.enter_async_context(self._launching)
+            if self._closed:
+                return  # queued while the server was stopping: start nothing more
             started = time.monotonic()
             try:
                 browser = await self._factory()
@@ -197,6 +199,7 @@ class BrowserPool:
     async def close(self) -> None:
         """Close every reserved browser and stop starting new ones."""
         self._closed = True
+        self._quiet.set()  # spares waiting for quiet give up now, not when scrapes end
         # Let launches in flight finish (they close what they started): cancelling one half-way
         # could leave a Chromium behind.
         if self._launches:
