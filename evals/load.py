@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from evals.load_server import TITLE, ServerProcess
-from evals.proc_memory import MemoryPeaks, MemorySampler
+from evals.proc_memory import MemoryPeaks, MemorySampler, cpu_by_kind
 from evals.sites import serve_page
 
 __all__ = ["LoadReport", "main", "run_load"]
@@ -231,6 +231,7 @@ class SuiteReport:
     burst_errors: list[str] = field(default_factory=list)
     burst_spares: int = 0
     burst_fill_s: float = 0.0
+    scrape_cost: dict[str, float] = field(default_factory=dict)
     idle_open: int = 0
     idle_errors: list[str] = field(default_factory=list)
     idle_pss_total_kib: int = 0
@@ -312,6 +313,25 @@ async def _stop_all(client: httpx.AsyncClient, ids: list[str], errors: list[str]
     await asyncio.gather(*(stop(scrape_id) for scrape_id in ids))
 
 
+def _scrape_cost(server: ServerProcess, page_url: str, count: int = 3) -> dict[str, float]:
+    """CPU seconds one scrape costs on its own (a spare ready, nothing else running), by kind
+    of process, averaged over ``count`` scrapes one after another; ``wall`` is its latency."""
+    totals: dict[str, float] = defaultdict(float)
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        for _ in range(count):
+            before = cpu_by_kind(server.process.pid)
+            started = time.perf_counter()
+            response = client.post("/v2/scrape", json={"url": page_url})
+            totals["wall"] += time.perf_counter() - started
+            after = cpu_by_kind(server.process.pid)
+            for kind, seconds in after.items():
+                totals[kind] += seconds - before.get(kind, 0.0)
+            if response.status_code == 200:
+                scrape_id = response.json()["data"]["metadata"]["scrapeId"]
+                client.delete(f"/v2/scrape/{scrape_id}/interact")
+    return {kind: seconds / count for kind, seconds in totals.items()}
+
+
 def _wait_for_spares(url: str, wanted: int, timeout_s: float) -> float:
     """Wait until the server holds ``wanted`` started browsers in reserve; the seconds it took."""
     started = time.monotonic()
@@ -342,6 +362,14 @@ def _print_suite(report: SuiteReport, target_pss_mib: float = 150) -> bool:
         f"{p50:.1f} s, p95 {p95:.1f} s, errors {len(report.burst_errors)} "
         f"(targets p50 <= 10 s, p95 <= 20 s, 0 errors: {'met' if burst_ok else 'MISSED'})"
     )
+    if report.scrape_cost:
+        cost = dict(report.scrape_cost)
+        wall = cost.pop("wall", 0.0)
+        print(
+            f"one scrape alone: {wall * 1000:.0f} ms, CPU {sum(cost.values()):.2f} s ("
+            + ", ".join(f"{kind} {seconds:.2f}" for kind, seconds in sorted(cost.items()))
+            + ")"
+        )
     sessions = max(report.idle_open, 1)
     per_session = report.idle_pss_total_kib / 1024 / sessions
     idle_ok = not report.idle_errors and report.idle_open >= report.idle
@@ -415,6 +443,8 @@ def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -
     print(f"burst: starting a server with {report.burst_spares} spare browsers", file=sys.stderr)
     server = ServerProcess(args.burst + 4, report.burst_spares, profiles)
     try:
+        _wait_for_spares(server.url, report.burst_spares, timeout_s=900)
+        report.scrape_cost = _scrape_cost(server, page_url)
         report.burst_fill_s = _wait_for_spares(server.url, report.burst_spares, timeout_s=900)
         asyncio.run(run_burst(server.url, page_url, report, max_seconds=args.max_seconds))
     finally:

@@ -1,5 +1,6 @@
-"""Memory of process trees, read from /proc: RSS and PSS per process, and a sampler that keeps
-the peaks per session's browser tree while a load runs."""
+"""Memory and CPU time of process trees, read from /proc: RSS and PSS per process, CPU seconds
+by kind of process, and a sampler that keeps the peaks per session's browser tree while a load
+runs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-__all__ = ["MemoryPeaks", "MemorySampler", "descendants", "memory_kb"]
+__all__ = ["MemoryPeaks", "MemorySampler", "cpu_by_kind", "descendants", "memory_kb"]
 
 
 def _proc_table() -> dict[int, tuple[int, int]]:
@@ -39,6 +40,32 @@ def descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> l
             found.append(child)
             stack.append(child)
     return found
+
+
+def cpu_by_kind(root: int) -> dict[str, float]:
+    """CPU seconds used so far (user + system) by ``root`` and every process below it, summed
+    by kind: the server (``root`` itself), ``chromium``, the Playwright driver (``node``) and
+    ``other`` (code executors, sandboxes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = defaultdict(float)
+    for pid in [root, *descendants(root)]:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if pid == root:
+            kind = "server"
+        elif name == "chromium":
+            kind = "chromium"
+        elif name.startswith("node"):  # the driver's main thread names the process
+            kind = "node"
+        else:
+            kind = "other"
+        used[kind] += (int(fields[11]) + int(fields[12])) / ticks
+    return dict(used)
 
 
 def memory_kb(pid: int) -> tuple[int, int]:
