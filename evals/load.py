@@ -313,12 +313,18 @@ async def _stop_all(client: httpx.AsyncClient, ids: list[str], errors: list[str]
     await asyncio.gather(*(stop(scrape_id) for scrape_id in ids))
 
 
-def _scrape_cost(server: ServerProcess, page_url: str, count: int = 3) -> dict[str, float]:
-    """CPU seconds one scrape costs on its own (a spare ready, nothing else running), by kind
-    of process, averaged over ``count`` scrapes one after another; ``wall`` is its latency."""
+def _scrape_cost(
+    server: ServerProcess, page_url: str, spares: int, count: int = 3
+) -> dict[str, float]:
+    """CPU seconds one scrape costs on its own, by kind of process, averaged over ``count``
+    scrapes one after another; ``wall`` is its latency. Before each, the reserve is full again
+    and the machine has settled, so no spare's launch is counted."""
     totals: dict[str, float] = defaultdict(float)
+    opened: list[str] = []
     with httpx.Client(base_url=server.url, timeout=120) as client:
         for _ in range(count):
+            _wait_for_spares(server.url, spares, timeout_s=300, quiet=True)
+            time.sleep(2)
             before = cpu_by_kind(server.process.pid)
             started = time.perf_counter()
             response = client.post("/v2/scrape", json={"url": page_url})
@@ -327,18 +333,19 @@ def _scrape_cost(server: ServerProcess, page_url: str, count: int = 3) -> dict[s
             for kind, seconds in after.items():
                 totals[kind] += seconds - before.get(kind, 0.0)
             if response.status_code == 200:
-                scrape_id = response.json()["data"]["metadata"]["scrapeId"]
-                client.delete(f"/v2/scrape/{scrape_id}/interact")
+                opened.append(response.json()["data"]["metadata"]["scrapeId"])
+        for scrape_id in opened:
+            client.delete(f"/v2/scrape/{scrape_id}/interact")
     return {kind: seconds / count for kind, seconds in totals.items()}
 
 
-def _wait_for_spares(url: str, wanted: int, timeout_s: float) -> float:
+def _wait_for_spares(url: str, wanted: int, timeout_s: float, *, quiet: bool = False) -> float:
     """Wait until the server holds ``wanted`` started browsers in reserve; the seconds it took."""
     started = time.monotonic()
     shown = -1
     while True:
         ready = int(httpx.get(f"{url}/health", timeout=10).json().get("browsersReady", 0))
-        if ready != shown:
+        if ready != shown and not quiet:
             print(f"  spare browsers ready: {ready}/{wanted}", file=sys.stderr, flush=True)
             shown = ready
         if ready >= wanted:
@@ -444,7 +451,7 @@ def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -
     server = ServerProcess(args.burst + 4, report.burst_spares, profiles)
     try:
         _wait_for_spares(server.url, report.burst_spares, timeout_s=900)
-        report.scrape_cost = _scrape_cost(server, page_url)
+        report.scrape_cost = _scrape_cost(server, page_url, report.burst_spares)
         report.burst_fill_s = _wait_for_spares(server.url, report.burst_spares, timeout_s=900)
         asyncio.run(run_burst(server.url, page_url, report, max_seconds=args.max_seconds))
     finally:
