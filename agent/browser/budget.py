@@ -18,7 +18,7 @@ __all__ = ["Budget", "Line", "join_lines"]
 _TEXT_SHORTEN_STEPS = (300, 120, 60)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Line:
     """One rendered line of a snapshot: its depth, text, kind and ref (if it has one)."""
 
@@ -40,8 +40,11 @@ class Budget:
         self.max_tokens = max_tokens
 
     def fit(self, lines: list[Line], page_number: int) -> tuple[str, int, bool, int, int]:
+        """The page ``page_number`` of ``lines`` fitted into the cap, with its note; ``lines``
+        are left as they are (a render is reused while the page does not change)."""
         reserve = 80  # room for the note that says what was left out
         limit = max(self.max_tokens - reserve, 50)
+        texts = [line.text for line in lines]
         costs = self.counter.count_many([indent(line.depth, line.text) for line in lines])
         total = sum(costs) + len(lines)
         shortened = 0
@@ -49,9 +52,9 @@ class Budget:
             if total <= limit:
                 break
             for i, line in enumerate(lines):
-                if line.kind == "text" and len(line.text) > cut:
-                    line.text = line.text[:cut].rstrip() + "…"
-                    new_cost = self.counter.count(indent(line.depth, line.text))
+                if line.kind == "text" and len(texts[i]) > cut:
+                    texts[i] = texts[i][:cut].rstrip() + "…"
+                    new_cost = self.counter.count(indent(line.depth, texts[i]))
                     total -= costs[i] - new_cost
                     costs[i] = new_cost
                     shortened += 1
@@ -71,7 +74,7 @@ class Budget:
         pages = _paginate(kept, costs, limit)
         page_number = min(max(page_number, 1), len(pages))
         chosen = pages[page_number - 1]
-        body = "\n".join(indent(lines[i].depth, lines[i].text) for i in chosen)
+        body = "\n".join(indent(lines[i].depth, texts[i]) for i in chosen)
         notes: list[str] = []
         if shortened:
             notes.append(f"{shortened} long texts shortened (…)")

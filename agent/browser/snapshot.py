@@ -75,6 +75,7 @@ class _Rendered:
     inputs: tuple[Any, ...]
     lines: list[Line]
     text: str
+    refs: dict[int, str]  # ref number -> its line
 
 
 @dataclass
@@ -162,14 +163,15 @@ class Snapshotter:
                 lines = _render_tree(roots, scan, frame_items, self.registry, mode, max_depth)
             # Keyed by the refs issued *after* rendering: an identical render issues none.
             inputs = (*inputs[:-1], self.registry.issued)
-            last = self._last_render = _Rendered(raw, inputs, lines, join_lines(lines))
+            refs = {line.ref: line.text.strip() for line in lines if line.ref is not None}
+            last = self._last_render = _Rendered(raw, inputs, lines, join_lines(lines), refs)
         body, tokens, capped, pages, page_number = self._fit(last, max_tokens, page_number)
         snapshot = Snapshot(
             text=body,
             url=page.url,
             title=str(scan.get("title") or ""),
             mode=mode,
-            refs={line.ref: line.text.strip() for line in last.lines if line.ref is not None},
+            refs=dict(last.refs),
             counter=self.counter,
             known_tokens=tokens,
             capped=capped,
@@ -210,9 +212,7 @@ class Snapshotter:
         total = self.counter.count(text)
         if total <= max_tokens and page_number == 1:
             return text, total, False, 1, 1
-        # The budget shortens lines in place; the render stays as it was for the next snapshot.
-        lines = [Line(line.depth, line.text, line.kind, line.ref) for line in rendered.lines]
-        return Budget(self.counter, max_tokens).fit(lines, page_number)
+        return Budget(self.counter, max_tokens).fit(rendered.lines, page_number)
 
 
 def _render_tree(
