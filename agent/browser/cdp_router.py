@@ -302,16 +302,17 @@ class CdpRouter:
         """
         if text.startswith('{"id":'):
             comma = text.find(",", 6)
-            upstream_id = text[6:comma]
-            if comma < 0 or not upstream_id.isdigit():
+            digits = text[6:comma]
+            if comma < 0 or not digits.isdigit():
                 return False
-            pending = self._pending.get(int(upstream_id))
+            upstream_id = int(digits)
+            pending = self._pending.get(upstream_id)
             if pending is None or pending[2].startswith("Target."):
                 return False
             attached, client_id, _ = pending
             if attached is None:
                 return False
-            del self._pending[int(upstream_id)]
+            del self._pending[upstream_id]
             body = text[comma:]
             own_session = f',"sessionId":"{attached.browser_session}"}}'
             if body.endswith(own_session):
