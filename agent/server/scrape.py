@@ -125,8 +125,9 @@ async def scrape_into_new_session(
         )
     if settings.block_private_addresses:
         await check_public_address(request.url)
-    with state.registry.serving_scrape():
-        return await _scrape_into_new_session(state, request, extractor)
+    async with state.turns.turn():
+        with state.registry.serving_scrape():
+            return await _scrape_into_new_session(state, request, extractor)
 
 
 async def _scrape_into_new_session(

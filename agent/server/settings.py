@@ -27,6 +27,7 @@ from agent.browser.providers import Endpoint
 from agent.config import SERVER_TABLE, TomlFileSource
 from agent.errors import ConfigError
 from agent.server.pool import DEFAULT_LAUNCH_CONCURRENCY
+from agent.server.turns import DEFAULT_SCRAPE_CONCURRENCY
 
 __all__ = ["SESSION_MEMORY_MIB", "ServerSettings", "default_max_sessions", "default_profiles_dir"]
 
@@ -112,6 +113,14 @@ class ServerSettings(BaseSettings):
         default=None,
         description="The URL other replicas forward this replica's sessions' requests to; None: "
         "the host and port it serves on.",
+    )
+    scrape_concurrency: int = Field(
+        default=DEFAULT_SCRAPE_CONCURRENCY,
+        ge=0,
+        le=256,
+        description="Scrapes at work at once; more wait their turn, first come first served "
+        "(a turn ends after 2 s, so a slow site does not hold others); 0: no limit. Default "
+        "four per core.",
     )
     queue_timeout: float = Field(
         default=30.0,

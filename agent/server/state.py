@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from agent.config import Settings
 from agent.server.registry import SessionRegistry
 from agent.server.settings import ServerSettings
+from agent.server.turns import ScrapeTurns
 
 if TYPE_CHECKING:
     from agent.models.base import Model
@@ -27,8 +28,14 @@ class ServerState:
     agent_settings: Settings
     registry: SessionRegistry
     model_factory: Callable[[], Model]
+    turns: ScrapeTurns = field(init=False)
     _model: Model | None = None
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.turns = ScrapeTurns(
+            self.settings.scrape_concurrency, wait_s=self.settings.queue_timeout
+        )
 
     async def model(self) -> Model:
         """The planner's model, created on the first prompt (so a scrape-only server needs no
