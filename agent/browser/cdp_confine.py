@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Confinement", "Refusal"]
+__all__ = ["Confinement"]
 
 _WITH_CONTEXT = frozenset(
     {
@@ -35,7 +35,7 @@ _WITH_CONTEXT = frozenset(
 _NAMING_A_TARGET = frozenset(
     {
         "Target.attachToTarget", "Target.activateTarget", "Target.closeTarget",
-        "Target.getTargetInfo", "Target.exposeDevToolsProtocol", "Browser.getWindowForTarget",
+        "Target.getTargetInfo", "Browser.getWindowForTarget",
     }
 )  # fmt: skip
 _ALLOWED = _WITH_CONTEXT | _NAMING_A_TARGET | frozenset(
@@ -44,16 +44,11 @@ _ALLOWED = _WITH_CONTEXT | _NAMING_A_TARGET | frozenset(
         "Target.setAutoAttach", "Target.setDiscoverTargets", "Target.getTargets",
         "Target.getBrowserContexts", "Target.detachFromTarget", "Target.autoAttachRelated",
         "Target.attachToBrowserTarget", "Runtime.runIfWaitingForDebugger",
-        "Target.setRemoteLocations",
     }
 )  # fmt: skip
 _TARGET_EVENTS = frozenset(
     {"Target.targetCreated", "Target.targetInfoChanged", "Target.attachedToTarget"}
 )
-
-
-class Refusal(Exception):
-    """A command a confined client may not send; the message is the CDP error's."""
 
 
 class Confinement:
@@ -82,25 +77,21 @@ class Confinement:
 
     # -- a client's browser-level commands ------------------------------------------------------
 
-    def check(self, message: dict[str, Any]) -> None:
-        """Allow, rewrite (the context forced in) or refuse a browser-level command.
-
-        Raises:
-            Refusal: the command would reach beyond the context.
-        """
-        method = str(message.get("method", ""))
-        params = message.setdefault("params", {})
+    def refusal(self, method: str, params: dict[str, Any]) -> str | None:
+        """Why a browser-level command would reach beyond the context (CDP's error message), or
+        None when it may go, the context forced into ``params`` where it names one."""
         if method not in _ALLOWED:
-            raise Refusal(f"{method} is not allowed on a shared browser.")
+            return f"{method} is not allowed on a shared browser."
         if method in _WITH_CONTEXT:
             given = params.get("browserContextId")
             if given not in (None, self.context_id):
-                raise Refusal("No browser context with given id found.")
+                return "No browser context with given id found."
             params["browserContextId"] = self.context_id
         # Without a targetId these act on the session's own target (the browser itself).
         target = params.get("targetId")
         if method in _NAMING_A_TARGET and target is not None and not self.owns_target(target):
-            raise Refusal("No target with given id found.")
+            return "No target with given id found."
+        return None
 
     def answer(self, method: str, result: dict[str, Any]) -> dict[str, Any]:
         """Narrow an answer to the context: its targets, its one context."""

@@ -16,11 +16,13 @@ and enabled domains per session. The router then only rewrites and routes:
 * an event on a client's browser session goes to that client (the ``sessionId`` stripped), an
   event on a child session to the client that attached it; ``Target.attachedToTarget`` and
   ``Target.detachedFromTarget`` keep that ownership up to date;
-* ``Browser.close`` and ``Browser.crash`` are refused to every client but the owner (the
-  session's own connection): code may disconnect, not take the browser down for everyone;
+* every client but the owner (the session's own connection) is kept from the machine the browser
+  runs on (``agent.browser.cdp_guard``): no ``file://`` pages, no paths, downloads only into the
+  session's own folder, no closing the browser for everyone;
 * a client that goes away has its browser session detached, and its child sessions with it;
 * on a browser that other sessions share, every client is confined to the session's browser
-  context (``agent.browser.cdp_confine``).
+  context (``agent.browser.cdp_confine``), on each browser session it holds (the one the router
+  gave it, and any more it attaches with ``Target.attachToBrowserTarget``).
 
 The upstream is anything that sends and receives CDP messages as text (``CdpUpstream``): the
 pipe of a local Chromium, or a WebSocket to a remote one.
@@ -34,17 +36,19 @@ import itertools
 import json
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.browser.cdp_confine import Confinement, Refusal
+from agent.browser.cdp_confine import Confinement
+from agent.browser.cdp_guard import refusal
 
 __all__ = ["CdpClient", "CdpRouter", "CdpUpstream", "PipeUpstream"]
 
 log = logging.getLogger(__name__)
 
-_OWNER_ONLY = frozenset({"Browser.close", "Browser.crash", "Browser.crashGpuProcess"})
 # How Chromium ends a message addressed to a session: this member, the id, '"}'.
 _SESSION_MEMBER = ',"sessionId":"'
 _SESSION_NOT_FOUND = {"code": -32001, "message": "Session with given id not found."}
@@ -79,6 +83,8 @@ class _Attached:
     browser_session: str
     owner: bool
     sessions: set[str] = field(default_factory=set)
+    browser_sessions: set[str] = field(default_factory=set)
+    """More sessions on the browser target, attached by the client itself."""
 
 
 class PipeUpstream:
@@ -133,6 +139,7 @@ class CdpRouter:
         self._by_session: dict[str, _Attached] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._downloads_dir: str | None = None
         self.on_lost: Callable[[], Awaitable[None] | None] | None = None
 
     @property
@@ -213,21 +220,25 @@ class CdpRouter:
             await self._reply(attached, {"id": client_id, "error": _SESSION_NOT_FOUND})
             return
         method = str(message.get("method", ""))
-        if method in _OWNER_ONLY and not attached.owner:
-            error = {"code": -32000, "message": f"{method} is not allowed here."}
-            await self._reply(attached, {"id": client_id, "error": error})
+        params = message.get("params")
+        if not isinstance(params, dict):
+            params = message["params"] = {}
+        refused = None if attached.owner else refusal(method, params, self._downloads())
+        if refused is None and self._confinement is not None:
+            if session in (None, attached.browser_session) or session in attached.browser_sessions:
+                refused = self._confinement.refusal(method, params)
+            elif method.startswith("Target.") and "targetId" in params:
+                if not self._confinement.owns_target(params["targetId"]):
+                    refused = "No target with given id found."
+        if refused is not None:
+            answer: dict[str, Any] = {
+                "id": client_id,
+                "error": {"code": -32000, "message": refused},
+            }
+            if session is not None:
+                answer["sessionId"] = session  # so the client finds the command it answers
+            await self._reply(attached, answer)
             return
-        if self._confinement is not None:
-            try:
-                if message["sessionId"] == attached.browser_session:
-                    self._confinement.check(message)
-                elif method.startswith("Target.") and "targetId" in (message.get("params") or {}):
-                    if not self._confinement.owns_target(message["params"]["targetId"]):
-                        raise Refusal("No target with given id found.")
-            except Refusal as refusal:
-                error = {"code": -32000, "message": str(refusal)}
-                await self._reply(attached, {"id": client_id, "error": error})
-                return
         upstream_id = next(self._ids)
         self._pending[upstream_id] = (attached, client_id, method)
         message["id"] = upstream_id
@@ -235,6 +246,13 @@ class CdpRouter:
             await self._send(message)
         except ConnectionError:
             self._pending.pop(upstream_id, None)
+
+    def _downloads(self) -> str:
+        """The folder the clients' downloads go to, made on first use and removed with the
+        router."""
+        if self._downloads_dir is None:
+            self._downloads_dir = tempfile.mkdtemp(prefix="agent-downloads-")
+        return self._downloads_dir
 
     async def _reply(self, attached: _Attached, message: dict[str, Any]) -> None:
         await self._send_text(attached, json.dumps(message))
@@ -354,7 +372,7 @@ class CdpRouter:
             message["id"] = client_id
             if self._confinement is not None and isinstance(message.get("result"), dict):
                 message["result"] = self._confinement.answer(method, message["result"])
-            self._adopt_answer(attached, message)
+            self._adopt_answer(attached, message, method)
             if message.get("sessionId") == attached.browser_session:
                 del message["sessionId"]
             await self._reply(attached, message)
@@ -399,12 +417,15 @@ class CdpRouter:
                  "params": {"sessionId": child}, "sessionId": session}
             )  # fmt: skip
 
-    def _adopt_answer(self, attached: _Attached, message: dict[str, Any]) -> None:
-        """A session a client attached by command (``Target.attachToTarget``) is its own."""
+    def _adopt_answer(self, attached: _Attached, message: dict[str, Any], method: str) -> None:
+        """A session a client attached by command (``Target.attachToTarget``) is its own; one on
+        the browser target (``Target.attachToBrowserTarget``) is checked as its first one is."""
         result = message.get("result")
         if isinstance(result, dict) and isinstance(result.get("sessionId"), str):
             attached.sessions.add(result["sessionId"])
             self._by_session[result["sessionId"]] = attached
+            if method == "Target.attachToBrowserTarget":
+                attached.browser_sessions.add(result["sessionId"])
 
     def _forget(self, attached: _Attached) -> None:
         for session in [attached.browser_session, *attached.sessions]:
@@ -416,6 +437,8 @@ class CdpRouter:
     async def close(self) -> None:
         """Stop routing: every client's serve() returns and the upstream is closed."""
         self._closed.set()
+        if self._downloads_dir is not None:
+            shutil.rmtree(self._downloads_dir, ignore_errors=True)
         await self._upstream.close()
         if self._reader is not None:
             self._reader.cancel()

@@ -12,7 +12,8 @@ unprivileged user, with only the standard library. It
 * forwards ``127.0.0.1:$BOX_CDP_PORT`` of the sandbox's own network namespace to the session's
   DevTools socket (``$BOX_CDP_SOCKET``), for tools that speak CDP over TCP only (agent-browser).
   That loopback is the sandbox's alone: nothing outside it can connect, and nothing inside can
-  reach the host's.
+  reach the host's. With outbound network on, the box shares the host's network, so it forwards
+  nothing (``$BOX_CDP_PORT`` is 0) and agent-browser gets the session's token-guarded port.
 
 When the control socket closes (the server closed the session, or died), it kills every child and
 exits, and bubblewrap tears the sandbox down with it.
@@ -177,7 +178,7 @@ async def main() -> int:
     loop.add_reader(control.fileno(), supervisor.on_control)
     loop.add_signal_handler(signal.SIGCHLD, supervisor.reap)
     forwarder = None
-    if os.path.exists(CDP_SOCKET):  # noqa: ASYNC240 - once, at start
+    if CDP_PORT and os.path.exists(CDP_SOCKET):  # noqa: ASYNC240 - once, at start
         forwarder = await asyncio.start_server(_forward, "127.0.0.1", CDP_PORT)
     supervisor.send({"op": "ready"})
     await supervisor.done.wait()

@@ -213,7 +213,12 @@ class SessionExecutors:
                 run_dir="/tmp/agent-browser/run",
                 screenshots=launcher.layout.workdir,
             )
-            tcp_cdp_url = f"ws://127.0.0.1:{BOX_CDP_PORT}/devtools/browser"
+            if self.settings.sandbox_outbound_network:
+                # The box shares the host's network, so a port it listened on would be open to
+                # every local user: agent-browser gets the session's token-guarded port instead.
+                tcp_cdp_url = await session.loopback_cdp_url()
+            else:
+                tcp_cdp_url = f"ws://127.0.0.1:{BOX_CDP_PORT}/devtools/browser"
         layout = launcher.layout
         write_agent_shim(self.bin_dir, layout, sandboxed=self.settings.sandbox is not None)
         self.agent_browser.write_shim(self.bin_dir, node_dir=layout.node_dir, cdp_url=tcp_cdp_url)

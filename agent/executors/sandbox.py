@@ -201,6 +201,8 @@ class BoxLauncher:
     def _argv(self, control_fd: int) -> list[str]:
         settings = self.settings
         bwrap = shutil.which("bwrap") or "bwrap"
+        # No forwarded port when the box shares the host's network (see run.py).
+        forwarded_port = 0 if settings.sandbox_outbound_network else BOX_CDP_PORT
         argv = [bwrap, "--ro-bind", "/usr", "/usr"]
         for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
             path = Path("/") / name
@@ -240,7 +242,7 @@ class BoxLauncher:
             "--setenv", "LANG", "C.UTF-8",
             "--setenv", "BOX_CPU_SECONDS", str(settings.sandbox_cpu_seconds),
             "--setenv", "BOX_CDP_SOCKET", _BOX_CDP_SOCKET,
-            "--setenv", "BOX_CDP_PORT", str(BOX_CDP_PORT),
+            "--setenv", "BOX_CDP_PORT", str(forwarded_port),
         ]  # fmt: skip
         if not settings.sandbox_outbound_network:
             argv.append("--unshare-net")

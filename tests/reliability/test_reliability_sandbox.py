@@ -183,8 +183,95 @@ for pid in (SERVER_PID, 1):
 """,
         "bash": "kill -9 SERVER_PID_SH 2>/dev/null; kill -9 -1 2>/dev/null; true",
     },
+    "read the server's files through A's own browser": {
+        # Chromium runs outside the sandbox, as the server's user: its DevTools must not open
+        # file:// for the code, nor hand a file input the server's files.
+        "python": """
+profile = "file://" + PROFILE
+for url in [profile, f"file:///proc/{SERVER_PID}/environ", "view-source:" + profile]:
+    try:
+        await page.goto(url)
+    except Exception as exc:
+        assert "only web URLs" in str(exc), exc
+    else:
+        raise AssertionError(f"BREACH: opened {url}: {(await page.content())[:200]}")
+cdp = await page.context.new_cdp_session(page)
+document = await cdp.send("DOM.getDocument")
+for method, params in [
+    ("Page.navigate", {"url": "file://" + PROFILE}),
+    ("Target.createTarget", {"url": "file://" + PROFILE}),
+    ("DOM.setFileInputFiles", {"files": [PROFILE], "nodeId": document["root"]["nodeId"]}),
+    ("Target.exposeDevToolsProtocol", {"targetId": "any", "bindingName": "cdp"}),
+]:
+    try:
+        await cdp.send(method, params)
+    except Exception as exc:
+        assert "allowed here" in str(exc), (method, exc)
+    else:
+        raise AssertionError(f"BREACH: {method} went through")
+""",
+        "node": """
+let opened = false;
+try { await page.goto("file://" + PROFILE); opened = true; } catch (e) {
+  if (!String(e).includes("only web URLs")) throw e;
+}
+if (opened) throw new Error("BREACH: opened B's profile: " + (await page.content()).slice(0, 200));
+""",
+        "bash": """
+out=$(agent-browser open "file://PROFILE_SH" 2>&1; agent-browser get text body 2>&1)
+if [[ "$out" == *bob* ]]; then echo "BREACH: $out"; fi
+""",
+    },
     "fork bomb": {
-        "bash": "timeout 5 bash -c ':(){ :|:& };:' 2>/dev/null; true",
+        # Processes that never end, started until the session's process limit stops them.
+        # Bash gives up on a fork that fails, so the bomb runs in a subshell that dies at the
+        # limit; the shell outside then uses builtins only until the bomb's processes are gone.
+        "bash": """
+rm -f /tmp/bomb
+( for ((i = 0; i < 2000; i++)); do sleep 60 & echo $! >> /tmp/bomb; done ) 2>/dev/null
+count=0
+while read -r pid; do kill -9 "$pid" 2>/dev/null; count=$((count + 1)); done < /tmp/bomb
+echo "started $count"
+if (( count >= 2000 )); then echo "BREACH: $count processes"; fi
+rm -f /tmp/bomb
+(( count > 0 ))
+""",
+        "node": """
+const { spawn } = require("child_process");
+const kids = [];
+let refused = null;
+for (let i = 0; i < 2000 && !refused; i++) {
+  const child = spawn("sleep", ["60"]);
+  await new Promise((done) => {
+    child.once("spawn", done);
+    child.once("error", (e) => { refused = e; done(); });
+  });
+  if (!refused) kids.push(child);
+}
+for (const kid of kids) kid.kill("SIGKILL");
+if (!refused) throw new Error("BREACH: started " + kids.length + " processes");
+""",
+        "python": """
+import os, signal
+children = []
+try:
+    for _ in range(2000):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.pause()
+            finally:
+                os._exit(0)
+        children.append(pid)
+    raise AssertionError(f"BREACH: forked {len(children)} processes")
+except BlockingIOError:
+    pass
+finally:
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+assert 0 < len(children) < 2000, len(children)
+""",
     },
     "allocate far past the memory limit": {
         "python": """
@@ -286,16 +373,56 @@ def test_an_attack_from_one_sessions_code_fails_and_harms_nobody(
     assert run(served, attacker, "echo still here", "bash")["stdout"].strip() == "still here"
 
 
+def test_a_download_goes_to_the_sessions_own_folder_whatever_path_code_names(
+    served: RunningServer, attacker: str, tmp_path: Path
+) -> None:
+    """Chromium writes downloads as the server's user: a path named by code must not decide
+    where (a profile overwritten, a file planted)."""
+    target = tmp_path / "chosen-by-code"
+    target.mkdir()
+    target.chmod(0o777)
+    code = DOWNLOAD.replace("TARGET", json.dumps(str(target)))
+    reply = run(served, attacker, code, "python")
+    assert reply["success"] and reply["result"] == "completed", reply
+    assert list(target.iterdir()) == [], "the download went where the code said"
+
+
+DOWNLOAD = """
+import asyncio
+cdp = await page.context.browser.new_browser_cdp_session()
+await cdp.send(
+    "Browser.setDownloadBehavior",
+    {"behavior": "allow", "downloadPath": TARGET, "eventsEnabled": True},
+)
+done = asyncio.get_running_loop().create_future()
+def progress(event):
+    if event["state"] != "inProgress" and not done.done():
+        done.set_result(event["state"])
+cdp.on("Browser.downloadProgress", progress)
+await page.evaluate('''() => {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob(["planted"]));
+  a.download = "planted.txt";
+  document.body.append(a); a.click(); a.remove();
+}''')
+await asyncio.wait_for(done, 15)
+"""
+
+
 # -- cdpUrl ---------------------------------------------------------------------------------------
 
 
 async def _refused(url: str) -> bool:
+    """Whether the server turns a DevTools client away: the handshake is refused, or the
+    connection closed before a command is answered. An answer means it was let in; silence is
+    neither, and fails the test."""
     try:
         async with websockets.connect(url, open_timeout=10) as connection:
-            await asyncio.wait_for(connection.recv(), 5)
-    except (websockets.InvalidStatus, websockets.ConnectionClosed, TimeoutError, OSError):
+            await connection.send(json.dumps({"id": 1, "method": "Browser.getVersion"}))
+            answer = json.loads(await asyncio.wait_for(connection.recv(), 10))
+    except (websockets.InvalidStatus, websockets.ConnectionClosed):
         return True
-    return False
+    return "result" not in answer
 
 
 def test_cdp_url_needs_its_token(served: RunningServer, victim: dict[str, str]) -> None:
@@ -304,6 +431,7 @@ def test_cdp_url_needs_its_token(served: RunningServer, victim: dict[str, str]) 
     bare = url.split("?", 1)[0]
     assert asyncio.run(_refused(bare))
     assert asyncio.run(_refused(bare + "?token=guessed-token"))
+    assert not asyncio.run(_refused(url)), "the right token must let the client in"
 
 
 async def _playwright_python(url: str) -> tuple[str, int]:

@@ -6,12 +6,19 @@ parallel."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import time
+from pathlib import Path
 
 import pytest
 
 from agent.browser.session import BrowserSession
 from agent.errors import RequestError
+from agent.server import ServerSettings
 from agent.server.pool import BrowserPool
+from tests.harness import RunningServer, assert_error, quick_agent_settings, serve_http
+
+PAGES = Path(__file__).parent.parent / "pages"
 
 
 class Launches:
@@ -129,3 +136,32 @@ async def test_spares_wait_while_a_scrape_is_served_but_a_waiting_scrape_does_no
     finally:
         await pool.close()
         await launches.close_all()
+
+
+def test_over_http_a_scrape_past_its_wait_is_429_with_retry_after_and_its_retry_succeeds(
+    tmp_path: Path,
+) -> None:
+    settings = ServerSettings(
+        profiles_dir=tmp_path, warm_browsers=1, launch_concurrency=1, queue_timeout=0.2
+    )
+    with (
+        serve_http(PAGES) as site,
+        RunningServer(
+            settings, agent_settings=quick_agent_settings(), count_launches=False
+        ) as server,
+    ):
+        deadline = time.monotonic() + 60
+        while server.registry.browsers_ready < 1:  # the one spare, started
+            assert time.monotonic() < deadline, "the spare browser did not start"
+            time.sleep(0.1)
+        with concurrent.futures.ThreadPoolExecutor(2) as threads:
+            replies = list(threads.map(lambda _: server.scrape(f"{site}/table.html"), range(2)))
+        served = [reply for reply in replies if reply.status_code == 200]
+        refused = [reply for reply in replies if reply.status_code != 200]
+        assert len(served) == 1 and len(refused) == 1, [r.text[:200] for r in replies]
+        assert_error(refused[0], 429, "Retry after")
+        retry_after = int(refused[0].headers["Retry-After"])
+        assert retry_after >= 1
+        time.sleep(retry_after)
+        retried = server.scrape(f"{site}/table.html")
+        assert retried.status_code == 200, retried.text
