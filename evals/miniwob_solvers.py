@@ -368,14 +368,15 @@ async def _movie_search(agent: MiniwobAgent) -> None:
 
 
 def _label_before(lines: list[MiniwobLine], box: MiniwobLine) -> str:
+    """The nearest text before ``box`` (a header cell's name, or plain text), else the box's
+    placeholder; bare structure lines (``cell``, ``row``) say nothing."""
     for line in reversed(lines[: box.index]):
         if line.ref is not None or line.text in ("cell", "row", "rowgroup", "generic"):
             continue
-        text = re.sub(r'^(rowheader|cell|text|columnheader)\s*"?|"$', "", line.text).strip()
+        text = (line.name if line.role else line.text).strip()
         if text:
             return text
-    placeholder = re.search(r'\(placeholder "(.*?)"\)', box.text)
-    return placeholder.group(1) if placeholder else ""
+    return box.placeholder or ""
 
 
 async def form_sequence_2(agent: MiniwobAgent) -> None:

@@ -104,3 +104,29 @@ def test_help_everywhere():
         result = agent(env, *command, "--help", timeout=60)
         assert result.returncode == 0, (command, result.stderr)
         assert "usage: agent" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--compare", "missing-old.json", "missing-new.json"], "Cannot read eval results"),
+        (["--model", "gemini:flash"], "use a model id starting with openai: or anthropic:"),
+    ],
+    ids=["unreadable-results", "unsupported-model"],
+)
+def test_eval_configuration_error_exits_1_with_the_reason(
+    tmp_path: Path, args: list[str], reason: str
+) -> None:
+    """A configuration error is a failed command (1), not a usage error (2), as for every
+    command: the shared handler prints it as ``agent eval: ...``."""
+    result = agent(dict(os.environ), "eval", "--report", str(tmp_path), *args, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("agent eval: "), result.stderr
+    assert reason in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_usage_error_exits_2() -> None:
+    result = agent(dict(os.environ), "eval", "--jobs", "many", timeout=60)
+    assert result.returncode == 2
+    assert "usage: agent eval" in result.stderr

@@ -26,6 +26,20 @@ def ref_of(text: str, pattern: str) -> str:
     raise AssertionError(f"no line matches {pattern!r} in:\n{text}")
 
 
+def test_a_line_without_a_ref_is_an_element_only_when_a_role_and_a_quoted_name_start_it():
+    lines = grammar.parse_snapshot(
+        'rowheader "Genre"\n  cell\n    @e2 textbox (placeholder "e.g. drama")\n'
+        'generic\nsay "hello" twice\nThe end'
+    )
+    header, cell, box, bare, said, plain = lines
+    assert (header.ref, header.role, header.name) == (None, "rowheader", "Genre")
+    assert (cell.role, cell.text, cell.depth) == ("", "cell", 1)
+    assert (box.ref, box.role, box.placeholder, box.depth) == ("@e2", "textbox", "e.g. drama", 2)
+    # A bare role word and text that merely starts with a word are plain text.
+    assert [line.role for line in (bare, said, plain)] == ["", "", ""]
+    assert said.text == 'say "hello" twice'
+
+
 async def test_full_snapshot_shows_text_headings_and_form_state(session, pages_url):
     await open_page(session, f"{pages_url}/form.html")
     await session.page.fill("#name", "Ada")
@@ -232,13 +246,12 @@ async def test_clickables_inside_an_iframe_get_refs_that_resolve_in_that_frame(s
     gamma = ref_of(shot.text, 'clickable "gamma"')
     assert delta != gamma
     # Each is shown where it is: delta inside the iframe's content, gamma outside it.
-    lines = shot.text.splitlines()
-    frame_at = next(i for i, line in enumerate(lines) if re.search(r"@e\d+ iframe", line))
-    delta_at = next(i for i, line in enumerate(lines) if 'clickable "delta"' in line)
-    gamma_at = next(i for i, line in enumerate(lines) if 'clickable "gamma"' in line)
-    indent = len(lines[frame_at]) - len(lines[frame_at].lstrip())
-    assert delta_at > frame_at and len(lines[delta_at]) - len(lines[delta_at].lstrip()) > indent
-    assert gamma_at < frame_at
+    lines = grammar.parse_snapshot(shot.text)
+    frame_line = next(line for line in lines if line.ref and line.role == "iframe")
+    delta_line = next(line for line in lines if line.ref == delta)
+    gamma_line = next(line for line in lines if line.ref == gamma)
+    assert delta_line.index > frame_line.index and delta_line.depth > frame_line.depth
+    assert gamma_line.index < frame_line.index
     await (await session.resolve(delta)).click()
     assert "picked delta" in await frame.locator("body").inner_text()
     assert await session.page.inner_text("#out") == ""

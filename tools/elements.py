@@ -20,17 +20,29 @@ if TYPE_CHECKING:
 
     from agent.browser.session import BrowserSession
 
-__all__ = ["act", "act_on", "ensure_actionable", "settle", "what_changed"]
+__all__ = ["act", "act_on", "ensure_actionable", "problem_of", "settle", "what_changed"]
 
 
-async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointer: bool) -> None:
-    """Fail fast, saying why, when the element is detached, hidden, disabled or covered."""
+async def _actionable_state(target: Locator | ElementHandle, ref: str) -> dict[str, Any]:
     try:
         state: dict[str, Any] = await target.evaluate(page_js.CHECK_ACTIONABLE)
     except PlaywrightError as exc:
         raise ToolError(
             f"{ref} could not be inspected ({first_line(exc)}); take a new snapshot."
         ) from exc
+    return state
+
+
+async def problem_of(target: Locator | ElementHandle, ref: str, *, pointer: bool) -> str | None:
+    """Why the element cannot be acted on now: ``detached``, ``disabled``, ``hidden``, or
+    ``covered`` (for a ``pointer`` action only); None when it can."""
+    problem = (await _actionable_state(target, ref)).get("problem")
+    return None if problem == "covered" and not pointer else problem
+
+
+async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointer: bool) -> None:
+    """Fail fast, saying why, when the element is detached, hidden, disabled or covered."""
+    state = await _actionable_state(target, ref)
     problem = state.get("problem")
     if problem == "detached":
         raise ToolError(

@@ -11,7 +11,9 @@ is lines indented two spaces per level; an element line reads::
 that is ``[@eN ]ROLE[ "NAME"][ [STATE[=V]]...][ = "VALUE"][ options: ...][ (placeholder "P")]``
 and, for elements that are not form controls, ``: TEXT`` after it. Other lines are a heading
 (``# Title``, one ``#`` per level), a table row (``| a | b |``), plain text, or the closing note
-of a capped snapshot (``[snapshot capped at ...]``).
+of a capped snapshot (``[snapshot capped at ...]``). Plain text is written as the page has it,
+so a line without a ref is read back as an element only when an ARIA role starts it and a quoted
+name follows (``rowheader "Genre"``); a bare ``generic`` may as well be a paragraph's one word.
 
 The renderer (``agent.browser.snapshot``) writes lines with :func:`element_line`; everything
 that reads snapshots (the ``agent browser`` command, the evals' reference policy, the MiniWoB++
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from agent.errors import UnknownRefError
 
 __all__ = [
+    "ARIA_ROLES",
     "INDENT",
     "STRUCTURAL_ROLES",
     "SnapshotLine",
@@ -49,7 +52,9 @@ INDENT = "  "
 
 _REF = re.compile(r"^\s*(?:@|ref=)?e(\d+)\s*$")
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
-_ELEMENT = re.compile(rf"^@e(?P<ref>\d+) (?P<role>[\w-]+)(?: {_QUOTED})?(?P<rest>.*)$")
+_NAME = r'"(?P<name>(?:[^"\\]|\\.)*)"'
+_ELEMENT = re.compile(rf"^@e(?P<ref>\d+) (?P<role>[\w-]+)(?: {_NAME})?(?P<rest>.*)$")
+_NAMED_ELEMENT = re.compile(rf"^(?P<role>[a-z]+) {_NAME}(?P<rest>.*)$")
 _STATE = re.compile(r"\[([\w-]+)(?:=([^\]]*))?\]")
 _VALUE = re.compile(rf" = {_QUOTED}")
 _PLACEHOLDER = re.compile(rf"\(placeholder {_QUOTED}\)")
@@ -64,6 +69,24 @@ STRUCTURAL_ROLES = frozenset(
 )  # fmt: skip
 """Roles that only give structure: a line naming one alone, with no ref, name or text, says
 nothing (``compact`` drops it)."""
+
+ARIA_ROLES = frozenset(
+    {
+        "alert", "alertdialog", "application", "article", "banner", "blockquote", "button",
+        "caption", "cell", "checkbox", "code", "columnheader", "combobox", "complementary",
+        "contentinfo", "definition", "deletion", "dialog", "directory", "document", "emphasis",
+        "feed", "figure", "form", "generic", "grid", "gridcell", "group", "heading", "iframe",
+        "img", "image", "insertion", "link", "list", "listbox", "listitem", "log", "main", "mark",
+        "marquee", "math", "menu", "menubar", "menuitem", "menuitemcheckbox", "menuitemradio",
+        "meter", "navigation", "none", "note", "option", "paragraph", "presentation",
+        "progressbar", "radio", "radiogroup", "region", "row", "rowgroup", "rowheader",
+        "scrollbar", "search", "searchbox", "separator", "slider", "spinbutton", "status",
+        "strong", "subscript", "superscript", "switch", "tab", "table", "tablist", "tabpanel",
+        "term", "textbox", "time", "timer", "toolbar", "tooltip", "tree", "treegrid", "treeitem",
+    }
+)  # fmt: skip
+"""The roles Playwright's accessibility snapshot gives elements (WAI-ARIA's, and ``iframe``):
+the words that make a line without a ref an element line when a quoted name follows."""
 
 
 def format_ref(number: int) -> str:
@@ -167,10 +190,10 @@ def row_line(cells: Iterable[str]) -> str:
 class SnapshotLine:
     """One line of a snapshot, read back.
 
-    ``text`` is the line without its indentation. For an element line (one with a ref),
-    ``ref``, ``role``, ``name`` and ``states`` are set; ``value`` is a form control's value; an
-    element named only by its inline text (``@e4 generic: Ticket 42``) has that text as its
-    ``name``. Any other line has only ``text``.
+    ``text`` is the line without its indentation. For an element line, ``role``, ``name`` and
+    ``states`` are set, and ``ref`` too when it has one (``rowheader "Genre"`` has none);
+    ``value`` is a form control's value; an element named only by its inline text
+    (``@e4 generic: Ticket 42``) has that text as its ``name``. Any other line has only ``text``.
     """
 
     index: int
@@ -189,12 +212,15 @@ def _parse_line(index: int, raw: str) -> SnapshotLine:
     depth = (len(raw) - len(stripped)) // len(INDENT)
     text = stripped.rstrip()
     element = _ELEMENT.match(text)
+    ref = format_ref(int(element.group("ref"))) if element else None
     if element is None:
-        # Only lines with a ref are read as elements: without one, `generic` and a paragraph
-        # that says "generic" cannot be told apart.
-        return SnapshotLine(index, depth, text)
+        # Without a ref, only an ARIA role and a quoted name make an element line: a bare
+        # `generic` and a paragraph that says "generic" cannot be told apart.
+        element = _NAMED_ELEMENT.match(text)
+        if element is None or element.group("role") not in ARIA_ROLES:
+            return SnapshotLine(index, depth, text)
     rest = element.group("rest")
-    name = _unquote(element.group(3) or "")
+    name = _unquote(element.group("name") or "")
     if not name and rest.startswith(": "):
         name = rest[2:].strip()  # an element named by its inline text
     value = _VALUE.search(rest)
@@ -204,7 +230,7 @@ def _parse_line(index: int, raw: str) -> SnapshotLine:
         index,
         depth,
         text,
-        ref=format_ref(int(element.group("ref"))),
+        ref=ref,
         role=element.group("role"),
         name=name,
         value=_unquote(value.group(1)) if value else None,

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.cli.eval import run as run_eval
+
 __all__ = ["register"]
 
 DEMO_TASK = "demo-contact"
@@ -44,9 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
     if status or args.no_eval:
         return status
     _say("\n== 3. The eval suite, replayed from the shipped cassettes (agent eval) ==")
-    from agent.cli import main as agent_main
-
-    return agent_main(["eval", "--provider", "openai"])
+    return run_eval(["--provider", "openai"])
 
 
 async def _interactions() -> int:

@@ -11,14 +11,18 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from agent.errors import ConfigError
 
 if TYPE_CHECKING:
     from evals.backends import EvalBackend
     from evals.results import EvalRun, TaskResult
 
-__all__ = ["register"]
+__all__ = ["register", "run"]
 
 _DESCRIPTION = """\
 Run the eval tasks (evals/tasks/*.yaml) on their local sites and score them.
@@ -43,6 +47,19 @@ def register(subparsers: Any) -> None:
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_arguments(parser)
+    parser.set_defaults(handler=_handle)
+
+
+def run(argv: Sequence[str]) -> int:
+    """``agent eval ARGV`` in this process, as ``agent demo`` ends. Errors reach the caller's
+    handler, which reports them as for any command (exit 1)."""
+    parser = argparse.ArgumentParser(prog="agent eval")
+    _add_arguments(parser)
+    return _handle(parser.parse_args(argv))
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--solutions", action="store_true", help="run the reference solutions")
     mode.add_argument("--miniwob", action="store_true", help="run the MiniWoB++ subset")
@@ -72,25 +89,19 @@ def register(subparsers: Any) -> None:
         help="one warm browser per job and a fresh context per task, instead of a new browser",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from agent.errors import ConfigError
-
-    try:
-        if args.compare:
-            return _compare(args.compare[0], args.compare[1])
-        if args.miniwob:
-            return asyncio.run(_miniwob(args))
-        return asyncio.run(_suite(args))
-    except ConfigError as exc:
-        print(f"agent eval: {exc}", file=sys.stderr)
-        return 2
+    # A ConfigError (no cassettes, no key, an unreadable results file) goes to the command
+    # line's shared handler: printed as "agent eval: ...", exit 1 like every failed command.
+    if args.compare:
+        return _compare(args.compare[0], args.compare[1])
+    if args.miniwob:
+        return asyncio.run(_miniwob(args))
+    return asyncio.run(_suite(args))
 
 
 def _compare(old: Path, new: Path) -> int:
-    from agent.errors import ConfigError
     from evals.compare import compare_runs
     from evals.results import EvalRun
 
@@ -109,7 +120,6 @@ def _providers(args: argparse.Namespace) -> list[str]:
 
 
 def _backends(args: argparse.Namespace, policy: Any, server: Any) -> list[EvalBackend]:
-    from agent.errors import ConfigError
     from evals.backends import KEY_ENV, EvalBackend, reference_model_id
     from evals.cassettes import CASSETTES_DIR, model_slug
     from evals.results import RunMode
@@ -148,8 +158,6 @@ def _backends(args: argparse.Namespace, policy: Any, server: Any) -> list[EvalBa
 
 
 async def _suite(args: argparse.Namespace) -> int:
-    from contextlib import ExitStack
-
     from evals.provider_server import ReferenceProviderServer
     from evals.reference import ReferencePolicy
     from evals.runner import run_suite

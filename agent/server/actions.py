@@ -4,7 +4,10 @@ Each action acts on whatever page the previous one left (a click that opens a ta
 that tab), and the session keeps that page afterwards, so an interact call starts where the
 actions stopped. Element actions go through the tools' own actionability checks
 (``tools.elements.act_on``): a covered, hidden or disabled element fails at once, saying why.
-Outputs are collected as Firecrawl returns them in ``data.actions``.
+A click with ``all`` clicks every match and, as Firecrawl documents, succeeds when nothing
+matches; a match a user could not click either (hidden, covered by another element, or removed
+by an earlier click) is skipped rather than failing the rest. Outputs are collected as
+Firecrawl returns them in ``data.actions``.
 
 A failing action raises ``SCRAPE_ACTION_ERROR`` naming the action's index in the request
 (``actions[2]``) and what failed. Time is bounded by the scrape: waits and captures get at most
@@ -38,7 +41,7 @@ from agent.server.scrape_options import (
     WaitAction,
     WriteAction,
 )
-from tools.elements import act_on, settle
+from tools.elements import act_on, problem_of, settle
 
 if TYPE_CHECKING:
     from playwright.async_api import ElementHandle, Locator, Page
@@ -48,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["ActionRun", "describe", "take_screenshot"]
 
 _API_PREFIX = re.compile(r"^[A-Z]\w*\.\w+: ")
+# What a click with `all` passes over: a match no one could click (hidden, or under another
+# element), or one an earlier click of the same action removed.
+_SKIPPED_BY_CLICK_ALL = frozenset({"hidden", "covered", "detached"})
 # The element keys go to: the focused one, looking into open shadow roots; None when nothing
 # but the document itself has focus.
 _FOCUSED_JS = """() => {
@@ -200,15 +206,28 @@ class ActionRun:
 
     async def _click(self, action: ClickAction) -> None:
         session = self.session
-        first = await session.locate(action.selector)  # ToolError when nothing matches
-        targets: list[Locator | ElementHandle] = [first]
-        if action.all:
-            targets = list(await session.page.locator(action.selector).all())
-        for number, target in enumerate(targets):
-            label = repr(action.selector) + (f" (match {number + 1})" if action.all else "")
-            await act_on(
-                session, target, label, lambda t: t.click(timeout=session.action_timeout_ms)
-            )
+
+        async def click(target: Locator | ElementHandle) -> None:
+            await target.click(timeout=session.action_timeout_ms)
+
+        if not action.all:
+            first = await session.locate(action.selector)  # ToolError when nothing matches
+            await act_on(session, first, repr(action.selector), click)
+            return
+        try:
+            # Handles, not nth locators: a click that removes a match must not shift the rest.
+            matches = await session.page.query_selector_all(action.selector)
+        except PlaywrightError as exc:
+            if not session.alive:
+                raise
+            raise ToolError(
+                f"{action.selector!r} is not a valid CSS selector: {first_line(exc)}"
+            ) from exc
+        for number, target in enumerate(matches):  # none: nothing to do, not an error
+            label = f"{action.selector!r} (match {number + 1})"
+            if await problem_of(target, label, pointer=True) in _SKIPPED_BY_CLICK_ALL:
+                continue
+            await act_on(session, target, label, click)
 
     async def _keys(self, page: Page, send: Any, *, settle_after: bool) -> None:
         """Send keys to the focused element, checked like any element the tools act on."""

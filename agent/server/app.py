@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent.browser.providers import Endpoint, open_browser
 from agent.config import Settings, load_settings
 from agent.errors import ConfigError
+from agent.models import create_model
 from agent.server import cdp_proxy, live_view, routes
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.profiles import ProfileStore
@@ -132,8 +133,6 @@ def build_state(
     def model_factory() -> Model:
         if model is not None:
             return model
-        from agent.models import create_model
-
         return create_model(resolved_settings.require_model(), settings=resolved_settings)
 
     return ServerState(settings, agent_settings, registry, model_factory)

@@ -94,7 +94,6 @@ STATUS: dict[str, int] = {
     # the json format: the model's answer did not match the schema, also after one retry
     "SCRAPE_JSON_SCHEMA_MISMATCH": 422,
     # what the server depends on
-    "CODE_EXECUTION_UNAVAILABLE": 501,
     "MODEL_BACKEND_ERROR": 503,
     "CONFIG_ERROR": 503,
     "BROWSER_UNAVAILABLE": 503,

@@ -1,8 +1,4 @@
-"""Running one interact call, by prompt or by code, on a session, as Firecrawl's fields.
-
-The planner loop and the executors are imported on first use: a server that only scrapes never
-pays for them.
-"""
+"""Running one interact call, by prompt or by code, on a session, as Firecrawl's fields."""
 
 from __future__ import annotations
 
@@ -11,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.errors import RequestError, SessionLostError
+from agent.executors import run_code
+from agent.loop import run_prompt
 from agent.server.schemas import InteractRequest, Language
 
 if TYPE_CHECKING:
@@ -73,8 +71,6 @@ async def run_prompt_call(
         RequestError: MODEL_BACKEND_ERROR when the model backend failed, so the caller knows
             to retry later rather than to rephrase.
     """
-    from agent.loop import run_prompt
-
     run = await run_prompt(session, prompt, model=model, settings=settings, timeout_s=timeout_s)
     if run.stop_reason == "model_error":
         raise RequestError(
@@ -103,13 +99,6 @@ async def run_code_call(
     settings: Settings | None = None,
 ) -> InteractOutcome:
     """Run ``code`` with the session's page bound, holding the session's lock meanwhile."""
-    try:
-        from agent.executors import run_code
-    except ImportError as exc:  # the executors package is optional at runtime
-        raise RequestError(
-            "CODE_EXECUTION_UNAVAILABLE",
-            f"Code execution is not available on this server ({exc}).",
-        ) from None
     async with session.lock:
         ran = await run_code(session, code, language, timeout_s, settings=settings)
     last_error = (ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"])[0]

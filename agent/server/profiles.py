@@ -8,12 +8,20 @@ sessions silently overwriting each other's logins. The writer leases live in the
 so the rule holds across replicas sharing it. Writes go to a
 temporary file in the same directory and then ``os.replace`` it, so a crash never leaves half a
 profile; the temporary file such a crash leaves behind is removed by a later save.
+
+A name is anything Firecrawl takes (1-128 characters, ``user@example.com``, even ``../x``); the
+file is named after it, never by it. A name that is already a plain file name (a letter or digit,
+then up to 63 of letters, digits, ``.``, ``_``, ``-``, and no ``..``) is stored as
+``<name>.json``, as before names were opened up; any other as a readable prefix, ``~`` and a
+hash of the whole name (``user_example_com~1f0e....json``). No plain name holds a ``~``, so the
+two kinds never meet, and neither can hold a slash or start with a dot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -23,27 +31,47 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import RequestError
-from agent.server.schemas import PROFILE_NAME_PATTERN
+from agent.server.schemas import check_profile_name
 from agent.server.store import MemoryStore, SessionStore
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
 
-__all__ = ["ProfileStore"]
+__all__ = ["ProfileStore", "file_name"]
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_-]")
+_PREFIX_CHARS = 40
+
+
+def file_name(name: str) -> str:
+    """The file (in the profiles directory) that profile ``name`` is stored in."""
+    if _PLAIN_NAME.fullmatch(name) and ".." not in name:
+        return f"{name}.json"  # the names allowed before any character was: their files stay
+    prefix = _NOT_PLAIN.sub("_", name)[:_PREFIX_CHARS]
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+    return f"{prefix}~{digest}.json"
 
 
 class ProfileStore:
-    """Profiles stored as ``<directory>/<name>.json``, with one writer lease per name."""
+    """Profiles stored as ``<directory>/<file_name(name)>``, with one writer lease per name."""
 
     def __init__(self, directory: Path, leases: SessionStore | None = None) -> None:
         self.directory = directory
         self.leases = leases if leases is not None else MemoryStore()
 
     def path(self, name: str) -> Path:
-        if not PROFILE_NAME_PATTERN.fullmatch(name) or ".." in name:
-            raise RequestError("BAD_PROFILE_NAME", f"Profile name {name!r} is not allowed.")
-        path = (self.directory / f"{name}.json").resolve()
-        if path.parent != self.directory.resolve():
+        """Where ``name`` is stored: always directly inside the profiles directory.
+
+        Raises:
+            RequestError: BAD_PROFILE_NAME when Firecrawl would refuse the name too.
+        """
+        try:
+            check_profile_name(name)
+        except ValueError as exc:
+            raise RequestError("BAD_PROFILE_NAME", f"The {exc}.") from None
+        path = (self.directory / file_name(name)).resolve()
+        if path.parent != self.directory.resolve():  # file_name cannot do this: a last guard
             raise RequestError("BAD_PROFILE_NAME", f"Profile name {name!r} is not allowed.")
         return path
 

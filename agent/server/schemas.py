@@ -44,8 +44,8 @@ from agent.server.scrape_options import (
 
 __all__ = [
     "MAX_CODE_CHARS",
+    "MAX_PROFILE_NAME_CHARS",
     "MAX_PROMPT_CHARS",
-    "PROFILE_NAME_PATTERN",
     "SUPPORTED_FORMATS",
     "InteractRequest",
     "InteractResponse",
@@ -53,10 +53,12 @@ __all__ = [
     "ScrapeRequest",
     "ScreenshotOptions",
     "StopResponse",
+    "check_profile_name",
 ]
 
 MAX_CODE_CHARS = 100_000
-PROFILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_PROFILE_NAME_CHARS = 128
+"""Firecrawl's limit; any character goes (``user@example.com``), as there."""
 # Control characters and whitespace never belong in a URL, bidirectional controls only disguise
 # one (a right-to-left override in a host name), and lone surrogates cannot be encoded.
 _BAD_URL_CHARS = re.compile(
@@ -71,6 +73,23 @@ def _reject_unencodable(field: str, text: str | None) -> str | None:
         return reject_unencodable(text)
     except ValueError as exc:
         raise ValueError(f"{field} {exc}") from None
+
+
+def check_profile_name(name: str) -> str:
+    """``name`` when Firecrawl would take it as a profile name (1-128 characters of any kind),
+    else a ValueError saying why. NUL and lone surrogates are refused as in every text field.
+    The file it is stored in is the profile store's business (``ProfileStore.path``)."""
+    try:
+        reject_unencodable(name)
+    except ValueError as exc:
+        raise ValueError(f"profile name {exc}") from None
+    # Counted as Firecrawl's JavaScript counts: UTF-16 code units, so an emoji is two.
+    length = len(name.encode("utf-16-le")) // 2
+    if not 1 <= length <= MAX_PROFILE_NAME_CHARS:
+        raise ValueError(
+            f"profile name must be 1-{MAX_PROFILE_NAME_CHARS} characters, not {length}"
+        )
+    return name
 
 
 def _default_formats() -> list[FormatSpec]:
@@ -94,12 +113,7 @@ class ProfileOptions(_StrictModel):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, name: str) -> str:
-        if not PROFILE_NAME_PATTERN.fullmatch(name) or ".." in name:
-            raise ValueError(
-                f"profile name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or "
-                "'-', starting with a letter or digit (no slashes or '..')"
-            )
-        return name
+        return check_profile_name(name)
 
 
 def _true(value: Any) -> bool:

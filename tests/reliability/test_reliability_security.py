@@ -23,12 +23,14 @@ from playwright.async_api import async_playwright
 from agent.cli import serve
 from agent.models import OpenAIModel, RetryPolicy, ScriptedModel, tool_call
 from agent.server import ServerSettings
+from agent.server.profiles import file_name
 from evals.provider_server import FakeProviderServer, chat_completion
 from tests.harness import (
     MISSING_ID,
     RunningServer,
     assert_error,
     quick_agent_settings,
+    scrape_id_of,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,12 +241,15 @@ def test_one_session_cannot_reach_another_sessions_browser_or_profile(
     assert_error(stolen, 403)
 
     # Alice's profile: saved for her; a session that does not name it never sees it, and no
-    # name can reach her file by a path.
+    # name reaches her file by a path: a name that reads like one is a profile of its own.
     open_server.stop_session(alice)
-    assert "alice" in (profiles_dir / "alice.json").read_text()
+    saved = (profiles_dir / "alice.json").read_bytes()
+    assert b"alice" in saved
     for name in ("../alice", "./alice", "alice/../alice", "ALICE/.."):
-        response = open_server.scrape(f"{site}/page", profile={"name": name})
-        assert_error(response, 400)
+        other = open_server.scrape(f"{site}/page", profile={"name": name, "saveChanges": False})
+        open_server.stop_session(scrape_id_of(other))
+        assert "token=none sid=none" in other.json()["data"]["markdown"], name
+    assert (profiles_dir / "alice.json").read_bytes() == saved
     carol = open_server.scrape(f"{site}/page")
     assert "token=none sid=none" in carol.json()["data"]["markdown"]
     carol_id = carol.json()["data"]["metadata"]["scrapeId"]
@@ -263,6 +268,26 @@ def test_one_session_cannot_reach_another_sessions_browser_or_profile(
     assert "alice" not in response.json()["result"]
     open_server.stop_session(carol_id)
     open_server.stop_session(bob)
+
+
+@pytest.mark.parametrize("name", ["../x", "a/../../b"])
+def test_a_profile_name_that_reads_like_a_path_is_saved_inside_the_profiles_folder(
+    open_server: RunningServer, site: str, profiles_dir: Path, name: str
+) -> None:
+    """Firecrawl takes any 1-128 characters as a profile name, so ``../x`` is a name like any
+    other: its file is named after it (never by it), in the profiles folder, and loads back."""
+    outside = {p.name for p in profiles_dir.parent.iterdir()}
+    tag = f"path-{len(name)}"
+    open_server.stop_session(
+        open_server.scrape_id(f"{site}/page?set={tag}", profile={"name": name})
+    )
+    stored = profiles_dir / file_name(name)
+    assert stored.parent == profiles_dir and tag in stored.read_text()
+    assert not [p for p in profiles_dir.iterdir() if p.is_dir()]
+    assert {p.name for p in profiles_dir.parent.iterdir()} == outside, "a file escaped the folder"
+    again = open_server.scrape(f"{site}/page", profile={"name": name, "saveChanges": False})
+    open_server.stop_session(scrape_id_of(again))
+    assert f"token={tag} sid={tag}" in again.json()["data"]["markdown"]
 
 
 # --- no secret in cassettes or logs ------------------------------------------------------------

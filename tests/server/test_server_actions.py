@@ -118,6 +118,36 @@ def test_click_all_scroll_an_element_and_script_values(server: RunningServer, si
     assert data["rawHtml"].count(">on</button>") == 3
 
 
+def _click_all(server: RunningServer, url: str, selector: str) -> list[str]:
+    """Over HTTP, as the test above: firecrawl-py's typed ClickAction drops ``all``. The ids of
+    the elements the page saw clicked, in order."""
+    response = server.scrape(
+        url,
+        formats=["markdown"],
+        actions=[
+            {"type": "click", "selector": selector, "all": True},
+            {"type": "executeJavascript", "script": "return window.clicked"},
+        ],
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    server.stop_session(data["metadata"]["scrapeId"])
+    [clicked] = data["actions"]["javascriptReturns"]
+    return list(clicked["value"])
+
+
+def test_click_all_with_no_match_succeeds(server: RunningServer, site: str) -> None:
+    """Firecrawl's v2 API: ``all`` "does not throw an error if no elements match"."""
+    assert _click_all(server, f"{site}/click_all.html", ".no-such-chip") == []
+
+
+def test_click_all_clicks_the_visible_matches_and_skips_hidden_or_covered_ones(
+    server: RunningServer, site: str
+) -> None:
+    # Skipped: one under another element, one display:none, one visibility:hidden.
+    assert _click_all(server, f"{site}/click_all.html", ".chip") == ["one", "two", "three"]
+
+
 def test_an_action_that_navigates_and_no_actions_no_outputs(
     server: RunningServer, site: str
 ) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agent.server.profiles import file_name
 from tests.harness import RunningServer, assert_error, scrape_id_of, wait_until
 
 
@@ -103,3 +104,22 @@ def test_profile_via_the_sdk(firecrawl: Any, site: str) -> None:
     doc = firecrawl.scrape(f"{site}/storage.html", profile={"name": name, "saveChanges": False})
     firecrawl.stop_interaction(doc.metadata.scrape_id)
     assert "token=xyz" in doc.markdown
+
+
+def test_a_profile_name_with_at_and_slash_round_trips_inside_the_profiles_folder(
+    firecrawl: Any, site: str, profiles_dir: Path
+) -> None:
+    """Firecrawl takes any 1-128 characters as a name; this one is stored under a file name
+    derived from it, in the profiles folder itself, and loads back."""
+    tag = uuid.uuid4().hex[:8]
+    name = f"team-{tag}/user@example.com"
+    doc = firecrawl.scrape(f"{site}/storage.html?set={tag}", profile={"name": name})
+    firecrawl.stop_interaction(doc.metadata.scrape_id)
+    stored = profiles_dir / file_name(name)
+    assert stored.parent == profiles_dir and stored.name.startswith(f"team-{tag}_user_example_com~")
+    assert tag in stored.read_text()
+    assert not [p for p in profiles_dir.iterdir() if p.is_dir()], "no folder came of the slash"
+
+    doc = firecrawl.scrape(f"{site}/storage.html", profile={"name": name, "saveChanges": False})
+    firecrawl.stop_interaction(doc.metadata.scrape_id)
+    assert f"token={tag} cookie=sid={tag}" in doc.markdown

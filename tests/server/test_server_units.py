@@ -140,7 +140,9 @@ def test_interact_request_language() -> None:
 
 async def test_profile_store(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path / "profiles")
-    for bad in ("../x", "a/b", "", ".x", "a..b", "x" * 65):
+    # As Firecrawl counts (UTF-16 units): 64 emoji fit, 65 do not.
+    assert store.path("\U0001f600" * 64).parent == (tmp_path / "profiles").resolve()
+    for bad in ("", "x" * 129, "\U0001f600" * 65, "a\x00b", "a\ud800b"):
         with pytest.raises(RequestError) as caught:
             store.path(bad)
         assert status_of(caught.value) == 400
@@ -158,6 +160,26 @@ async def test_profile_store(tmp_path: Path) -> None:
     (tmp_path / "profiles" / "broken.json").write_text("{not json")
     with pytest.raises(RequestError, match="not valid JSON"):
         await store.load("broken")
+
+
+def test_profile_names_map_to_files_directly_inside_the_profiles_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "profiles"
+    store = ProfileStore(folder)
+    # Names that were allowed before any character was keep their files.
+    for plain in ("alice", "kept-profile", "v1.2_b", "x" * 64):
+        assert store.path(plain) == folder.resolve() / f"{plain}.json"
+    names = [
+        "../x", "..\\x", "/etc/passwd", "a/../../b", ".hidden", ".", "..", "a..b", "x" * 65,
+        "x" * 128, "user@example.com", "prof\U0001f600", "~", "alice~1", "ALICE/..", " ",
+    ]  # fmt: skip
+    paths = [store.path(name) for name in names]
+    assert len(set(paths)) == len(names), "two names share a file"
+    for name, path in zip(names, paths, strict=True):
+        assert path.parent == folder.resolve(), (name, path)
+        assert not path.name.startswith(".") and path.name.endswith(".json")
+        assert "~" in path.name and path.name != "alice.json"
+        assert len(path.name.encode()) < 100
+    assert store.path("user@example.com").name.startswith("user_example_com~")
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
