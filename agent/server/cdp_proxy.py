@@ -15,9 +15,8 @@ import secrets
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from agent.errors import RequestError
 from agent.server.registry import ServerSession
-from agent.server.state import server_state
+from agent.server.state import server_state, session_of_socket
 
 __all__ = ["cdp_url", "router"]
 
@@ -49,17 +48,15 @@ class _StarletteClient:
 
 @router.websocket("/v2/cdp/{scrape_id}")
 async def cdp_socket(websocket: WebSocket, scrape_id: str, token: str = "") -> None:
-    registry = server_state(websocket).registry
-    try:
-        session = registry.get(scrape_id)
-    except RequestError:
-        await websocket.close(code=4404, reason="no such session")
+    session = await session_of_socket(websocket, scrape_id)
+    if session is None:
         return
     if not secrets.compare_digest(token.encode(), session.cdp_token.encode()):
         await websocket.close(code=4403, reason="bad token")
         return
     await websocket.accept()
-    async with registry.use(scrape_id):  # an open DevTools connection is activity
+    # An open DevTools connection is activity.
+    async with server_state(websocket).registry.use(scrape_id):
         await session.browser_session.serve_cdp(_StarletteClient(websocket))
     with contextlib.suppress(Exception):
         await websocket.close()

@@ -25,7 +25,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from agent.errors import RequestError, SessionLostError
 from agent.server.registry import ServerSession
-from agent.server.state import server_state
+from agent.server.state import server_state, session_of_socket
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession, Page
@@ -104,11 +104,8 @@ async def live_view_page(request: Request, scrape_id: str, token: str = "") -> H
 
 @router.websocket("/v2/live/{scrape_id}/ws")
 async def live_view_socket(websocket: WebSocket, scrape_id: str, token: str = "") -> None:
-    registry = server_state(websocket).registry
-    try:
-        session = registry.get(scrape_id)
-    except RequestError:
-        await websocket.close(code=4404, reason="no such session")
+    session = await session_of_socket(websocket, scrape_id)
+    if session is None:
         return
     interactive = _access(session, token)
     if interactive is None:

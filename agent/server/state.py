@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 
 from agent.config import Settings
-from agent.server.registry import SessionRegistry
+from agent.errors import RequestError
+from agent.server.registry import ServerSession, SessionRegistry
 from agent.server.settings import ServerSettings
 from agent.server.turns import ScrapeTurns
 
 if TYPE_CHECKING:
     from agent.models.base import Model
 
-__all__ = ["ServerState", "server_state"]
+__all__ = ["ServerState", "server_state", "session_of_socket"]
 
 
 @dataclass
@@ -61,3 +63,13 @@ def server_state(connection: HTTPConnection) -> ServerState:
     state = connection.app.state.server
     assert isinstance(state, ServerState)
     return state
+
+
+async def session_of_socket(websocket: WebSocket, scrape_id: str) -> ServerSession | None:
+    """The live session a WebSocket's path names; None once the socket is closed with 4404
+    (no such session), as the DevTools and live-view sockets answer."""
+    try:
+        return server_state(websocket).registry.get(scrape_id)
+    except RequestError:
+        await websocket.close(code=4404, reason="no such session")
+        return None
