@@ -2,6 +2,10 @@
 
 Its packages are installed on first run into ``tests/server/js/node_modules`` (``npm ci``, from
 the lock file); the test is skipped when node or the npm registry is not available.
+
+``sdk_check.mjs`` scrapes, interacts and stops; ``scrape_check.mjs`` holds one case per scrape
+option the firecrawl-py tests cover (actions, json, summary, warnings, errors), each asserting on
+what firecrawl-js returns, run here one case per test.
 """
 
 from __future__ import annotations
@@ -18,8 +22,6 @@ import pytest
 
 from agent.messages import Message
 from tests.harness import RunningServer, Turns, latest_observation
-
-KETTLE = {"name": "Blue Kettle", "price": 39.5}
 
 JS_DIR = Path(__file__).parent / "js"
 
@@ -72,36 +74,49 @@ def test_js_sdk_scrape_interact_stop(
     assert report["afterStop"]["status"] == 404, report["afterStop"]
 
 
-def test_js_sdk_actions_json_summary_warning_and_errors(
-    js_sdk: Path, server: RunningServer, script: Turns, site: str
-) -> None:
-    script.add(json.dumps(KETTLE), "A search page that found a kettle.")
-    ran = subprocess.run(
-        ["node", "scrape_check.mjs", server.url, site],
-        cwd=js_sdk,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ran.returncode == 0, ran.stderr
-    report: dict[str, Any] = json.loads(ran.stdout.strip().splitlines()[-1])
+SCRAPE_CASES = (
+    "every-action-type-then-interact-goes-on",
+    "json-with-schema-and-prompt-summary-after-actions",
+    "json-from-a-prompt-alone-and-summary",
+    "non-conforming-json-is-a-422",
+    "unknown-option-is-a-400",
+    "failing-action-is-a-400",
+)
 
-    assert "Late result for kettle" in report["markdown"]
-    assert report["json"] == KETTLE
-    assert report["summary"] == "A search page that found a kettle."
-    assert report["usage"]["model"] == "scripted"
-    assert report["warning"].startswith("This server does not apply these options")
-    assert "location (" in report["warning"]
-    assert report["actions"] == {
-        "screenshots": ["data:image/png;base64,"],
-        "javascriptReturns": [{"type": "string", "value": "Late result for kettle"}],
-        "scrapes": [],
-        "pdfs": [],
-    }
-    assert report["afterActions"] == "kettle"
-    unknown = report["unknownOption"]
-    assert (unknown["status"], unknown["code"]) == (400, "BAD_REQUEST"), unknown
-    assert "unknown field 'onlyMainContnet'" in unknown["message"]
-    failing = report["failingAction"]
-    assert (failing["status"], failing["code"]) == (400, "SCRAPE_ACTION_ERROR"), failing
-    assert "actions[1] (click '#absent') failed" in failing["message"]
+
+def _node(js_sdk: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["node", *args], cwd=js_sdk, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def scrape_cases(js_sdk: Path) -> dict[str, list[str]]:
+    """Each case in scrape_check.mjs with the scripted model's answers it needs, in order."""
+    listed = _node(js_sdk, "scrape_check.mjs", "--list")
+    assert listed.returncode == 0, listed.stderr
+    cases: dict[str, list[str]] = json.loads(listed.stdout)
+    return cases
+
+
+def test_js_scrape_cases_are_all_run(scrape_cases: dict[str, list[str]]) -> None:
+    assert sorted(scrape_cases) == sorted(SCRAPE_CASES)
+
+
+@pytest.mark.parametrize("case", SCRAPE_CASES)
+def test_js_sdk_scrape_options(
+    js_sdk: Path,
+    scrape_cases: dict[str, list[str]],
+    server: RunningServer,
+    script: Turns,
+    site: str,
+    case: str,
+) -> None:
+    """One case of scrape_check.mjs, which asserts on what firecrawl-js returns; a failed
+    assertion there exits non-zero with its message on stderr."""
+    answers = scrape_cases[case]
+    sessions, asked = len(server.registry), script.asked
+    script.add(*answers)
+    ran = _node(js_sdk, "scrape_check.mjs", server.url, site, case)
+    assert ran.returncode == 0, f"firecrawl-js, case {case}:\n{ran.stderr}{ran.stdout}"
+    assert ran.stdout.strip().splitlines()[-1] == f"ok {case}", ran.stdout
+    assert script.asked - asked == len(answers), "the model was not asked as often as scripted"
+    assert len(server.registry) == sessions, "the case left a session open"
