@@ -179,7 +179,9 @@ class SessionRegistry:
         endpoint: Endpoint | None = None
         writer = False
         try:
-            endpoint = await self.store.claim_endpoint(self.endpoints)
+            endpoint = await self.store.claim_endpoint(
+                self.endpoints, self.replica, uncapped=self.settings.max_sessions
+            )
             if endpoint is None:
                 total = sum(e.capacity or 0 for e in self.endpoints)
                 raise RequestError(
@@ -203,7 +205,7 @@ class SessionRegistry:
             if writer and profile is not None:
                 await self.profiles.release_writer(profile.name, session_id)
             if endpoint is not None:
-                await self.store.release_endpoint(endpoint)
+                await self.store.release_endpoint(endpoint, self.replica)
             raise
         finally:
             self._starting -= 1
@@ -315,7 +317,7 @@ class SessionRegistry:
             browser = await self._browser_for(endpoint, record.context_id)
         except Exception as exc:
             await self.store.end(session_id, "lost when its replica went away")
-            await self.store.release_endpoint(endpoint)
+            await self.store.release_endpoint(endpoint, old_owner)
             raise SessionLostError(
                 f"The session's replica is gone and its browser context could not be re-opened "
                 f"({exc})."
@@ -382,7 +384,7 @@ class SessionRegistry:
                 if profile is not None and profile.save_changes:
                     await self.profiles.release_writer(profile.name, session.id)
                 await self.store.end(session.id, reason)
-                await self.store.release_endpoint(session.endpoint)
+                await self.store.release_endpoint(session.endpoint, self.replica)
             finally:
                 await session.browser_session.close()
                 log.info("session %s closed (%s)", session.id, reason)
@@ -439,7 +441,7 @@ class SessionRegistry:
                     await self._close(session, f"expired: {reason}")
                     continue
             await self.store.end(record.id, f"expired: {reason} (its replica was gone)")
-            await self.store.release_endpoint(record.browser_endpoint)
+            await self.store.release_endpoint(record.browser_endpoint, record.owner)
             if record.profile and record.profile.get("save_changes"):
                 await self.profiles.release_writer(str(record.profile["name"]), record.id)
 
