@@ -13,6 +13,7 @@ Times are wall-clock (epoch seconds), since replicas compare them.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -30,10 +31,29 @@ __all__ = [
     "SessionRecord",
     "SessionStore",
     "open_store",
+    "replica_id",
+    "replica_url",
 ]
 
 _ENDED_MEMORY = 1000  # how many ended sessions a 404 can still explain
 _ENDED_TTL_S = 3600
+
+
+def replica_id(url: str) -> str:
+    """An identity for this replica process: its URL, then ``#`` and an id of its own.
+
+    The URL alone is not enough: a replica restarted at the same address would take over its
+    dead predecessor's heartbeat, and the predecessor's sessions would never count as orphaned
+    (their profile leases and endpoint capacity held for good). With a fresh id per process, the
+    predecessor is a replica that is gone like any other.
+    """
+    return f"{url}#{secrets.token_hex(6)}"
+
+
+def replica_url(replica: str) -> str:
+    """Where the replica ``replica`` (a ``replica_id``) is reached: its id less the process id."""
+    url, sep, _ = replica.rpartition("#")
+    return url if sep else replica
 
 
 @dataclass
@@ -42,7 +62,7 @@ class SessionRecord:
 
     id: str
     owner: str
-    """The base URL of the replica serving it."""
+    """The replica serving it: its ``replica_id`` (base URL, ``#``, process id)."""
     endpoint: dict[str, Any]
     """The ``Endpoint`` its browser lives on."""
     context_id: str | None
