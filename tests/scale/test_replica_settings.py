@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from agent.config import Settings
 from agent.errors import ConfigError
 from agent.server import ServerSettings
 from agent.server import settings as settings_module
@@ -159,3 +161,29 @@ def test_agent_serve_says_what_is_wrong_in_one_line(env: dict[str, str], message
 
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
+
+
+def test_the_readmes_scaling_out_settings_are_the_servers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Scaling out") :]
+    section = section[: section.index("\n## ", 1)]
+    example = section[section.index("```toml\n") + 8 :]
+    config = tmp_path / "agent.toml"
+    config.write_text(example[: example.index("```")])
+    monkeypatch.setenv("AGENT_CONFIG", str(config))
+    settings = ServerSettings()  # an unknown key or a bad value would be a ConfigError
+    assert settings.redis_url and len(settings.browser_endpoints) == 3
+    named = set(re.findall(r"`AGENT_([A-Z_]+)`", section)) - {"CONFIG"}  # the file's own name
+    server_fields = {name.upper() for name in ServerSettings.model_fields}
+    agent_fields = {name.upper() for name in Settings.model_fields}
+    assert named <= server_fields | agent_fields, named - server_fields - agent_fields
+    # Every setting that bears on replicas is in the section.
+    wanted = {
+        "HOST", "PORT", "REPLICA_URL", "REDIS_URL", "BROWSER_ENDPOINTS", "MAX_SESSIONS",
+        "SESSION_TTL", "ACTIVITY_TTL", "REAP_INTERVAL", "WARM_BROWSERS", "LAUNCH_CONCURRENCY",
+        "QUEUE_TIMEOUT", "PROFILES_DIR", "PUBLIC_URL", "API_KEYS", "BLOCK_PRIVATE_ADDRESSES",
+        "NAVIGATION_TIMEOUT",
+    }  # fmt: skip
+    assert wanted <= named, wanted - named
