@@ -175,7 +175,7 @@ class Replica:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log: IO[bytes] = log.open("ab")
-        settings = {
+        self._settings = {
             "AGENT_REDIS_URL": redis_url,
             "AGENT_BROWSER_ENDPOINTS": json.dumps(endpoints),
             "AGENT_PROFILES_DIR": str(profiles),
@@ -183,13 +183,24 @@ class Replica:
             "AGENT_REAP_INTERVAL": "1",
             **(env or {}),
         }
-        self.server = Process(
+        self.server = self._start()
+
+    def _start(self) -> Process:
+        server = Process(
             [sys.executable, "-m", "agent", "serve", "--port", str(self.port)],
-            env=settings,
+            env=self._settings,
             stdout=self._log,
             stderr=self._log,
         )
         wait_until(lambda: _answers(f"{self.url}/health"), 60, f"the replica at {self.url}")
+        return server
+
+    def restart(self) -> None:
+        """Start a new process at the same URL, the old one being killed first if it runs (as
+        a supervisor restarts a replica that crashed)."""
+        if self.server.alive:
+            self.server.kill()
+        self.server = self._start()
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         return httpx.post(self.url + path, json=body, timeout=120)

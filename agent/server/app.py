@@ -23,7 +23,7 @@ from agent.server.replicas import ReplicaForwarder
 from agent.server.scrape import ServedBrowserSession
 from agent.server.settings import ServerSettings
 from agent.server.state import ServerState
-from agent.server.store import RedisStore, open_store
+from agent.server.store import RedisStore, open_store, replica_id
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
@@ -126,7 +126,7 @@ def build_state(
         session_factory or _local_browser_factory(agent_settings),
         remote_factory=_remote_browser_factory(agent_settings),
         store=store,
-        replica=settings.own_url() if store.shared else "local",
+        replica=replica_id(settings.own_url()) if store.shared else "local",
     )
     resolved_settings = agent_settings
 

@@ -6,10 +6,13 @@ is stopped, until its TTL runs out (however busy it is), or until it has been id
 activity TTL; the reaper closes expired sessions and writes their profiles back.
 
 The session table lives in a ``SessionStore``: this process's memory, or Redis shared by
-replicas. A replica serves the sessions it owns; ``locate`` tells the others where a session
-lives, and when its owner is gone and its browser is remote, ``take_over`` re-opens its context
-here. Each replica reaps its own sessions; one replica at a time (the sweeper) also ends the
-sessions of replicas that are gone, so every deadline is enforced once.
+replicas. A replica is one process (``replica_id``: its URL and an id of its own, so a process
+restarted at the same URL is a new replica and its predecessor one that is gone). A replica
+serves the sessions it owns; ``locate`` tells the others where a session lives, and when its
+owner is gone and its browser is a context on a CDP endpoint, ``take_over`` re-opens it here.
+Each replica reaps its own sessions; one replica at a time (the sweeper) also ends the sessions
+of replicas that are gone: at once those whose browser went with their replica (so their
+profile leases and endpoint capacity are free again), the CDP ones when they expire.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from agent.server.pool import BrowserPool
 from agent.server.profiles import ProfileStore
 from agent.server.schemas import ProfileOptions
 from agent.server.settings import ServerSettings
-from agent.server.store import MemoryStore, SessionRecord, SessionStore
+from agent.server.store import MemoryStore, SessionRecord, SessionStore, replica_url
 
 __all__ = ["Location", "RemoteFactory", "ServerSession", "SessionFactory", "SessionRegistry"]
 
@@ -45,6 +48,9 @@ RemoteFactory = Callable[[Endpoint, "str | None"], Awaitable[BrowserSession]]
 _ENDED_MEMORY = 1000  # how many ended sessions a 404 can still explain
 HEARTBEAT_S = 2.0
 """How often a replica says it is alive; it counts as gone after three missed beats."""
+LOST = "lost when its replica went away"
+"""Why a session ended whose browser went away with its replica (the store remembers it)."""
+_LOST_DETAIL = "the replica that served it is gone, and its browser with it"
 _ACTIVITY_WRITE_S = 2.0  # the least time between two writes of a session's activity
 
 
@@ -53,9 +59,11 @@ class Location:
     """Where a session a request names lives, seen from this replica."""
 
     kind: str
-    """``here``, ``elsewhere`` (``owner`` serves it), ``gone`` (its owner is gone, and its
-    browser with it) or ``unknown``."""
+    """``here``, ``elsewhere`` (``owner`` serves it), ``gone`` (its owner is gone: with its
+    browser when ``reason`` says so, else it can be taken over) or ``unknown`` (with why it
+    ended in ``reason``, when that is remembered)."""
     owner: str = ""
+    """The owner's ``replica_id``."""
     reason: str = ""
 
 
@@ -116,6 +124,7 @@ class SessionRegistry:
         store: SessionStore | None = None,
         replica: str = "local",
     ) -> None:
+        """``replica``: this process's ``replica_id`` when the store is shared."""
         self.settings = settings
         self.profiles = profiles
         self.store = store if store is not None else MemoryStore()
@@ -179,7 +188,9 @@ class SessionRegistry:
         endpoint: Endpoint | None = None
         writer = False
         try:
-            endpoint = await self.store.claim_endpoint(self.endpoints)
+            endpoint = await self.store.claim_endpoint(
+                self.endpoints, self.replica, uncapped=self.settings.max_sessions
+            )
             if endpoint is None:
                 total = sum(e.capacity or 0 for e in self.endpoints)
                 raise RequestError(
@@ -203,7 +214,7 @@ class SessionRegistry:
             if writer and profile is not None:
                 await self.profiles.release_writer(profile.name, session_id)
             if endpoint is not None:
-                await self.store.release_endpoint(endpoint)
+                await self.store.release_endpoint(endpoint, self.replica)
             raise
         finally:
             self._starting -= 1
@@ -246,10 +257,11 @@ class SessionRegistry:
         if session is not None:  # expired but not yet reaped: reap it now, in the background
             reason = session.expiry_reason() or "it expired"
             self._schedule_close(session, f"expired: {reason}")
-        raise self._not_found(session_id, self._ended.get(session_id))
+        raise self.not_found(session_id, self._ended.get(session_id))
 
     @staticmethod
-    def _not_found(session_id: str, ended: str | None) -> RequestError:
+    def not_found(session_id: str, ended: str | None) -> RequestError:
+        """The 404 for a session that is not (or no longer) served; ``ended``: why it ended."""
         message = f"No active session for scrapeId {session_id!r}"
         message += f": it was {ended}." if ended else "."
         return RequestError(
@@ -263,23 +275,26 @@ class SessionRegistry:
 
         ``refused_by``: a replica that just refused a connection, which counts as gone whatever
         its last heartbeat said (a process killed outright leaves its heartbeat for seconds).
+        So does an earlier process at this replica's own URL: a request forwarded there would
+        come back here, and the predecessor of a process that was restarted within seconds
+        still has its heartbeat.
         """
         if session_id in self._sessions:
             return Location("here")
         record = await self.store.load(session_id)
         if record is None:
-            return Location("unknown", reason=await self.store.ended(session_id) or "")
+            ended = await self.store.ended(session_id) or ""
+            if ended == LOST:  # the sweeper ended it: the same 410 as before it did
+                return Location("gone", reason=_LOST_DETAIL)
+            return Location("unknown", reason=ended)
         if record.owner == self.replica:
             return Location("unknown")  # ours, but its browser is gone: the 404 explains
-        if record.owner != refused_by and await self.store.alive(record.owner):
+        gone = record.owner == refused_by or replica_url(record.owner) == replica_url(self.replica)
+        if not gone and await self.store.alive(record.owner):
             return Location("elsewhere", owner=record.owner)
         if record.browser_endpoint.kind == "cdp":
             return Location("gone", owner=record.owner)  # its context can be re-opened here
-        return Location(
-            "gone",
-            owner=record.owner,
-            reason="the replica that served it is gone, and its browser with it",
-        )
+        return Location("gone", owner=record.owner, reason=_LOST_DETAIL)
 
     async def take_over(self, session_id: str, old_owner: str) -> ServerSession:
         """Serve a session whose replica is gone, by re-opening its remote browser context here.
@@ -308,14 +323,16 @@ class SessionRegistry:
     async def _take_over(self, session_id: str, old_owner: str) -> ServerSession:
         record = await self.store.load(session_id)
         if record is None or not await self.store.transfer(session_id, old_owner, self.replica):
-            raise self._not_found(session_id, await self.store.ended(session_id))
+            raise self.not_found(session_id, await self.store.ended(session_id))
         record.owner = self.replica
         endpoint = record.browser_endpoint
         try:
             browser = await self._browser_for(endpoint, record.context_id)
         except Exception as exc:
-            await self.store.end(session_id, "lost when its replica went away")
-            await self.store.release_endpoint(endpoint)
+            await self.store.end(session_id, LOST)
+            await self.store.release_endpoint(endpoint, old_owner)
+            if record.profile and record.profile.get("save_changes"):
+                await self.profiles.release_writer(str(record.profile["name"]), session_id)
             raise SessionLostError(
                 f"The session's replica is gone and its browser context could not be re-opened "
                 f"({exc})."
@@ -382,7 +399,7 @@ class SessionRegistry:
                 if profile is not None and profile.save_changes:
                     await self.profiles.release_writer(profile.name, session.id)
                 await self.store.end(session.id, reason)
-                await self.store.release_endpoint(session.endpoint)
+                await self.store.release_endpoint(session.endpoint, self.replica)
             finally:
                 await session.browser_session.close()
                 log.info("session %s closed (%s)", session.id, reason)
@@ -419,29 +436,38 @@ class SessionRegistry:
         return len(expired)
 
     async def _sweep(self) -> None:
-        """As the one sweeper: end the expired sessions of replicas that are gone (a remote
-        browser context is taken over first, so that it is closed, not left behind)."""
+        """As the one sweeper: end the sessions of replicas that are gone. Those whose browser
+        went with their replica end at once, freeing their profile leases and endpoint
+        capacity; a CDP context outlives its replica, so its session waits to be taken over,
+        and when it expires is taken over to be closed, not left behind on the endpoint."""
         if not await self.store.claim_sweep(self.replica, self.settings.reap_interval * 3):
             return
         now = time.time()
         for record in await self.store.records():
-            if record.owner == self.replica or record.expiry_reason(now) is None:
+            # Only the heartbeat tells here, not the URL as in ``locate``: ``agent mcp`` over stdio
+            # shares the store under the URL of an ``agent serve`` on its machine, and has
+            # sessions of its own that no sweeper may end while it is alive.
+            if record.owner == self.replica or await self.store.alive(record.owner):
                 continue
-            if await self.store.alive(record.owner):
-                continue
-            reason = record.expiry_reason(now) or "it expired"
+            expired = record.expiry_reason(now)
             if record.browser_endpoint.kind == "cdp":
+                if expired is None:
+                    continue
                 try:
                     session = await self.take_over(record.id, record.owner)
                 except Exception:
                     log.warning("could not take over expired session %s to close it", record.id)
                 else:
-                    await self._close(session, f"expired: {reason}")
+                    await self._close(session, f"expired: {expired}")
                     continue
-            await self.store.end(record.id, f"expired: {reason} (its replica was gone)")
-            await self.store.release_endpoint(record.browser_endpoint)
+            if not await self.store.transfer(record.id, record.owner, self.replica):
+                continue  # another replica took it over or ended it meanwhile
+            reason = f"expired: {expired} (its replica was gone)" if expired else LOST
+            await self.store.end(record.id, reason)
+            await self.store.release_endpoint(record.browser_endpoint, record.owner)
             if record.profile and record.profile.get("save_changes"):
                 await self.profiles.release_writer(str(record.profile["name"]), record.id)
+            log.info("session %s of gone replica %s ended: %s", record.id, record.owner, reason)
 
     def start(self) -> None:
         """Start the reaper, the heartbeat and the spare browsers (inside the event loop)."""

@@ -8,10 +8,14 @@ view, DevTools) and, when another replica owns it:
   both ways) and returns its answer, marked ``x-agent-forwarded`` so it is never sent on again;
 * when the owner is gone (its heartbeat has lapsed, or it refuses connections) and the session's
   browser is a context on a remote CDP endpoint, takes the session over and serves it here;
-* when the owner is gone with the session's browser (a local Chromium), answers 410
-  ``SESSION_LOST``.
+* when the owner is gone with the session's browser (a local Chromium, a Playwright server's
+  context), answers 410 ``SESSION_LOST``;
+* when the session has ended, answers 404 saying why, if the store remembers.
 
-Everything else (new scrapes, sessions of this replica, unknown ids) goes to the routes as usual.
+A request that was forwarded here is never forwarded again, but is still checked: its sender may
+have taken this replica for a predecessor at the same URL, whose sessions it takes over or
+reports lost as above. Everything else (new scrapes, sessions of this replica, unknown ids) goes
+to the routes as usual.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from agent.errors import AgentError, RequestError, SessionLostError
 from agent.server.errors import error_response
 from agent.server.state import ServerState
+from agent.server.store import replica_url
 
 __all__ = ["FORWARDED_HEADER", "ReplicaForwarder"]
 
@@ -66,23 +71,22 @@ class ReplicaForwarder:
             return
         match = _SESSION_PATH.match(scope.get("path", ""))
         state: ServerState | None = getattr(scope["app"].state, "server", None)
-        if (
-            match is None
-            or state is None
-            or not state.registry.store.shared
-            or _header(scope, FORWARDED_HEADER)
-        ):
+        if match is None or state is None or not state.registry.store.shared:
             await self.app(scope, receive, send)
             return
         session_id = next(group for group in match.groups() if group)
         registry = state.registry
+        if registry.has(session_id):  # the common case, at no cost: served here
+            await self.app(scope, receive, send)
+            return
+        forwarded = _header(scope, FORWARDED_HEADER) is not None
         if scope["type"] == "http":
             # Read the body once, so the request can go to the owner and, if the owner turns out
             # to be gone, to our own routes after all.
             receive = await _buffered(receive)
         try:
             location = await registry.locate(session_id)
-            if location.kind == "elsewhere":
+            if location.kind == "elsewhere" and not forwarded:
                 if await self._forward(scope, receive, send, location.owner):
                     return
                 # Its owner refused the connection: it is gone, whatever its heartbeat says.
@@ -90,21 +94,25 @@ class ReplicaForwarder:
                 if location.kind == "elsewhere":
                     raise RequestError(
                         "SERVICE_UNAVAILABLE",
-                        f"The replica serving session {session_id} ({location.owner}) does not "
-                        "answer; try again shortly.",
+                        f"The replica serving session {session_id} "
+                        f"({replica_url(location.owner)}) does not answer; try again shortly.",
                         retry_after_s=2,
                     )
             if location.kind == "gone":
                 if location.reason:
                     raise SessionLostError(f"The session was lost: {location.reason}.")
                 await registry.take_over(session_id, location.owner)
+            if location.kind == "unknown" and location.reason:
+                raise registry.not_found(session_id, location.reason)
         except AgentError as exc:
             await _refuse(scope, receive, send, exc)
             return
         await self.app(scope, receive, send)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, owner: str) -> bool:
-        """Send the request to ``owner``; False when the owner refused the connection."""
+        """Send the request to the replica ``owner`` (a ``replica_id``); False when it refused
+        the connection."""
+        owner = replica_url(owner)
         if scope["type"] == "websocket":
             return await self._forward_websocket(scope, receive, send, owner)
         body = bytearray()
@@ -223,7 +231,12 @@ def _header(scope: Scope, name: str) -> str | None:
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, exc: AgentError) -> None:
     if scope["type"] == "websocket":
-        await WebSocket(scope, receive, send).close(code=4410, reason=str(exc)[:120])
+        # The codes the live view and DevTools routes close with themselves: 4404 no such
+        # session (any more), 4410 one that was lost or cannot be reached now.
+        missing = isinstance(exc, RequestError) and exc.code == "SESSION_NOT_FOUND"
+        await WebSocket(scope, receive, send).close(
+            code=4404 if missing else 4410, reason=str(exc)[:120]
+        )
         return
     if isinstance(exc, RequestError):
         response = error_response(

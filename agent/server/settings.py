@@ -10,6 +10,8 @@ Browser and model settings (``AGENT_MODEL``, ``AGENT_BROWSER_PATH``, ...) stay i
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
 import os
 import socket
 from pathlib import Path
@@ -29,7 +31,15 @@ from agent.errors import ConfigError
 from agent.server.pool import DEFAULT_LAUNCH_CONCURRENCY
 from agent.server.turns import DEFAULT_SCRAPE_CONCURRENCY
 
-__all__ = ["SESSION_MEMORY_MIB", "ServerSettings", "default_max_sessions", "default_profiles_dir"]
+__all__ = [
+    "SESSION_MEMORY_MIB",
+    "ServerSettings",
+    "default_max_sessions",
+    "default_profiles_dir",
+    "routable_address",
+]
+
+log = logging.getLogger(__name__)
 
 
 SESSION_MEMORY_MIB = 180
@@ -99,7 +109,7 @@ class ServerSettings(BaseSettings):
         le=64,
         description="Browsers started at once (starting one is CPU-bound); default cores + 1.",
     )
-    browser_endpoints: list[Endpoint] = Field(
+    browser_endpoints: Annotated[list[Endpoint], NoDecode] = Field(
         default_factory=list,
         description='Where sessions\' browsers come from, as a JSON list such as [{"kind": "cdp", '
         '"url": "http://10.0.0.5:9222", "capacity": 8}]; empty: a local Chromium per session.',
@@ -112,7 +122,8 @@ class ServerSettings(BaseSettings):
     replica_url: str | None = Field(
         default=None,
         description="The URL other replicas forward this replica's sessions' requests to; None: "
-        "the host and port it serves on.",
+        "the host and port it serves on (for 0.0.0.0 or ::, this machine's default route's "
+        "address).",
     )
     scrape_concurrency: int = Field(
         default=DEFAULT_SCRAPE_CONCURRENCY,
@@ -194,14 +205,63 @@ class ServerSettings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @field_validator("browser_endpoints", mode="before")
+    @classmethod
+    def _parse_endpoints(cls, value: object) -> object:
+        # Parsed here rather than by pydantic-settings, whose error for bad JSON is a traceback
+        # naming no variable; a ValueError here becomes a ConfigError naming the setting.
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f'not valid JSON ({exc}); expected a list such as [{{"kind": "cdp", '
+                    '"url": "http://10.0.0.5:9222", "capacity": 8}]'
+                ) from None
+        return value
+
+    @field_validator("browser_endpoints")
+    @classmethod
+    def _distinct_endpoints(cls, value: list[Endpoint]) -> list[Endpoint]:
+        # Sessions are counted per endpoint name: a duplicate would share one count while
+        # being offered twice, so its capacity would mean nothing.
+        seen: set[tuple[str, str]] = set()
+        for endpoint in value:
+            key = (endpoint.kind, (endpoint.url or "").rstrip("/"))
+            if key in seen:
+                raise ValueError(f"{endpoint.name} is listed twice; list each endpoint once")
+            seen.add(key)
+        return value
+
     def own_url(self) -> str:
         """The URL other replicas reach this one at: the setting, else the address it listens
-        on (this machine's address when it listens on every interface)."""
+        on (when it listens on every interface, the address of this machine's default route).
+
+        Raises:
+            ConfigError: the port is 0 (picked when the server starts, so other replicas
+                cannot be told it) and AGENT_REPLICA_URL is unset.
+        """
         if self.replica_url:
             return self.replica_url.rstrip("/")
+        if self.port == 0:
+            raise ConfigError(
+                "AGENT_PORT=0 picks a free port when the server starts, which other replicas "
+                "sharing AGENT_REDIS_URL cannot be told: set AGENT_PORT, or AGENT_REPLICA_URL to "
+                "the URL they reach this replica at."
+            )
         host = self.host
         if host in ("0.0.0.0", "::", ""):
-            host = socket.gethostbyname(socket.gethostname())
+            # "::" is served over IPv6 only (asyncio binds it IPV6_V6ONLY); the others over IPv4.
+            family = socket.AF_INET6 if host == "::" else socket.AF_INET
+            host = routable_address(family) or ("::1" if family == socket.AF_INET6 else "127.0.0.1")
+            if _is_loopback(host):
+                log.warning(
+                    "AGENT_HOST=%s: found no address of this machine but loopback (%s), which "
+                    "replicas on other machines cannot reach. Set AGENT_REPLICA_URL to the URL "
+                    "other replicas reach this one at.",
+                    self.host or '""',
+                    host,
+                )
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
@@ -219,6 +279,37 @@ class ServerSettings(BaseSettings):
     def key_values(self) -> list[bytes]:
         """The API keys as bytes, for constant-time comparison."""
         return [key.get_secret_value().encode() for key in self.api_keys]
+
+
+_ROUTE_PROBES = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}
+"""Addresses for documentation (RFC 5737, RFC 3849), never in use: a UDP socket "connected" to
+one gets the source address of the route there, the default one, and no packet is sent."""
+
+
+def routable_address(family: socket.AddressFamily = socket.AF_INET) -> str | None:
+    """This machine's address that other machines reach: the source address of its default
+    route, else what its host name resolves to; None when both are loopback or missing.
+
+    Not ``gethostbyname(gethostname())`` alone: on Debian and Ubuntu the host name resolves to
+    127.0.1.1 (``/etc/hosts``), which only this machine reaches.
+    """
+    candidates: list[str] = []
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((_ROUTE_PROBES[family], 9))
+            candidates.append(str(probe.getsockname()[0]))
+    except OSError:
+        pass  # no route at all (no network, or no IPv6)
+    try:
+        resolved = socket.getaddrinfo(socket.gethostname(), None, family, socket.SOCK_STREAM)
+        candidates.extend(str(info[4][0]) for info in resolved)
+    except OSError:
+        pass
+    for candidate in candidates:
+        address = ipaddress.ip_address(candidate.split("%")[0])
+        if not (address.is_loopback or address.is_unspecified or address.is_link_local):
+            return candidate
+    return None
 
 
 def _is_loopback(host: str) -> bool:

@@ -13,6 +13,7 @@ Times are wall-clock (epoch seconds), since replicas compare them.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -24,10 +25,35 @@ import redis.asyncio as redis
 
 from agent.browser.providers import Endpoint
 
-__all__ = ["MemoryStore", "RedisStore", "SessionRecord", "SessionStore", "open_store"]
+__all__ = [
+    "MemoryStore",
+    "RedisStore",
+    "SessionRecord",
+    "SessionStore",
+    "open_store",
+    "replica_id",
+    "replica_url",
+]
 
 _ENDED_MEMORY = 1000  # how many ended sessions a 404 can still explain
 _ENDED_TTL_S = 3600
+
+
+def replica_id(url: str) -> str:
+    """An identity for this replica process: its URL, then ``#`` and an id of its own.
+
+    The URL alone is not enough: a replica restarted at the same address would take over its
+    dead predecessor's heartbeat, and the predecessor's sessions would never count as orphaned
+    (their profile leases and endpoint capacity held for good). With a fresh id per process, the
+    predecessor is a replica that is gone like any other.
+    """
+    return f"{url}#{secrets.token_hex(6)}"
+
+
+def replica_url(replica: str) -> str:
+    """Where the replica ``replica`` (a ``replica_id``) is reached: its id less the process id."""
+    url, sep, _ = replica.rpartition("#")
+    return url if sep else replica
 
 
 @dataclass
@@ -36,7 +62,7 @@ class SessionRecord:
 
     id: str
     owner: str
-    """The base URL of the replica serving it."""
+    """The replica serving it: its ``replica_id`` (base URL, ``#``, process id)."""
     endpoint: dict[str, Any]
     """The ``Endpoint`` its browser lives on."""
     context_id: str | None
@@ -102,14 +128,21 @@ class SessionStore(ABC):
         """Make ``new_owner`` the owner if ``old_owner`` still is; False if someone else won."""
 
     @abstractmethod
-    async def claim_endpoint(self, endpoints: Sequence[Endpoint]) -> Endpoint | None:
-        """Count a new session on the least-loaded endpoint with room; None when all are full.
-
-        An endpoint without a capacity counts as never full.
+    async def claim_endpoint(
+        self, endpoints: Sequence[Endpoint], replica: str, *, uncapped: int
+    ) -> Endpoint | None:
+        """Count a new session of ``replica`` on the least-loaded endpoint with room (see
+        ``least_loaded``); None when all are full. ``uncapped``: what an endpoint without a
+        capacity counts as holding when loads are compared (it is never full).
         """
 
     @abstractmethod
-    async def release_endpoint(self, endpoint: Endpoint) -> None: ...
+    async def release_endpoint(self, endpoint: Endpoint, replica: str) -> None:
+        """Uncount a session that ``replica`` claimed on ``endpoint``."""
+
+    @abstractmethod
+    async def endpoint_load(self, endpoint: Endpoint, replica: str) -> int:
+        """Sessions counted on ``endpoint`` (those of ``replica``, when it is ``local``)."""
 
     @abstractmethod
     async def acquire_profile(self, name: str, holder: str) -> str | None:
@@ -176,14 +209,27 @@ class MemoryStore(SessionStore):
         record.owner = new_owner
         return True
 
-    async def claim_endpoint(self, endpoints: Sequence[Endpoint]) -> Endpoint | None:
-        best = _least_loaded(endpoints, {e.name: self._loads.get(e.name, 0) for e in endpoints})
-        if best is not None:
-            self._loads[best.name] = self._loads.get(best.name, 0) + 1
-        return best
+    async def claim_endpoint(
+        self, endpoints: Sequence[Endpoint], replica: str, *, uncapped: int
+    ) -> Endpoint | None:
+        keys = [load_key(e, replica) for e in endpoints]
+        used = [self._loads.get(key, 0) for key in keys]
+        best = least_loaded([e.capacity for e in endpoints], used, uncapped=uncapped)
+        if best is None:
+            return None
+        self._loads[keys[best]] = used[best] + 1
+        return endpoints[best]
 
-    async def release_endpoint(self, endpoint: Endpoint) -> None:
-        self._loads[endpoint.name] = max(0, self._loads.get(endpoint.name, 0) - 1)
+    async def release_endpoint(self, endpoint: Endpoint, replica: str) -> None:
+        key = load_key(endpoint, replica)
+        left = self._loads.get(key, 0) - 1
+        if left > 0:
+            self._loads[key] = left
+        else:
+            self._loads.pop(key, None)
+
+    async def endpoint_load(self, endpoint: Endpoint, replica: str) -> int:
+        return self._loads.get(load_key(endpoint, replica), 0)
 
     async def acquire_profile(self, name: str, holder: str) -> str | None:
         current = self._profiles.setdefault(name, holder)
@@ -206,37 +252,62 @@ class MemoryStore(SessionStore):
         return True
 
 
-def _least_loaded(endpoints: Sequence[Endpoint], loads: dict[str, int]) -> Endpoint | None:
-    """The endpoint with the lowest sessions/capacity that still has room."""
-    best: Endpoint | None = None
-    best_load = float("inf")
-    for endpoint in endpoints:
-        used = loads.get(endpoint.name, 0)
-        if endpoint.capacity is None:
-            load = used / 1_000_000  # unbounded: always room, least-loaded still preferred
-        elif used >= endpoint.capacity:
+def load_key(endpoint: Endpoint, replica: str) -> str:
+    """What an endpoint's sessions are counted under: a remote endpoint's count is shared by
+    every replica; ``local`` means each replica's own machine, so each counts its own."""
+    return f"local@{replica}" if endpoint.kind == "local" else endpoint.name
+
+
+def least_loaded(
+    capacities: Sequence[int | None], used: Sequence[int], *, uncapped: int
+) -> int | None:
+    """The index of the endpoint whose sessions fill the smallest share of its capacity, among
+    those with room; the first listed wins a tie. None when every endpoint is full.
+
+    Shares, not counts, so a big endpoint takes proportionally more than a small one, and not
+    first-fit, so no endpoint fills up while another idles. An endpoint without a capacity is
+    never full and counts as holding ``uncapped`` (the replica's AGENT_MAX_SESSIONS, what its
+    own machine is sized for): ``[local, cdp of 8]`` with 10 sessions allowed shares them out
+    in proportion to 10 and 8, where counting the uncapped one as near-empty whatever it held
+    sent it every session after the second. ``_CLAIM`` below is the same rule in Lua.
+    """
+    best: int | None = None
+    best_share = 0.0
+    for index, (capacity, count) in enumerate(zip(capacities, used, strict=True)):
+        if capacity is not None and count >= capacity:
             continue
-        else:
-            load = used / endpoint.capacity
-        if load < best_load:
-            best, best_load = endpoint, load
+        share = count / (capacity or max(1, uncapped))
+        if best is None or share < best_share:
+            best, best_share = index, share
     return best
 
 
-# Atomically: read every endpoint's load, pick the least-loaded one with room, count it.
+# Atomically: read every endpoint's load, pick the least-loaded one with room (as
+# ``least_loaded``), count it. KEYS: load keys; ARGV: loads hash, uncapped, capacities (0: none).
 _CLAIM = """
-local best, best_load = nil, nil
+local uncapped = math.max(1, tonumber(ARGV[2]))
+local best, best_share = nil, nil
 for i, name in ipairs(KEYS) do
   local used = tonumber(redis.call('HGET', ARGV[1], name) or '0')
-  local capacity = tonumber(ARGV[i + 1])
-  local load = nil
-  if capacity == 0 then load = used / 1000000
-  elseif used < capacity then load = used / capacity end
-  if load ~= nil and (best_load == nil or load < best_load) then best, best_load = i, load end
+  local capacity = tonumber(ARGV[i + 2])
+  local share = nil
+  if capacity == 0 then share = used / uncapped
+  elseif used < capacity then share = used / capacity end
+  if share ~= nil and (best_share == nil or share < best_share) then
+    best, best_share = i, share
+  end
 end
 if best == nil then return -1 end
 redis.call('HINCRBY', ARGV[1], KEYS[best], 1)
 return best
+"""
+
+# Uncount one session; a count that reaches zero is deleted, so the counts of replicas that
+# are gone (each counts its own local sessions) do not pile up.
+_RELEASE_LOAD = """
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return left
 """
 
 _TRANSFER = """
@@ -266,6 +337,7 @@ class RedisStore(SessionStore):
         self._claim = self._redis.register_script(_CLAIM)
         self._transfer = self._redis.register_script(_TRANSFER)
         self._release = self._redis.register_script(_RELEASE_IF_HOLDER)
+        self._release_load = self._redis.register_script(_RELEASE_LOAD)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
@@ -314,19 +386,23 @@ class RedisStore(SessionStore):
         )
         return bool(done)
 
-    async def claim_endpoint(self, endpoints: Sequence[Endpoint]) -> Endpoint | None:
+    async def claim_endpoint(
+        self, endpoints: Sequence[Endpoint], replica: str, *, uncapped: int
+    ) -> Endpoint | None:
         if not endpoints:
             return None
         chosen = await self._claim(
-            keys=[e.name for e in endpoints],
-            args=[self._key("loads"), *(str(e.capacity or 0) for e in endpoints)],
+            keys=[load_key(e, replica) for e in endpoints],
+            args=[self._key("loads"), uncapped, *(str(e.capacity or 0) for e in endpoints)],
         )
         return None if int(chosen) < 0 else endpoints[int(chosen) - 1]
 
-    async def release_endpoint(self, endpoint: Endpoint) -> None:
-        left = await self._redis.hincrby(self._key("loads"), endpoint.name, -1)
-        if int(left) < 0:
-            await self._redis.hset(self._key("loads"), endpoint.name, 0)
+    async def release_endpoint(self, endpoint: Endpoint, replica: str) -> None:
+        await self._release_load(keys=[self._key("loads")], args=[load_key(endpoint, replica)])
+
+    async def endpoint_load(self, endpoint: Endpoint, replica: str) -> int:
+        used = await self._redis.hget(self._key("loads"), load_key(endpoint, replica))
+        return int(used or 0)
 
     async def acquire_profile(self, name: str, holder: str) -> str | None:
         key = self._key("profile", name)

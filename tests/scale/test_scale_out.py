@@ -6,6 +6,7 @@ browser server (``playwright``), ``redis-server`` and ``agent serve`` replicas a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,48 @@ def test_two_endpoints_of_capacity_two_take_four_sessions_and_refuse_a_fifth(
         assert refused["code"] == "TOO_MANY_SESSIONS"
     b.stop_session(opened[0])
     assert a.scrape(f"{site}/form.html").status_code == 200
+
+
+def test_a_replica_restarted_at_its_url_takes_over_its_predecessors_remote_session(
+    replicas: Any, cdp_endpoint: str, site: str
+) -> None:
+    # One place on the endpoint: a session whose record nobody could end would hold it for good.
+    a, b = replicas([{"kind": "cdp", "url": cdp_endpoint, "capacity": 1}])
+    scrape_id = a.scrape(f"{site}/form.html").json()["data"]["metadata"]["scrapeId"]
+    typed = a.interact(scrape_id, code="await page.fill('#note', 'kept'); 'ok'", language="python")
+    assert typed.json()["result"] == "ok", typed.text
+    a.restart()  # SIGKILL, then a new process at the same URL
+    # B may still see the old heartbeat and forward to the new process, or see it lapsed and
+    # take over itself: either way the session goes on with its page, through either replica.
+    for replica in (b, a):
+        read = replica.interact(
+            scrape_id, code="await page.input_value('#note')", language="python"
+        )
+        assert read.status_code == 200, read.text
+        assert read.json()["result"] == "kept"
+    assert a.stop_session(scrape_id).status_code == 200
+    assert a.scrape(f"{site}/form.html").status_code == 200  # its place is free again
+
+
+@pytest.mark.parametrize("kind", ["local", "playwright"])
+def test_a_replica_restarted_at_its_url_frees_what_its_predecessors_lost_sessions_held(
+    kind: str, replicas: Any, cdp_endpoint: str, playwright_endpoint: str, site: str
+) -> None:
+    # A local browser dies with its replica, a Playwright server closes a gone client's
+    # contexts: such sessions are lost, and their profile lease and endpoint place must not be.
+    endpoint = {**_endpoint(kind, cdp_endpoint, playwright_endpoint), "capacity": 1}
+    (a,) = replicas([endpoint], count=1)
+    first = a.scrape(f"{site}/form.html", profile={"name": "restarted"})
+    assert first.status_code == 200, first.text
+    scrape_id = first.json()["data"]["metadata"]["scrapeId"]
+    a.restart()
+    deadline = time.monotonic() + 30
+    while True:  # the sweep ends the predecessor's session within a few reap intervals
+        again = a.scrape(f"{site}/form.html", profile={"name": "restarted"})
+        if again.status_code == 200 or time.monotonic() > deadline:
+            break
+        assert again.status_code in (409, 429), again.text
+        time.sleep(0.5)
+    assert again.status_code == 200, again.text
+    lost = assert_error(a.interact(scrape_id, code="1", language="python"), 410, "replica")
+    assert lost["code"] == "SESSION_LOST"
