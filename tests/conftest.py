@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.browser.session import BrowserSession
-from tests.harness import ARTIFACTS, processes_of, serve_http
+from tests.harness import ARTIFACTS, processes_of, require_agent_browser, serve_http
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -36,6 +36,13 @@ async def session() -> AsyncIterator[BrowserSession]:
     browser_session = await BrowserSession.start(action_timeout_s=2.0)
     yield browser_session
     await browser_session.close()
+
+
+@pytest.fixture(scope="session")
+def agent_browser() -> Path:
+    """The agent-browser binary; a test that uses agent-browser asks for this first (see
+    ``require_agent_browser``: skipped locally without it, failed in CI)."""
+    return require_agent_browser()
 
 
 # Every process this test run starts inherits this marker, so the leftover check below finds

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from mcp import ClientSession
@@ -34,6 +35,8 @@ from mcp.types import CallToolResult, TextContent
 from agent.browser import grammar
 from agent.browser.session import BrowserSession
 from agent.config import Settings
+from agent.errors import ConfigError
+from agent.executors.agent_browser import agent_browser_binary
 from agent.messages import Message, ToolSpec, UserMessage
 from agent.models import ScriptedModel, ScriptStep
 from agent.models.base import Model
@@ -53,10 +56,12 @@ __all__ = [
     "assert_error",
     "find_ref",
     "free_port",
+    "in_ci",
     "latest_observation",
     "processes_of",
     "processes_with_env",
     "quick_agent_settings",
+    "require_agent_browser",
     "scrape_id_of",
     "serve_http",
     "wait_until",
@@ -213,6 +218,27 @@ def wait_until(
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(interval_s)
+
+
+# --- what the suite needs installed --------------------------------------------------------------
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's: ``CI`` is set to anything but empty, 0, false or no (CI
+    services set ``CI=true``, and so does ``.ci/run``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_agent_browser() -> Path:
+    """The agent-browser binary. When its npm package is not installed, the calling test is
+    skipped with the reason on a developer's machine, and fails in CI, which installs it
+    (``.ci/setup``): there a missing package is a broken setup, never a pass."""
+    try:
+        return agent_browser_binary()
+    except ConfigError as missing:
+        if in_ci():
+            pytest.fail(f"CI must test agent-browser: {missing}", pytrace=False)
+        pytest.skip(f"{missing} (bash .ci/setup installs it)")
 
 
 # --- the server's error shape ------------------------------------------------------------------

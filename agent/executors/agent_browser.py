@@ -85,6 +85,17 @@ fi
 exec {binary} "$@"
 """
 
+_MISSING_SHIM = """#!/bin/sh
+# agent-browser is not installed on this server (see agent/executors/agent_browser.py).
+# One line: the interact call's error is the last line of stderr.
+cat >&2 <<'END'
+agent-browser: not installed on this server; its operator installs it with `npm ci --prefix \
+agent/executors/node` (bash .ci/setup does), and sessions started after that have it. Meanwhile \
+`agent browser` (see `agent browser --help`) offers similar commands.
+END
+exit 127
+"""
+
 
 def agent_browser_binary() -> Path:
     """The agent-browser binary for this machine, inside the installed npm package.
@@ -138,16 +149,19 @@ class AgentBrowser:
     def write_shim(self, bin_dir: Path, *, node_dir: str, cdp_url: str) -> Path | None:
         """Write the ``agent-browser`` command for the session's bash code, attached to
         ``cdp_url`` (a ``ws://`` URL: the tool speaks TCP only); ``node_dir`` is the npm folder
-        as the code sees it. None (and no command) when the package is not installed, so bash
-        without it still works."""
+        as the code sees it. Returns it; None when the package is not installed: bash still
+        works, and its ``agent-browser`` command then only says so on stderr and how to install
+        it (exit 127, as a missing command), rather than leaving bash's "command not found"."""
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        shim = bin_dir / "agent-browser"
         try:
             binary = agent_browser_binary()
         except ConfigError as exc:
             log.info("bash code will have no agent-browser: %s", exc)
+            shim.write_text(_MISSING_SHIM)
+            shim.chmod(0o755)
             return None
         seen_binary = binary.relative_to(NODE_DIR)
-        bin_dir.mkdir(parents=True, exist_ok=True)
-        shim = bin_dir / "agent-browser"
         shim.write_text(
             _SHIM.format(
                 version=AGENT_BROWSER_VERSION,
