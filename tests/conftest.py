@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.browser.session import BrowserSession
-from tests.harness import ARTIFACTS, processes_with_env, serve_http
+from tests.harness import ARTIFACTS, processes_of, require_agent_browser, serve_http
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -38,22 +38,30 @@ async def session() -> AsyncIterator[BrowserSession]:
     await browser_session.close()
 
 
+@pytest.fixture(scope="session")
+def agent_browser() -> Path:
+    """The agent-browser binary; a test that uses agent-browser asks for this first (see
+    ``require_agent_browser``: skipped locally without it, failed in CI)."""
+    return require_agent_browser()
+
+
 # Every process this test run starts inherits this marker, so the leftover check below finds
-# exactly our processes, even ones re-parented to init, and never another run's.
+# exactly our processes, even ones re-parented to init, and never another run's. A session's
+# sandbox starts its processes with a cleared environment: they are found as this process's
+# descendants, or by the PID namespace of the sandbox, whose first process keeps the marker.
 RUN_MARKER = f"AGENT_TEST_RUN={uuid.uuid4().hex}"
 os.environ["AGENT_TEST_RUN"] = RUN_MARKER.split("=", 1)[1]
 
 
 def _marked_processes() -> dict[int, str]:
-    """Live processes (other than this one) that carry this run's marker: pid -> command."""
-    found = processes_with_env(*RUN_MARKER.split("=", 1))
-    found.pop(os.getpid(), None)
-    return found
+    """Live processes (other than this one) that this run started: pid -> command."""
+    return processes_of(*RUN_MARKER.split("=", 1), roots=(os.getpid(),))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_processes() -> Iterator[None]:
-    """After the whole suite, no Chromium, node, python or shell process we started may remain."""
+    """After the whole suite, no Chromium, node, python or shell process we started, sandboxed or
+    not, may remain."""
     yield
     deadline = time.monotonic() + 10
     left = _marked_processes()

@@ -10,6 +10,7 @@ event loop in a thread, exactly as ``agent serve`` runs it) and checks its failu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import inspect
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from mcp import ClientSession
@@ -33,6 +35,8 @@ from mcp.types import CallToolResult, TextContent
 from agent.browser import grammar
 from agent.browser.session import BrowserSession
 from agent.config import Settings
+from agent.errors import ConfigError
+from agent.executors.agent_browser import agent_browser_binary
 from agent.messages import Message, ToolSpec, UserMessage
 from agent.models import ScriptedModel, ScriptStep
 from agent.models.base import Model
@@ -52,9 +56,12 @@ __all__ = [
     "assert_error",
     "find_ref",
     "free_port",
+    "in_ci",
     "latest_observation",
+    "processes_of",
     "processes_with_env",
     "quick_agent_settings",
+    "require_agent_browser",
     "scrape_id_of",
     "serve_http",
     "wait_until",
@@ -129,23 +136,78 @@ def processes_with_env(name: str, value: str) -> dict[int, str]:
     """Live processes (not zombies) whose environment holds ``name=value``: pid -> command.
 
     A test gives a process it starts a marker of its own, then finds everything it (and its
-    children, which inherit the marker) left running.
+    children, which inherit the marker) left running. A child that drops its environment (a
+    sandboxed one: bubblewrap's ``--clearenv``) has no marker: :func:`processes_of` finds those.
     """
-    found: dict[int, str] = {}
     marker = f"{name}={value}".encode()
+    return {p.pid: p.command for p in _process_table() if p.marked(marker) and not p.zombie}
+
+
+def processes_of(name: str, value: str, *, roots: Sequence[int] = ()) -> dict[int, str]:
+    """Live processes (not zombies) of a run that marked what it starts with ``name=value``:
+    those whose environment holds the marker, and everything below them or below ``roots`` in
+    the process tree, whatever its environment. pid -> command; ``roots`` are left out.
+
+    A session's sandbox starts its processes with a cleared environment (bubblewrap's
+    ``--clearenv``), so they carry no marker; they stay below the sandbox's first process, which
+    does (it is the init of their PID namespace: an orphan in the sandbox is re-parented to it,
+    and when it ends the kernel kills everything in the sandbox).
+    """
+    marker = f"{name}={value}".encode()
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for process in table:
+        children.setdefault(process.ppid, []).append(process.pid)
+    ours = {p.pid for p in table if p.marked(marker)}
+    pending = [*ours, *roots]
+    while pending:
+        for child in children.get(pending.pop(), ()):
+            if child not in ours:
+                ours.add(child)
+                pending.append(child)
+    return {
+        p.pid: p.command for p in table if p.pid in ours and not p.zombie and p.pid not in roots
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class _Process:
+    pid: int
+    ppid: int
+    zombie: bool
+    command: str
+    environ: bytes
+
+    def marked(self, marker: bytes) -> bool:
+        return marker in self.environ.split(b"\0")
+
+
+def _process_table() -> list[_Process]:
+    """Every process this user may inspect, as ``/proc`` shows it now."""
+    table: list[_Process] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if marker not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
             stat = (entry / "stat").read_text()
             command = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
         except OSError:
-            continue
-        if stat[stat.rindex(")") + 2] != "Z":
-            found[int(entry.name)] = command
-    return found
+            continue  # it has just ended
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # another user's: no marker, but its children may still be ours
+            environ = b""
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table.append(
+            _Process(
+                pid=int(entry.name),
+                ppid=int(fields[1]),
+                zombie=fields[0] == "Z",
+                command=command,
+                environ=environ,
+            )
+        )
+    return table
 
 
 def wait_until(
@@ -156,6 +218,27 @@ def wait_until(
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(interval_s)
+
+
+# --- what the suite needs installed --------------------------------------------------------------
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's: ``CI`` is set to anything but empty, 0, false or no (CI
+    services set ``CI=true``, and so does ``.ci/run``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_agent_browser() -> Path:
+    """The agent-browser binary. When its npm package is not installed, the calling test is
+    skipped with the reason on a developer's machine, and fails in CI, which installs it
+    (``.ci/setup``): there a missing package is a broken setup, never a pass."""
+    try:
+        return agent_browser_binary()
+    except ConfigError as missing:
+        if in_ci():
+            pytest.fail(f"CI must test agent-browser: {missing}", pytrace=False)
+        pytest.skip(f"{missing} (bash .ci/setup installs it)")
 
 
 # --- the server's error shape ------------------------------------------------------------------

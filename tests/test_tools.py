@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from playwright.async_api import Route
 
 from agent.browser.session import BrowserSession
 from tests.test_snapshot import ref_of
@@ -171,6 +174,45 @@ async def test_wait_for_text_ref_and_load_state(session, pages_url):
     assert not err, out
     out, err = await call(session, "wait_for")
     assert err
+
+
+async def test_wait_for_network_idle_counts_a_request_started_once_the_page_was_quiet(
+    session, pages_url
+):
+    """Playwright's networkidle is reached once per navigation; a request the page starts
+    later (a click's fetch) must still be waited for."""
+    await fresh(session, f"{pages_url}/form.html")
+    await session.page.wait_for_load_state("networkidle")
+
+    asked = asyncio.Event()
+
+    async def slow(route: Route) -> None:
+        asked.set()
+        await asyncio.sleep(1.5)
+        await route.fulfill(body="answered")
+
+    async def start_request() -> None:
+        """A fetch the page starts and does not wait for, under way when this returns."""
+        asked.clear()
+        await session.page.evaluate(
+            "() => { fetch('/slow').then((r) => r.text()).then((t) => { document.title = t; }); }"
+        )
+        await asyncio.wait_for(asked.wait(), 10)
+
+    await session.page.route("**/slow", slow)
+    try:
+        await start_request()
+        out, err = await call(session, "wait_for", load_state="networkidle", timeout_s=10)
+        assert not err and out == "done waiting: page reached networkidle", out
+        assert await session.page.title() == "answered"
+        await session.page.evaluate("document.title = 'asked again'")
+        await start_request()
+        out, err = await call(session, "wait_for", load_state="networkidle", timeout_s=0.5)
+        assert err and "load state networkidle; it did not happen" in out, out
+        out, err = await call(session, "wait_for", load_state="networkidle", timeout_s=10)
+        assert not err and await session.page.title() == "answered", out
+    finally:
+        await session.page.unroute("**/slow", slow)
 
 
 async def test_navigate_go_back_and_links(session, pages_url):

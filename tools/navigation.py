@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin
 
@@ -13,6 +14,7 @@ from tools.base import tool
 from tools.elements import settle
 
 if TYPE_CHECKING:
+    from agent.browser.session import BrowserSession
     from tools.context import ToolContext
 
 __all__ = ["go_back", "navigate", "scroll", "wait_for"]
@@ -123,6 +125,28 @@ async def scroll(
     return f"scrolled {where} {direction} by {step}px; showing up to {seen} of {state['height']}px"
 
 
+_NETWORK_IDLE_S = 0.5
+"""Quiet that counts as network idle (Playwright's and agent-browser's figure)."""
+
+
+async def _network_quiet(session: BrowserSession, quiet_s: float, timeout_s: float) -> None:
+    """Wait until no request of the session has been in flight for ``quiet_s``.
+
+    Playwright's ``networkidle`` is a milestone of the navigation: once a page has been quiet
+    it is reached for good, so a request started later (by a click, or by the page once loaded)
+    would not be waited for. The session's monitor counts every request, whenever it started.
+
+    Raises:
+        PlaywrightTimeoutError: not quiet within ``timeout_s``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not session.network.quiet_for(quiet_s):
+        if loop.time() >= deadline:
+            raise PlaywrightTimeoutError("the network did not go quiet")
+        await asyncio.sleep(0.02)
+
+
 @tool
 async def wait_for(
     ctx: ToolContext,
@@ -147,6 +171,8 @@ async def wait_for(
     try:
         if load_state:
             await page.wait_for_load_state(load_state, timeout=timeout_ms)
+        if load_state == "networkidle":
+            await _network_quiet(session, _NETWORK_IDLE_S, timeout_ms / 1000)
         if text:
             await page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_ms)
         if ref:

@@ -19,8 +19,11 @@ How it is bound to one session:
   is the backstop should the server itself die.
 * With several tabs open, the daemon is pointed at the session's current page before each
   script that uses it (agent-browser would otherwise keep to the first tab).
-* ``wait @eN`` is the one documented form the pinned version gets wrong (it reads the ref as a
-  CSS selector and times out); the shim waits for the ref to be visible instead.
+* Two documented waits the pinned version gets wrong are the shim's own: ``wait @eN`` (it reads
+  the ref as a CSS selector and times out; the shim waits for the ref to be visible, also while
+  its element is off the page) and ``wait --load networkidle`` (it counts only requests that
+  start once asked, so one already under way is not waited for; the shim asks the session's own
+  ``agent browser``, whose monitor has seen every request).
 
 Its refs (``@e1`` from its own ``snapshot``) are its own: the planner's refs are ``agent
 browser``'s (``agent.executors.browser_cli``), and the two never mix.
@@ -50,7 +53,10 @@ AGENT_BROWSER_VERSION = "0.41.2"
 SESSION_NAME = "session"
 IDLE_TIMEOUT_MS = 3_600_000
 WAIT_TIMEOUT_S = 25
-"""How long ``wait @eN`` waits, as agent-browser's own default action timeout."""
+"""How long ``wait @eN`` and ``wait --load networkidle`` wait, as agent-browser's own default
+action timeout."""
+_ABSENT = "Could not locate element"
+"""How this version says a ref's element is not on the page (it finds it by role and name)."""
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +75,16 @@ unset AGENT_BROWSER_CONFIG AGENT_BROWSER_PROVIDER AGENT_BROWSER_AUTO_CONNECT
 if [ "$#" -eq 2 ] && [ "$1" = wait ]; then
   case "$2" in
   @e[0-9]*)
-    # `wait @eN`: until the element is visible (this version reads a ref as a CSS selector).
+    # `wait @eN`: until the element is visible (this version reads a ref as a CSS selector),
+    # also while it is off the page (removed, to be added again); an unknown ref fails at once.
     tries=0
     while [ "$tries" -lt {polls} ]; do
-      visible=$({binary} is visible "$2") || exit 1
-      [ "$visible" = true ] && {{ echo "✓ Done"; exit 0; }}
+      answer=$({binary} is visible "$2" 2>&1)
+      case "$?:$answer" in
+      0:true) echo "✓ Done"; exit 0 ;;
+      0:*|*"{absent}"*) ;;
+      *) printf '%s\n' "$answer" >&2; exit 1 ;;
+      esac
       sleep 0.1
       tries=$((tries + 1))
     done
@@ -82,7 +93,30 @@ if [ "$#" -eq 2 ] && [ "$1" = wait ]; then
     ;;
   esac
 fi
+if [ "$#" -eq 3 ] && [ "$1" = wait ] && [ "$2" = --load ] && [ "$3" = networkidle ]; then
+  # This version watches only the requests that start once it is asked, so a request pending
+  # already (the page's own, or one a click set off) is not waited for; the session's own
+  # `agent browser` counts every request of the session, whenever it started.
+  if failed=$("$(dirname "$0")/agent" browser wait --load networkidle --timeout {timeout_ms} \
+    2>&1 >/dev/null); then
+    echo "✓ Done"
+    exit 0
+  fi
+  echo "✗ ${{failed#agent browser wait: }}" >&2
+  exit 1
+fi
 exec {binary} "$@"
+"""
+
+_MISSING_SHIM = """#!/bin/sh
+# agent-browser is not installed on this server (see agent/executors/agent_browser.py).
+# One line: the interact call's error is the last line of stderr.
+cat >&2 <<'END'
+agent-browser: not installed on this server; its operator installs it with `npm ci --prefix \
+agent/executors/node` (bash .ci/setup does), and sessions started after that have it. Meanwhile \
+`agent browser` (see `agent browser --help`) offers similar commands.
+END
+exit 127
 """
 
 
@@ -138,16 +172,19 @@ class AgentBrowser:
     def write_shim(self, bin_dir: Path, *, node_dir: str, cdp_url: str) -> Path | None:
         """Write the ``agent-browser`` command for the session's bash code, attached to
         ``cdp_url`` (a ``ws://`` URL: the tool speaks TCP only); ``node_dir`` is the npm folder
-        as the code sees it. None (and no command) when the package is not installed, so bash
-        without it still works."""
+        as the code sees it. Returns it; None when the package is not installed: bash still
+        works, and its ``agent-browser`` command then only says so on stderr and how to install
+        it (exit 127, as a missing command), rather than leaving bash's "command not found"."""
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        shim = bin_dir / "agent-browser"
         try:
             binary = agent_browser_binary()
         except ConfigError as exc:
             log.info("bash code will have no agent-browser: %s", exc)
+            shim.write_text(_MISSING_SHIM)
+            shim.chmod(0o755)
             return None
         seen_binary = binary.relative_to(NODE_DIR)
-        bin_dir.mkdir(parents=True, exist_ok=True)
-        shim = bin_dir / "agent-browser"
         shim.write_text(
             _SHIM.format(
                 version=AGENT_BROWSER_VERSION,
@@ -159,6 +196,7 @@ class AgentBrowser:
                 screenshots=_quote(self.screenshots),
                 binary=_quote(f"{node_dir}/{seen_binary}"),
                 polls=WAIT_TIMEOUT_S * 10,
+                absent=_ABSENT,
                 timeout_ms=WAIT_TIMEOUT_S * 1000,
             )
         )

@@ -413,6 +413,16 @@ class SessionRegistry:
             self._sessions.pop(session.id, None)
             self._remember(session.id, reason)
 
+    async def _close_to_the_end(self, session: ServerSession, reason: str) -> None:
+        """Close ``session`` for the reaper, in a task of its own that ``close_all`` waits for:
+        a shutdown cancels the reaper, and cancelling a close half-way would leave the session's
+        executors, its browser and the Playwright driver running."""
+        task = asyncio.get_running_loop().create_task(self._close(session, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        task.add_done_callback(_log_task_failure)
+        await asyncio.shield(task)
+
     def _remember(self, session_id: str, reason: str) -> None:
         self._ended[session_id] = reason
         while len(self._ended) > _ENDED_MEMORY:
@@ -427,10 +437,8 @@ class SessionRegistry:
             if (reason := s.expiry_reason()) is not None
         ]
         for session, reason in expired:
-            try:
-                await self._close(session, f"expired: {reason}")
-            except Exception:
-                log.exception("closing expired session %s failed", session.id)
+            with contextlib.suppress(Exception):  # logged by the closing task
+                await self._close_to_the_end(session, f"expired: {reason}")
         if self.store.shared:
             await self._sweep()
         return len(expired)
@@ -458,7 +466,7 @@ class SessionRegistry:
                 except Exception:
                     log.warning("could not take over expired session %s to close it", record.id)
                 else:
-                    await self._close(session, f"expired: {expired}")
+                    await self._close_to_the_end(session, f"expired: {expired}")
                     continue
             if not await self.store.transfer(record.id, record.owner, self.replica):
                 continue  # another replica took it over or ended it meanwhile

@@ -5,6 +5,8 @@ MCP session closes its browsers."""
 
 from __future__ import annotations
 
+import base64
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +14,7 @@ import httpx
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ImageContent, TextContent
 
 from agent.browser import grammar
 from agent.messages import Message
@@ -98,6 +100,46 @@ async def test_browser_tools_and_sessions_over_http(http_server: RunningServer, 
         await held.close()
     # The client's DELETE ended the MCP session, and with it both of its browsers.
     wait_until(lambda: len(http_server.registry) == 0, timeout_s=20)
+
+
+async def test_stale_refs_are_error_results_and_screenshots_images_over_http(
+    http_server: RunningServer, site: str
+) -> None:
+    held = await HeldMcpSession(lambda: http_transport(http_server.url)).start()
+    try:
+        await held.text("browser_navigate", url=f"{site}/index.html")
+        vanish = grammar.find_ref(await held.text("browser_snapshot"), "button", "Vanish")
+        assert vanish
+        assert "clicked" in await held.text("browser_click", target=vanish)
+        stale = await held.call("browser_click", target=vanish)  # its element removed itself
+        assert stale.is_error is True, stale
+        assert _text(stale).startswith(f"stale ref {vanish}") and "snapshot" in _text(stale)
+        assert not any(isinstance(c, ImageContent) for c in stale.content)
+
+        shot = await held.call("browser_take_screenshot")
+        assert not shot.is_error, _text(shot)
+        images = [c for c in shot.content if isinstance(c, ImageContent)]
+        assert len(images) == 1 and images[0].mime_type == "image/png"
+        png = base64.b64decode(images[0].data)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk: the viewport's size
+        assert (width, height) == tuple(
+            http_server.evaluate(_default_id(http_server), "[innerWidth, innerHeight]")
+        )
+        assert "screenshot of the viewport" in _text(shot)
+        jpeg = await held.call("browser_take_screenshot", type="jpeg", target="#out")
+        (image,) = [c for c in jpeg.content if isinstance(c, ImageContent)]
+        assert image.mime_type == "image/jpeg"
+        assert base64.b64decode(image.data).startswith(b"\xff\xd8\xff")
+    finally:
+        await held.close()
+    wait_until(lambda: len(http_server.registry) == 0, timeout_s=20)
+
+
+def _default_id(http_server: RunningServer) -> str:
+    """The one session open on the server: an MCP connection's default browser."""
+    (session_id,) = list(http_server.registry._sessions)
+    return str(session_id)
 
 
 def _click_ask(messages: Sequence[Message]) -> Any:

@@ -11,11 +11,12 @@ import signal
 import sys
 import time
 import uuid
+from pathlib import Path
 
 from mcp.types import ImageContent
 
 from agent.browser import grammar
-from tests.harness import HeldMcpSession, processes_with_env
+from tests.harness import HeldMcpSession, processes_with_env, wait_until
 from tests.mcp.conftest import CLIENT_MARKER, stdio_transport
 
 # Playwright MCP 0.0.83's required arguments (tools/list of npm @playwright/mcp), which ours
@@ -214,3 +215,144 @@ async def _wait_for_exit(marker: str, timeout_s: float = 10) -> dict[int, str]:
         await asyncio.sleep(0.1)
         left = processes_with_env(CLIENT_MARKER, marker)
     return left
+
+
+# -- the other Playwright MCP tools, each with an effect on a local page --------------------------
+
+
+async def _widgets(held: HeldMcpSession, site: str) -> dict[str, str]:
+    """The widgets page, freshly loaded; refs of its controls by name."""
+    await held.text("browser_navigate", url=f"{site}/widgets.html")
+    shot = await held.text("browser_snapshot", mode="interactive")
+    wanted = {
+        "Hover me": "button", "Color": "combobox", "Keys": "textbox",
+        "Show later": "button", "Hide later": "button",
+    }  # fmt: skip
+    refs = {name: grammar.find_ref(shot, role, name) for name, role in wanted.items()}
+    assert all(refs.values()), shot
+    return {name: str(ref) for name, ref in refs.items()}
+
+
+async def test_hover_select_option_and_press_key(stdio: HeldMcpSession, site: str) -> None:
+    refs = await _widgets(stdio, site)
+    hovered = await stdio.text("browser_hover", target=refs["Hover me"], element="Hover button")
+    assert hovered == f'hovering over {refs["Hover me"]} button "Hover me"'
+    assert await stdio.text("browser_get_text", target="#out") == "hovered"
+
+    selected = await stdio.text("browser_select_option", target=refs["Color"], values=["Green"])
+    assert selected.startswith(f"selected 'Green' in {refs['Color']}"), selected
+    assert await stdio.text("browser_get_text", target="#out") == "color g"
+    wrong = await stdio.error("browser_select_option", target=refs["Color"], values=["Purple"])
+    assert "no option 'Purple'" in wrong and "'Red', 'Green', 'Blue'" in wrong
+
+    await stdio.text("browser_click", target=refs["Keys"])  # the key goes where the focus is
+    await stdio.text("browser_press_key", key="a")
+    assert await stdio.text("browser_get_text", target="#out") == "key a"
+    await stdio.text("browser_press_key", key="ArrowLeft")
+    assert await stdio.text("browser_get_text", target="#out") == "key ArrowLeft"
+    value = await stdio.text("browser_evaluate", function="() => document.activeElement.value")
+    assert value == '"a"'
+
+
+async def test_wait_for_text_to_appear_and_go_and_for_time(
+    stdio: HeldMcpSession, site: str
+) -> None:
+    refs = await _widgets(stdio, site)
+    await stdio.text("browser_click", target=refs["Show later"])  # shown 1.5 s later
+    early = await stdio.error("browser_wait_for", text="Shown at last", timeout=0.3)
+    assert "Waited 0.3 s for 'Shown at last' to appear; it did not" in early
+    shown = await stdio.text("browser_wait_for", text="Shown at last", timeout=10)
+    assert shown == "'Shown at last' is visible"
+    assert "Shown at last" in await stdio.text("browser_get_text")
+
+    await stdio.text("browser_click", target=refs["Hide later"])  # hidden 0.5 s later
+    gone = await stdio.text("browser_wait_for", textGone="Shown at last", timeout=10)
+    assert gone == "'Shown at last' is gone"
+    assert await stdio.text("browser_evaluate", function="() => late.hidden") == "true"
+
+    started = time.monotonic()
+    assert await stdio.text("browser_wait_for", time=0.5) == "waited 0.5 s"
+    assert time.monotonic() - started >= 0.5
+    assert "needs time, text or textGone" in await stdio.error("browser_wait_for")
+
+
+async def test_evaluate_on_the_page_and_on_an_element(stdio: HeldMcpSession, site: str) -> None:
+    refs = await _widgets(stdio, site)
+    assert await stdio.text("browser_evaluate", function="() => document.title") == '"Widgets"'
+    changed = "() => { document.querySelector('#out').textContent = 'set'; return [1, 'two']; }"
+    assert await stdio.text("browser_evaluate", function=changed) == '[1, "two"]'
+    assert await stdio.text("browser_get_text", target="#out") == "set"
+    on_element = await stdio.text(
+        "browser_evaluate", function="(el) => el.id", target=refs["Hover me"], element="button"
+    )
+    assert on_element == '"hover"'
+    failed = await stdio.error("browser_evaluate", function="() => { throw new Error('boom'); }")
+    assert failed.startswith("The function failed") and "boom" in failed
+
+
+async def test_tabs_list_new_select_close(stdio: HeldMcpSession, site: str) -> None:
+    await stdio.text("browser_navigate", url=f"{site}/widgets.html")
+    while len((await stdio.text("browser_tabs", action="list")).splitlines()) > 1:
+        await stdio.text("browser_tabs", action="close", index=1)  # another test's tabs
+    assert await stdio.text("browser_tabs", action="list") == (
+        f'0 (current): {site}/widgets.html "Widgets"'
+    )
+
+    opened = await stdio.text("browser_tabs", action="new", url=f"{site}/second.html")
+    assert opened.startswith("opened a new tab, now the current one") and "second.html" in opened
+    assert await stdio.text("browser_tabs", action="list") == (
+        f'0: {site}/widgets.html "Widgets"\n1 (current): {site}/second.html "Second"'
+    )
+    assert "Reached the second page." in await stdio.text("browser_get_text")  # the new tab
+
+    selected = await stdio.text("browser_tabs", action="select", index=0)
+    assert selected == f'selected tab 0: {site}/widgets.html "Widgets"'
+    assert await stdio.text("browser_get_text", target="h1") == "Widgets"
+    assert "There is no tab 5" in await stdio.error("browser_tabs", action="select", index=5)
+
+    closed = await stdio.text("browser_tabs", action="close", index=1)
+    assert closed == f"closed tab 1; now on {site}/widgets.html"
+    assert await stdio.text("browser_tabs", action="list") == (
+        f'0 (current): {site}/widgets.html "Widgets"'
+    )
+    # Closing the last tab leaves the session a blank one to act on.
+    assert await stdio.text("browser_tabs", action="close") == "closed tab 0; now on about:blank"
+    assert await stdio.text("browser_tabs", action="list") == '0 (current): about:blank ""'
+
+
+async def test_browser_close_ends_the_browser_and_the_next_call_opens_one(site: str) -> None:
+    marker = uuid.uuid4().hex
+    held = await HeldMcpSession(lambda: stdio_transport(marker)).start()
+    try:
+        await held.text("browser_navigate", url=f"{site}/widgets.html")
+        await held.text("browser_evaluate", function="() => { window.mark = 'kept'; }")
+        (browser,) = _browsers(marker)
+        closed = await held.text("browser_close")
+        assert closed.startswith("closed the browser of session ")
+        wait_until(lambda: browser not in _browsers(marker), timeout_s=15)
+        # A fresh default browser: a blank page, none of the old page's state.
+        fresh = await held.text("browser_evaluate", function="() => window.mark ?? 'none'")
+        assert fresh == '"none"'
+        assert await held.text("browser_tabs", action="list") == '0 (current): about:blank ""'
+        assert len(_browsers(marker)) == 1
+
+        scraped = await held.text("scrape", url=f"{site}/second.html")
+        session_id = scraped.split('session_id="', 1)[1].split('"', 1)[0]
+        assert await held.text("browser_close", session_id=session_id) == (
+            f"closed the browser of session {session_id}"
+        )
+        gone = await held.error("browser_snapshot", session_id=session_id)
+        assert gone.startswith("SESSION_NOT_FOUND")
+        assert len(_browsers(marker)) == 1  # the default browser, untouched
+    finally:
+        await held.close()
+
+
+def _browsers(marker: str) -> set[int]:
+    """The Chromium browser processes (not their helpers) of one ``agent mcp`` process."""
+    running = processes_with_env(CLIENT_MARKER, marker)
+    return {
+        pid
+        for pid, command in running.items()
+        if Path(command).name in ("chromium", "chrome", "headless_shell")  # not its helpers
+    }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import stat
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +46,37 @@ def test_busy_sessions_do_not_expire_for_inactivity(
     assert response.status_code == 200, response.text
     assert response.json()["stdout"].strip() == "still-here"
     assert running.stop_session(scrape_id).status_code == 200
+
+
+def test_shutdown_while_an_expired_session_closes_finishes_that_close(
+    make_server: Callable[..., RunningServer], site: str
+) -> None:
+    """Stopping the server while the reaper is closing an expired session must not cut that
+    close short: its cleanups (executors, agent-browser's daemon) and its browser would be left
+    running, and the Playwright driver with them."""
+    running = make_server(activity_ttl=1, reap_interval=0.2)
+    scrape_id = running.scrape_id(f"{site}/index.html")
+    browser = running.browser_pid(scrape_id)
+    closing, closed = threading.Event(), threading.Event()
+
+    async def slow_cleanup() -> None:  # as a session's executors take a moment to end
+        closing.set()
+        await asyncio.sleep(1.5)
+        closed.set()
+
+    running.session(scrape_id).browser_session.add_cleanup(slow_cleanup)
+    assert closing.wait(15), "the idle session was not reaped"
+    running.stop()
+    assert closed.is_set(), "the shutdown cut the expired session's close short"
+    wait_until(lambda: not _group_alive(browser), timeout_s=15)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_session_limit_is_429(make_server: Callable[..., RunningServer], site: str) -> None:
