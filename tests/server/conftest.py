@@ -110,3 +110,15 @@ def firecrawl(server: RunningServer) -> Any:
     from firecrawl import Firecrawl
 
     return Firecrawl(api_url=server.url, api_key="fc-any-key")
+
+
+@pytest.fixture
+def scraped(firecrawl: Any, site: str) -> Iterator[str]:
+    """A session scraped from the site's index page with firecrawl-py; stopped after the test
+    unless the test stopped it."""
+    doc = firecrawl.scrape(f"{site}/index.html", formats=["markdown"])
+    yield doc.metadata.scrape_id
+    try:
+        firecrawl.stop_interaction(doc.metadata.scrape_id)
+    except Exception:
+        pass  # the test stopped it already

@@ -40,16 +40,6 @@ def agent_browser_processes() -> set[int]:
     }
 
 
-@pytest.fixture
-def scraped(firecrawl: Any, site: str) -> Iterator[str]:
-    doc = firecrawl.scrape(f"{site}/index.html", formats=["markdown"])
-    yield doc.metadata.scrape_id
-    try:
-        firecrawl.stop_interaction(doc.metadata.scrape_id)
-    except Exception:
-        pass  # the test stopped it already
-
-
 # -- the documented flow, with Firecrawl's SDK ---------------------------------------------------
 
 

@@ -39,16 +39,6 @@ def _report_count(messages: Sequence[Message]) -> str:
     return f"The count is {found.group(1) if found else 'missing'}."
 
 
-@pytest.fixture
-def scraped(firecrawl: Any, site: str) -> Any:
-    doc = firecrawl.scrape(f"{site}/index.html", formats=["markdown"])
-    yield doc.metadata.scrape_id
-    try:
-        firecrawl.stop_interaction(doc.metadata.scrape_id)
-    except Exception:
-        pass  # the test stopped it already
-
-
 def test_prompts_chain_on_one_page(firecrawl: Any, script: Turns, scraped: str) -> None:
     script.add(_click("Increment"), "Clicked Increment once.")
     first = firecrawl.interact(scraped, prompt="Click the Increment button.")
