@@ -19,7 +19,6 @@ reserve, so the client's retry finds it ready.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import math
@@ -29,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from agent.browser.session import BrowserSession
 from agent.errors import RequestError
+from agent.server.wait_line import WaitLine
 
 __all__ = ["DEFAULT_LAUNCH_CONCURRENCY", "BrowserPool"]
 
@@ -60,7 +60,7 @@ class BrowserPool:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._ready: list[BrowserSession] = []
-        self._waiters: collections.deque[asyncio.Future[BrowserSession]] = collections.deque()
+        self._line: WaitLine[BrowserSession] = WaitLine()
         self._launches: set[asyncio.Task[None]] = set()
         self._closed = False
         self._launch_s = 2.0  # a running estimate of one launch, for Retry-After
@@ -94,19 +94,15 @@ class BrowserPool:
         if browser is not None:
             self._launch_as_needed()
             return browser
-        waiter: asyncio.Future[BrowserSession] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._launch_as_needed()
+        place = self._line.join()
+        self._launch_as_needed()  # counting this caller in
         limit = self.wait_s if wait_s is None else wait_s
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), limit)
+            # A browser that comes as this caller is cancelled is kept for the next one.
+            return await self._line.wait(place, limit, give_back=self._deliver)
         except TimeoutError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                return waiter.result()  # it came just as the wait ran out
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
             retry_after = max(
-                1, math.ceil((len(self._waiters) + 1) * self._launch_s / self._concurrency)
+                1, math.ceil((len(self._line) + 1) * self._launch_s / self._concurrency)
             )
             raise RequestError(
                 "TOO_MANY_SESSIONS",
@@ -115,12 +111,6 @@ class BrowserPool:
                 "raise AGENT_WARM_BROWSERS for bursts.",
                 retry_after_s=retry_after,
             ) from None
-        except BaseException:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._deliver(waiter.result())  # cancelled as it arrived: keep the browser
-            raise
 
     def _take_ready(self) -> BrowserSession | None:
         while self._ready:
@@ -138,7 +128,7 @@ class BrowserPool:
         """Keep enough launches going for every waiting caller plus a full reserve."""
         if self._closed:
             return
-        wanted = len(self._waiters) + max(0, self.size - len(self._ready))
+        wanted = len(self._line) + max(0, self.size - len(self._ready))
         loop = asyncio.get_running_loop()
         while len(self._launches) < wanted:
             task = loop.create_task(self._launch_one())
@@ -147,13 +137,13 @@ class BrowserPool:
 
     async def _launch_one(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            if not self._waiters:
+            if not self._line:
                 # A spare for the reserve, with nobody waiting: once no scrape is being served,
                 # and one at a time, so that refilling after a burst never takes the CPU from
                 # the scrapes it serves. (Under steady load the reserve stays low, and scrapes
                 # that wait get launches at full speed.)
                 await stack.enter_async_context(self._refilling)
-                while not self._quiet.is_set() and not self._waiters:
+                while not self._quiet.is_set() and not self._line:
                     await self._quiet.wait()
             await stack.enter_async_context(self._launching)
             if self._closed:
@@ -163,10 +153,7 @@ class BrowserPool:
                 browser = await self._factory()
             except Exception as exc:
                 # Tell the caller it was for, rather than leaving it to wait out its limit.
-                waiter = self._next_waiter()
-                if waiter is not None:
-                    waiter.set_exception(exc)
-                else:
+                if not self._line.fail(exc):
                     log.warning("could not start a spare browser: %s", exc)
                 return
             self._launch_s = 0.8 * self._launch_s + 0.2 * (time.monotonic() - started)
@@ -175,21 +162,11 @@ class BrowserPool:
             return
         self._deliver(browser)
 
-    def _next_waiter(self) -> asyncio.Future[BrowserSession] | None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                return waiter
-        return None
-
     def _deliver(self, browser: BrowserSession) -> None:
         if self._closed:
             self._close_later(browser)
             return
-        waiter = self._next_waiter()
-        if waiter is not None:
-            waiter.set_result(browser)
-        else:
+        if not self._line.hand(browser):
             self._ready.append(browser)
 
     def _close_later(self, browser: BrowserSession) -> None:

@@ -19,13 +19,13 @@ A scrape waits at most ``wait_s`` for its turn; past that it is answered 429 wit
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import math
 import os
 from collections.abc import AsyncIterator
 
 from agent.errors import RequestError
+from agent.server.wait_line import WaitLine
 
 __all__ = ["DEFAULT_SCRAPE_CONCURRENCY", "ScrapeTurns"]
 
@@ -43,12 +43,12 @@ class ScrapeTurns:
         self.hold_s = hold_s
         self.wait_s = wait_s
         self._active = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._line: WaitLine[None] = WaitLine()
         self._turn_s = 0.5  # a running estimate of one turn, for Retry-After
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return len(self._line)
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -82,18 +82,15 @@ class ScrapeTurns:
             release()
 
     async def _acquire(self) -> None:
-        if self._active < self.concurrency and not self._waiters:
+        if self._active < self.concurrency and not self._line:
             self._active += 1
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), self.wait_s)
+            # A turn that comes as this caller is cancelled passes on to the next in line.
+            await self._line.wait(
+                self._line.join(), self.wait_s, give_back=lambda _turn: self._release()
+            )
         except TimeoutError:
-            if waiter.done() and not waiter.cancelled():
-                return  # the turn came just as the wait ran out
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
             retry_after = max(1, math.ceil(self.waiting * self._turn_s / self.concurrency))
             raise RequestError(
                 "TOO_MANY_SESSIONS",
@@ -102,17 +99,7 @@ class ScrapeTurns:
                 "AGENT_SCRAPE_CONCURRENCY or AGENT_QUEUE_TIMEOUT.",
                 retry_after_s=retry_after,
             ) from None
-        except BaseException:
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-            if waiter.done() and not waiter.cancelled():
-                self._release()  # cancelled as the turn came: pass it on
-            raise
 
     def _release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the turn passes straight to the next in line
-                return
-        self._active -= 1
+        if not self._line.hand(None):  # the turn passes straight to the next in line, if any
+            self._active -= 1
