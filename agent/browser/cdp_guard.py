@@ -25,6 +25,7 @@ to a page, so only the commands above need the check.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["WEB_SCHEMES", "refusal"]
@@ -45,16 +46,16 @@ _SKIPPED = "".join(chr(code) for code in range(0x21))
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
-def refusal(method: str, params: dict[str, Any], downloads_dir: str) -> str | None:
+def refusal(method: str, params: dict[str, Any], downloads_dir: Callable[[], str]) -> str | None:
     """Why a client's command may not go (CDP's error message), or None when it may; a
-    download folder in ``params`` is rewritten to ``downloads_dir``."""
+    download folder in ``params`` is rewritten to ``downloads_dir()`` (asked for only then)."""
     if method in _REFUSED or method.startswith(_REFUSED_DOMAINS):
         return f"{method} is not allowed here."
     if method in _DOWNLOADS:
         if params.get("behavior") == "default":  # the user's own Downloads folder
             params["behavior"] = "allow"
         if params.get("behavior") in ("allow", "allowAndName"):
-            params["downloadPath"] = downloads_dir
+            params["downloadPath"] = downloads_dir()
         return None
     for name, value in params.items():
         if _names_a_url(name) and isinstance(value, str):

@@ -223,7 +223,7 @@ class CdpRouter:
         params = message.get("params")
         if not isinstance(params, dict):
             params = message["params"] = {}
-        refused = None if attached.owner else refusal(method, params, self._downloads())
+        refused = None if attached.owner else refusal(method, params, self._downloads)
         if refused is None and self._confinement is not None:
             if session in (None, attached.browser_session) or session in attached.browser_sessions:
                 refused = self._confinement.refusal(method, params)
