@@ -329,10 +329,7 @@ class SessionRegistry:
         try:
             browser = await self._browser_for(endpoint, record.context_id)
         except Exception as exc:
-            await self.store.end(session_id, LOST)
-            await self.store.release_endpoint(endpoint, old_owner)
-            if record.profile and record.profile.get("save_changes"):
-                await self.profiles.release_writer(str(record.profile["name"]), session_id)
+            await self._end_record(record, LOST, old_owner)
             raise SessionLostError(
                 f"The session's replica is gone and its browser context could not be re-opened "
                 f"({exc})."
@@ -471,11 +468,16 @@ class SessionRegistry:
             if not await self.store.transfer(record.id, record.owner, self.replica):
                 continue  # another replica took it over or ended it meanwhile
             reason = f"expired: {expired} (its replica was gone)" if expired else LOST
-            await self.store.end(record.id, reason)
-            await self.store.release_endpoint(record.browser_endpoint, record.owner)
-            if record.profile and record.profile.get("save_changes"):
-                await self.profiles.release_writer(str(record.profile["name"]), record.id)
+            await self._end_record(record, reason, record.owner)
             log.info("session %s of gone replica %s ended: %s", record.id, record.owner, reason)
+
+    async def _end_record(self, record: SessionRecord, reason: str, owner: str) -> None:
+        """End a session that no replica serves: its record, the place it held on its endpoint
+        (counted for ``owner``) and its profile's writer lease."""
+        await self.store.end(record.id, reason)
+        await self.store.release_endpoint(record.browser_endpoint, owner)
+        if record.profile and record.profile.get("save_changes"):
+            await self.profiles.release_writer(str(record.profile["name"]), record.id)
 
     def start(self) -> None:
         """Start the reaper, the heartbeat and the spare browsers (inside the event loop)."""
