@@ -87,12 +87,16 @@ def make_server(profiles_dir: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start a server with particular settings; it is stopped after the test."""
     started: list[RunningServer] = []
 
-    def make(session_factory: SessionFactory | None = None, **settings: Any) -> RunningServer:
+    def make(
+        session_factory: SessionFactory | None = None,
+        agent_settings: Settings | None = None,
+        **settings: Any,
+    ) -> RunningServer:
         settings.setdefault("profiles_dir", profiles_dir)
         settings.setdefault("warm_browsers", 0)  # most need no browser, or just one
         running = RunningServer(
             ServerSettings(**settings),
-            agent_settings=_agent_settings(),
+            agent_settings=agent_settings or _agent_settings(),
             session_factory=session_factory,
             count_launches=False,
         )

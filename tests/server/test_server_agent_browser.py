@@ -10,14 +10,13 @@ sandboxed processes too: what these tests wait to see gone is what would fail th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.config import Settings
-from agent.server import ServerSettings
 from tests import conftest
 from tests.harness import RunningServer, assert_error, wait_until
 
@@ -98,23 +97,15 @@ def test_a_failed_command_fails_the_call_and_the_session_goes_on(
 
 @pytest.fixture(params=["bwrap", None], ids=["sandboxed", "direct"])
 def start_server(
-    request: pytest.FixtureRequest, profiles_dir: Path
-) -> Iterator[Callable[..., RunningServer]]:
+    request: pytest.FixtureRequest, make_server: Callable[..., RunningServer]
+) -> Callable[..., RunningServer]:
     """Start a server whose code runs sandboxed or directly; stopped after the test."""
-    started: list[RunningServer] = []
+    agent_settings = Settings(action_timeout=3, navigation_timeout=15, sandbox=request.param)
 
     def start(**settings: Any) -> RunningServer:
-        running = RunningServer(
-            ServerSettings(profiles_dir=profiles_dir, warm_browsers=0, **settings),
-            agent_settings=Settings(action_timeout=3, navigation_timeout=15, sandbox=request.param),
-            count_launches=False,
-        )
-        started.append(running)
-        return running
+        return make_server(agent_settings=agent_settings, **settings)
 
-    yield start
-    for running in started:
-        running.stop()
+    return start
 
 
 def _daemons_after_use(running: RunningServer, scrape_id: str) -> set[int]:
