@@ -101,11 +101,10 @@ async def run_code_call(
     """Run ``code`` with the session's page bound, holding the session's lock meanwhile."""
     async with session.lock:
         ran = await run_code(session, code, language, timeout_s, settings=settings)
-    last_error = (ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"])[0]
     if (ran.exit_code != 0 or ran.killed) and not session.alive:
         # The code failed because the browser died under it: say so now, not on the next call.
         raise SessionLostError(
-            f"The session's browser died while the code ran (the code's last error: {last_error})."
+            f"The session's browser died while the code ran (the code's last error: {ran.summary})."
         )
     if ran.killed:
         # Code killed during page.goto of a site that never answers leaves that navigation
@@ -115,7 +114,7 @@ async def run_code_call(
     if ran.killed:
         error = f"The code did not finish within {timeout_s:g} s and was killed."
     elif ran.exit_code != 0:
-        error = f"The code failed with exit code {ran.exit_code}: {last_error}"
+        error = f"The code failed with exit code {ran.exit_code}: {ran.summary}"
     return InteractOutcome(
         output=ran.stdout,
         stdout=ran.stdout,
