@@ -28,7 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from agent.config import load_settings
-    from agent.executors.sandbox import check_sandbox
+    from agent.executors.box_check import check_code_box
     from agent.mcp import mount
     from agent.server import ServerSettings, create_app
 
@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("agent.serve").warning(warning)
     agent_settings = load_settings()
     # A sandbox that cannot be set up is a start-up error, not a failure of the first code call.
-    check_sandbox(agent_settings)
+    check_code_box(agent_settings)
     if agent_settings.sandbox is None:
         logging.getLogger("agent.serve").warning(
             "AGENT_SANDBOX=none: code runs as this server's own user, with its files and "

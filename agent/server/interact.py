@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.errors import RequestError, SessionLostError
+from agent.errors import ExecutorStartError, RequestError, SessionLostError
 from agent.executors import run_code
 from agent.loop import run_prompt
 from agent.server.schemas import InteractRequest, Language
@@ -98,9 +98,22 @@ async def run_code_call(
     timeout_s: float,
     settings: Settings | None = None,
 ) -> InteractOutcome:
-    """Run ``code`` with the session's page bound, holding the session's lock meanwhile."""
+    """Run ``code`` with the session's page bound, holding the session's lock meanwhile.
+
+    Raises:
+        RequestError: SANDBOX_UNAVAILABLE when the code's sandbox or worker did not start: the
+            server failed, not the code, so the client must not read it as the code's exit 1.
+    """
     async with session.lock:
-        ran = await run_code(session, code, language, timeout_s, settings=settings)
+        try:
+            ran = await run_code(session, code, language, timeout_s, settings=settings)
+        except ExecutorStartError as exc:
+            raise RequestError(
+                "SANDBOX_UNAVAILABLE",
+                f"{exc}. The code did not run: this is the server's failure, not the code's. "
+                "Try again; if it persists, the server's operator must fix its sandbox (the "
+                "server's log has the details, `agent serve` checks it at start).",
+            ) from exc
     if (ran.exit_code != 0 or ran.killed) and not session.alive:
         # The code failed because the browser died under it: say so now, not on the next call.
         raise SessionLostError(
