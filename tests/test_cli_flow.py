@@ -229,3 +229,11 @@ def test_a_background_server_with_other_settings_is_named_then_restarted_by_scra
         assert oct((state / "server.json").stat().st_mode & 0o777) == "0o600"
     finally:
         _stop_servers(*outputs)
+
+
+def test_agent_browser_outside_a_session_points_at_agent_interact_bash() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSION_")}
+    result = agent(env, "browser", "snapshot", "-i", timeout=60)
+    assert result.returncode == 3
+    assert "agent interact --bash -c 'agent browser snapshot -i'" in result.stderr
+    assert "run_code" not in result.stderr  # not an internal function

@@ -22,7 +22,7 @@ __all__ = ["register"]
 DEMO_TASK = "demo-contact"
 # The same task as commands the offline demo model (AGENT_MODEL=demo) follows.
 DEMO_MODEL_PROMPT = (
-    'fill Name with Ada, fill Email with ada@example.com, select Billing in Topic, fill Message '
+    "fill Name with Ada, fill Email with ada@example.com, select Billing in Topic, fill Message "
     'with "Please send an invoice.", check "I agree to be contacted", then click "Send message", '
     "then what does the page say"
 )

@@ -96,11 +96,11 @@ def _backend(model_id: str, settings: Settings) -> _Backend:
     if provider == "demo":
         return _Backend(provider, name)
     if provider == "anthropic":
-        key = _require_key(settings.anthropic_api_key, "ANTHROPIC_API_KEY", model_id)
-        return _Backend(provider, name, key, settings.base_url)
+        anthropic_key = _require_key(settings.anthropic_api_key, "ANTHROPIC_API_KEY", model_id)
+        return _Backend(provider, name, anthropic_key, settings.base_url)
     if provider == "openai":
-        key = _require_key(settings.openai_api_key, "OPENAI_API_KEY", model_id)
-        return _Backend(provider, name, key, settings.base_url)
+        openai_key = _require_key(settings.openai_api_key, "OPENAI_API_KEY", model_id)
+        return _Backend(provider, name, openai_key, settings.base_url)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     if provider == "ollama":
         return _Backend(provider, name, key, settings.base_url or OLLAMA_BASE_URL)

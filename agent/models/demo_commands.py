@@ -58,27 +58,25 @@ _THE = r"(?:the\s+)?"
 _WHAT_IS = r"(?:what(?:'s|\s+is)\s+)?(?:the\s+)?(?:page(?:'s)?\s+)?"
 _OF_PAGE = r"(?:\s+of\s+(?:the|this)\s+page)?"
 _PAGE = r"(?:the\s+|this\s+)?page"
-_PATTERNS: tuple[tuple[CommandKind, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern, re.IGNORECASE))
-    for kind, pattern in (
-        ("fill", rf"^(?:fill(?:\s+in|\s+out)?|set)\s+{_THE}(?P<target>.+?)"
-                 r"\s+(?:with|to)\s+(?P<value>.+)$"),
-        ("fill", r"^(?:type|enter|write|put)\s+(?P<value>.+?)"
-                 rf"\s+(?:into|in)\s+{_THE}(?P<target>.+)$"),
-        ("select", r"^(?:select|choose|pick)\s+(?P<value>.+?)"
-                   rf"\s+(?:in|from|for)\s+{_THE}(?P<target>.+)$"),
-        ("uncheck", rf"^(?:uncheck|untick)\s+{_THE}(?P<target>.+)$"),
-        ("check", rf"^(?:check|tick)\s+{_THE}(?P<target>.+)$"),
-        ("click", rf"^(?:click|tap|press|push|hit)\s+(?:on\s+)?{_THE}(?P<target>.+)$"),
-        ("title", rf"^{_WHAT_IS}title{_OF_PAGE}$"),
-        ("heading", rf"^{_WHAT_IS}(?:main\s+|first\s+)?(?:heading|headline){_OF_PAGE}$"),
-        ("heading", r"^what\s+does\s+the\s+(?:main\s+)?heading\s+say$"),
-        ("read", rf"^read(?:\s+me)?\s+{_PAGE}(?:\s+to\s+me)?$"),
-        ("read", r"^what\s+does\s+(?:it|the\s+page|this\s+page)\s+say$"),
-        ("read", rf"^what(?:'s|\s+is)\s+on\s+{_PAGE}$"),
-        ("read", rf"^summari[sz]e(?:\s+{_PAGE})?$"),
-    )
+_SPELLINGS: tuple[tuple[CommandKind, str], ...] = (
+    ("fill", rf"^(?:fill(?:\s+in|\s+out)?|set)\s+{_THE}(?P<target>.+?)"
+             r"\s+(?:with|to)\s+(?P<value>.+)$"),
+    ("fill", r"^(?:type|enter|write|put)\s+(?P<value>.+?)"
+             rf"\s+(?:into|in)\s+{_THE}(?P<target>.+)$"),
+    ("select", r"^(?:select|choose|pick)\s+(?P<value>.+?)"
+               rf"\s+(?:in|from|for)\s+{_THE}(?P<target>.+)$"),
+    ("uncheck", rf"^(?:uncheck|untick)\s+{_THE}(?P<target>.+)$"),
+    ("check", rf"^(?:check|tick)\s+{_THE}(?P<target>.+)$"),
+    ("click", rf"^(?:click|tap|press|push|hit)\s+(?:on\s+)?{_THE}(?P<target>.+)$"),
+    ("title", rf"^{_WHAT_IS}title{_OF_PAGE}$"),
+    ("heading", rf"^{_WHAT_IS}(?:main\s+|first\s+)?(?:heading|headline){_OF_PAGE}$"),
+    ("heading", r"^what\s+does\s+the\s+(?:main\s+)?heading\s+say$"),
+    ("read", rf"^read(?:\s+me)?\s+{_PAGE}(?:\s+to\s+me)?$"),
+    ("read", r"^what\s+does\s+(?:it|the\s+page|this\s+page)\s+say$"),
+    ("read", rf"^what(?:'s|\s+is)\s+on\s+{_PAGE}$"),
+    ("read", rf"^summari[sz]e(?:\s+{_PAGE})?$"),
 )  # fmt: skip
+_PATTERNS = tuple((kind, re.compile(spelling, re.IGNORECASE)) for kind, spelling in _SPELLINGS)
 _ROLE_WORDS = re.compile(
     r"\s+(?:button|link|field|box|checkbox|textbox|input|dropdown|menu|tab|option)$", re.I
 )
