@@ -11,6 +11,7 @@ when named (``demo``), never in place of a model whose key is missing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ LABEL = "[offline demo model]"
 _TASK_HEADER = "# Task\n"
 _SNAPSHOT_HEADER = "\n# Snapshot\n"
 _TITLE_PREFIX = "Title: "
+_STEP = re.compile(r"^# Step (\d+) of (\d+)$")
 _NO_TITLE = "(none)"
 _READ_CHARS = 1200
 _DONE = "done"
@@ -75,17 +77,30 @@ class _Conversation:
         return talk
 
     @property
-    def snapshot(self) -> str:
-        """The latest snapshot's text (after the observation's header, and its task if any)."""
+    def _parts(self) -> tuple[str, str]:
+        """The latest observation's header (URL, title, step) and its snapshot, task left out."""
         text = self.observation
         if text.startswith(_TASK_HEADER):
             text = text[len(_TASK_HEADER) + len(self.task) :]
-        return text.partition(_SNAPSHOT_HEADER)[2]
+        header, _, snapshot = text.partition(_SNAPSHOT_HEADER)
+        return header, snapshot
+
+    @property
+    def snapshot(self) -> str:
+        return self._parts[1]
+
+    @property
+    def last_step(self) -> bool:
+        """Whether the loop said this step is its last (``# Step N of N``)."""
+        for line in self._parts[0].splitlines():
+            step = _STEP.match(line)
+            if step:
+                return step.group(1) == step.group(2)
+        return False
 
     @property
     def title(self) -> str:
-        header = self.observation.partition(_SNAPSHOT_HEADER)[0]
-        for line in reversed(header.splitlines()):
+        for line in reversed(self._parts[0].splitlines()):
             if line.startswith(_TITLE_PREFIX):
                 title = line.removeprefix(_TITLE_PREFIX).strip()
                 return "" if title == _NO_TITLE else title
@@ -124,6 +139,13 @@ class DemoModel:
                 if command.kind != "unknown":
                     said.append(self._reply(command, talk))
                 continue
+            if talk.last_step:
+                # The loop stops after this step: answer now, so the output stays labelled.
+                left = [c.said for c in _after(commands, len(talk.calls)) if c.acts]
+                said.append(
+                    f"I stopped at the step limit (AGENT_MAX_STEPS) before: {'; '.join(left)}."
+                )
+                return self._finish(talk, commands, *said)
             target = find_target(lines, command)
             if target is None or target.ref is None:
                 said.append(_not_found(command, lines))

@@ -102,3 +102,17 @@ def test_the_demo_model_says_what_it_understands(
     for understood in ("click NAME", "fill NAME with TEXT", "what is the (main) heading"):
         assert understood in output
     demo_server.stop_session(scrape_id)
+
+
+def test_at_the_step_limit_the_demo_model_still_answers_labelled(
+    demo_server: RunningServer, pages_url: str
+) -> None:
+    """Nine clicks do not fit in eight steps: the last step answers, saying what was left, so
+    even that output says it came from the demo model (not the loop's own max-steps message)."""
+    scrape_id = scrape_id_of(demo_server.scrape(f"{pages_url}/form.html"))
+    reply = demo_server.interact(scrape_id, prompt=", ".join(["click Menu"] * 9)).json()
+    output = reply["output"]
+    assert output.startswith(f"{LABEL} Clicked @e"), output
+    assert output.count("Clicked @e") == 7
+    assert output.endswith("before: click Menu; click Menu.")
+    demo_server.stop_session(scrape_id)
