@@ -114,6 +114,16 @@ class BrowserHandle:
         """The browser's process id, when it runs on this machine."""
         return None
 
+    def ended_by_limit(self) -> str | None:
+        """Why the browser was ended for going past a limit of its own (its box's memory),
+        checked now; None while it keeps within them, or has none."""
+        return None
+
+    def egress_refusal(self, host: str) -> str | None:
+        """Why the browser's egress checkpoint last refused ``host`` (``agent.browser.egress``:
+        blocked, unresolved, unreachable); None when it did not, or the browser has none."""
+        return None
+
     async def loopback_cdp_url(self) -> str:
         """A ``ws://127.0.0.1`` URL of the session's DevTools, for clients that cannot use a
         unix socket (agent-browser). The port is guarded by a random path: a connection that
