@@ -57,10 +57,11 @@ from agent.browser.bwrap import (
     system_mounts,
 )
 from agent.browser.egress import EgressCheckpoint
+from agent.browser.flags import QUIET_FLAGS
 from agent.config import Settings
 from agent.errors import BrowserLaunchError, ConfigError
 
-__all__ = ["BoxOptions", "BrowserBox", "check_browser_box", "chromium_sandbox"]
+__all__ = ["BoxOptions", "BrowserBox", "check_box_tools", "chromium_sandbox"]
 
 log = logging.getLogger(__name__)
 
@@ -360,8 +361,6 @@ def _probe(binary: str) -> tuple[bool, str]:
 
 def _probe_run(binary: str, flags: list[str]) -> str | None:
     """Start Chromium in a box to print a blank page's DOM; None when it did, else why not."""
-    from agent.browser.launch import QUIET_FLAGS  # launch imports this module
-
     box = BrowserBox(BoxOptions(memory_mb=1024), binary)
     try:
         if os.geteuid() == 0:
@@ -370,8 +369,9 @@ def _probe_run(binary: str, flags: list[str]) -> str | None:
             folder.mkdir(mode=0o700)
             if box.uid is not None:
                 os.chown(folder, box.uid, box.uid)
+        quiet = [flag for flag in QUIET_FLAGS if flag != "--no-sandbox"]
         chromium = [
-            binary, *QUIET_FLAGS, *flags, "--headless=new", f"--user-data-dir={box.profile}",
+            binary, *quiet, *flags, "--headless=new", f"--user-data-dir={box.profile}",
             "--dump-dom", "about:blank",
         ]  # fmt: skip
         try:
@@ -393,12 +393,8 @@ def _probe_run(binary: str, flags: list[str]) -> str | None:
         release_uid(box.uid)
 
 
-def check_browser_box(settings: Settings, binary: str) -> None:
-    """Raise ``ConfigError`` naming what is missing when browser boxes cannot be made here, and
-    probe Chromium's own sandbox in one (logged when it must be off). Does nothing when
-    ``AGENT_BROWSER_SANDBOX=none``."""
-    if settings.browser_sandbox is None:
-        return
+def check_box_tools() -> None:
+    """Raise ``ConfigError`` naming what is missing to make browser boxes here."""
     if shutil.which("bwrap") is None:
         raise ConfigError(
             "Each session's browser runs in a bubblewrap box, and bwrap is not installed: "
@@ -410,4 +406,3 @@ def check_browser_box(settings: Settings, binary: str) -> None:
             "The browser box runs each session's browser as a user of its own, which needs "
             "setpriv (`apt-get install util-linux`), or set AGENT_BROWSER_SANDBOX=none."
         )
-    chromium_sandbox(binary)

@@ -16,7 +16,8 @@ rebinding) changes nothing. Chromium sends names, not addresses, to a SOCKS5 pro
 happens here and nowhere else.
 
 Chromium reports every refusal alike (``ERR_SOCKS_CONNECTION_FAILED``), so the checkpoint keeps
-why it refused each host (``refusal``): the scrape turns a blocked navigation into its 403.
+what it refused lately and why (``refusals``): the scrape turns a blocked navigation (or a blocked
+redirect hop of it) into its 403.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import ipaddress
 import logging
 import socket
 import struct
-from collections import OrderedDict
+import time
+from collections import deque
 
 from agent.browser.addresses import is_loopback_name, is_private_address
 
@@ -58,24 +60,19 @@ class EgressCheckpoint:
         self._listener = listener
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-        self._refusals: OrderedDict[str, str] = OrderedDict()
+        self._refusals: deque[tuple[float, str, str]] = deque(maxlen=_REMEMBERED)
 
     async def start(self) -> None:
         self._listener.setblocking(False)
         self._server = await asyncio.start_server(self._serve, sock=self._listener, limit=_CHUNK)
 
-    def refusal(self, host: str) -> str | None:
-        """Why the last connection to ``host`` was refused (``BLOCKED``, ``UNRESOLVED``,
-        ``UNREACHABLE``), or None when it was not."""
-        return self._refusals.get(host.lower().strip("[]"))
+    def refusals(self, since: float) -> list[tuple[str, str]]:
+        """The hosts refused since ``since`` (``time.monotonic()``), oldest first, each with why
+        (``BLOCKED``, ``UNRESOLVED``, ``UNREACHABLE``)."""
+        return [(host, reason) for at, host, reason in self._refusals if at >= since]
 
-    def _remember(self, host: str, reason: str | None) -> None:
-        key = host.lower().strip("[]")
-        self._refusals.pop(key, None)
-        if reason is not None:
-            self._refusals[key] = reason
-            while len(self._refusals) > _REMEMBERED:
-                self._refusals.popitem(last=False)
+    def _remember(self, host: str, reason: str) -> None:
+        self._refusals.append((time.monotonic(), host.lower().strip("[]"), reason))
 
     async def close(self) -> None:
         if self._server is not None:
@@ -132,7 +129,6 @@ class EgressCheckpoint:
                     )
             except (OSError, TimeoutError):
                 continue
-            self._remember(host, None)
             sock = opened[1].get_extra_info("socket")
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -119,10 +119,10 @@ class BrowserHandle:
         checked now; None while it keeps within them, or has none."""
         return None
 
-    def egress_refusal(self, host: str) -> str | None:
-        """Why the browser's egress checkpoint last refused ``host`` (``agent.browser.egress``:
-        blocked, unresolved, unreachable); None when it did not, or the browser has none."""
-        return None
+    def egress_refusals(self, since: float) -> list[tuple[str, str]]:
+        """The hosts the browser's egress checkpoint (``agent.browser.egress``) refused since
+        ``since`` (``time.monotonic()``), each with why; none when it has no checkpoint."""
+        return []
 
     async def loopback_cdp_url(self) -> str:
         """A ``ws://127.0.0.1`` URL of the session's DevTools, for clients that cannot use a

@@ -27,44 +27,23 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Page
 
-from agent.browser.box import BoxOptions, BrowserBox
+from agent.browser.box import BoxOptions, BrowserBox, check_box_tools, chromium_sandbox
 from agent.browser.cdp_router import CdpRouter, PipeUpstream
+from agent.browser.flags import QUIET_FLAGS
 from agent.browser.handle import BrowserHandle, attach_playwright
+from agent.config import Settings
 from agent.errors import BrowserLaunchError, BrowserNotFoundError
 
-__all__ = ["QUIET_FLAGS", "BoxOptions", "BrowserProcess", "find_chromium", "launch_browser"]
+__all__ = [
+    "QUIET_FLAGS",
+    "BoxOptions",
+    "BrowserProcess",
+    "check_browser_box",
+    "find_chromium",
+    "launch_browser",
+]
 
 log = logging.getLogger(__name__)
-
-# Flags that keep Chromium from reaching out to Google services on a machine with no network
-# (which otherwise floods the log with refused connections and slows start-up), and that keep
-# an idle session small. A boxed browser drops --no-sandbox where Chromium's sandbox works in its
-# box (agent.browser.box).
-QUIET_FLAGS: tuple[str, ...] = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    # Playwright adds this when it launches Chromium itself: a page restored from the
-    # back-forward cache fires no load event, which would stall every wait after back/forward.
-    "--disable-back-forward-cache",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-default-apps",
-    "--disable-extensions",
-    # site-per-process and IsolateOrigins: a page's cross-site iframes (ads, embeds) share its
-    # renderer instead of one process each. Site isolation guards sites from each other inside
-    # one browser; every session has a browser (and a box) of its own.
-    "--disable-features=Translate,MediaRouter,OptimizationHints,site-per-process,IsolateOrigins",
-    # The network service in the browser process: one process less per session (about 20 MiB).
-    "--enable-features=NetworkServiceInProcess2",
-    "--metrics-recording-only",
-    "--password-store=basic",
-    "--use-mock-keychain",
-    "--mute-audio",
-)
 
 _INSTALL_HINT = (
     "Install one with `apt-get install chromium` (Debian/Ubuntu), or point AGENT_BROWSER_PATH "
@@ -98,6 +77,22 @@ def _playwright_chromium() -> str | None:
         if os.access(candidate, os.X_OK):
             return str(candidate)
     return None
+
+
+def check_browser_box(settings: Settings) -> None:
+    """At start-up: raise ``ConfigError`` saying what is missing when browser boxes cannot be
+    made here (bwrap, setpriv, or Chromium does not start in one), and find out, once, whether
+    Chromium's own sandbox runs in one (logged when it cannot). Nothing when
+    ``AGENT_BROWSER_SANDBOX=none``.
+
+    Raises:
+        ConfigError: as above.
+        BrowserNotFoundError: no Chromium to box.
+    """
+    if settings.browser_sandbox is None:
+        return
+    check_box_tools()
+    chromium_sandbox(find_chromium(str(settings.browser_path) if settings.browser_path else None))
 
 
 class BrowserProcess(BrowserHandle):
@@ -154,10 +149,10 @@ class BrowserProcess(BrowserHandle):
         if self.box is not None:
             self.box.kill()
 
-    def egress_refusal(self, host: str) -> str | None:
+    def egress_refusals(self, since: float) -> list[tuple[str, str]]:
         if self.box is None or self.box.checkpoint is None:
-            return None
-        return self.box.checkpoint.refusal(host)
+            return []
+        return self.box.checkpoint.refusals(since)
 
     def context_view(self, context: BrowserContext, page: Page) -> BrowserProcess:
         """This browser seen through one of its contexts, for sharing one Chromium between
