@@ -241,6 +241,9 @@ def _spawn(
             stderr=subprocess.DEVNULL,
             pass_fds=(*high, *(box.pass_fds if box is not None else ())),
             start_new_session=True,  # its own process group, so close() can kill every child
+            # A box's own processes start with an environment of their own (--clearenv); its
+            # bwrap processes, outside and at its pid 1, get none of the server's either.
+            env=None if box is None else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
     finally:
         for fd in high:
