@@ -60,6 +60,7 @@ class EgressCheckpoint:
         self._listener = listener
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._streams: set[asyncio.StreamWriter] = set()
         self._refusals: deque[tuple[float, str, str]] = deque(maxlen=_REMEMBERED)
 
     async def start(self) -> None:
@@ -75,20 +76,19 @@ class EgressCheckpoint:
         self._refusals.append((time.monotonic(), host.lower().strip("[]"), reason))
 
     async def close(self) -> None:
+        """Stop accepting, and end every connection (each handler then returns by itself)."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
+        for stream in list(self._streams):
+            stream.close()
         if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+            await asyncio.wait(self._connections, timeout=5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self._streams.add(writer)
         upstream: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(_HANDSHAKE_TIMEOUT_S):
@@ -100,6 +100,7 @@ class EgressCheckpoint:
             if connected is None:
                 return
             upstream_reader, upstream = connected
+            self._streams.add(upstream)
             await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, OSError):
             pass
@@ -107,6 +108,7 @@ class EgressCheckpoint:
             self._connections.discard(task)
             for stream in (writer, upstream):
                 if stream is not None:
+                    self._streams.discard(stream)
                     stream.close()
 
     async def _connect(
