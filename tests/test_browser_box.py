@@ -24,7 +24,7 @@ from agent.browser.addresses import (
 )
 from agent.browser.box import BoxOptions, check_box_tools
 from agent.browser.box_memory import MemoryGuard, memory_guard
-from agent.browser.bwrap import UID_RANGE, allocate_uid, release_uid
+from agent.browser.bwrap import UID_BASE, UID_RANGE, allocate_uid, release_uid
 from agent.browser.egress import BLOCKED, UNRESOLVED, EgressCheckpoint
 from agent.browser.launch import launch_browser
 from agent.config import Settings, default_browser_memory_mb
@@ -169,18 +169,20 @@ def test_box_users_are_never_shared_with_another_process() -> None:
     mine = allocate_uid()
     assert mine is not None
     try:
-        # Another process takes every user it can get: all but ours, then none is left.
+        # Another process whose search starts at our user (a process starts at 7 x its pid,
+        # modulo the range; 143 is 7's inverse modulo 1000) must pass it by.
+        pid = (mine - UID_BASE) * 143 % UID_RANGE
         probe = (
+            "import os\n"
+            f"os.getpid = lambda: {pid}\n"
             "from agent.browser.bwrap import allocate_uid\n"
-            "got = set()\n"
-            "while (uid := allocate_uid()) is not None:\n"
-            "    got.add(uid)\n"
-            "print(len(got), MINE in got)\n"
-        ).replace("MINE", str(mine))
+            "print(allocate_uid())\n"
+        )
         done = subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
         )
-        assert done.stdout.split() == [str(UID_RANGE - 1), "False"], done.stdout
+        theirs = int(done.stdout)
+        assert theirs != mine and UID_BASE <= theirs < UID_BASE + UID_RANGE, (mine, theirs)
     finally:
         release_uid(mine)
     again = allocate_uid()  # released by the other process's exit, and by ours
