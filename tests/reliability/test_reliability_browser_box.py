@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
-from agent.browser import cdp_router
+from agent.browser import box_memory, cdp_router
 from agent.server import ServerSettings
-from tests.harness import RunningServer, assert_error, quick_agent_settings
+from tests.harness import RunningServer, assert_error, quick_agent_settings, wait_until
 
 SECRET = "sk-browser-box-test-5d1e9a7c3b2f4e60"
 """A credential in the server's own environment, as a model key would be."""
@@ -342,9 +342,20 @@ except Exception as exc:
 """
 
 
+@pytest.mark.parametrize("guard", ["cgroup", "watchdog"])
 def test_a_browser_past_its_memory_limit_ends_its_session_only(
-    profiles_dir: Path, site: str
+    profiles_dir: Path, site: str, guard: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The cgroup where this machine lets the server make one (the kernel kills, the server ends
+    the browser at once), and the watchdog that stands in where it does not (the server finds the
+    browser over within a second or so, and ends it)."""
+    if guard == "watchdog":
+        monkeypatch.setattr(box_memory, "_places", {"v1": None, "v2": None})
+    else:
+        probe = box_memory.memory_guard(700)
+        probe.close()
+        if probe.join_file is None:
+            pytest.skip("this machine lets this process make no memory cgroup")
     with RunningServer(
         ServerSettings(profiles_dir=profiles_dir, warm_browsers=0),
         agent_settings=quick_agent_settings(browser_memory_mb=700),
@@ -352,7 +363,11 @@ def test_a_browser_past_its_memory_limit_ends_its_session_only(
     ) as server:
         hungry = server.scrape_id(f"{site}/page")
         other = server.scrape_id(f"{site}/page")
+        kind = server.session(hungry).browser_session.handle.box.memory.kind
+        assert (kind == "watchdog") == (guard == "watchdog"), kind
         server.interact(hungry, code=ALLOCATE, language="python", timeout=60)
+        if guard == "watchdog":
+            wait_until(lambda: not server.registry.has(hungry) or _ended(server, hungry), 15)
         # That call may already answer 410; the next one must, naming the limit.
         body = assert_error(
             server.interact(hungry, code="1", language="python"), 410, "AGENT_BROWSER_MEMORY_MB"
@@ -360,3 +375,7 @@ def test_a_browser_past_its_memory_limit_ends_its_session_only(
         assert "700 MiB" in body["error"], body
         assert run(server, other, "await page.title()", "python")["result"] == "Reliability page"
         assert len(server.registry) == 1
+
+
+def _ended(server: RunningServer, session: str) -> bool:
+    return server.session(session).browser_session.lost_reason is not None
