@@ -101,7 +101,9 @@ class EgressCheckpoint:
                 return
             upstream_reader, upstream = connected
             self._streams.add(upstream)
-            await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
+            await asyncio.gather(
+                _pipe(reader, upstream, writer), _pipe(upstream_reader, writer, upstream)
+            )
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, OSError):
             pass
         finally:
@@ -202,8 +204,11 @@ async def _reply(writer: asyncio.StreamWriter, code: int) -> None:
     await writer.drain()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy one direction until its end, then pass the end on (half-close)."""
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, other: asyncio.StreamWriter
+) -> None:
+    """Copy one direction until its end, then pass the end on (half-close); on an error, end
+    both directions (``other`` is the opposite one's writer), so neither waits for good."""
     try:
         while data := await reader.read(_CHUNK):
             writer.write(data)
@@ -212,3 +217,4 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write_eof()
     except (ConnectionError, OSError):
         writer.close()
+        other.close()
