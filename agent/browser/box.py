@@ -78,6 +78,7 @@ _BOX_START = "/opt/agent-browser/box_start.py"
 _PROBE_TIMEOUT_S = 60.0
 
 _sandbox_verdicts: dict[str, tuple[bool, str]] = {}
+_box_failures: dict[str, ConfigError] = {}
 _probe_lock = threading.Lock()
 
 
@@ -333,8 +334,14 @@ def chromium_sandbox(binary: str) -> tuple[bool, str]:
         ConfigError: Chromium does not start in a box at all, sandbox or not.
     """
     with _probe_lock:
+        if binary in _box_failures:  # probed once: no two Chromium starts per launch after that
+            raise _box_failures[binary]
         if binary not in _sandbox_verdicts:
-            _sandbox_verdicts[binary] = _probe(binary)
+            try:
+                _sandbox_verdicts[binary] = _probe(binary)
+            except ConfigError as failure:
+                _box_failures[binary] = failure
+                raise
             works, reason = _sandbox_verdicts[binary]
             if not works:
                 log.warning(
