@@ -17,12 +17,14 @@ and enabled domains per session. The router then only rewrites and routes:
   event on a child session to the client that attached it; ``Target.attachedToTarget`` and
   ``Target.detachedFromTarget`` keep that ownership up to date;
 * every client but the owner (the session's own connection) is kept from the machine the browser
-  runs on (``agent.browser.cdp_guard``): no ``file://`` pages, no paths, downloads only into the
-  session's own folder, no closing the browser for everyone;
+  runs on (``agent.browser.cdp_guard``): only allowlisted methods, flat sessions only (so every
+  command is a message of its own, checked here), no ``file://`` pages, no paths, downloads
+  only into the session's own folder, no closing the browser for everyone;
 * a client that goes away has its browser session detached, and its child sessions with it;
 * on a browser that other sessions share, every client is confined to the session's browser
-  context (``agent.browser.cdp_confine``), on each browser session it holds (the one the router
-  gave it, and any more it attaches with ``Target.attachToBrowserTarget``).
+  context (``agent.browser.cdp_confine``), on every session it holds: the browser sessions (the
+  one the router gave it, and any more it attaches with ``Target.attachToBrowserTarget``) and
+  its pages' and workers' sessions at any depth.
 
 The upstream is anything that sends and receives CDP messages as text (``CdpUpstream``): the
 pipe of a local Chromium, or a WebSocket to a remote one.
@@ -225,11 +227,10 @@ class CdpRouter:
             params = message["params"] = {}
         refused = None if attached.owner else refusal(method, params, self._downloads)
         if refused is None and self._confinement is not None:
-            if session in (None, attached.browser_session) or session in attached.browser_sessions:
-                refused = self._confinement.refusal(method, params)
-            elif method.startswith("Target.") and "targetId" in params:
-                if not self._confinement.owns_target(params["targetId"]):
-                    refused = "No target with given id found."
+            browser_level = (
+                session in (None, attached.browser_session) or session in attached.browser_sessions
+            )
+            refused = self._confinement.refusal(method, params, browser_level=browser_level)
         if refused is not None:
             answer: dict[str, Any] = {
                 "id": client_id,
