@@ -22,28 +22,30 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import async_playwright
 
 from agent.server import ServerSettings
 from tests.harness import RunningServer, quick_agent_settings
 from tests.reliability import cdp_nested
+from tests.reliability.devtools_clients import (
+    CLIENTS,
+    bash_call,
+    from_code,
+    from_outside,
+    nested_attack,
+    python_call,
+)
 from tests.reliability.test_reliability_sandbox import run
 
-HERE = Path(__file__).parent
-NESTED_PY = (HERE / "cdp_nested.py").read_text()
-NESTED_JS = (HERE / "js" / "cdp_nested.js").read_text()
-BOX_CDP = "ws://127.0.0.1:9222/devtools/browser"
 OFF_THE_LIST: dict[str, dict[str, Any]] = {
     "SystemInfo.getProcessInfo": {},
     "Tethering.bind": {"port": 9333},
     "Browser.getBrowserCommandLine": {},
 }
-CLIENTS = ["python", "node", "bash", "websocket", "playwright"]
 
 
 @pytest.fixture(scope="module")
@@ -76,78 +78,6 @@ def session(served: RunningServer, site: str) -> Iterator[tuple[str, str]]:
     cdp_url = run(served, scrape_id, "1", "python")["cdpUrl"]
     yield scrape_id, cdp_url
     served.stop_session(scrape_id)
-
-
-# -- running one attack from one client ----------------------------------------------------------
-
-
-def _python_call(call: str) -> str:
-    """Python code for the session: this helper's source, then ``call`` on Playwright's CDP."""
-    return (
-        NESTED_PY
-        + "\ncdp = await page.context.browser.new_browser_cdp_session()\n"
-        + "send, events = await over_playwright(cdp)\n"
-        + f"json.dumps(await {call})\n"
-    )
-
-
-def _bash_call(call: str) -> str:
-    """A bash script reaching the box's DevTools port with python3 and a raw WebSocket."""
-    return (
-        "python3 - <<'PY'\n" + NESTED_PY + "\nasync def main():\n"
-        f"    send, events, connection = await over_websocket({BOX_CDP!r})\n"
-        f"    print(json.dumps(await {call}))\n"
-        "    await connection.close()\n"
-        "asyncio.run(main())\nPY\n"
-    )
-
-
-def _from_code(served: RunningServer, scrape_id: str, language: str, code: str) -> Any:
-    reply = run(served, scrape_id, code, language, timeout=90)
-    assert reply["success"], reply
-    said = reply["stdout"] if language == "bash" else reply["result"]
-    return json.loads(said.strip().splitlines()[-1])
-
-
-async def _from_outside(
-    cdp_url: str, client: str, attack: Callable[..., Awaitable[Any]], **kwargs: Any
-) -> Any:
-    if client == "websocket":
-        send, events, connection = await cdp_nested.over_websocket(cdp_url)
-        try:
-            return await attack(send, events, **kwargs)
-        finally:
-            await connection.close()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.connect_over_cdp(cdp_url)
-        try:
-            cdp = await browser.new_browser_cdp_session()
-            send, events = await cdp_nested.over_playwright(cdp)
-            return await attack(send, events, **kwargs)
-        finally:
-            await browser.close()
-
-
-def nested_attack(
-    served: RunningServer, session: tuple[str, str], client: str, **kwargs: Any
-) -> dict[str, Any]:
-    scrape_id, cdp_url = session
-    arguments = ", ".join(f"{name}={value!r}" for name, value in kwargs.items())
-    call = f"attack(send, events, {arguments})"
-    if client == "python":
-        return dict(_from_code(served, scrape_id, "python", _python_call(call)))
-    if client == "bash":
-        return dict(_from_code(served, scrape_id, "bash", _bash_call(call)))
-    if client == "node":
-        code = NESTED_JS
-        for name, value in [
-            ("DEPTH", kwargs["depth"]), ("PAYLOAD", kwargs["payload"]),
-            ("SECRET", kwargs["secret"]), ("DOWNLOAD_DIR", kwargs["download_dir"]),
-            ("DOWNLOAD_JS", cdp_nested.DOWNLOAD_JS),
-        ]:  # fmt: skip
-            code = code.replace(name, json.dumps(value))
-        return dict(_from_code(served, scrape_id, "node", code))
-    return dict(asyncio.run(_from_outside(cdp_url, client, cdp_nested.attack, **kwargs)))
 
 
 # -- the rows ------------------------------------------------------------------------------------
@@ -193,9 +123,9 @@ def test_methods_off_the_allowlist_are_refused_naming_the_method(
     call = f"refused_methods(send, json.loads({methods!r}))"
     scrape_id, cdp_url = session
     if client == "python":
-        said = _from_code(served, scrape_id, "python", _python_call(call))
+        said = from_code(served, scrape_id, "python", python_call(call))
     elif client == "bash":
-        said = _from_code(served, scrape_id, "bash", _bash_call(call))
+        said = from_code(served, scrape_id, "bash", bash_call(call))
     elif client == "node":
         code = f"""
 const cdp = await page.context().browser().newBrowserCDPSession();
@@ -206,13 +136,13 @@ for (const [method, params] of Object.entries({methods})) {{
 }}
 JSON.stringify(said);
 """
-        said = _from_code(served, scrape_id, "node", code)
+        said = from_code(served, scrape_id, "node", code)
     else:
 
         async def refused(send: cdp_nested.Send, _events: Any) -> dict[str, str]:
             return await cdp_nested.refused_methods(send, OFF_THE_LIST)
 
-        said = asyncio.run(_from_outside(cdp_url, client, refused))
+        said = asyncio.run(from_outside(cdp_url, client, refused))
     assert set(said) == set(OFF_THE_LIST), said
     for method, answer in said.items():
         assert f"{method} is not allowed for this client" in answer, (method, answer)

@@ -1,6 +1,9 @@
 // The nested-session attacks of cdp_nested.py for node code in a session: `page` is bound.
-// attack(depth, payload, secret, downloadDir) -> {refused, breach}
-const cdp = await page.context().browser().newBrowserCDPSession();
+// DEPTH, PAYLOAD (file, upload, download, cookie), SECRET, DOWNLOAD_DIR are replaced by the
+// test; the result is {refused, breach}.
+// ON_PAGE: start on the flat session of the code's own page, each level a session of it.
+const cdp = ON_PAGE ? await page.context().newCDPSession(page) : await page.context().browser().newBrowserCDPSession();
+const own = ON_PAGE ? (await cdp.send("Target.getTargetInfo")).targetInfo.targetId : null;
 const events = [];
 let wake = null;
 cdp.on("Target.receivedMessageFromTarget", (params) => { events.push(params); if (wake) wake(); });
@@ -17,9 +20,10 @@ const unwrap = (params, levels) => {
 };
 const chain = [];
 let ids = 1000;
-const call = async (method, params) => {
+const call = async (method, params, session) => {
   ids += 1;
   let message = { id: ids, method, params };
+  if (session) message.sessionId = session;
   for (const session of chain.slice(1).reverse()) {
     message = { id: ids, method: "Target.sendMessageToTarget",
                 params: { sessionId: session, message: JSON.stringify(message) } };
@@ -39,7 +43,7 @@ const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 const said = { refused: null, breach: null };
 try {
   const targets = [];
-  for (let i = 0; i < DEPTH; i++) targets.push((await cdp.send("Target.createTarget", { url: "about:blank" })).targetId);
+  for (let i = 0; i < DEPTH; i++) targets.push(own || (await cdp.send("Target.createTarget", { url: "about:blank" })).targetId);
   chain.push((await cdp.send("Target.attachToTarget", { targetId: targets[0], flatten: false })).sessionId);
   for (const target of targets.slice(1)) chain.push((await call("Target.attachToTarget", { targetId: target, flatten: false })).sessionId);
   if (PAYLOAD === "file") {
@@ -53,6 +57,16 @@ try {
     const found = await call("DOM.querySelector", { nodeId: root, selector: "input" });
     await call("DOM.setFileInputFiles", { files: [SECRET], ...found });
     said.breach = await value("document.querySelector('input').files[0].text()");
+  } else if (PAYLOAD === "cookie") {
+    const infos = (await call("Target.getTargets", {})).targetInfos;
+    const theirs = infos.filter((info) => info.url.includes(SECRET)).map((info) => info.targetId);
+    if (!theirs.length) {
+      said.breach = "listed no other session's target";
+    } else {
+      const attached = await call("Target.attachToTarget", { targetId: theirs[0], flatten: true });
+      const answer = await call("Runtime.evaluate", { expression: "document.cookie", returnByValue: true }, attached.sessionId);
+      said.breach = "read their cookie: " + answer.result.value;
+    }
   } else {
     await call("Page.setDownloadBehavior", { behavior: "allow", downloadPath: DOWNLOAD_DIR });
     await call("Page.navigate", { url: "data:text/html,<p>download</p>" });
