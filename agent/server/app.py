@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.models.base import Model
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "build_state", "create_app"]
+__all__ = [
+    "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "bound_downloads", "build_state", "create_app"
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +145,13 @@ def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:
         handle = await open_browser(
             endpoint, context_id=context_id, timeout_s=agent_settings.navigation_timeout
         )
-        return ServedBrowserSession(
-            handle,
-            action_timeout_s=agent_settings.action_timeout,
-            navigation_timeout_s=agent_settings.navigation_timeout,
+        return bound_downloads(
+            ServedBrowserSession(
+                handle,
+                action_timeout_s=agent_settings.action_timeout,
+                navigation_timeout_s=agent_settings.navigation_timeout,
+            ),
+            agent_settings,
         )
 
     return open_remote
@@ -154,14 +159,24 @@ def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:
 
 def _local_browser_factory(agent_settings: Settings) -> SessionFactory:
     async def start() -> BrowserSession:
-        return await ServedBrowserSession.start(
+        session = await ServedBrowserSession.start(
             executable=str(agent_settings.browser_path) if agent_settings.browser_path else None,
             headless=agent_settings.headless,
             action_timeout_s=agent_settings.action_timeout,
             navigation_timeout_s=agent_settings.navigation_timeout,
         )
+        return bound_downloads(session, agent_settings)
 
     return start
+
+
+def bound_downloads(session: BrowserSession, agent_settings: Settings) -> BrowserSession:
+    """Give a session's browser the download limits of its code: no file larger than
+    AGENT_SANDBOX_FILE_SIZE_MB, no more in all than AGENT_SANDBOX_TMP_MB (at least one file)."""
+    file_bytes = agent_settings.sandbox_file_size_mb * 1024 * 1024
+    quota = max(file_bytes, agent_settings.sandbox_tmp_mb * 1024 * 1024)
+    session.handle.router.limit_downloads(file_bytes, quota)
+    return session
 
 
 class _BodySizeLimit:
