@@ -202,3 +202,14 @@ def test_a_confined_answer_lists_the_contexts_own_targets_only(confinement: Conf
     assert [info["targetId"] for info in answer["targetInfos"]] == [MY_PAGE]
     contexts = confinement.answer("Target.getBrowserContexts", {"browserContextIds": [OTHER]})
     assert contexts == {"browserContextIds": [MINE]}
+
+
+def test_a_confined_client_sees_its_own_contexts_downloads_only(confinement: Confinement) -> None:
+    def event(method: str, **params: str) -> dict[str, object]:
+        return {"method": method, "params": params}
+
+    mine = event("Browser.downloadWillBegin", guid="G1", frameId=MY_PAGE, url="https://a/")
+    theirs = event("Browser.downloadWillBegin", guid="G2", frameId=OTHER_PAGE, url="https://b/")
+    assert confinement.shows(mine) and not confinement.shows(theirs)
+    assert confinement.shows(event("Browser.downloadProgress", guid="G1", state="completed"))
+    assert not confinement.shows(event("Browser.downloadProgress", guid="G2", state="completed"))

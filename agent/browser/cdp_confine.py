@@ -71,6 +71,7 @@ class Confinement:
     def __init__(self, context_id: str) -> None:
         self.context_id = context_id
         self._context_of: dict[str, str] = {}  # targetId -> browserContextId
+        self._downloads: set[str] = set()  # guids of the context's own downloads
 
     # -- what the router learns ---------------------------------------------------------------
 
@@ -134,4 +135,12 @@ class Confinement:
             return self.owns_target(params.get("targetId")) or params.get("targetId") is None
         if method == "Target.detachedFromTarget":
             return params.get("targetId") is None or self.owns_target(params.get("targetId"))
+        if method == "Browser.downloadWillBegin":
+            # A page's main frame has its target's id; a download of a subframe cannot be told
+            # apart from another context's, so it is not shown.
+            if not self.owns_target(params.get("frameId")):
+                return False
+            self._downloads.add(str(params.get("guid")))
+        elif method == "Browser.downloadProgress":
+            return params.get("guid") in self._downloads
         return True
