@@ -24,6 +24,7 @@ from agent.server.scrape import ServedBrowserSession
 from agent.server.settings import ServerSettings
 from agent.server.state import ServerState
 from agent.server.store import RedisStore, open_store, replica_id
+from agent.server.trusted_host import HostCheck
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
@@ -90,6 +91,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(ReplicaForwarder)
     app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(HostCheck)  # the outermost: before anything builds a link or forwards
     app.include_router(routes.router)
     app.include_router(live_view.router)
     app.include_router(cdp_proxy.router)
