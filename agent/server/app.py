@@ -18,6 +18,7 @@ from agent.models import create_model
 from agent.server import cdp_proxy, live_view, routes
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.profiles import ProfileStore
+from agent.server.redaction import install_redaction
 from agent.server.registry import RemoteFactory, SessionFactory, SessionRegistry
 from agent.server.replicas import ReplicaForwarder
 from agent.server.scrape import ServedBrowserSession
@@ -123,6 +124,10 @@ def build_state(
     """
     settings = settings if settings is not None else ServerSettings()
     agent_settings = agent_settings if agent_settings is not None else load_settings()
+    model_keys = (agent_settings.openai_api_key, agent_settings.anthropic_api_key)
+    install_redaction(
+        [key.get_secret_value() for key in [*settings.api_keys, *model_keys] if key is not None]
+    )
     store = open_store(settings.redis_url)
     registry = SessionRegistry(
         settings,
