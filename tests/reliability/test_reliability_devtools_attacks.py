@@ -146,3 +146,42 @@ JSON.stringify(said);
     assert set(said) == set(OFF_THE_LIST), said
     for method, answer in said.items():
         assert f"{method} is not allowed for this client" in answer, (method, answer)
+
+
+# -- the clients we support still work: Playwright MCP over cdpUrl -------------------------------
+
+
+@pytest.fixture(scope="module")
+def playwright_mcp() -> Path:
+    from evals.errors import EvalError
+    from evals.mcp_servers import ensure_playwright_mcp
+
+    try:
+        return ensure_playwright_mcp()
+    except EvalError as missing:
+        pytest.skip(str(missing))
+
+
+async def _snapshot_with_playwright_mcp(binary: Path, cdp_url: str, output: Path) -> str:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    server = StdioServerParameters(
+        command=str(binary),
+        args=["--cdp-endpoint", cdp_url, "--output-dir", str(output)],
+        cwd=str(output),
+    )
+    async with stdio_client(server) as (read, write), ClientSession(read, write) as client:
+        await client.initialize()
+        result = await client.call_tool("browser_snapshot", {})
+        assert not result.is_error, result
+        return "\n".join(getattr(part, "text", "") for part in result.content)
+
+
+def test_playwright_mcp_drives_the_session_through_cdp_url(
+    served: RunningServer, session: tuple[str, str], playwright_mcp: Path, tmp_path: Path
+) -> None:
+    """Playwright MCP attaches flat, like Playwright, Puppeteer and agent-browser (their tests
+    are in test_reliability_sandbox.py and tests/executors): the guard lets it work."""
+    seen = asyncio.run(_snapshot_with_playwright_mcp(playwright_mcp, session[1], tmp_path))
+    assert "Reliability page" in seen, seen[:2000]
