@@ -100,6 +100,11 @@ GUARD_TABLE: list[tuple[str, dict[str, Any], Any]] = [
         {"behavior": "allowAndName", "downloadPath": DOWNLOADS},
     ),
     ("Browser.setDownloadBehavior", {"behavior": "deny"}, {"behavior": "deny"}),
+    (
+        "Browser.setDownloadBehavior",
+        {"behavior": "deny", "downloadPath": "/root/.ssh"},
+        {"behavior": "deny"},
+    ),
 ]
 
 

@@ -74,6 +74,8 @@ def refusal(method: str, params: dict[str, Any], downloads_dir: Callable[[], str
             params["downloadPath"] = downloads_dir()
             if method == "Browser.setDownloadBehavior":
                 params["eventsEnabled"] = True  # how the router sees a download's size
+        else:
+            params.pop("downloadPath", None)  # nothing is written: no folder to name
         return None
     for name, value in params.items():
         if _names_a_url(name) and isinstance(value, str):

@@ -245,8 +245,12 @@ class CdpRouter:
         if not isinstance(params, dict):
             params = message["params"] = {}
         refused = None if attached.owner else refusal(method, params, self._downloads)
-        if method in _SET_DOWNLOADS and isinstance(params.get("downloadPath"), str):
-            self._download_folders.add(params["downloadPath"])  # the owner's too
+        folder = params.get("downloadPath")
+        if method in _SET_DOWNLOADS and isinstance(folder, str) and refused is None:
+            # Where the limits may remove a download: the owner's folder, or the session's own
+            # (every other client's is rewritten to it), never one a client named.
+            if attached.owner or folder == self._downloads_dir:
+                self._download_folders.add(folder)
         if refused is None and self._confinement is not None:
             browser_level = (
                 session in (None, attached.browser_session) or session in attached.browser_sessions
