@@ -5,6 +5,7 @@ a boxed Chromium closed without leftovers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.browser import box_memory
 from agent.browser.addresses import (
     is_loopback_name,
     is_private_address,
@@ -232,6 +234,35 @@ def test_a_cgroup_bounds_the_box_and_says_when_it_killed() -> None:
     finally:
         guard.close()
     assert not Path(guard.join_file).parent.exists()
+
+
+def test_cgroups_a_killed_server_left_are_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = memory_guard(128)
+    if guard.join_file is None:
+        pytest.skip("this machine lets this process make no memory cgroup")
+    guard.close()
+    place = Path(guard.join_file).parent.parent
+    dead_pid = _a_dead_pid()
+    orphan, ours = place / f"box-{dead_pid}-0rphan", place / f"box-{os.getpid()}-l1ve"
+    orphan.mkdir()
+    ours.mkdir()
+    try:
+        monkeypatch.setattr(box_memory, "_places", {})
+        assert memory_guard(128).join_file is not None  # finds its place again, and sweeps it
+        assert not orphan.exists() and ours.exists()
+    finally:
+        for folder in (orphan, ours):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        for folder in place.glob(f"box-{os.getpid()}-*"):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def _a_dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_the_default_memory_limit_follows_the_machine() -> None:

@@ -155,7 +155,7 @@ def memory_guard(limit_mb: int) -> MemoryGuard:
         place = _place(kind)
         if place is None:
             continue
-        guard = guard_type(limit_mb, place / f"box-{uuid.uuid4().hex[:12]}")
+        guard = guard_type(limit_mb, place / f"box-{os.getpid()}-{uuid.uuid4().hex[:12]}")
         try:
             guard.path.mkdir()
             guard.setup()
@@ -174,9 +174,21 @@ def _place(kind: str) -> Path | None:
             _places[kind] = _find_place(kind)
         except OSError:
             _places[kind] = None
-        if _places[kind] is not None:
-            log.info("browser boxes get memory cgroups (%s) under %s", kind, _places[kind])
+        place = _places[kind]
+        if place is not None:
+            log.info("browser boxes get memory cgroups (%s) under %s", kind, place)
+            _remove_orphans(place)
     return _places[kind]
+
+
+def _remove_orphans(place: Path) -> None:
+    """Remove the box cgroups a server that is gone left behind (killed before it could): each
+    is named after its server's pid, and an empty one of a pid no longer running is an orphan."""
+    for child in place.glob("box-*-*"):
+        pid = child.name.split("-")[1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            with contextlib.suppress(OSError):  # not empty, or removed meanwhile: left alone
+                child.rmdir()
 
 
 def _find_place(kind: str) -> Path | None:
