@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from agent.browser.launch import check_browser_box
     from agent.config import load_settings
     from agent.executors.sandbox import check_sandbox
     from agent.mcp import mount
@@ -44,10 +45,17 @@ def _serve(args: argparse.Namespace) -> int:
     agent_settings = load_settings()
     # A sandbox that cannot be set up is a start-up error, not a failure of the first code call.
     check_sandbox(agent_settings)
+    if not settings.browser_endpoints or any(e.kind == "local" for e in settings.browser_endpoints):
+        check_browser_box(agent_settings)  # so is a browser box that cannot be made
     if agent_settings.sandbox is None:
         logging.getLogger("agent.serve").warning(
             "AGENT_SANDBOX=none: code runs as this server's own user, with its files and "
             "network. Use it for a trusted single user only."
+        )
+    if agent_settings.browser_sandbox is None:
+        logging.getLogger("agent.serve").warning(
+            "AGENT_BROWSER_SANDBOX=none: each session's browser runs as this server's own user, "
+            "with its files. Use it for a trusted single user only."
         )
     app = create_app(settings, agent_settings=agent_settings)
     mount(app)  # MCP over Streamable HTTP at /mcp, behind the same API keys
