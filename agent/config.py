@@ -41,7 +41,14 @@ from pydantic_settings import (
 
 from agent.errors import ConfigError
 
-__all__ = ["CONFIG_ENV_VAR", "SERVER_TABLE", "Settings", "TomlFileSource", "load_settings"]
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "SERVER_TABLE",
+    "Settings",
+    "TomlFileSource",
+    "default_browser_memory_mb",
+    "load_settings",
+]
 
 SERVER_TABLE = "server"
 """The TOML table holding the server's settings; the top level holds the agent's."""
@@ -51,6 +58,18 @@ CONFIG_ENV_VAR = "AGENT_CONFIG"
 
 # An explicit config_file given to load_settings() wins over AGENT_CONFIG for that one call.
 _explicit_config_file: ContextVar[Path | None] = ContextVar("_explicit_config_file", default=None)
+
+
+def default_browser_memory_mb() -> int:
+    """One eighth of the machine's memory, at least 1 GiB and at most 4 GiB: room for a heavy page
+    (a few hundred MiB) many times over, while one session can never take the machine."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            total = next(line for line in meminfo if line.startswith("MemTotal"))
+        total_mib = int(total.split()[1]) // 1024
+    except (OSError, StopIteration, ValueError):
+        return 2048
+    return min(4096, max(1024, total_mib // 8))
 
 
 class Settings(BaseSettings):
@@ -106,6 +125,18 @@ class Settings(BaseSettings):
         description='Where code runs: "bwrap" (a bubblewrap sandbox per session) or none (as '
         "the server's own user: trusted single-user mode only).",
     )
+    browser_sandbox: Literal["bwrap"] | None = Field(
+        default="bwrap",
+        description='Where a local browser runs: "bwrap" (a bubblewrap box per session, as a '
+        "user of its own when the server runs as root, seeing only its own folders) or none "
+        "(as the server's own user, with its files: trusted single-user mode only).",
+    )
+    browser_memory_mb: int = Field(
+        default_factory=default_browser_memory_mb,
+        ge=128,
+        description="Memory a session's boxed browser may use, all its processes together, MiB; "
+        "past it the session ends. Default: an eighth of the machine's, 1024 to 4096.",
+    )
     sandbox_memory_mb: int = Field(
         default=4096,
         ge=256,
@@ -130,7 +161,7 @@ class Settings(BaseSettings):
         "loopback services included: for trusted code only.",
     )
 
-    @field_validator("sandbox", mode="before")
+    @field_validator("sandbox", "browser_sandbox", mode="before")
     @classmethod
     def _sandbox_none(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() == "none" else value

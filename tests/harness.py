@@ -35,6 +35,7 @@ from mcp import ClientSession
 from mcp.types import CallToolResult, TextContent
 
 from agent.browser import grammar
+from agent.browser.box import BoxOptions
 from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.errors import ConfigError
@@ -367,10 +368,13 @@ def quick_agent_settings(**overrides: Any) -> Settings:
 
 
 class LaunchCounter:
-    """A session factory that starts a real local Chromium and counts how often it did."""
+    """A session factory that starts a real local Chromium, boxed as ``agent serve`` boxes it
+    (``egress``: with its egress checkpoint, as when private addresses are blocked), and counts
+    how often it did."""
 
-    def __init__(self, agent_settings: Settings) -> None:
+    def __init__(self, agent_settings: Settings, *, egress: bool = False) -> None:
         self.agent_settings = agent_settings
+        self.box = BoxOptions.from_settings(agent_settings, egress=egress)
         self.launches = 0
 
     async def __call__(self) -> BrowserSession:
@@ -378,6 +382,7 @@ class LaunchCounter:
         return await ServedBrowserSession.start(
             action_timeout_s=self.agent_settings.action_timeout,
             navigation_timeout_s=self.agent_settings.navigation_timeout,
+            box=self.box,
         )
 
 
@@ -481,7 +486,9 @@ class RunningServer:
         self.model = model or (ScriptedModel(self.turns) if scripted else None)
         self.launcher: SessionFactory | None = session_factory
         if session_factory is None and count_launches:
-            self.launcher = LaunchCounter(self.agent_settings)
+            self.launcher = LaunchCounter(
+                self.agent_settings, egress=settings.block_private_addresses
+            )
         self.app = create_app(
             settings,
             agent_settings=self.agent_settings,

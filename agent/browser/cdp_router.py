@@ -17,12 +17,14 @@ and enabled domains per session. The router then only rewrites and routes:
   event on a child session to the client that attached it; ``Target.attachedToTarget`` and
   ``Target.detachedFromTarget`` keep that ownership up to date;
 * every client but the owner (the session's own connection) is kept from the machine the browser
-  runs on (``agent.browser.cdp_guard``): no ``file://`` pages, no paths, downloads only into the
-  session's own folder, no closing the browser for everyone;
+  runs on (``agent.browser.cdp_guard``): only allowlisted methods, flat sessions only (so every
+  command is a message of its own, checked here), no ``file://`` pages, no paths, downloads
+  only into the session's own folder, no closing the browser for everyone;
 * a client that goes away has its browser session detached, and its child sessions with it;
 * on a browser that other sessions share, every client is confined to the session's browser
-  context (``agent.browser.cdp_confine``), on each browser session it holds (the one the router
-  gave it, and any more it attaches with ``Target.attachToBrowserTarget``).
+  context (``agent.browser.cdp_confine``), on every session it holds: the browser sessions (the
+  one the router gave it, and any more it attaches with ``Target.attachToBrowserTarget``) and
+  its pages' and workers' sessions at any depth.
 
 The upstream is anything that sends and receives CDP messages as text (``CdpUpstream``): the
 pipe of a local Chromium, or a WebSocket to a remote one.
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.browser.cdp_confine import Confinement
+from agent.browser.cdp_downloads import DOWNLOAD_EVENTS, Download, DownloadLimits
 from agent.browser.cdp_guard import refusal
 
 __all__ = ["CdpClient", "CdpRouter", "CdpUpstream", "PipeUpstream"]
@@ -52,6 +55,7 @@ log = logging.getLogger(__name__)
 # How Chromium ends a message addressed to a session: this member, the id, '"}'.
 _SESSION_MEMBER = ',"sessionId":"'
 _SESSION_NOT_FOUND = {"code": -32001, "message": "Session with given id not found."}
+_SET_DOWNLOADS = frozenset({"Browser.setDownloadBehavior", "Page.setDownloadBehavior"})
 
 
 class CdpUpstream(Protocol):
@@ -128,8 +132,16 @@ class PipeUpstream:
 class CdpRouter:
     """Routes CDP between one upstream and many clients; see the module docstring."""
 
-    def __init__(self, upstream: CdpUpstream, *, context_id: str | None = None) -> None:
-        """``context_id``: confine every client to this browser context (a shared browser)."""
+    def __init__(
+        self,
+        upstream: CdpUpstream,
+        *,
+        context_id: str | None = None,
+        downloads_dir: str | None = None,
+    ) -> None:
+        """``context_id``: confine every client to this browser context (a shared browser);
+        ``downloads_dir``: where clients' downloads go (a boxed browser's own downloads folder),
+        instead of a folder made on first use."""
         self._upstream = upstream
         self._confinement = Confinement(context_id) if context_id else None
         self._discovering: asyncio.Task[dict[str, Any]] | None = None
@@ -139,7 +151,10 @@ class CdpRouter:
         self._by_session: dict[str, _Attached] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
-        self._downloads_dir: str | None = None
+        self._downloads_dir: str | None = downloads_dir
+        self._limits: DownloadLimits | None = None
+        self._download_folders: set[str] = set()
+        self._stopping: set[asyncio.Task[None]] = set()
         self.on_lost: Callable[[], Awaitable[None] | None] | None = None
 
     @property
@@ -150,6 +165,20 @@ class CdpRouter:
         """Confine every client from now on to browser context ``context_id`` (call before the
         first client is served)."""
         self._confinement = Confinement(context_id)
+
+    def limit_downloads(self, max_file_bytes: int, quota_bytes: int) -> None:
+        """Cancel any download larger than ``max_file_bytes``, and any that would take the
+        session's downloads past ``quota_bytes`` in all (``agent.browser.cdp_downloads``)."""
+        self._limits = DownloadLimits(max_file_bytes, quota_bytes)
+
+    async def download_notes(self) -> list[str]:
+        """What the download limits stopped since the last call, one sentence each (after the
+        cancellations under way, for a second at most)."""
+        if self._limits is None:
+            return []
+        if self._stopping:
+            await asyncio.wait(set(self._stopping), timeout=1.0)
+        return self._limits.take_notes()
 
     def start(self) -> None:
         """Start reading the upstream (call once, inside the event loop)."""
@@ -224,12 +253,17 @@ class CdpRouter:
         if not isinstance(params, dict):
             params = message["params"] = {}
         refused = None if attached.owner else refusal(method, params, self._downloads)
+        folder = params.get("downloadPath")
+        if method in _SET_DOWNLOADS and isinstance(folder, str) and refused is None:
+            # Where the limits may remove a download: the owner's folder, or the session's own
+            # (every other client's is rewritten to it), never one a client named.
+            if attached.owner or folder == self._downloads_dir:
+                self._download_folders.add(folder)
         if refused is None and self._confinement is not None:
-            if session in (None, attached.browser_session) or session in attached.browser_sessions:
-                refused = self._confinement.refusal(method, params)
-            elif method.startswith("Target.") and "targetId" in params:
-                if not self._confinement.owns_target(params["targetId"]):
-                    refused = "No target with given id found."
+            browser_level = (
+                session in (None, attached.browser_session) or session in attached.browser_sessions
+            )
+            refused = self._confinement.refusal(method, params, browser_level=browser_level)
         if refused is not None:
             answer: dict[str, Any] = {
                 "id": client_id,
@@ -342,6 +376,8 @@ class CdpRouter:
             method = text[11 : text.find('"', 11)]
             if method.startswith("Target.") or not text.endswith('"}'):
                 return False
+            if self._limits is not None and method in DOWNLOAD_EVENTS:
+                return False
             start = text.rfind(_SESSION_MEMBER)
             if start < 0:
                 return False
@@ -381,6 +417,8 @@ class CdpRouter:
         attached = self._by_session.get(session) if session else None
         event = message.get("method")
         params = message.get("params") or {}
+        if self._limits is not None and event in DOWNLOAD_EVENTS:
+            self._watch_download(str(event), params)
         if self._confinement is not None:
             shown = self._confinement.shows(message)
             self._confinement.learn(message)
@@ -399,6 +437,52 @@ class CdpRouter:
         if session == attached.browser_session:
             del message["sessionId"]
         await self._reply(attached, message)
+
+    def _watch_download(self, event: str, params: dict[str, Any]) -> None:
+        assert self._limits is not None
+        download = self._limits.observe(event, params)
+        if download is None:
+            return
+        if download.removed:
+            if self._remove_download(download):
+                self._limits.stopped(download, how="removed")
+            return
+        task = asyncio.get_running_loop().create_task(self._cancel_download(download))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _cancel_download(self, download: Download) -> None:
+        assert self._limits is not None
+        params: dict[str, Any] = {"guid": download.guid}
+        if self._confinement is not None:
+            params["browserContextId"] = self._confinement.context_id
+        try:
+            await self.call("Browser.cancelDownload", params)
+        except ConnectionError:
+            # Not this context's download (a shared browser tells every session of all of them),
+            # or it has just finished: then the completed event removes its file.
+            if not download.removed and download.state != "completed":
+                self._limits.forget(download)
+            return
+        self._remove_download(download)  # what Chromium had written, if it left it
+        self._limits.stopped(download, how="cancelled")
+
+    def _remove_download(self, download: Download) -> bool:
+        """Remove a download's file from the folders downloads were sent to: named by its guid
+        (``allowAndName``, and ``.crdownload`` while it is written) or, when it is that
+        download's size, by its name."""
+        removed = False
+        for folder in self._download_folders:
+            by_guid = [os.path.join(folder, download.guid + end) for end in ("", ".crdownload")]
+            by_name = []
+            if download.name and os.path.basename(download.name) == download.name:
+                by_name = [os.path.join(folder, download.name)]
+            for path in by_guid + by_name:
+                with contextlib.suppress(OSError):
+                    if path in by_guid or os.path.getsize(path) == download.received:
+                        os.remove(path)
+                        removed = True
+        return removed
 
     async def _let_go(self, session: str, params: dict[str, Any]) -> None:
         """Release a target of another context that auto-attach attached: let it run if it

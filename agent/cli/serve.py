@@ -13,9 +13,13 @@ import errno
 import logging
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from agent.config import Settings
+    from agent.server import ServerSettings
 
 __all__ = ["EXIT_PORT_IN_USE", "register"]
 
@@ -72,17 +76,10 @@ def _serve(args: argparse.Namespace) -> int:
     with listening:
         import uvicorn
 
-        from agent.executors.box_check import check_code_box
         from agent.mcp import mount
         from agent.server import create_app
 
-        # A sandbox that cannot run code is a start-up error, not a failure of the first call.
-        check_code_box(agent_settings)
-        if agent_settings.sandbox is None:
-            log.warning(
-                "AGENT_SANDBOX=none: code runs as this server's own user, with its files and "
-                "network. Use it for a trusted single user only."
-            )
+        _check_boxes(settings, agent_settings)
         app = create_app(settings, agent_settings=agent_settings)
         mount(app)  # MCP over Streamable HTTP at /mcp, behind the same API keys
         server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
@@ -95,6 +92,27 @@ def _serve(args: argparse.Namespace) -> int:
     if not server.started:
         raise ConfigError("the server did not start: its start-up failed (see the log above).")
     return 0
+
+
+def _check_boxes(settings: ServerSettings, agent_settings: Settings) -> None:
+    """A code box that cannot run code, or a browser box that cannot be made, is a start-up
+    error, not a failure of the first code call or scrape."""
+    from agent.browser.launch import check_browser_box
+    from agent.executors.box_check import check_code_box
+
+    check_code_box(agent_settings)
+    if not settings.browser_endpoints or any(e.kind == "local" for e in settings.browser_endpoints):
+        check_browser_box(agent_settings)
+    if agent_settings.sandbox is None:
+        log.warning(
+            "AGENT_SANDBOX=none: code runs as this server's own user, with its files and "
+            "network. Use it for a trusted single user only."
+        )
+    if agent_settings.browser_sandbox is None:
+        log.warning(
+            "AGENT_BROWSER_SANDBOX=none: each session's browser runs as this server's own user, "
+            "with its files. Use it for a trusted single user only."
+        )
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -255,7 +256,9 @@ class SessionExecutors:
             raise _not_started(language, exc) from exc
         if language == "bash":
             try:
-                return await self._run_bash(launcher, code, timeout_s)
+                return await _told_of_downloads(
+                    session, await self._run_bash(launcher, code, timeout_s)
+                )
             except ExecutorStartError as exc:  # the sandbox went away under the call
                 raise _not_started(language, exc) from exc
         async with self._locks[language]:
@@ -274,7 +277,7 @@ class SessionExecutors:
             restart = asyncio.create_task(self._restart(language))
             self._restarts.add(restart)
             restart.add_done_callback(self._restarts.discard)
-        return result
+        return await _told_of_downloads(session, result)
 
     async def _restart(self, language: Language) -> None:
         try:
@@ -390,6 +393,15 @@ class SessionExecutors:
         session = self._session()
         if session is not None:
             _by_session.pop(session, None)
+
+
+async def _told_of_downloads(session: BrowserSession, result: CodeResult) -> CodeResult:
+    """``result`` with a line on stderr for each download the browser's limits stopped."""
+    notes = await session.handle.router.download_notes()
+    if not notes:
+        return result
+    stderr = result.stderr + ("\n" if result.stderr and not result.stderr.endswith("\n") else "")
+    return dataclasses.replace(result, stderr=stderr + "\n".join(notes) + "\n")
 
 
 def _not_started(language: Language, exc: Exception) -> ExecutorStartError:

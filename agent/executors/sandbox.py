@@ -36,11 +36,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.browser.bwrap import UID_RANGE, allocate_uid
+from agent.browser.bwrap import release_uid as _release_uid
 from agent.config import Settings
 from agent.errors import ConfigError, ExecutorStartError
 from agent.executors.launcher import Layout
@@ -68,26 +69,15 @@ _ETC_FILES = (
     "ca-certificates", "ca-certificates.conf", "alternatives", "ld.so.cache", "ld.so.conf",
     "ld.so.conf.d", "localtime", "mime.types",
 )  # fmt: skip
-_UID_BASE = 61000
-_UID_RANGE = 1000
-_uids_in_use: set[int] = set()
-_uid_lock = threading.Lock()
 _START_TIMEOUT_S = 20.0
 
 
 def _allocate_uid() -> int:
-    with _uid_lock:
-        for offset in range(_UID_RANGE):
-            uid = _UID_BASE + (os.getpid() * 7 + offset) % _UID_RANGE
-            if uid not in _uids_in_use:
-                _uids_in_use.add(uid)
-                return uid
-    raise ExecutorStartError(f"all {_UID_RANGE} sandbox users are in use")
-
-
-def _release_uid(uid: int | None) -> None:
-    with _uid_lock:
-        _uids_in_use.discard(uid or -1)
+    # One allocator for code boxes and browser boxes: they never share a user.
+    uid = allocate_uid()
+    if uid is None:
+        raise ExecutorStartError(f"all {UID_RANGE} sandbox users are in use")
+    return uid
 
 
 def check_sandbox(settings: Settings) -> None:

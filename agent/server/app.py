@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.browser.box import BoxOptions
 from agent.browser.providers import Endpoint, open_browser
 from agent.config import Settings, load_settings
 from agent.errors import ConfigError
@@ -18,18 +19,22 @@ from agent.models import create_model
 from agent.server import cdp_proxy, live_view, routes
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.profiles import ProfileStore
+from agent.server.redaction import install_redaction
 from agent.server.registry import RemoteFactory, SessionFactory, SessionRegistry
 from agent.server.replicas import ReplicaForwarder
 from agent.server.scrape import ServedBrowserSession
 from agent.server.settings import ServerSettings
 from agent.server.state import ServerState
 from agent.server.store import RedisStore, open_store, replica_id
+from agent.server.trusted_host import HostCheck
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.models.base import Model
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "build_state", "create_app"]
+__all__ = [
+    "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "bound_downloads", "build_state", "create_app"
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(ReplicaForwarder)
     app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(HostCheck)  # the outermost: before anything builds a link or forwards
     app.include_router(routes.router)
     app.include_router(live_view.router)
     app.include_router(cdp_proxy.router)
@@ -119,11 +125,16 @@ def build_state(
     """
     settings = settings if settings is not None else ServerSettings()
     agent_settings = agent_settings if agent_settings is not None else load_settings()
+    model_keys = (agent_settings.openai_api_key, agent_settings.anthropic_api_key)
+    install_redaction(
+        [key.get_secret_value() for key in [*settings.api_keys, *model_keys] if key is not None]
+    )
     store = open_store(settings.redis_url)
     registry = SessionRegistry(
         settings,
         ProfileStore(settings.profiles_dir, leases=store),
-        session_factory or _local_browser_factory(agent_settings),
+        session_factory
+        or _local_browser_factory(agent_settings, egress=settings.block_private_addresses),
         remote_factory=_remote_browser_factory(agent_settings),
         store=store,
         replica=replica_id(settings.own_url()) if store.shared else "local",
@@ -143,25 +154,43 @@ def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:
         handle = await open_browser(
             endpoint, context_id=context_id, timeout_s=agent_settings.navigation_timeout
         )
-        return ServedBrowserSession(
-            handle,
-            action_timeout_s=agent_settings.action_timeout,
-            navigation_timeout_s=agent_settings.navigation_timeout,
+        return bound_downloads(
+            ServedBrowserSession(
+                handle,
+                action_timeout_s=agent_settings.action_timeout,
+                navigation_timeout_s=agent_settings.navigation_timeout,
+            ),
+            agent_settings,
         )
 
     return open_remote
 
 
-def _local_browser_factory(agent_settings: Settings) -> SessionFactory:
+def _local_browser_factory(agent_settings: Settings, *, egress: bool) -> SessionFactory:
+    # A box per browser (AGENT_BROWSER_SANDBOX); egress through its checkpoint when private
+    # addresses are blocked.
+    box = BoxOptions.from_settings(agent_settings, egress=egress)
+
     async def start() -> BrowserSession:
-        return await ServedBrowserSession.start(
+        session = await ServedBrowserSession.start(
             executable=str(agent_settings.browser_path) if agent_settings.browser_path else None,
             headless=agent_settings.headless,
             action_timeout_s=agent_settings.action_timeout,
             navigation_timeout_s=agent_settings.navigation_timeout,
+            box=box,
         )
+        return bound_downloads(session, agent_settings)
 
     return start
+
+
+def bound_downloads(session: BrowserSession, agent_settings: Settings) -> BrowserSession:
+    """Give a session's browser the download limits of its code: no file larger than
+    AGENT_SANDBOX_FILE_SIZE_MB, no more in all than AGENT_SANDBOX_TMP_MB (at least one file)."""
+    file_bytes = agent_settings.sandbox_file_size_mb * 1024 * 1024
+    quota = max(file_bytes, agent_settings.sandbox_tmp_mb * 1024 * 1024)
+    session.handle.router.limit_downloads(file_bytes, quota)
+    return session
 
 
 class _BodySizeLimit:

@@ -78,8 +78,14 @@ class ServerSettings(BaseSettings):
     port: int = Field(default=3002, ge=0, le=65535, description="Port; 0 picks a free one.")
     public_url: str | None = Field(
         default=None,
-        description="Base URL clients reach this server at, for live-view links; None: the "
-        "request's own base URL.",
+        description="Base URL clients reach this server at, for cdpUrl and live-view links; "
+        "None: the request's own, when its Host is trusted (see allowed_hosts).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names, comma-separated, that requests may name besides the address "
+        "the server listens on (a load balancer's name); .example.com allows its subdomains, "
+        "* any name. A request naming another Host is answered 400.",
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
@@ -203,6 +209,13 @@ class ServerSettings(BaseSettings):
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
         return value
 
     @field_validator("browser_endpoints", mode="before")

@@ -161,6 +161,10 @@ class SessionStore(ABC):
     @abstractmethod
     async def alive(self, replica: str) -> bool: ...
 
+    async def replica_urls(self) -> set[str]:
+        """The URLs of the replicas whose heartbeat is current (none for a store of one)."""
+        return set()
+
     @abstractmethod
     async def claim_sweep(self, replica: str, ttl_s: float) -> bool:
         """Whether ``replica`` may sweep (expire sessions of gone replicas) for ``ttl_s``: one
@@ -423,6 +427,11 @@ class RedisStore(SessionStore):
 
     async def alive(self, replica: str) -> bool:
         return bool(await self._redis.exists(self._key("replica", replica)))
+
+    async def replica_urls(self) -> set[str]:
+        prefix = self._key("replica", "")
+        keys = [key async for key in self._redis.scan_iter(match=prefix + "*", count=100)]
+        return {replica_url(str(key)[len(prefix) :]) for key in keys}
 
     async def claim_sweep(self, replica: str, ttl_s: float) -> bool:
         key = self._key("sweeper")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agent.models import tool_call
@@ -199,3 +200,23 @@ def test_a_replica_restarted_at_its_url_frees_what_its_predecessors_lost_session
     assert again.status_code == 200, again.text
     lost = assert_error(a.interact(scrape_id, code="1", language="python"), 410, "replica")
     assert lost["code"] == "SESSION_LOST"
+
+
+def test_a_forwarded_request_keeps_its_clients_host_and_a_forged_one_is_refused(
+    replicas: Any, site: str
+) -> None:
+    """Replica b serves a's session through a's forwarding, with the Host the client used at b
+    (b's own address, a live replica's, so a accepts it); a forged Host is refused at either,
+    forwarded marker or not."""
+    a, b = replicas([{"kind": "local"}])
+    scrape_id = a.scrape(f"{site}/form.html").json()["data"]["metadata"]["scrapeId"]
+    links = b.interact(scrape_id, code="1", language="python").json()
+    assert links["cdpUrl"].startswith(b.url.replace("http://", "ws://") + "/v2/cdp/"), links
+    assert links["liveViewUrl"].startswith(b.url + "/v2/live/"), links
+    path = f"/v2/scrape/{scrape_id}/interact"
+    code = {"code": "1", "language": "python"}
+    forged = {"Host": "evil.example"}
+    assert_error(httpx.post(b.url + path, json=code, headers=forged, timeout=60), 400)
+    forwarded = {**forged, "x-agent-forwarded": "1"}
+    assert_error(httpx.post(a.url + path, json=code, headers=forwarded, timeout=60), 400)
+    b.stop_session(scrape_id)
