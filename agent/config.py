@@ -187,7 +187,9 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "No model configured: set AGENT_MODEL to a model id such as "
                 '"openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6" or "ollama:qwen3" '
-                f"(or put model = ... in the TOML file named by {CONFIG_ENV_VAR})."
+                f"(or put model = ... in the TOML file named by {CONFIG_ENV_VAR}); "
+                "AGENT_MODEL=demo tries it without a key (an offline demo model that follows "
+                "simple commands: click, fill, read)."
             )
         return self.model
 

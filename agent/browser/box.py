@@ -255,6 +255,14 @@ class BrowserBox:
 def _box_argv(box: BrowserBox, chromium: list[str]) -> list[str]:
     bwrap = shutil.which("bwrap") or "bwrap"
     argv = [bwrap, *system_mounts(_ETC_FILES), "--ro-bind-try", *["/var/cache/fontconfig"] * 2]
+    tmp_size = str(_TMP_MB * 1024 * 1024)
+    argv += [
+        "--dev", "/dev",
+        "--size", tmp_size, "--perms", "1777", "--tmpfs", "/dev/shm",
+        "--proc", "/proc",
+        "--size", tmp_size, "--perms", "1777", "--tmpfs", "/tmp",
+    ]  # fmt: skip
+    # After the box's own /tmp, which would hide them: a server's virtualenv under /tmp.
     install = os.path.dirname(os.path.realpath(box.binary))
     if not install.startswith("/usr/"):  # Chrome in /opt, Playwright's build in a home
         argv += [*parent_dirs(install), "--ro-bind", install, install]
@@ -263,12 +271,7 @@ def _box_argv(box: BrowserBox, chromium: list[str]) -> list[str]:
             argv += [*parent_dirs(prefix), "--ro-bind", prefix, prefix]
         argv += ["--perms", "0755", "--dir", os.path.dirname(_BOX_START)]
         argv += ["--ro-bind", str(_START), _BOX_START]
-    tmp_size = str(_TMP_MB * 1024 * 1024)
     argv += [
-        "--dev", "/dev",
-        "--size", tmp_size, "--perms", "1777", "--tmpfs", "/dev/shm",
-        "--proc", "/proc",
-        "--size", tmp_size, "--perms", "1777", "--tmpfs", "/tmp",
         *parent_dirs(box.profile),
         "--bind", str(box.profile), str(box.profile),
         "--bind", str(box.downloads), str(box.downloads),

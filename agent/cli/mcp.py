@@ -44,14 +44,16 @@ def _mcp(args: argparse.Namespace) -> int:
 async def _serve() -> None:
     from agent.browser.launch import check_browser_box
     from agent.config import load_settings
-    from agent.executors.sandbox import check_sandbox
+    from agent.executors.box_check import check_code_box
     from agent.mcp import serve_stdio
+    from agent.models import check_model
     from agent.server import ServerSettings, build_state
 
     agent_settings = load_settings()
+    check_model(agent_settings)  # a missing key stops it now, not the first interact prompt
     # As for `agent serve`: the interact tool runs code, in the sandbox; one that cannot be set
     # up is a start-up error, not a failure of the first code call.
-    check_sandbox(agent_settings)
+    check_code_box(agent_settings)
     overrides: dict[str, Any] = {}
     if "AGENT_WARM_BROWSERS" not in os.environ:
         # One client per process, which may sit idle all day: start a browser when it is used.
