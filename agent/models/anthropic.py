@@ -7,7 +7,7 @@ The 2.x SDK sends API version 2026-10-21, which rejects sampling parameters, so
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import anthropic
 from anthropic import AsyncAnthropic, omit
@@ -36,52 +36,24 @@ from agent.messages import (
     UserMessage,
 )
 from agent.models.protocol import ModelRequest
-from agent.models.retry import RetryPolicy, SdkErrors
+from agent.models.retry import SdkErrors
 from agent.models.sdk import SdkModel
 
 __all__ = ["AnthropicModel", "from_anthropic_message", "to_anthropic_request", "to_anthropic_tools"]
 
 
 class AnthropicModel(SdkModel[AsyncAnthropic, AnthropicMessage]):
-    """A Claude model behind the Anthropic Messages API, with tool use.
+    """A Claude model behind the Anthropic Messages API, with tool use (529 overloaded is
+    retried like any 5xx). Arguments as for :class:`~agent.models.sdk.SdkModel`; ``base_url``
+    None is the SDK's default, ``https://api.anthropic.com``."""
 
-    Args:
-        model_name: e.g. ``claude-sonnet-4-6``.
-        api_key: the Anthropic key.
-        base_url: API root; None for the SDK default (``https://api.anthropic.com``).
-        timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
-        retry: backoff for 429, 5xx (including 529 overloaded), timeouts and connection errors.
-        client: a ready client, e.g. for tests; the other connection arguments are then unused.
-        http_client: an ``httpx2.AsyncClient`` for the SDK to send through (cassettes).
-    """
-
+    sdk_client = AsyncAnthropic
+    default_provider = "anthropic"
     sdk_errors = SdkErrors(
         status=anthropic.APIStatusError,
         timeout=anthropic.APITimeoutError,
         connection=anthropic.APIConnectionError,
     )
-
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        api_key: str,
-        base_url: str | None = None,
-        timeout_s: float = 60.0,
-        retry: RetryPolicy | None = None,
-        client: AsyncAnthropic | None = None,
-        http_client: Any = None,
-    ) -> None:
-        client = client or AsyncAnthropic(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout_s,
-            max_retries=0,
-            http_client=http_client,
-        )
-        super().__init__(
-            model_name, provider="anthropic", client=client, api_key=api_key, retry=retry
-        )
 
     async def send(self, request: ModelRequest) -> AnthropicMessage:
         """One Messages request."""

@@ -30,7 +30,7 @@ from agent.messages import (
     UserMessage,
 )
 from agent.models.protocol import ModelRequest
-from agent.models.retry import RetryPolicy, SdkErrors
+from agent.models.retry import SdkErrors
 from agent.models.sdk import SdkModel
 
 __all__ = [
@@ -41,50 +41,19 @@ __all__ = [
     "to_openai_tools",
 ]
 
-# Compatible servers need no key, but the SDK insists on one.
-_NO_KEY = "no-key-needed"
-
 
 class OpenAIModel(SdkModel[AsyncOpenAI, ChatCompletion]):
-    """A model behind the OpenAI Chat Completions API, with tool calling.
+    """A model behind the OpenAI Chat Completions API, with tool calling: OpenAI's, or a
+    compatible server's (``provider="openai-compatible"`` or ``"ollama"``, with ``base_url``).
+    Arguments as for :class:`~agent.models.sdk.SdkModel`."""
 
-    Args:
-        model_name: the provider's model name, e.g. ``gpt-4.1-mini`` or ``qwen3``.
-        api_key: sent as a bearer token; None for servers that need none.
-        base_url: API root such as ``http://127.0.0.1:11434/v1``; None for the SDK default.
-        provider: ``openai``, ``openai-compatible`` or ``ollama``; names errors and the model id.
-        timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
-        retry: backoff for 429, 5xx, timeouts and connection errors.
-        client: a ready client, e.g. for tests; the other connection arguments are then unused.
-        http_client: an ``httpx.AsyncClient`` for the SDK to send through (cassettes).
-    """
-
+    sdk_client = AsyncOpenAI
+    default_provider = "openai"
     sdk_errors = SdkErrors(
         status=openai.APIStatusError,
         timeout=openai.APITimeoutError,
         connection=openai.APIConnectionError,
     )
-
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        api_key: str | None,
-        base_url: str | None = None,
-        provider: str = "openai",
-        timeout_s: float = 60.0,
-        retry: RetryPolicy | None = None,
-        client: AsyncOpenAI | None = None,
-        http_client: Any = None,
-    ) -> None:
-        client = client or AsyncOpenAI(
-            api_key=api_key or _NO_KEY,
-            base_url=base_url,
-            timeout=timeout_s,
-            max_retries=0,
-            http_client=http_client,
-        )
-        super().__init__(model_name, provider=provider, client=client, api_key=api_key, retry=retry)
 
     async def send(self, request: ModelRequest) -> ChatCompletion:
         """One Chat Completions request."""

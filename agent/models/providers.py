@@ -110,28 +110,13 @@ class ProviderSpec:
 def _openai_chat(options: ModelOptions) -> Model:
     from agent.models.openai import OpenAIModel
 
-    return OpenAIModel(
-        options.name,
-        api_key=options.api_key,
-        base_url=options.base_url,
-        provider=options.provider,
-        timeout_s=options.timeout_s,
-        retry=options.retry,
-        http_client=options.http_client,
-    )
+    return OpenAIModel.from_options(options)
 
 
 def _anthropic_messages(options: ModelOptions) -> Model:
     from agent.models.anthropic import AnthropicModel
 
-    return AnthropicModel(
-        options.name,
-        api_key=options.api_key or "",
-        base_url=options.base_url,
-        timeout_s=options.timeout_s,
-        retry=options.retry,
-        http_client=options.http_client,
-    )
+    return AnthropicModel.from_options(options)
 
 
 def _demo(options: ModelOptions) -> Model:

@@ -147,47 +147,45 @@ def to_model_error(
             provider=info.provider,
         )
     status = _status(exc)
-    prefix = f"{where} answered HTTP {status}: {_detail(exc)}."
+    kind, advice = _status_advice(status, info, tries)
+    return kind(
+        f"{where} answered HTTP {status}: {_detail(exc)}. {advice}",
+        provider=info.provider,
+        status=status,
+    )
+
+
+def _status_advice(status: int, info: ProviderInfo, tries: str) -> tuple[type[ModelError], str]:
+    """The error an HTTP status becomes, and what to do about it."""
+    hosted = info.hosted
     if status in (401, 403):
         if info.key_sent:
             key = f"{info.key_env} holds a valid key for this provider"
         else:
             set_one = f" (or set {info.key_env} for it)" if info.key_env else ""
             key = f"the server accepts requests without a key{set_one}"
-        return ModelAuthError(
-            f"{prefix} The credentials were rejected: check that {key}.",
-            provider=info.provider,
-            status=status,
-        )
+        return ModelAuthError, f"The credentials were rejected: check that {key}."
     if status == 404:
         api_root = "" if hosted else ", and that AGENT_BASE_URL is the API root (often .../v1)"
-        return ModelError(
-            f"{prefix} Check the model name {info.model_name!r} in AGENT_MODEL is right and "
-            f"available to this account or server{api_root}.",
-            provider=info.provider,
-            status=status,
+        return ModelError, (
+            f"Check the model name {info.model_name!r} in AGENT_MODEL is right and available "
+            f"to this account or server{api_root}."
         )
     if status == 429:
-        return ModelRateLimitError(
-            f"{prefix} Still rate limited {tries}: wait and try again, send fewer requests at "
-            "once, or check the account's quota and billing (AGENT_MODEL_RETRIES sets retries).",
-            provider=info.provider,
-            status=status,
+        return ModelRateLimitError, (
+            f"Still rate limited {tries}: wait and try again, send fewer requests at once, or "
+            "check the account's quota and billing (AGENT_MODEL_RETRIES sets retries)."
         )
     if status >= 500:
         check = "try again later" if hosted else "check the server's logs"
-        return ModelError(
-            f"{prefix} The provider kept failing {tries}; it may be down or overloaded: {check}, "
-            f"and check AGENT_BASE_URL ({info.base_url}) points at a working server.",
-            provider=info.provider,
-            status=status,
+        return ModelError, (
+            f"The provider kept failing {tries}; it may be down or overloaded: {check}, and "
+            f"check AGENT_BASE_URL ({info.base_url}) points at a working server."
         )
-    return ModelError(
-        f"{prefix} The provider rejected the request: check that model {info.model_name!r} "
-        "supports tool calling and accepts these settings (models that accept only their "
-        "default temperature need AGENT_TEMPERATURE=none).",
-        provider=info.provider,
-        status=status,
+    return ModelError, (
+        f"The provider rejected the request: check that model {info.model_name!r} supports "
+        "tool calling and accepts these settings (models that accept only their default "
+        "temperature need AGENT_TEMPERATURE=none)."
     )
 
 

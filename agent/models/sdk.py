@@ -1,22 +1,27 @@
 """What the backends built on an official SDK share: the client, retries and error mapping.
 
-A wire module (``openai.py``, ``anthropic.py``) subclasses :class:`SdkModel` and writes only its
-translation: :meth:`SdkModel.send` (neutral request to one SDK call) and :meth:`SdkModel.parse`
-(the SDK's answer to a neutral response). Retrying, turning SDK exceptions into the ModelError
-tree with advice from the provider table, the model id and closing are done here once.
+A wire module (``openai.py``, ``anthropic.py``) subclasses :class:`SdkModel` and writes only what
+is its own: its SDK's client class and exceptions, :meth:`SdkModel.send` (a neutral request as
+one SDK call) and :meth:`SdkModel.parse` (the SDK's answer as a neutral response). Making the
+client, retrying, turning SDK exceptions into the ModelError tree with advice from the provider
+table, the model id and closing are done here once.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from agent.messages import ModelResponse
 from agent.models.protocol import ModelBase, ModelRequest
-from agent.models.providers import provider_spec
+from agent.models.providers import ModelOptions, provider_spec
 from agent.models.retry import ProviderInfo, RetryPolicy, SdkErrors, call_with_retries
 
 __all__ = ["SdkClient", "SdkModel"]
+
+# A server that needs no key (a local one) still gets one: the SDKs insist.
+_NO_KEY = "no-key-needed"
 
 
 class SdkClient(Protocol):
@@ -36,40 +41,71 @@ class SdkModel(ModelBase, Generic[ClientT, AnswerT]):
     """A model behind a provider's official SDK client.
 
     Args:
-        model_name: the provider's model name, e.g. ``gpt-4.1-mini``.
-        provider: its row in the provider table (``agent.models.providers``).
-        client: the SDK client, made without SDK retries: retries are ours (tenacity), so
-            backoff is configurable and errors are mapped once.
-        api_key: the key the client sends, if any (errors then blame the key, not its absence).
+        model_name: the provider's model name, e.g. ``gpt-4.1-mini`` or ``claude-sonnet-4-6``.
+        api_key: the key the client sends; None where the server needs none.
+        base_url: API root such as ``http://127.0.0.1:11434/v1``; None for the SDK's default.
+        provider: its row in the provider table (``agent.models.providers``); names errors and
+            the model id. Defaults to the wire's own provider.
+        timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
         retry: backoff for 429, 5xx, timeouts and connection errors.
+        client: a ready SDK client, e.g. for tests; the connection arguments are then unused.
+        http_client: an ``AsyncClient`` of the SDK's HTTP library to send through (the evals
+            and wire tests hand in one whose transport replays or records a cassette).
     """
 
+    sdk_client: ClassVar[Callable[..., Any]]
+    """The SDK's async client class (``AsyncOpenAI``)."""
     sdk_errors: ClassVar[SdkErrors]
     """The SDK's exception classes."""
+    default_provider: ClassVar[str]
 
     def __init__(
         self,
         model_name: str,
         *,
-        provider: str,
-        client: ClientT,
         api_key: str | None,
-        retry: RetryPolicy | None,
+        base_url: str | None = None,
+        provider: str | None = None,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        client: ClientT | None = None,
+        http_client: Any = None,
     ) -> None:
-        spec = provider_spec(provider)
+        self.provider = provider or self.default_provider
+        spec = provider_spec(self.provider)
         self.model_name = model_name
-        self.provider = provider
-        self.model_id = f"{provider}:{model_name}"
+        self.model_id = f"{self.provider}:{model_name}"
         self.retry = retry or RetryPolicy()
-        self.client = client
+        # Retries are ours (tenacity), so the client is made without the SDK's: backoff is
+        # configurable and errors are mapped once.
+        self.client: ClientT = client or self.sdk_client(
+            api_key=api_key or _NO_KEY,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=0,
+            http_client=http_client,
+        )
         self._info = ProviderInfo(
-            provider,
+            self.provider,
             model_name,
-            str(client.base_url),
+            str(self.client.base_url),
             spec.key_env,
             key_sent=spec.key_required or bool(api_key),
             hosted=spec.hosted,
             start_hint=spec.start_hint,
+        )
+
+    @classmethod
+    def from_options(cls, options: ModelOptions) -> Self:
+        """The model the provider table's factory builds from resolved options."""
+        return cls(
+            options.name,
+            api_key=options.api_key,
+            base_url=options.base_url,
+            provider=options.provider,
+            timeout_s=options.timeout_s,
+            retry=options.retry,
+            http_client=options.http_client,
         )
 
     async def answer(self, request: ModelRequest) -> ModelResponse:
