@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.models.anthropic import AnthropicModel
-    from agent.models.base import check_model, create_model
+    from agent.models.base import check_model, create_model, model_keys
     from agent.models.demo import DemoModel
     from agent.models.openai import OpenAIModel
     from agent.models.protocol import Model, ModelBase, ModelRequest
@@ -55,6 +55,7 @@ __all__ = [
     "ScriptedTurn",
     "check_model",
     "create_model",
+    "model_keys",
     "parse_model_id",
     "provider_spec",
     "tool_call",
@@ -65,7 +66,7 @@ _HOME = {
     "DemoModel": "agent.models.demo",
     "OpenAIModel": "agent.models.openai",
     "RetryPolicy": "agent.models.retry",
-    **dict.fromkeys(("check_model", "create_model"), "agent.models.base"),
+    **dict.fromkeys(("check_model", "create_model", "model_keys"), "agent.models.base"),
     **dict.fromkeys(("Model", "ModelBase", "ModelRequest"), "agent.models.protocol"),
     **dict.fromkeys(
         (

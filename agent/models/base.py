@@ -9,6 +9,7 @@ from agent.errors import ConfigError
 from agent.models.protocol import Model
 from agent.models.providers import (
     OLLAMA_BASE_URL,
+    PROVIDER_SPECS,
     PROVIDERS,
     ModelOptions,
     ProviderSpec,
@@ -24,6 +25,7 @@ __all__ = [
     "Model",
     "check_model",
     "create_model",
+    "model_keys",
     "parse_model_id",
 ]
 
@@ -84,12 +86,23 @@ def create_model(model_id: str, *, settings: Settings | None = None) -> Model:
     return spec.build(options)
 
 
+def model_keys(settings: Settings) -> list[str]:
+    """Every provider key set in ``settings``, for keeping them out of logs."""
+    secrets = [_setting(spec.key_env, settings) for spec in PROVIDER_SPECS if spec.key_env]
+    return sorted({secret.get_secret_value() for secret in secrets if secret is not None})
+
+
+def _setting(key_env: str, settings: Settings) -> SecretStr | None:
+    # Settings holds each key variable as a field of the same name in lower case: the settings
+    # sit below the models and cannot read this table, so a test keeps the two in step.
+    value: SecretStr | None = getattr(settings, key_env.lower())
+    return value
+
+
 def _key(spec: ProviderSpec, settings: Settings, model_id: str) -> str | None:
     if spec.key_env is None:
         return None
-    # Settings holds each key variable as a field of the same name in lower case: the settings
-    # sit below the models and cannot read this table, so a test keeps the two in step.
-    secret: SecretStr | None = getattr(settings, spec.key_env.lower())
+    secret = _setting(spec.key_env, settings)
     if not spec.key_required:
         return secret.get_secret_value() if secret else None
     value = secret.get_secret_value().strip() if secret is not None else ""

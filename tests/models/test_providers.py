@@ -20,6 +20,7 @@ from agent.models import (
     ScriptedRequest,
     check_model,
     create_model,
+    model_keys,
     provider_spec,
 )
 from agent.models.providers import ProviderSpec, recordable_providers
@@ -58,11 +59,13 @@ def test_every_key_variable_is_a_setting_and_every_key_setting_belongs_to_a_prov
     variables = {spec.key_env for spec in PROVIDER_SPECS if spec.key_env}
     key_settings = {name for name in Settings.model_fields if name.endswith("_api_key")}
     assert {variable.lower() for variable in variables} == key_settings
+    assert model_keys(Settings(anthropic_api_key="sk-ant-only")) == ["sk-ant-only"]
     for variable in variables:
         monkeypatch.setenv(variable, f"sk-{variable}")
     settings = Settings()
     for variable in variables:
         assert getattr(settings, variable.lower()).get_secret_value() == f"sk-{variable}"
+    assert model_keys(settings) == sorted(f"sk-{variable}" for variable in variables)
 
 
 def _settings_for(spec: ProviderSpec) -> Settings:
