@@ -1,19 +1,13 @@
 """The backends' wire formats, replayed from cassettes through each provider's real SDK client.
 
-One suite for every recordable provider: each scenario runs once per wire, against
-``cassettes/<provider>_<scenario>.yaml``, with the model the provider table builds. What the
-wires write differently (where the system prompt goes, how tools, tool calls and results are
-sent, stop reasons, reply bodies) is stated per wire, literally, in :class:`OpenAIWire` and
-:class:`AnthropicWire` and in the expected turns below; a new provider adds its own ``Wire``.
-The translators' own quirks are tested per wire at the end.
+One suite for every recordable provider: each scenario runs once per wire (``wires.py``), against
+``cassettes/<provider>_<scenario>.yaml``, with the model the provider table builds. The
+translators' own quirks are tested per wire at the end.
 
 Re-record with ``python -m tests.models.record_cassettes fake`` (see that module).
 """
 
 from __future__ import annotations
-
-from abc import ABC, abstractmethod
-from typing import Any
 
 import pytest
 from anthropic.types import Message as AnthropicMessage
@@ -26,7 +20,6 @@ from agent.messages import (
     ToolCall,
     ToolResult,
     ToolResultMessage,
-    ToolSpec,
     Usage,
     UserMessage,
 )
@@ -34,219 +27,17 @@ from agent.models.anthropic import from_anthropic_message, to_anthropic_request
 from agent.models.openai import from_openai_completion, to_openai_messages
 from evals.provider_server import (
     Reply,
-    anthropic_error,
     anthropic_message,
     chat_completion,
-    chat_error,
-    chat_tool_call,
 )
 from tests.models.record_cassettes import (
-    ANTHROPIC_MODEL,
-    OPENAI_MODEL,
     PAGE,
     SETTINGS,
     SYSTEM,
     CassetteFactory,
 )
+from tests.models.wires import WIRES, Wire
 
-
-class Wire(ABC):
-    """What one provider's wire looks like, as the tests expect it."""
-
-    provider: str
-    model_name: str
-    endpoint: str
-    key_env: str
-    stop_tool: str
-    stop_text: str
-    ids: tuple[str, str, str]
-    """Tool call ids the scripts use."""
-    click: ToolSpec
-    fill: ToolSpec
-
-    @property
-    def tools(self) -> list[ToolSpec]:
-        return [self.click, self.fill]
-
-    @abstractmethod
-    def calls(self, *calls: tuple[str, str, dict[str, Any]]) -> Reply:
-        """An answer calling ``(id, name, arguments)`` tools."""
-
-    @abstractmethod
-    def text(self, text: str) -> Reply:
-        """A text answer."""
-
-    @abstractmethod
-    def after_task(self, body: dict[str, Any]) -> list[Any]:
-        """The sent messages after the system prompt and the task."""
-
-    @abstractmethod
-    def check_first_request(self, body: dict[str, Any]) -> None:
-        """Assert where the system prompt, tools and settings went in a first request."""
-
-    @abstractmethod
-    def usage_reply(self) -> Reply:
-        """An answer whose usage includes cached tokens."""
-
-    @abstractmethod
-    def expected_usage(self, raw: dict[str, Any]) -> Usage:
-        """What the recorded usage ``raw`` must become."""
-
-    @abstractmethod
-    def auth_error(self) -> Reply: ...
-
-    @abstractmethod
-    def rate_limited(self) -> Reply: ...
-
-    @abstractmethod
-    def overloaded(self) -> Reply:
-        """A transient server error the provider sends when busy."""
-
-    @abstractmethod
-    def result_ids(self, messages: list[Any]) -> list[str]:
-        """The call ids the sent tool results answer, in order."""
-
-
-class OpenAIWire(Wire):
-    provider = "openai"
-    model_name = OPENAI_MODEL
-    endpoint = "https://api.openai.com/v1/chat/completions"
-    key_env = "OPENAI_API_KEY"
-    stop_tool, stop_text = "tool_calls", "stop"
-    ids = ("call_q1", "call_a", "call_b")
-    click = ToolSpec(
-        "click",
-        "Click the element with the given snapshot ref.",
-        {
-            "type": "object",
-            "properties": {"ref": {"type": "string", "description": "A ref such as e3."}},
-            "required": ["ref"],
-            "additionalProperties": False,
-        },
-    )
-    fill = ToolSpec(
-        "fill",
-        "Replace the text of the input with the given snapshot ref.",
-        {
-            "type": "object",
-            "properties": {"ref": {"type": "string"}, "text": {"type": "string"}},
-            "required": ["ref", "text"],
-            "additionalProperties": False,
-        },
-    )
-
-    def calls(self, *calls: tuple[str, str, dict[str, Any]]) -> Reply:
-        return chat_completion(tool_calls=[chat_tool_call(*call) for call in calls])
-
-    def text(self, text: str) -> Reply:
-        return chat_completion(text=text)
-
-    def after_task(self, body: dict[str, Any]) -> list[Any]:
-        return list(body["messages"][2:])
-
-    def check_first_request(self, body: dict[str, Any]) -> None:
-        assert body["messages"][0] == {"role": "system", "content": SYSTEM.content}
-        assert [m["role"] for m in body["messages"]] == ["system", "user"]
-        assert body["tools"][0] == {
-            "type": "function",
-            "function": {
-                "name": "click",
-                "description": self.click.description,
-                "parameters": self.click.parameters,
-            },
-        }
-        assert body["max_completion_tokens"] == 256
-        assert body["temperature"] == 0.0
-
-    def usage_reply(self) -> Reply:
-        return chat_completion(
-            text="Two elements.", prompt_tokens=1536, completion_tokens=4, cached_tokens=1024
-        )
-
-    def expected_usage(self, raw: dict[str, Any]) -> Usage:
-        cached = (raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-        return Usage(raw["prompt_tokens"], raw["completion_tokens"], cached)
-
-    def auth_error(self) -> Reply:
-        return chat_error(401, "Incorrect API key provided: invalid-*-key.", code="invalid_api_key")
-
-    def rate_limited(self) -> Reply:
-        return chat_error(429, "Rate limit reached for requests.", type="requests")
-
-    def overloaded(self) -> Reply:
-        return chat_error(503, "The server is overloaded or not ready yet.", type="server_error")
-
-    def result_ids(self, messages: list[Any]) -> list[str]:
-        return [m["tool_call_id"] for m in messages if m["role"] == "tool"]
-
-
-class AnthropicWire(Wire):
-    provider = "anthropic"
-    model_name = ANTHROPIC_MODEL
-    endpoint = "https://api.anthropic.com/v1/messages"
-    key_env = "ANTHROPIC_API_KEY"
-    stop_tool, stop_text = "tool_use", "end_turn"
-    ids = ("toolu_01", "toolu_02", "toolu_03")
-    click = ToolSpec(
-        "click",
-        "Click the element with the given snapshot ref.",
-        {"type": "object", "properties": {"ref": {"type": "string"}}, "required": ["ref"]},
-    )
-    fill = ToolSpec(
-        "fill",
-        "Replace the text of the input with the given snapshot ref.",
-        {
-            "type": "object",
-            "properties": {"ref": {"type": "string"}, "text": {"type": "string"}},
-            "required": ["ref", "text"],
-        },
-    )
-
-    def calls(self, *calls: tuple[str, str, dict[str, Any]]) -> Reply:
-        return anthropic_message(tool_uses=list(calls))
-
-    def text(self, text: str) -> Reply:
-        return anthropic_message(text=text)
-
-    def after_task(self, body: dict[str, Any]) -> list[Any]:
-        return list(body["messages"][1:])
-
-    def check_first_request(self, body: dict[str, Any]) -> None:
-        assert body["system"] == SYSTEM.content
-        assert [m["role"] for m in body["messages"]] == ["user"]
-        assert body["tools"][0] == {
-            "name": "click",
-            "description": self.click.description,
-            "input_schema": self.click.parameters,
-        }
-        assert body["max_tokens"] == 256
-        assert "temperature" not in body  # API version 2026-10-21 rejects sampling parameters
-
-    def usage_reply(self) -> Reply:
-        return anthropic_message(
-            text="Two elements.", input_tokens=300, output_tokens=5, cache_read_input_tokens=900
-        )
-
-    def expected_usage(self, raw: dict[str, Any]) -> Usage:
-        cached = raw.get("cache_read_input_tokens") or 0
-        written = raw.get("cache_creation_input_tokens") or 0
-        return Usage(raw["input_tokens"] + cached + written, raw["output_tokens"], cached)
-
-    def auth_error(self) -> Reply:
-        return anthropic_error(401, "authentication_error", "invalid x-api-key")
-
-    def rate_limited(self) -> Reply:
-        return anthropic_error(429, "rate_limit_error", "Number of requests exceeded.")
-
-    def overloaded(self) -> Reply:
-        return anthropic_error(529, "overloaded_error", "Overloaded")
-
-    def result_ids(self, messages: list[Any]) -> list[str]:
-        blocks = [b for m in messages if m["role"] == "user" for b in m["content"]]
-        return [b["tool_use_id"] for b in blocks if b["type"] == "tool_result"]
-
-
-WIRES = [OpenAIWire(), AnthropicWire()]
 by_wire = pytest.mark.parametrize("wire", WIRES, ids=lambda wire: wire.provider)
 
 
@@ -272,48 +63,6 @@ async def test_tool_call_request(wire: Wire, cassette: CassetteFactory) -> None:
     wire.check_first_request(body)
 
 
-TOOL_RESULT_TURN: dict[str, list[Any]] = {
-    "openai": [
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_q1",
-                    "type": "function",
-                    "function": {"name": "click", "arguments": '{"ref": "e3"}'},
-                }
-            ],
-        },
-        {
-            "role": "tool",
-            "tool_call_id": "call_q1",
-            "content": 'Clicked button "Search". 3 results.',
-        },
-    ],
-    "anthropic": [
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "tool_use", "id": "toolu_01", "name": "click", "input": {"ref": "e3"}}
-            ],
-        },
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": "toolu_01",
-                    "content": 'Clicked button "Search". 3 results.',
-                    "is_error": False,
-                }
-            ],
-        },
-    ],
-}
-"""What follows the task when one tool call and its result are sent back."""
-
-
 @by_wire
 async def test_tool_result_turn(wire: Wire, cassette: CassetteFactory) -> None:
     call = ToolCall(wire.ids[0], "click", {"ref": "e3"})
@@ -335,70 +84,7 @@ async def test_tool_result_turn(wire: Wire, cassette: CassetteFactory) -> None:
     assert response.text
     assert response.tool_calls == ()
     assert response.stop_reason == wire.stop_text
-    assert wire.after_task(run.sent_json()) == TOOL_RESULT_TURN[wire.provider]
-
-
-PARALLEL_RESULTS_ROLES = {
-    "openai": ["system", "user", "assistant", "tool", "tool", "user"],
-    "anthropic": ["user", "assistant", "user"],
-}
-PARALLEL_RESULTS_TURN: dict[str, list[Any]] = {
-    "openai": [
-        {
-            "role": "assistant",
-            "content": "Doing both.",
-            "tool_calls": [
-                {
-                    "id": "call_q1",
-                    "type": "function",
-                    "function": {"name": "fill", "arguments": '{"ref": "e2", "text": "cats"}'},
-                },
-                {
-                    "id": "call_a",
-                    "type": "function",
-                    "function": {"name": "click", "arguments": '{"ref": "e9"}'},
-                },
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_q1", "content": "Filled."},
-        {"role": "tool", "tool_call_id": "call_a", "content": "No element e9."},
-        {"role": "user", "content": f"Current page:\n{PAGE}"},
-    ],
-    "anthropic": [
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "text", "text": "Doing both."},
-                {
-                    "type": "tool_use",
-                    "id": "toolu_01",
-                    "name": "fill",
-                    "input": {"ref": "e2", "text": "cats"},
-                },
-                {"type": "tool_use", "id": "toolu_02", "name": "click", "input": {"ref": "e9"}},
-            ],
-        },
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": "toolu_01",
-                    "content": "Filled.",
-                    "is_error": False,
-                },
-                {
-                    "type": "tool_result",
-                    "tool_use_id": "toolu_02",
-                    "content": "No element e9.",
-                    "is_error": True,
-                },
-                {"type": "text", "text": f"Current page:\n{PAGE}"},
-            ],
-        },
-    ],
-}
-"""What follows the task when two results (one an error) and a new page are sent back."""
+    assert wire.after_task(run.sent_json()) == wire.tool_result_turn
 
 
 @by_wire
@@ -430,14 +116,8 @@ async def test_parallel_tool_results_turn(wire: Wire, cassette: CassetteFactory)
     assert response.tool_calls == ()
     assert response.stop_reason == wire.stop_text
     sent = run.sent_json()
-    assert [m["role"] for m in sent["messages"]] == PARALLEL_RESULTS_ROLES[wire.provider]
-    assert wire.after_task(sent) == PARALLEL_RESULTS_TURN[wire.provider]
-
-
-PARALLEL_CALLS_ROLES = {
-    "openai": ["system", "user", "assistant", "tool", "tool"],
-    "anthropic": ["user", "assistant", "user"],
-}
+    assert [m["role"] for m in sent["messages"]] == wire.parallel_results_roles
+    assert wire.after_task(sent) == wire.parallel_results_turn
 
 
 @by_wire
@@ -475,7 +155,7 @@ async def test_parallel_tool_calls_and_their_results(wire: Wire, cassette: Casse
     ]
     assert second.text
     sent = run.sent_json(1)["messages"]
-    assert [m["role"] for m in sent] == PARALLEL_CALLS_ROLES[wire.provider]
+    assert [m["role"] for m in sent] == wire.parallel_calls_roles
     assert wire.result_ids(sent) == [c.id for c in first.tool_calls]
 
 
