@@ -3,8 +3,8 @@
 Four ways to get a model's answers, one ``EvalBackend`` each:
 
 * ``solutions``: the reference policy in process (a ScriptedModel), no HTTP at all;
-* ``replay``: the real ``openai`` / ``anthropic`` SDK, its transport replaying the task's
-  cassette; no key, no network;
+* ``replay``: the real SDK of a recordable provider (``openai``, ``anthropic``: the provider
+  table's hosted ones), its transport replaying the task's cassette; no key, no network;
 * ``record``: the SDK talking to a server (the local reference endpoint, or the real API with a
   key), its transport writing the task's cassette;
 * ``live``: the SDK talking to the real API, nothing recorded.
@@ -13,6 +13,7 @@ Four ways to get a model's answers, one ``EvalBackend`` each:
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,27 +23,50 @@ from typing import Any
 import httpx
 
 from agent.errors import ConfigError
-from agent.models.base import Model, parse_model_id
+from agent.models.protocol import Model
+from agent.models.providers import (
+    PROVIDERS,
+    ModelOptions,
+    ProviderSpec,
+    parse_model_id,
+    provider_spec,
+    recordable_providers,
+)
 from agent.models.retry import RetryPolicy
-from evals.cassettes import REAL_ORIGINS, CassetteTransport, Provenance, cassette_path
+from agent.models.sdk import SdkModel
+from evals.cassettes import CassetteTransport, Provenance, cassette_path
 from evals.reference import REFERENCE_MODEL_NAME, ReferencePolicy
 from evals.results import RunMode
 from evals.tasks import Task
 
 __all__ = [
-    "KEY_ENV",
     "REPLAY_KEY",
     "EvalBackend",
     "OpenedModel",
     "is_reference",
+    "recordable_spec",
     "reference_model_id",
     "rerecord_command",
 ]
 
-KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 REPLAY_KEY = "replay-needs-no-key"
 """The key the SDKs are given on replay: they insist on one, and the cassette ignores it."""
 REFERENCE_PRODUCER = "reference policy (evals/reference.py via evals/provider_server.py)"
+
+
+def recordable_spec(model_id: str, what: str) -> ProviderSpec:
+    """The provider of ``model_id`` if its traffic can be recorded and replayed, else
+    ConfigError naming the ones that can (``what`` is how the id was given)."""
+    prefix = model_id.partition(":")[0].strip().lower()
+    recordable = recordable_providers()
+    if prefix not in [spec.prefix for spec in recordable]:
+        formats = " and ".join(spec.prefix for spec in recordable)
+        starts = " or ".join(f"{spec.prefix}:" for spec in recordable)
+        raise ConfigError(
+            f"{what}: evals record and replay the {formats} wire formats; use a model id "
+            f"starting with {starts}."
+        )
+    return provider_spec(prefix)
 
 
 def reference_model_id(provider: str) -> str:
@@ -60,9 +84,8 @@ def rerecord_command(model_id: str, task_ids: list[str] | None = None) -> str:
     tasks = f" --tasks {','.join(task_ids)}" if task_ids else ""
     if is_reference(model_id):
         return f"agent eval --record --provider {provider}{tasks}"
-    return (
-        f"agent eval --record --model {model_id}{tasks}  (needs {KEY_ENV.get(provider, 'a key')})"
-    )
+    key_env = provider_spec(provider).key_env if provider in PROVIDERS else None
+    return f"agent eval --record --model {model_id}{tasks}  (needs {key_env or 'a key'})"
 
 
 @dataclass
@@ -71,14 +94,13 @@ class OpenedModel:
 
     model: Model
     transport: CassetteTransport | None = None
-    client: Any = None
 
     async def aclose(self) -> None:
         if self.transport is not None:
             self.transport.save()
             await self.transport.aclose()
-        if self.client is not None:
-            await self.client.close()
+        if isinstance(self.model, SdkModel):
+            await self.model.aclose()
 
 
 @dataclass
@@ -118,83 +140,46 @@ class EvalBackend:
             if self.policy is None:
                 raise ConfigError("solutions mode needs the reference policy")
             return OpenedModel(self.policy.scripted_model(task))
-        provider, name = parse_model_id(self.model_id)
-        if provider not in REAL_ORIGINS:
-            raise ConfigError(
-                f"Evals record and replay the openai and anthropic wire formats; {self.model_id!r} "
-                "uses neither. Use a model id starting with openai: or anthropic:."
-            )
+        spec = recordable_spec(self.model_id, repr(self.model_id))
+        _, name = parse_model_id(self.model_id)
         path = cassette_path(self.cassette_dir, self.model_id, task.id)
         command = rerecord_command(self.model_id, [task.id])
-        key = self.api_key or os.environ.get(KEY_ENV[provider]) or REPLAY_KEY
-        module: ModuleType = _http_module(provider)
+        key = self.api_key or os.environ.get(spec.key_env or "") or REPLAY_KEY
+        module = _http_module(spec)
         transport: Any
         cassette: CassetteTransport | None = None
+        # Explicit base URLs, so OPENAI_BASE_URL / ANTHROPIC_BASE_URL in the environment cannot
+        # redirect a replay away from the recorded host.
+        base_url = self.base_url or spec.base_url
         if self.mode == "replay":
             cassette = CassetteTransport(path, rerecord=command)
-            transport, base_url, key = cassette.transport(module), _api_root(provider), REPLAY_KEY
+            transport, base_url, key = cassette.transport(module), spec.base_url, REPLAY_KEY
         elif self.mode == "record":
             from_local = self.base_url is not None
             cassette = CassetteTransport(
                 path,
                 record=True,
-                real_origin=REAL_ORIGINS[provider] if from_local else None,
+                real_origin=spec.real_origin if from_local else None,
                 provenance=self.provenance(),
                 rerecord=command,
                 secrets=[key],
             )
             transport = cassette.transport(module)
-            base_url = self.base_url or _api_root(provider)
         else:
-            transport, base_url = module.AsyncHTTPTransport(), self.base_url or _api_root(provider)
+            transport = module.AsyncHTTPTransport()
         # Replays retry nothing: a mismatch must fail at once, not after backoff.
         retry = RetryPolicy(retries=0 if self.mode == "replay" else 3)
         http_client = module.AsyncClient(transport=transport, timeout=120.0)
-        model, client = _sdk_model(provider, name, key, base_url, http_client, retry)
-        return OpenedModel(model, cassette, client)
-
-
-def _http_module(provider: str) -> ModuleType:
-    """The HTTP library the provider's SDK is built on: anthropic moved to the httpx2 fork."""
-    if provider == "anthropic":
-        try:
-            import httpx2
-        except ImportError:  # older anthropic SDKs use httpx itself
-            return httpx
-        return httpx2
-    return httpx
-
-
-def _api_root(provider: str) -> str:
-    # Explicit, so OPENAI_BASE_URL / ANTHROPIC_BASE_URL in the environment cannot redirect a
-    # replay away from the recorded host.
-    return REAL_ORIGINS[provider] + ("/v1" if provider == "openai" else "")
-
-
-def _sdk_model(
-    provider: str,
-    name: str,
-    key: str,
-    base_url: str | None,
-    http_client: Any,
-    retry: RetryPolicy,
-) -> tuple[Model, Any]:
-    if provider == "anthropic":
-        from anthropic import AsyncAnthropic
-
-        from agent.models.anthropic import AnthropicModel
-
-        anthropic_client = AsyncAnthropic(
-            api_key=key, base_url=base_url, http_client=http_client, max_retries=0
+        assert spec.build is not None  # recordable providers are built from ids
+        options = ModelOptions(
+            spec.prefix, name, api_key=key, base_url=base_url, retry=retry, http_client=http_client
         )
-        return AnthropicModel(name, api_key=key, retry=retry, client=anthropic_client), (
-            anthropic_client
-        )
-    from openai import AsyncOpenAI
+        return OpenedModel(spec.build(options), cassette)
 
-    from agent.models.openai import OpenAIModel
 
-    openai_client = AsyncOpenAI(
-        api_key=key, base_url=base_url, http_client=http_client, max_retries=0
-    )
-    return OpenAIModel(name, api_key=key, retry=retry, client=openai_client), openai_client
+def _http_module(spec: ProviderSpec) -> ModuleType:
+    """The HTTP library the provider's SDK is built on (``httpx``, or its fork ``httpx2``)."""
+    try:
+        return importlib.import_module(spec.http_library)
+    except ImportError:  # older SDKs of a provider that moved to a fork still use httpx
+        return httpx

@@ -8,11 +8,12 @@ tasks running in parallel (``-j N``) each replay their own file.
   prompt template, tool, task or page makes replay fail with a ``CassetteMismatchError`` that
   shows the first difference and the command that re-records the cassette. The only thing
   normalised away is layout (pixel counts in scroll results), which depends on fonts.
-* **Hosts are the real API hosts**: traffic recorded from a local endpoint is rewritten to
-  ``api.openai.com`` / ``api.anthropic.com``, so replay uses the SDKs' default base URL.
+* **Hosts are the real API hosts**: traffic recorded from a local endpoint is rewritten to the
+  provider's real origin (``api.openai.com``, ``api.anthropic.com``: the provider table's), so
+  replay uses the SDKs' default base URL.
 * **No secrets**: ``authorization``, ``x-api-key`` and other credential headers are dropped
-  before anything is written, response cookies and account ids too, and saving refuses a
-  cassette in which the key in use still appears.
+  before anything is written, response cookies and account ids (each provider's
+  ``account_headers``) too, and saving refuses a cassette in which the key in use still appears.
 * **Provenance**: each cassette's metadata says what produced the traffic (the reference policy
   or a named model) and when; reports print it. The model backend tests' cassettes
   (``tests/models/cassettes``) also stamp it on every response, as a ``x-cassette-provenance``
@@ -42,11 +43,11 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request as VcrRequest
 from vcr.serializers import yamlserializer
 
+from agent.models.providers import PROVIDER_SPECS
 from evals.errors import CassetteMismatchError
 
 __all__ = [
     "CASSETTES_DIR",
-    "REAL_ORIGINS",
     "SECRET_REQUEST_HEADERS",
     "CassetteTransport",
     "Provenance",
@@ -58,16 +59,17 @@ __all__ = [
 
 CASSETTES_DIR = Path(__file__).resolve().parent / "cassettes"
 SUFFIX = ".yaml"
-REAL_ORIGINS = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
-SECRET_REQUEST_HEADERS = frozenset(
-    {"authorization", "x-api-key", "api-key", "cookie", "openai-organization", "openai-project"}
+_ACCOUNT_HEADERS: frozenset[str] = frozenset().union(
+    *(spec.account_headers for spec in PROVIDER_SPECS)
+)
+SECRET_REQUEST_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie"}) | (
+    _ACCOUNT_HEADERS
 )
 """Request headers never written to a cassette: credentials and account ids."""
-_DROPPED_RESPONSE_HEADERS = frozenset(
+_DROPPED_RESPONSE_HEADERS = _ACCOUNT_HEADERS | frozenset(
     {
         "set-cookie", "date", "server", "content-length", "content-encoding", "transfer-encoding",
-        "connection", "keep-alive", "openai-organization", "openai-project",
-        "anthropic-organization-id", "cf-ray", "cf-cache-status", "x-request-id", "request-id",
+        "connection", "keep-alive", "cf-ray", "cf-cache-status", "x-request-id", "request-id",
     }
 )  # fmt: skip
 # Pixel counts depend on fonts and so on the machine; everything else in a request must match.

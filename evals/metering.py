@@ -16,14 +16,13 @@ from agent.messages import (
     AssistantMessage,
     Message,
     ModelResponse,
-    ModelSettings,
     SystemMessage,
     ToolResultMessage,
     ToolSpec,
     Usage,
     UserMessage,
 )
-from agent.models.base import Model
+from agent.models.protocol import Model, ModelBase, ModelRequest
 
 __all__ = ["MeteredModel", "count_request_tokens", "count_response_tokens"]
 
@@ -62,7 +61,7 @@ def count_response_tokens(response: ModelResponse, counter: TokenCounter) -> int
     return sum(counter.count_many(parts))
 
 
-class MeteredModel:
+class MeteredModel(ModelBase):
     """Wraps a model; fills in usage with tiktoken counts when the response has none."""
 
     def __init__(self, inner: Model, counter: TokenCounter | None = None) -> None:
@@ -71,14 +70,9 @@ class MeteredModel:
         self.counter = counter or token_counter(inner.model_id)
         self.estimated = False
 
-    async def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolSpec],
-        settings: ModelSettings,
-    ) -> ModelResponse:
-        response = await self.inner.request(messages, tools=tools, settings=settings)
+    async def answer(self, request: ModelRequest) -> ModelResponse:
+        messages, tools = request.messages, request.tools
+        response = await self.inner.request(messages, tools=tools, settings=request.settings)
         if response.usage.input or response.usage.output:
             return response
         self.estimated = True

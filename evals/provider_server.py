@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 
 from agent.browser.tokens import token_counter
+from agent.models.providers import provider_spec
 from evals.errors import ProtocolError
 from evals.reference import REFERENCE_MODEL_NAME, ConversationView, ReferencePolicy
 
@@ -340,15 +341,20 @@ class FakeProviderServer:
         """``http://127.0.0.1:PORT``."""
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
+    def base_url(self, provider: str) -> str:
+        """The base URL an SDK of ``provider`` is given to talk to this server: its API root
+        (the provider table's ``api_path``) on this server's origin."""
+        return self.url + provider_spec(provider).api_path
+
     @property
     def openai_base_url(self) -> str:
         """The OpenAI SDK's base URL (``.../v1``)."""
-        return f"{self.url}/v1"
+        return self.base_url("openai")
 
     @property
     def anthropic_base_url(self) -> str:
         """The Anthropic SDK's base URL."""
-        return self.url
+        return self.base_url("anthropic")
 
     def enqueue(self, *replies: Reply, times: int = 1) -> None:
         """Queue replies, each ``times`` times in a row."""

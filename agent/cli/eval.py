@@ -1,8 +1,9 @@
 """``agent eval``: run the eval suite offline from cassettes, record them, compare runs.
 
-Without options it replays the shipped reference cassettes for every task in both the OpenAI and
-the Anthropic wire format: no key, no network. That is a plumbing check of the whole path (loop,
-tools, SDKs, wire mapping), not a model score, and the report says so.
+Without options it replays the shipped reference cassettes for every task in the wire format of
+each recordable provider (OpenAI and Anthropic; ``agent.models.providers``): no key, no network.
+That is a plumbing check of the whole path (loop, tools, SDKs, wire mapping), not a model score,
+and the report says so.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import ConfigError
+from agent.models.providers import recordable_providers
 
 if TYPE_CHECKING:
     from evals.backends import EvalBackend
@@ -66,7 +68,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"), help="compare runs")
     parser.add_argument(
         "--provider",
-        choices=("openai", "anthropic", "both"),
+        choices=(*_recordable(), "both"),
         default="both",
         help="wire format(s) of the reference cassettes (default both)",
     )
@@ -115,12 +117,17 @@ def _compare(old: Path, new: Path) -> int:
     return 0
 
 
+def _recordable() -> list[str]:
+    """The providers whose cassettes the evals record and replay (the table's hosted ones)."""
+    return [spec.prefix for spec in recordable_providers()]
+
+
 def _providers(args: argparse.Namespace) -> list[str]:
-    return ["openai", "anthropic"] if args.provider == "both" else [args.provider]
+    return _recordable() if args.provider == "both" else [args.provider]
 
 
 def _backends(args: argparse.Namespace, policy: Any, server: Any) -> list[EvalBackend]:
-    from evals.backends import KEY_ENV, EvalBackend, reference_model_id
+    from evals.backends import EvalBackend, recordable_spec, reference_model_id
     from evals.cassettes import CASSETTES_DIR, model_slug
     from evals.results import RunMode
 
@@ -129,30 +136,29 @@ def _backends(args: argparse.Namespace, policy: Any, server: Any) -> list[EvalBa
         return [EvalBackend("scripted:reference-policy", "solutions", cassettes, policy=policy)]
     if not args.model:
         mode: RunMode = "record" if args.record else "replay"
-        urls = {}
-        if server is not None:  # recording: the SDKs talk to the local reference endpoint
-            urls = {"openai": server.openai_base_url, "anthropic": server.anthropic_base_url}
+        # Recording: the SDKs talk to the local reference endpoint.
         return [
-            EvalBackend(reference_model_id(p), mode, cassettes, policy=policy, base_url=urls.get(p))
+            EvalBackend(
+                reference_model_id(p),
+                mode,
+                cassettes,
+                policy=policy,
+                base_url=server.base_url(p) if server is not None else None,
+            )
             for p in _providers(args)
         ]
-    provider = args.model.partition(":")[0]
-    if provider not in KEY_ENV:
-        raise ConfigError(
-            f"--model {args.model!r}: evals record and replay the openai and anthropic wire "
-            "formats; use a model id starting with openai: or anthropic:."
-        )
-    key = os.environ.get(KEY_ENV[provider])
+    key_env = recordable_spec(args.model, f"--model {args.model!r}").key_env or ""
+    key = os.environ.get(key_env)
     if args.record:
         if not key:
-            raise ConfigError(f"Recording {args.model} needs a key: set {KEY_ENV[provider]}.")
+            raise ConfigError(f"Recording {args.model} needs a key: set {key_env}.")
         return [EvalBackend(args.model, "record", cassettes, api_key=key)]
     if (cassettes / model_slug(args.model)).is_dir():
         return [EvalBackend(args.model, "replay", cassettes)]
     if key:
         return [EvalBackend(args.model, "live", cassettes, api_key=key)]
     raise ConfigError(
-        f"There are no cassettes for {args.model} in {cassettes} and {KEY_ENV[provider]} is not "
+        f"There are no cassettes for {args.model} in {cassettes} and {key_env} is not "
         f"set. Record them with: agent eval --model {args.model} --record (needs the key)."
     )
 

@@ -22,11 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.models.providers import PROVIDER_SPECS
+
 __all__ = ["CLI_ONLY_VARIABLES", "LocalServer", "server_settings"]
 
 CLI_ONLY_VARIABLES = frozenset({"AGENT_SERVER_URL", "AGENT_API_KEY", "AGENT_STATE_DIR"})
 """``AGENT_*`` variables the command line reads and the server does not."""
-_PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+_PROVIDER_KEYS = frozenset(spec.key_env for spec in PROVIDER_SPECS if spec.key_env)
 _CONFIG_FILE = "AGENT_CONFIG"
 _CONFIG_CONTENTS = "AGENT_CONFIG (the file's contents)"
 _RECORD = "server.json"

@@ -28,7 +28,6 @@ from agent.messages import (
     AssistantMessage,
     Message,
     ModelResponse,
-    ModelSettings,
     SystemMessage,
     ToolCall,
     ToolResultMessage,
@@ -36,84 +35,41 @@ from agent.messages import (
     Usage,
     UserMessage,
 )
-from agent.models.retry import ProviderInfo, RetryPolicy, SdkErrors, call_with_retries
+from agent.models.protocol import ModelRequest
+from agent.models.retry import SdkErrors
+from agent.models.sdk import SdkModel
 
 __all__ = ["AnthropicModel", "from_anthropic_message", "to_anthropic_request", "to_anthropic_tools"]
 
-_SDK_ERRORS = SdkErrors(
-    status=anthropic.APIStatusError,
-    timeout=anthropic.APITimeoutError,
-    connection=anthropic.APIConnectionError,
-)
 
+class AnthropicModel(SdkModel[AsyncAnthropic, AnthropicMessage]):
+    """A Claude model behind the Anthropic Messages API, with tool use (529 overloaded is
+    retried like any 5xx). Arguments as for :class:`~agent.models.sdk.SdkModel`; ``base_url``
+    None is the SDK's default, ``https://api.anthropic.com``."""
 
-class AnthropicModel:
-    """A Claude model behind the Anthropic Messages API, with tool use.
+    sdk_client = AsyncAnthropic
+    default_provider = "anthropic"
+    sdk_errors = SdkErrors(
+        status=anthropic.APIStatusError,
+        timeout=anthropic.APITimeoutError,
+        connection=anthropic.APIConnectionError,
+    )
 
-    Args:
-        model_name: e.g. ``claude-sonnet-4-6``.
-        api_key: the Anthropic key.
-        base_url: API root; None for the SDK default (``https://api.anthropic.com``).
-        timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
-        retry: backoff for 429, 5xx (including 529 overloaded), timeouts and connection errors.
-        client: a ready client, e.g. for tests; the other connection arguments are then unused.
-    """
-
-    provider = "anthropic"
-
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        api_key: str,
-        base_url: str | None = None,
-        timeout_s: float = 60.0,
-        retry: RetryPolicy | None = None,
-        client: AsyncAnthropic | None = None,
-    ) -> None:
-        self.model_name = model_name
-        self.model_id = f"anthropic:{model_name}"
-        self.retry = retry or RetryPolicy()
-        self.client = client or AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
-        )
-        self._info = ProviderInfo(
-            "anthropic", model_name, str(self.client.base_url), "ANTHROPIC_API_KEY"
+    async def send(self, request: ModelRequest) -> AnthropicMessage:
+        """One Messages request."""
+        system, wire_messages = to_anthropic_request(request.messages)
+        wire_tools = to_anthropic_tools(request.tools)
+        return await self.client.messages.create(
+            model=self.model_name,
+            max_tokens=request.settings.max_output_tokens,
+            system=system if system else omit,
+            messages=wire_messages,
+            tools=wire_tools if wire_tools else omit,
+            timeout=request.settings.timeout_s,
         )
 
-    async def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolSpec],
-        settings: ModelSettings,
-    ) -> ModelResponse:
-        """Send one Messages request and translate the answer."""
-        system, wire_messages = to_anthropic_request(messages)
-        wire_tools = to_anthropic_tools(tools)
-
-        async def call() -> AnthropicMessage:
-            return await self.client.messages.create(
-                model=self.model_name,
-                max_tokens=settings.max_output_tokens,
-                system=system if system else omit,
-                messages=wire_messages,
-                tools=wire_tools if wire_tools else omit,
-                timeout=settings.timeout_s,
-            )
-
-        answer = await call_with_retries(
-            call,
-            policy=self.retry,
-            errors=_SDK_ERRORS,
-            info=self._info,
-            timeout_s=settings.timeout_s,
-        )
+    def parse(self, answer: AnthropicMessage) -> ModelResponse:
         return from_anthropic_message(answer)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.close()
 
 
 def to_anthropic_tools(tools: Sequence[ToolSpec]) -> list[ToolParam]:

@@ -20,14 +20,13 @@ from agent.messages import (
     AssistantMessage,
     Message,
     ModelResponse,
-    ModelSettings,
     ToolCall,
     ToolResult,
     ToolResultMessage,
-    ToolSpec,
     UserMessage,
 )
 from agent.models.demo_commands import Command, find_target, parse_task
+from agent.models.protocol import ModelBase, ModelRequest
 from prompts import render
 
 __all__ = ["DEMO_MODEL_ID", "LABEL", "DemoModel"]
@@ -107,24 +106,18 @@ class _Conversation:
         return ""
 
 
-class DemoModel:
+class DemoModel(ModelBase):
     """The offline demo model; see the module docstring. Never touches the network."""
 
     def __init__(self, model_id: str = DEMO_MODEL_ID) -> None:
         self.model_id = model_id
 
-    async def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolSpec],
-        settings: ModelSettings,
-    ) -> ModelResponse:
+    async def answer(self, request: ModelRequest) -> ModelResponse:
         """The next step: one tool call for the next command, or ``done`` with the answer."""
-        if not any(spec.name == _DONE for spec in tools):
+        if not any(spec.name == _DONE for spec in request.tools):
             # Not the planner loop (the json and summary formats): there is nothing to follow.
             return self._response(f"{LABEL} {render('demo_help', not_understood=[])}")
-        talk = _Conversation.of(messages)
+        talk = _Conversation.of(request.messages)
         commands = parse_task(talk.task)
         acting = [command for command in commands if command.acts]
         failed = next((result for result in talk.results if result.is_error), None)

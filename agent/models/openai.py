@@ -22,7 +22,6 @@ from agent.messages import (
     AssistantMessage,
     Message,
     ModelResponse,
-    ModelSettings,
     SystemMessage,
     ToolCall,
     ToolResultMessage,
@@ -30,7 +29,9 @@ from agent.messages import (
     Usage,
     UserMessage,
 )
-from agent.models.retry import ProviderInfo, RetryPolicy, SdkErrors, call_with_retries
+from agent.models.protocol import ModelRequest
+from agent.models.retry import SdkErrors
+from agent.models.sdk import SdkModel
 
 __all__ = [
     "OpenAIModel",
@@ -40,87 +41,39 @@ __all__ = [
     "to_openai_tools",
 ]
 
-_SDK_ERRORS = SdkErrors(
-    status=openai.APIStatusError,
-    timeout=openai.APITimeoutError,
-    connection=openai.APIConnectionError,
-)
-# Compatible servers need no key, but the SDK insists on one.
-_NO_KEY = "no-key-needed"
 
+class OpenAIModel(SdkModel[AsyncOpenAI, ChatCompletion]):
+    """A model behind the OpenAI Chat Completions API, with tool calling: OpenAI's, or a
+    compatible server's (``provider="openai-compatible"`` or ``"ollama"``, with ``base_url``).
+    Arguments as for :class:`~agent.models.sdk.SdkModel`."""
 
-class OpenAIModel:
-    """A model behind the OpenAI Chat Completions API, with tool calling.
+    sdk_client = AsyncOpenAI
+    default_provider = "openai"
+    sdk_errors = SdkErrors(
+        status=openai.APIStatusError,
+        timeout=openai.APITimeoutError,
+        connection=openai.APIConnectionError,
+    )
 
-    Args:
-        model_name: the provider's model name, e.g. ``gpt-4.1-mini`` or ``qwen3``.
-        api_key: sent as a bearer token; None for servers that need none.
-        base_url: API root such as ``http://127.0.0.1:11434/v1``; None for the SDK default.
-        provider: ``openai``, ``openai-compatible`` or ``ollama``; names errors and the model id.
-        timeout_s: default per-request timeout (``ModelSettings.timeout_s`` overrides it).
-        retry: backoff for 429, 5xx, timeouts and connection errors.
-        client: a ready client, e.g. for tests; the other connection arguments are then unused.
-    """
-
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        api_key: str | None,
-        base_url: str | None = None,
-        provider: str = "openai",
-        timeout_s: float = 60.0,
-        retry: RetryPolicy | None = None,
-        client: AsyncOpenAI | None = None,
-    ) -> None:
-        self.model_name = model_name
-        self.provider = provider
-        self.model_id = f"{provider}:{model_name}"
-        self.retry = retry or RetryPolicy()
-        # Retries are ours (tenacity) so backoff is configurable and errors are mapped once.
-        self.client = client or AsyncOpenAI(
-            api_key=api_key or _NO_KEY, base_url=base_url, timeout=timeout_s, max_retries=0
-        )
-        key_env = "OPENAI_API_KEY" if provider == "openai" or api_key else None
-        self._info = ProviderInfo(provider, model_name, str(self.client.base_url), key_env)
-
-    async def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolSpec],
-        settings: ModelSettings,
-    ) -> ModelResponse:
-        """Send one Chat Completions request and translate the answer."""
-        wire_messages = to_openai_messages(messages)
-        wire_tools = to_openai_tools(tools)
+    async def send(self, request: ModelRequest) -> ChatCompletion:
+        """One Chat Completions request."""
+        settings = request.settings
+        wire_tools = to_openai_tools(request.tools)
         temperature = settings.temperature
         # OpenAI deprecated max_tokens; compatible servers mostly know only max_tokens.
         is_openai = self.provider == "openai"
-
-        async def call() -> ChatCompletion:
-            return await self.client.chat.completions.create(
-                model=self.model_name,
-                messages=wire_messages,
-                tools=wire_tools if wire_tools else omit,
-                temperature=temperature if temperature is not None else omit,
-                max_completion_tokens=settings.max_output_tokens if is_openai else omit,
-                max_tokens=omit if is_openai else settings.max_output_tokens,
-                timeout=settings.timeout_s,
-            )
-
-        completion = await call_with_retries(
-            call,
-            policy=self.retry,
-            errors=_SDK_ERRORS,
-            info=self._info,
-            timeout_s=settings.timeout_s,
+        return await self.client.chat.completions.create(
+            model=self.model_name,
+            messages=to_openai_messages(request.messages),
+            tools=wire_tools if wire_tools else omit,
+            temperature=temperature if temperature is not None else omit,
+            max_completion_tokens=settings.max_output_tokens if is_openai else omit,
+            max_tokens=omit if is_openai else settings.max_output_tokens,
+            timeout=settings.timeout_s,
         )
-        return from_openai_completion(completion, provider=self.provider)
 
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.close()
+    def parse(self, answer: ChatCompletion) -> ModelResponse:
+        return from_openai_completion(answer, provider=self.provider)
 
 
 def to_openai_tools(tools: Sequence[ToolSpec]) -> list[ChatCompletionFunctionToolParam]:

@@ -1,8 +1,9 @@
 """Retrying provider calls and turning SDK exceptions into the library's ModelError tree.
 
-Both official SDKs (openai, anthropic) raise the same shapes of exception: a status error with
-``status_code`` and ``body``, a timeout error, and a connection error. Backends pass their SDK's
-classes in :class:`SdkErrors` so this module imports neither SDK.
+The official SDKs raise the same shapes of exception: a status error with ``status_code`` and
+``body``, a timeout error, and a connection error. Backends pass their SDK's classes in
+:class:`SdkErrors`, and what the provider table says about the provider in :class:`ProviderInfo`,
+so this module imports no SDK and names no provider.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ T = TypeVar("T")
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _DETAIL_LIMIT = 300
-_HOSTED = frozenset({"openai", "anthropic"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,14 @@ class ProviderInfo:
     model_name: str
     base_url: str
     key_env: str | None
-    """Environment variable holding the key, or None when no key is needed."""
+    """Environment variable holding the key, or None for a provider without one."""
+    key_sent: bool = True
+    """Whether a key went with the request (a local server may need none)."""
+    hosted: bool = False
+    """The provider's own API (see ``ProviderSpec.hosted``): errors then do not suggest
+    checking a local server."""
+    start_hint: str = ""
+    """Said after "check that the server is running": how to start it."""
 
 
 async def call_with_retries(
@@ -115,7 +122,7 @@ def to_model_error(
     """Translate one SDK exception into the ModelError subclass that says what to do."""
     where = f"{info.provider} model {info.model_name!r} at {info.base_url}"
     tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
-    hosted = info.provider in _HOSTED
+    hosted = info.hosted
     if isinstance(exc, errors.timeout):
         return ModelTimeoutError(
             f"{where} did not answer within {timeout_s:g} s {tries}. Raise AGENT_MODEL_TIMEOUT "
@@ -131,54 +138,54 @@ def to_model_error(
                 "and AGENT_BASE_URL if you set it"
             )
         else:
-            hint = " (start it with `ollama serve`)" if info.provider == "ollama" else ""
-            check = f"check AGENT_BASE_URL ({info.base_url}) and that the server is running{hint}"
+            check = (
+                f"check AGENT_BASE_URL ({info.base_url}) and that the server is running"
+                f"{info.start_hint}"
+            )
         return ModelError(
             f"Could not connect to {where} {tries}: {cause}. To fix, {check}.",
             provider=info.provider,
         )
     status = _status(exc)
-    prefix = f"{where} answered HTTP {status}: {_detail(exc)}."
+    kind, advice = _status_advice(status, info, tries)
+    return kind(
+        f"{where} answered HTTP {status}: {_detail(exc)}. {advice}",
+        provider=info.provider,
+        status=status,
+    )
+
+
+def _status_advice(status: int, info: ProviderInfo, tries: str) -> tuple[type[ModelError], str]:
+    """The error an HTTP status becomes, and what to do about it."""
+    hosted = info.hosted
     if status in (401, 403):
-        key = (
-            f"{info.key_env} holds a valid key for this provider"
-            if info.key_env
-            else "the server accepts requests without a key (or set OPENAI_API_KEY for it)"
-        )
-        return ModelAuthError(
-            f"{prefix} The credentials were rejected: check that {key}.",
-            provider=info.provider,
-            status=status,
-        )
+        if info.key_sent:
+            key = f"{info.key_env} holds a valid key for this provider"
+        else:
+            set_one = f" (or set {info.key_env} for it)" if info.key_env else ""
+            key = f"the server accepts requests without a key{set_one}"
+        return ModelAuthError, f"The credentials were rejected: check that {key}."
     if status == 404:
         api_root = "" if hosted else ", and that AGENT_BASE_URL is the API root (often .../v1)"
-        return ModelError(
-            f"{prefix} Check the model name {info.model_name!r} in AGENT_MODEL is right and "
-            f"available to this account or server{api_root}.",
-            provider=info.provider,
-            status=status,
+        return ModelError, (
+            f"Check the model name {info.model_name!r} in AGENT_MODEL is right and available "
+            f"to this account or server{api_root}."
         )
     if status == 429:
-        return ModelRateLimitError(
-            f"{prefix} Still rate limited {tries}: wait and try again, send fewer requests at "
-            "once, or check the account's quota and billing (AGENT_MODEL_RETRIES sets retries).",
-            provider=info.provider,
-            status=status,
+        return ModelRateLimitError, (
+            f"Still rate limited {tries}: wait and try again, send fewer requests at once, or "
+            "check the account's quota and billing (AGENT_MODEL_RETRIES sets retries)."
         )
     if status >= 500:
         check = "try again later" if hosted else "check the server's logs"
-        return ModelError(
-            f"{prefix} The provider kept failing {tries}; it may be down or overloaded: {check}, "
-            f"and check AGENT_BASE_URL ({info.base_url}) points at a working server.",
-            provider=info.provider,
-            status=status,
+        return ModelError, (
+            f"The provider kept failing {tries}; it may be down or overloaded: {check}, and "
+            f"check AGENT_BASE_URL ({info.base_url}) points at a working server."
         )
-    return ModelError(
-        f"{prefix} The provider rejected the request: check that model {info.model_name!r} "
-        "supports tool calling and accepts these settings (models that accept only their "
-        "default temperature need AGENT_TEMPERATURE=none).",
-        provider=info.provider,
-        status=status,
+    return ModelError, (
+        f"The provider rejected the request: check that model {info.model_name!r} supports "
+        "tool calling and accepts these settings (models that accept only their default "
+        "temperature need AGENT_TEMPERATURE=none)."
     )
 
 

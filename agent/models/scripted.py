@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
 from agent.errors import ModelResponseError
-from agent.messages import Message, ModelResponse, ModelSettings, ToolCall, ToolSpec, Usage
+from agent.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from agent.models.protocol import ModelBase, ModelRequest
 
 __all__ = [
     "ScriptPolicy",
@@ -47,13 +48,8 @@ ScriptPolicy: TypeAlias = Callable[
 """Decides each answer from the conversation and tools so far (sync or async)."""
 
 
-@dataclass(frozen=True)
-class ScriptedRequest:
-    """What the model was sent in one request."""
-
-    messages: tuple[Message, ...]
-    tools: tuple[ToolSpec, ...]
-    settings: ModelSettings
+ScriptedRequest = ModelRequest
+"""What the model was sent in one request (the name predates :class:`ModelRequest`)."""
 
 
 def tool_call(name: str, /, **arguments: Any) -> ToolCall:
@@ -61,7 +57,7 @@ def tool_call(name: str, /, **arguments: Any) -> ToolCall:
     return ToolCall(id="", name=name, arguments=arguments)
 
 
-class ScriptedModel:
+class ScriptedModel(ModelBase):
     """Answers requests from a fixed script or a policy function; never touches the network.
 
     Tool calls scripted without an id get ``call_1``, ``call_2``, ... in the order they are
@@ -90,18 +86,12 @@ class ScriptedModel:
         """How many scripted turns are left (0 for a policy)."""
         return max(0, len(self._script) - len(self.requests)) if self._policy is None else 0
 
-    async def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolSpec],
-        settings: ModelSettings,
-    ) -> ModelResponse:
+    async def answer(self, request: ModelRequest) -> ModelResponse:
         """Record the request and return the next scripted answer."""
         index = len(self.requests)
-        self.requests.append(ScriptedRequest(tuple(messages), tuple(tools), settings))
+        self.requests.append(request)
         if self._policy is not None:
-            step = self._policy(messages, tools)
+            step = self._policy(request.messages, request.tools)
             if inspect.isawaitable(step):
                 step = await step
         elif index < len(self._script):

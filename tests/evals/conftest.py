@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.models.providers import PROVIDER_SPECS
 from evals.reference import ReferencePolicy
 from evals.sites import SiteServer
 from evals.tasks import Task, load_tasks
@@ -14,9 +15,9 @@ from evals.tasks import Task, load_tasks
 @pytest.fixture(autouse=True)
 def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replays must not depend on the developer's keys, base URLs or agent settings."""
+    providers = [v for s in PROVIDER_SPECS for v in (s.key_env, s.sdk_base_url_env) if v]
     for name in (
-        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
-        "AGENT_CONFIG", "AGENT_BASE_URL", "AGENT_MODEL", "AGENT_TEMPERATURE",
+        *providers, "AGENT_CONFIG", "AGENT_BASE_URL", "AGENT_MODEL", "AGENT_TEMPERATURE",
         "AGENT_MAX_SNAPSHOT_TOKENS",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import prompts
+from agent.models.providers import recordable_providers
 from evals.backends import EvalBackend, reference_model_id
 from evals.cassettes import CASSETTES_DIR
 from evals.errors import CassetteMismatchError
@@ -34,7 +35,7 @@ def changed_system_prompt(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("changed_system_prompt")
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("provider", [spec.prefix for spec in recordable_providers()])
 async def test_a_changed_prompt_template_fails_replay_with_the_rerecord_command(
     provider: str, all_tasks: list[Task], site_server: SiteServer
 ) -> None:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import yaml
 
+from agent.models.providers import recordable_providers
 from evals.backends import reference_model_id
 from evals.cassettes import CASSETTES_DIR, cassette_path, read_provenance
 from evals.tasks import Task
 
 SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
 KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,})")
-HOSTS = {"openai": "https://api.openai.com/", "anthropic": "https://api.anthropic.com/"}
+HOSTS = {spec.prefix: f"{spec.real_origin}/" for spec in recordable_providers()}
+"""Each recordable provider's real API host (the provider table's; its test pins them)."""
 
 
 def _cassettes() -> list[Path]:

@@ -1,9 +1,11 @@
-"""The shipped reference cassettes replay the whole suite, in both wire formats, at 100%."""
+"""The shipped reference cassettes replay the whole suite, in every recordable provider's wire
+format (OpenAI's and Anthropic's), at 100%."""
 
 from __future__ import annotations
 
 import pytest
 
+from agent.models.providers import recordable_providers
 from evals.backends import EvalBackend, reference_model_id
 from evals.cassettes import CASSETTES_DIR
 from evals.results import EvalRun
@@ -14,8 +16,8 @@ from evals.tasks import Task
 @pytest.fixture(scope="module")
 async def replay_run(all_tasks: list[Task]) -> EvalRun:
     backends = [
-        EvalBackend(reference_model_id(provider), "replay", CASSETTES_DIR)
-        for provider in ("openai", "anthropic")
+        EvalBackend(reference_model_id(spec.prefix), "replay", CASSETTES_DIR)
+        for spec in recordable_providers()
     ]
     return await run_suite(all_tasks, backends, jobs=2, reuse_browsers=True)
 
@@ -29,7 +31,7 @@ async def test_every_task_replays_in_both_wire_formats(
         if not r.success
     ]
     assert not failed, "\n".join(failed)
-    assert len(replay_run.results) == 2 * len(all_tasks)
+    assert len(replay_run.results) == len(recordable_providers()) * len(all_tasks)
 
 
 async def test_replay_is_labelled_a_plumbing_check_with_provenance(replay_run: EvalRun) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.models.providers import PROVIDER_SPECS
 from evals.provider_server import FakeProviderServer
 from tests.models.record_cassettes import CassetteFactory, cassette_factory
 
@@ -13,7 +14,8 @@ from tests.models.record_cassettes import CassetteFactory, cassette_factory
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the developer's settings from leaking into tests (keys are re-read where needed)."""
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AGENT_CONFIG", "AGENT_BASE_URL"):
+    sdk_urls = [spec.sdk_base_url_env for spec in PROVIDER_SPECS if spec.sdk_base_url_env]
+    for name in (*sdk_urls, "AGENT_CONFIG", "AGENT_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -1,6 +1,6 @@
 """Record and replay the wire-format cassettes in ``tests/models/cassettes/``.
 
-The OpenAI and Anthropic backend tests (``test_openai_wire.py``, ``test_anthropic_wire.py``) and
+The backend wire tests of every recordable provider (``test_wire.py``: OpenAI and Anthropic) and
 the server's json/summary formats over both wire formats
 (``tests/server/test_server_extract_wire.py``) run the real SDK clients over the eval suite's
 cassette stack (``evals/cassettes.py``): the SDK's HTTP client gets a ``CassetteTransport``,
@@ -12,10 +12,11 @@ happens:
   recorded request the test never made.
 * ``fake``: re-record every cassette from the fake provider (``evals/provider_server.py``),
   serving the replies each test scripts. The SDK talks to ``http://127.0.0.1:PORT``; the
-  recorded URI is rewritten to ``https://api.openai.com`` / ``https://api.anthropic.com`` so
+  recorded URI is rewritten to the provider's real origin (``https://api.openai.com``, ...) so
   replay uses the real default base URL.
 * ``live``: re-record the cassettes the real API can produce (not the forced 429s) against the
-  real API. Needs ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``; tests skip with a reason without.
+  real API. Needs the provider's key (``OPENAI_API_KEY``, ...); tests skip with a reason
+  without.
 
 Re-record with ``python -m tests.models.record_cassettes fake`` (or ``live``) from the
 repository root, then review the diff: assertions that hold for the fake server's scripted
@@ -43,15 +44,18 @@ from typing import Any
 import pytest
 
 from agent.messages import ModelSettings, SystemMessage
+from agent.models.providers import ModelOptions, provider_spec
 from agent.models.retry import RetryPolicy
+from agent.models.sdk import SdkModel
 from evals.backends import _http_module
-from evals.cassettes import REAL_ORIGINS, CassetteTransport, Provenance
+from evals.cassettes import CassetteTransport, Provenance
 from evals.provider_server import FakeProviderServer, Reply
 
 __all__ = [
     "ANTHROPIC_MODEL",
     "CASSETTE_DIR",
     "FAST",
+    "MODEL_NAMES",
     "OPENAI_MODEL",
     "PAGE",
     "PROVENANCE_HEADER",
@@ -70,16 +74,13 @@ CASSETTE_DIR = HERE / "cassettes"
 PROVENANCE_HEADER = "x-cassette-provenance"
 RECORD_ENV_VAR = "AGENT_RECORD"
 RERECORD = "python -m tests.models.record_cassettes fake"
-WIRE_TESTS = (
-    "models/test_openai_wire.py",
-    "models/test_anthropic_wire.py",
-    "server/test_server_extract_wire.py",
-)
+WIRE_TESTS = ("models/test_wire.py", "server/test_server_extract_wire.py")
 """Every test that replays these cassettes, relative to ``tests/``."""
 
 OPENAI_MODEL = "gpt-4.1-mini"
 ANTHROPIC_MODEL = "claude-haiku-4-5"
-KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+MODEL_NAMES = {"openai": OPENAI_MODEL, "anthropic": ANTHROPIC_MODEL}
+"""The model each recordable provider's cassettes were recorded with."""
 
 # What both wire tests send: changing any of it changes the recorded requests.
 FAST = RetryPolicy(retries=2, initial_backoff_s=0.001, max_backoff_s=0.001)
@@ -101,9 +102,14 @@ def record_mode() -> str:
     return value
 
 
+def key_env(provider: str) -> str:
+    """The variable holding ``provider``'s key, from the provider table."""
+    return provider_spec(provider).key_env or ""
+
+
 def api_key(provider: str) -> str:
     """The key tests use: the real one if set (needed live), else a placeholder."""
-    return os.environ.get(KEY_ENV[provider]) or "test-key"
+    return os.environ.get(key_env(provider)) or "test-key"
 
 
 @dataclass
@@ -123,26 +129,30 @@ class CassetteRun:
         """The vcrpy cassette: its recorded requests and responses, play count, length."""
         return self.transport.cassette
 
+    def model(self, api_key: str | None = None) -> SdkModel[Any, Any]:
+        """The provider's model as the provider table builds it (no SDK retries, a 60 s timeout),
+        with :data:`FAST` retries, its SDK's HTTP going through the cassette."""
+        spec = provider_spec(self.provider)
+        module = _http_module(spec)
+        http_client = module.AsyncClient(transport=self.transport.transport(module), timeout=60.0)
+        options = ModelOptions(
+            self.provider,
+            MODEL_NAMES[self.provider],
+            api_key=api_key or self.api_key,
+            base_url=self.base_url,
+            timeout_s=60.0,
+            retry=FAST,
+            http_client=http_client,
+        )
+        assert spec.build is not None
+        model = spec.build(options)
+        assert isinstance(model, SdkModel)
+        return model
+
     def client(self, api_key: str | None = None) -> Any:
         """An ``AsyncOpenAI`` / ``AsyncAnthropic`` whose HTTP goes through the cassette, built
         as the backends build their own (no SDK retries, a 60 s timeout)."""
-        key = api_key or self.api_key
-        module = _http_module(self.provider)
-        http_client = module.AsyncClient(transport=self.transport.transport(module), timeout=60.0)
-        options: dict[str, Any] = {
-            "api_key": key,
-            "base_url": self.base_url,
-            "http_client": http_client,
-            "max_retries": 0,
-            "timeout": 60.0,
-        }
-        if self.provider == "anthropic":
-            from anthropic import AsyncAnthropic
-
-            return AsyncAnthropic(**options)
-        from openai import AsyncOpenAI
-
-        return AsyncOpenAI(**options)
+        return self.model(api_key).client
 
     def script(self, *replies: Reply, times: int = 1) -> None:
         """Queue the fake server's answers; ignored when replaying or recording live."""
@@ -173,11 +183,11 @@ def use_cassette(
     if mode == "replay":
         transport = CassetteTransport(path, rerecord=RERECORD)
     else:
-        origin = REAL_ORIGINS[provider]
+        origin = provider_spec(provider).real_origin
         if fake is not None:
-            base_url = fake.openai_base_url if provider == "openai" else fake.anthropic_base_url
+            base_url = fake.base_url(provider)
         producer = "scripted fake server (evals/provider_server.py)" if fake else f"live {origin}"
-        model = OPENAI_MODEL if provider == "openai" else ANTHROPIC_MODEL
+        model = MODEL_NAMES[provider]
         transport = CassetteTransport(
             path,
             record=True,
@@ -213,8 +223,8 @@ def cassette_factory() -> Iterator[CassetteFactory]:
         if mode == "live":
             if not live:
                 pytest.skip(f"{name}: the real API cannot be made to produce this; fake only")
-            if not os.environ.get(KEY_ENV[provider]):
-                pytest.skip(f"AGENT_RECORD=live needs {KEY_ENV[provider]} set to a real key")
+            if not os.environ.get(key_env(provider)):
+                pytest.skip(f"AGENT_RECORD=live needs {key_env(provider)} set to a real key")
         if mode == "replay" and not (CASSETTE_DIR / f"{name}.yaml").exists():
             pytest.fail(f"cassette {name}.yaml is missing: record it with `{RERECORD}`")
         fake = None
