@@ -41,7 +41,14 @@ from pydantic_settings import (
 
 from agent.errors import ConfigError
 
-__all__ = ["CONFIG_ENV_VAR", "SERVER_TABLE", "Settings", "TomlFileSource", "load_settings"]
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "SERVER_TABLE",
+    "Settings",
+    "TomlFileSource",
+    "default_data_dir",
+    "load_settings",
+]
 
 SERVER_TABLE = "server"
 """The TOML table holding the server's settings; the top level holds the agent's."""
@@ -51,6 +58,12 @@ CONFIG_ENV_VAR = "AGENT_CONFIG"
 
 # An explicit config_file given to load_settings() wins over AGENT_CONFIG for that one call.
 _explicit_config_file: ContextVar[Path | None] = ContextVar("_explicit_config_file", default=None)
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/browser-agent``, else ``~/.local/share/browser-agent``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "browser-agent"
 
 
 class Settings(BaseSettings):
@@ -100,6 +113,11 @@ class Settings(BaseSettings):
     action_timeout: float = Field(default=5.0, gt=0, description="Seconds per browser action.")
     navigation_timeout: float = Field(default=30.0, gt=0, description="Seconds per navigation.")
     browser_path: Path | None = Field(default=None, description="Chromium binary; None: search.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="Where the agent keeps what outlives a process (the server's usage counts, "
+        "caches); by default $XDG_DATA_HOME/browser-agent (~/.local/share/browser-agent).",
+    )
     headless: bool = True
     sandbox: Literal["bwrap"] | None = Field(
         default="bwrap",

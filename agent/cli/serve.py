@@ -21,6 +21,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", help="address to listen on (AGENT_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (AGENT_PORT, default 3002)")
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or one JSON object per line (AGENT_LOG_FORMAT, default text)",
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -30,6 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
     from agent.config import load_settings
     from agent.executors.sandbox import check_sandbox
     from agent.mcp import mount
+    from agent.observability import configure_logging
     from agent.server import ServerSettings, create_app
 
     overrides: dict[str, Any] = {}
@@ -37,8 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if args.log_format is not None:
+        overrides["log_format"] = args.log_format
     settings = ServerSettings(**overrides)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, args.log_level)
     if warning := settings.exposure_warning():
         logging.getLogger("agent.serve").warning(warning)
     agent_settings = load_settings()
@@ -51,5 +59,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
     app = create_app(settings, agent_settings=agent_settings)
     mount(app)  # MCP over Streamable HTTP at /mcp, behind the same API keys
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    # log_config=None: uvicorn's error and access logs go through the handler set up above,
+    # in the format asked for (and through the server's redaction, as every record does).
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=args.log_level, log_config=None
+    )
     return 0
