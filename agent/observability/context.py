@@ -49,6 +49,9 @@ class RequestInfo:
     session_id: str | None = None
     status: int | None = None
     started: float = field(default_factory=time.perf_counter)
+    route_hint: str | None = None
+    """The route's template as known before routing (a request forwarded to another replica
+    never reaches a route here)."""
 
     @property
     def route(self) -> str | None:
@@ -57,7 +60,7 @@ class RequestInfo:
         matched (yet)."""
         route = self.scope.get("route") if self.scope is not None else None
         path = getattr(route, "path", None)
-        return str(path) if path is not None else None
+        return str(path) if path is not None else self.route_hint
 
     def duration_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)

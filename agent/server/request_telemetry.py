@@ -40,7 +40,14 @@ if TYPE_CHECKING:
 
 __all__ = ["RequestTelemetry", "outgoing_headers"]
 
-_SESSION_PATH = re.compile(r"^/v2/(?:scrape/([^/]+)/interact|live/([^/]+)(?:/ws)?|cdp/([^/]+))$")
+# Paths naming a session, with their route's template: a replica forwards these to the one that
+# serves the session before any route is matched.
+_SESSION_ROUTES = (
+    (re.compile(r"^/v2/scrape/([^/]+)/interact$"), "/v2/scrape/{scrape_id}/interact"),
+    (re.compile(r"^/v2/live/([^/]+)$"), "/v2/live/{scrape_id}"),
+    (re.compile(r"^/v2/live/([^/]+)/ws$"), "/v2/live/{scrape_id}/ws"),
+    (re.compile(r"^/v2/cdp/([^/]+)$"), "/v2/cdp/{scrape_id}"),
+)
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
 
 
@@ -62,9 +69,11 @@ class RequestTelemetry:
         given = headers.get(_REQUEST_ID, b"").decode("latin-1")
         method = str(scope.get("method", "WEBSOCKET"))
         info = RequestInfo(sane_request_id(given) or new_request_id(), method=method, scope=scope)
-        session = _SESSION_PATH.match(scope.get("path", ""))
-        if session is not None:
-            info.session_id = next(group for group in session.groups() if group)
+        path = scope.get("path", "")
+        for pattern, template in _SESSION_ROUTES:
+            if found := pattern.match(path):
+                info.session_id, info.route_hint = found.group(1), template
+                break
         request_token = begin_request(info)
         telemetry_token = use_telemetry(self.telemetry)
         echoed = (_REQUEST_ID, info.request_id.encode())
