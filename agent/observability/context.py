@@ -22,6 +22,8 @@ __all__ = [
     "begin_request",
     "current_request",
     "end_request",
+    "enter_request",
+    "leave_request",
     "new_request_id",
     "note_key",
     "note_session",
@@ -52,6 +54,9 @@ class RequestInfo:
     route_hint: str | None = None
     """The route's template as known before routing (a request forwarded to another replica
     never reaches a route here)."""
+    ended: bool = False
+    """Set once the request is answered: a task it started that lives on (a browser's DevTools
+    server, a spare browser's launch) still holds this context, but no longer speaks for it."""
 
     @property
     def route(self) -> str | None:
@@ -70,8 +75,9 @@ _current: ContextVar[RequestInfo | None] = ContextVar("agent_request", default=N
 
 
 def current_request() -> RequestInfo | None:
-    """The request being served in this context, if any."""
-    return _current.get()
+    """The request being served in this context, if any (and not yet answered)."""
+    info = _current.get()
+    return None if info is None or info.ended else info
 
 
 def begin_request(info: RequestInfo) -> Token[RequestInfo | None]:
@@ -80,19 +86,33 @@ def begin_request(info: RequestInfo) -> Token[RequestInfo | None]:
 
 
 def end_request(token: Token[RequestInfo | None]) -> None:
+    """The request is answered: no context speaks for it any more, tasks it started included."""
+    info = _current.get()
+    if info is not None:
+        info.ended = True
+    _current.reset(token)
+
+
+def enter_request(info: RequestInfo) -> Token[RequestInfo | None]:
+    """Serve ``info``'s request in this context too (a task the transport runs apart from the
+    request's own, an MCP tool call's); ``leave_request`` with the token, which does not end it."""
+    return _current.set(info)
+
+
+def leave_request(token: Token[RequestInfo | None]) -> None:
     _current.reset(token)
 
 
 def note_session(session_id: str) -> None:
     """Say which session the current request is about (once known: a scrape makes one)."""
-    info = _current.get()
+    info = current_request()
     if info is not None:
         info.session_id = session_id
 
 
 def note_key(name: str) -> None:
     """Say which API key (by name) the current request came with."""
-    info = _current.get()
+    info = current_request()
     if info is not None:
         info.key_name = name
 
