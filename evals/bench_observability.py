@@ -21,6 +21,7 @@ Target (issue 26): on minus off at most 2% of off, or at most 1 ms, per call.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         pids = {name: pid for name, (_url, pid) in servers.items()}
         for url, _pid in servers.values():  # both done starting their spare browsers
-            wait_until(lambda url=url: _spares_ready(url), 120, "the spare browsers")
+            wait_until(functools.partial(_spares_ready, url), 120, "the spare browsers")
         time.sleep(2)
         clients = {
             name: stack.enter_context(httpx.Client(base_url=url, timeout=120))
