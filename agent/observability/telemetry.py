@@ -90,9 +90,14 @@ class Telemetry:
         self.capture_content = capture_content
 
     @classmethod
-    def from_env(cls, recorder: Recorder | None = None) -> Telemetry:
-        """Tracing as the ``OTEL_*`` variables say (none unless an OTLP endpoint is set)."""
-        return cls(tracer_provider_from_env(), recorder, capture_content=capture_content())
+    def from_env(cls, recorder: Recorder | None = None, *, owned: bool = False) -> Telemetry:
+        """Tracing as the ``OTEL_*`` variables say (none unless an OTLP endpoint is set).
+
+        ``owned``: the caller calls :meth:`shutdown` at its end (an app does); otherwise the
+        spans still queued are sent when the process exits.
+        """
+        provider = tracer_provider_from_env(shutdown_on_exit=not owned)
+        return cls(provider, recorder, capture_content=capture_content())
 
     def span(
         self,

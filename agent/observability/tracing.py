@@ -43,9 +43,10 @@ def tracing_wanted(environ: Mapping[str, str] | None = None) -> bool:
     return exporters != "none"
 
 
-def tracer_provider_from_env() -> TracerProvider | None:
+def tracer_provider_from_env(*, shutdown_on_exit: bool = True) -> TracerProvider | None:
     """A tracer provider exporting over OTLP/HTTP as the ``OTEL_*`` variables say; None when
-    they do not ask for traces."""
+    they do not ask for traces. ``shutdown_on_exit=False`` for an owner that shuts it down
+    itself (an app, at its end)."""
     if not tracing_wanted():
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -57,7 +58,7 @@ def tracer_provider_from_env() -> TracerProvider | None:
         "OTEL_RESOURCE_ATTRIBUTES", ""
     )
     resource = Resource.create({} if named else {"service.name": SERVICE_NAME})
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, shutdown_on_exit=shutdown_on_exit)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
 

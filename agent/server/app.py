@@ -184,7 +184,7 @@ def build_state(
                 },
             )
         )
-    state.telemetry = Telemetry.from_env(AppRecorder(state.metrics, usage))
+    state.telemetry = Telemetry.from_env(AppRecorder(state.metrics, usage), owned=True)
     registry.listeners.append(SessionCounter(state.metrics, usage))
     return state
 
