@@ -24,7 +24,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -71,10 +71,19 @@ def month_bounds(month: str) -> tuple[str, str]:
 class UsageLedger:
     """Counts credits and tokens per key name; answers how much is spent and what is left."""
 
-    def __init__(self, store: UsageStore, budgets: Mapping[str, KeyBudget]) -> None:
+    def __init__(
+        self,
+        store: UsageStore,
+        budgets: Mapping[str, KeyBudget],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.budgets = dict(budgets)
+        self._clock = clock
         self._pending: dict[tuple[str, str], list[int]] = {}
+        self._writing: dict[tuple[str, str], list[int]] = {}
+        """What a write under way is sending: still counted until the store has it."""
         self._clocks: dict[str, _InteractClock] = {}
         self._task: asyncio.Task[None] | None = None
         self.last_success: float | None = None
@@ -99,7 +108,7 @@ class UsageLedger:
         its interact session has started."""
         clock = self._clocks.get(session_id)
         if clock is None:
-            clock = self._clocks[session_id] = _InteractClock(key, time.monotonic(), 0)
+            clock = self._clocks[session_id] = _InteractClock(key, self._clock(), 0)
         self._charge(clock)
 
     def session_ended(self, session_id: str) -> None:
@@ -109,7 +118,7 @@ class UsageLedger:
             self._charge(clock)
 
     def _charge(self, clock: _InteractClock) -> None:
-        minutes = max(1, math.ceil((time.monotonic() - clock.started) / 60))
+        minutes = max(1, math.ceil((self._clock() - clock.started) / 60))
         if minutes > clock.charged_minutes:
             extra = minutes - clock.charged_minutes
             clock.charged_minutes = minutes
@@ -121,15 +130,20 @@ class UsageLedger:
         """Credits and tokens ``key`` spent in ``month`` (this one by default)."""
         month = month or _today()[:7]
         credits, tokens = await self.store.month(key, month)
-        for (day, pending_key), (more_credits, more_tokens) in self._pending.items():
-            if pending_key == key and day.startswith(month):
+        for (day, unwritten_key), (more_credits, more_tokens) in self._unwritten():
+            if unwritten_key == key and day.startswith(month):
                 credits, tokens = credits + more_credits, tokens + more_tokens
         return credits, tokens
+
+    def _unwritten(self) -> list[tuple[tuple[str, str], list[int]]]:
+        """Counts the store does not have yet: pending, and being written (a write that is
+        under way has left the pending counts but may not have reached the store)."""
+        return [*self._pending.items(), *self._writing.items()]
 
     async def months(self) -> list[MonthUsage]:
         """Every month's totals per key name, what is not yet written included."""
         totals = {(m.month, m.key): [m.credits, m.tokens] for m in await self.store.months()}
-        for (day, key), (credits, tokens) in self._pending.items():
+        for (day, key), (credits, tokens) in self._unwritten():
             counts = totals.setdefault((day[:7], key), [0, 0])
             counts[0] += credits
             counts[1] += tokens
@@ -170,18 +184,20 @@ class UsageLedger:
 
     async def flush(self) -> None:
         """Write what was counted since the last write."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        rows = [UsageRow(day, key, c, t) for (day, key), (c, t) in pending.items()]
+        if not self._pending or self._writing:
+            return  # nothing new, or a write under way (the next one takes what is left)
+        self._writing, self._pending = self._pending, {}
+        rows = [UsageRow(day, key, c, t) for (day, key), (c, t) in self._writing.items()]
         try:
             await self.store.add(rows)
-        except Exception:
+        except BaseException:
             for row in rows:  # kept for the next write
                 counts = self._pending.setdefault((row.day, row.key), [0, 0])
                 counts[0] += row.credits
                 counts[1] += row.tokens
             raise
+        finally:
+            self._writing = {}
 
     async def start(self) -> None:
         """Open the store (a ConfigError if it cannot be written) and write every second."""

@@ -3,12 +3,14 @@ reasons and outcomes as labels, named keys and budgets, months, and tracing stay
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,12 @@ from agent.observability import (
     sane_request_id,
     tracing_wanted,
 )
-from agent.server.keys import match_key, parse_api_keys, unnamed_key_name
+from agent.server.keys import KeyBudget, match_key, parse_api_keys, unnamed_key_name
 from agent.server.metrics import END_REASONS, end_reason, outcome_of
 from agent.server.redaction import install_redaction
 from agent.server.settings import ServerSettings
-from agent.server.usage import month_bounds
+from agent.server.usage import UsageLedger, month_bounds
+from agent.server.usage_store import SqliteUsageStore, UsageRow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -190,3 +193,84 @@ def test_without_an_endpoint_the_tracing_sdk_is_not_even_loaded(tmp_path: Path) 
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "[]"
+
+
+async def test_interact_minutes_are_charged_as_they_start(tmp_path: Path) -> None:
+    """2 credits per started browser-minute, from the first interact call to the session's
+    end, to the key that scraped it; written to the store and read back per key."""
+    now = [1000.0]
+    ledger = UsageLedger(SqliteUsageStore(tmp_path / "usage.sqlite3"), {}, clock=lambda: now[0])
+    await ledger.start()
+    try:
+        ledger.scraped("ci")
+        ledger.interacting("s1", "ci")  # minute 1 starts
+        assert await ledger.spent("ci") == (3, 0)
+        now[0] += 59
+        ledger.interacting("s1", "ci")  # still minute 1
+        assert await ledger.spent("ci") == (3, 0)
+        now[0] += 2
+        ledger.interacting("s1", "ci")  # 61 s: minute 2 has started
+        assert await ledger.spent("ci") == (5, 0)
+        now[0] += 64
+        ledger.session_ended("s1")  # 125 s: minute 3 had started
+        ledger.session_ended("s1")  # told twice: charged once
+        ledger.session_ended("never-interacted")
+        ledger.add("ci", tokens=120)
+        await ledger.flush()
+        assert await ledger.spent("ci") == (7, 120)
+        assert await ledger.spent("alice") == (0, 0)
+    finally:
+        await ledger.close()
+    reopened = SqliteUsageStore(tmp_path / "usage.sqlite3")
+    months = await reopened.months()
+    await reopened.close()
+    assert [(m.key, m.credits, m.tokens) for m in months] == [("ci", 7, 120)]
+
+
+async def test_a_budget_refuses_only_once_it_is_spent(tmp_path: Path) -> None:
+    budgets = {"tiny": KeyBudget(credits=2, tokens=50)}
+    ledger = UsageLedger(SqliteUsageStore(tmp_path / "usage.sqlite3"), budgets)
+    await ledger.check("tiny", tokens=True)
+    ledger.add("tiny", credits=1, tokens=49)
+    await ledger.check("tiny", tokens=True)
+    ledger.add("tiny", tokens=1)
+    await ledger.check("tiny", tokens=False)  # code needs no tokens
+    with pytest.raises(RequestError) as tokens:
+        await ledger.check("tiny", tokens=True)
+    assert tokens.value.code == "INSUFFICIENT_TOKENS"
+    ledger.add("tiny", credits=1)
+    with pytest.raises(RequestError) as credits:
+        await ledger.check("tiny", tokens=False)
+    assert credits.value.code == "INSUFFICIENT_CREDITS"
+    await ledger.check("someone-else", tokens=True)  # no budget, no limit
+    await ledger.close()
+
+
+class _HeldStore(SqliteUsageStore):
+    """A SQLite store whose writes wait to be let through: a slow store (Redis far away)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.let_through = asyncio.Event()
+
+    async def add(self, rows: Sequence[UsageRow]) -> None:
+        await self.let_through.wait()
+        await super().add(rows)
+
+
+async def test_counts_being_written_still_count(tmp_path: Path) -> None:
+    """While a write is under way its counts have left the pending ones but are not yet in
+    the store: they still count, so no budget check slips through that window."""
+    store = _HeldStore(tmp_path / "usage.sqlite3")
+    ledger = UsageLedger(store, {"tiny": KeyBudget(credits=1)})
+    ledger.add("tiny", credits=1)
+    writing = asyncio.ensure_future(ledger.flush())
+    await asyncio.sleep(0.05)  # the write has started and waits
+    assert not writing.done()
+    assert await ledger.spent("tiny") == (1, 0)
+    with pytest.raises(RequestError):
+        await ledger.check("tiny", tokens=False)
+    store.let_through.set()
+    await writing
+    assert await ledger.spent("tiny") == (1, 0)  # in the store now, and counted once
+    await ledger.close()

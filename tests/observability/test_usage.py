@@ -72,9 +72,12 @@ def _prompt_turns(turns: Turns) -> None:
 
 @pytest.fixture(scope="module")
 def ci_used(server: RunningServer, turns: Turns, site: str) -> str:
-    """The ci key scraped, ran code and a prompt (3 credits, 567 tokens); its session stays."""
+    """The ci key scraped with a summary (48 tokens), ran code and a prompt (567 tokens): 3
+    credits and 615 tokens; its session stays open."""
     app = Firecrawl(api_url=server.url, api_key=CI_KEY)
-    doc = app.scrape(f"{site}/index.html", formats=["markdown"])
+    turns.add(ScriptedTurn(text="A page with a counter.", usage=Usage(input=40, output=8)))
+    doc = app.scrape(f"{site}/index.html", formats=["markdown", "summary"])
+    assert doc.summary == "A page with a counter."
     scrape_id = str(doc.metadata.scrape_id)
     assert app.interact(scrape_id, code="await page.title()", language="python").success
     _prompt_turns(turns)
@@ -89,7 +92,7 @@ def test_firecrawl_py_reads_a_keys_usage(server: RunningServer, ci_used: str) ->
     assert credits.billing_period_start and credits.billing_period_end
     assert credits.billing_period_start.endswith("-01T00:00:00.000Z")
     tokens = app.get_token_usage()
-    assert tokens.remaining_tokens == UNLIMITED - 567
+    assert tokens.remaining_tokens == UNLIMITED - 615
     concurrency = app.get_concurrency()
     assert concurrency.concurrency == 1  # ci's one open session
     assert concurrency.max_concurrency == server.settings.max_sessions
@@ -103,7 +106,7 @@ def test_firecrawl_py_reads_a_keys_usage(server: RunningServer, ci_used: str) ->
         ("ci", 3)
     ]  # the key's name, never the key
     token_history = v2.get_token_usage_historical(by_api_key=True)
-    assert any(p.apiKey == "ci" and p.tokensUsed == 567 for p in token_history.periods)
+    assert any(p.apiKey == "ci" and p.tokensUsed == 615 for p in token_history.periods)
     assert CI_KEY not in json.dumps(by_key.model_dump())
     totals = v2.get_credit_usage_historical()
     assert totals.periods and all(p.apiKey is None for p in totals.periods)
@@ -209,13 +212,13 @@ def test_firecrawl_js_reads_the_same(js_sdk: Path, server: RunningServer, ci_use
     ours = httpx.get(f"{server.url}/v2/team/credit-usage", headers=_auth(CI_KEY)).json()["data"]
     assert report["credits"]["remainingCredits"] == ours["remainingCredits"]
     assert report["credits"]["planCredits"] == UNLIMITED
-    assert report["tokens"]["remainingTokens"] <= UNLIMITED - 567
+    assert report["tokens"]["remainingTokens"] <= UNLIMITED - 615
     assert report["concurrency"]["concurrency"] >= 1
     assert report["concurrency"]["maxConcurrency"] == server.settings.max_sessions
     assert report["queue"]["success"] is True and report["queue"]["jobsInQueue"] == 0
     names = {p["apiKey"] for p in report["creditHistory"]["periods"]}
     assert {"ci", "tiny"} <= names
-    assert any(p["apiKey"] == "ci" and p["tokensUsed"] >= 567
+    assert any(p["apiKey"] == "ci" and p["tokensUsed"] >= 615
                for p in report["tokenHistory"]["periods"])  # fmt: skip
     totals = report["creditTotals"]["periods"]
     assert totals and "apiKey" not in totals[-1]
