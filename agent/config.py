@@ -46,6 +46,7 @@ __all__ = [
     "SERVER_TABLE",
     "Settings",
     "TomlFileSource",
+    "default_browser_memory_mb",
     "default_data_dir",
     "load_settings",
 ]
@@ -64,6 +65,18 @@ def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/browser-agent``, else ``~/.local/share/browser-agent``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "browser-agent"
+
+
+def default_browser_memory_mb() -> int:
+    """One eighth of the machine's memory, at least 1 GiB and at most 4 GiB: room for a heavy page
+    (a few hundred MiB) many times over, while one session can never take the machine."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            total = next(line for line in meminfo if line.startswith("MemTotal"))
+        total_mib = int(total.split()[1]) // 1024
+    except (OSError, StopIteration, ValueError):
+        return 2048
+    return min(4096, max(1024, total_mib // 8))
 
 
 class Settings(BaseSettings):
@@ -124,6 +137,18 @@ class Settings(BaseSettings):
         description='Where code runs: "bwrap" (a bubblewrap sandbox per session) or none (as '
         "the server's own user: trusted single-user mode only).",
     )
+    browser_sandbox: Literal["bwrap"] | None = Field(
+        default="bwrap",
+        description='Where a local browser runs: "bwrap" (a bubblewrap box per session, as a '
+        "user of its own when the server runs as root, seeing only its own folders) or none "
+        "(as the server's own user, with its files: trusted single-user mode only).",
+    )
+    browser_memory_mb: int = Field(
+        default_factory=default_browser_memory_mb,
+        ge=128,
+        description="Memory a session's boxed browser may use, all its processes together, MiB; "
+        "past it the session ends. Default: an eighth of the machine's, 1024 to 4096.",
+    )
     sandbox_memory_mb: int = Field(
         default=4096,
         ge=256,
@@ -148,7 +173,7 @@ class Settings(BaseSettings):
         "loopback services included: for trusted code only.",
     )
 
-    @field_validator("sandbox", mode="before")
+    @field_validator("sandbox", "browser_sandbox", mode="before")
     @classmethod
     def _sandbox_none(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() == "none" else value
@@ -174,7 +199,9 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "No model configured: set AGENT_MODEL to a model id such as "
                 '"openai:gpt-4.1-mini", "anthropic:claude-sonnet-4-6" or "ollama:qwen3" '
-                f"(or put model = ... in the TOML file named by {CONFIG_ENV_VAR})."
+                f"(or put model = ... in the TOML file named by {CONFIG_ENV_VAR}); "
+                "AGENT_MODEL=demo tries it without a key (an offline demo model that follows "
+                "simple commands: click, fill, read)."
             )
         return self.model
 

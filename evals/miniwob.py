@@ -84,11 +84,14 @@ async def run_miniwob(
 
     async def one(name: str, seed: int) -> None:
         async with limit:
+            started = time.perf_counter()
             result = await _run_one(name, seed, SOLVERS[name], browsers)
+            result = result.model_copy(update={"started_s": started - run_started})
             results[(name, seed)] = result
             if on_result is not None:
                 on_result(result)
 
+    run_started = time.perf_counter()
     try:
         await asyncio.gather(*(one(name, seed) for name, seed in pairs))
     finally:

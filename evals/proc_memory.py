@@ -134,8 +134,12 @@ class MemorySampler(threading.Thread):
             with contextlib.suppress(OSError):
                 with open(f"/proc/{pid}/cmdline", "rb") as handle:
                     argv = handle.read().split(b"\0")
-                if any(a.startswith(b"--user-data-dir=") for a in argv) and not any(
-                    a.startswith(b"--type=") for a in argv
+                # A boxed browser's bwrap carries Chromium's arguments too: Chromium itself only.
+                chromium = b"chrom" in argv[0].rsplit(b"/", 1)[-1]
+                if (
+                    chromium
+                    and any(a.startswith(b"--user-data-dir=") for a in argv)
+                    and not any(a.startswith(b"--type=") for a in argv)
                 ):
                     browsers += 1
         return total, browsers

@@ -82,7 +82,8 @@ def _summary_table(run: EvalRun) -> str:
     rows = [
         "<h2>Summary</h2><table><tr><th>configuration</th><th>passed</th><th>success</th>"
         "<th>mean steps</th><th>input tokens</th><th>output tokens</th>"
-        "<th>mean snapshot tokens</th><th>wall time</th><th>stop reasons</th></tr>"
+        "<th>mean snapshot tokens</th><th>elapsed</th><th>task time (sum, median)</th>"
+        "<th>stop reasons</th></tr>"
     ]
     for s in run.summaries():
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s.stop_reasons.items()))
@@ -90,7 +91,8 @@ def _summary_table(run: EvalRun) -> str:
             f"<tr><td>{_e(s.config)}</td><td>{s.passed}/{s.tasks}</td>"
             f"<td>{s.success_rate:.0%}</td><td>{s.mean_steps:.1f}</td><td>{s.input_tokens:,}</td>"
             f"<td>{s.output_tokens:,}</td><td>{s.mean_snapshot_tokens:.0f}</td>"
-            f"<td>{s.wall_s:.1f} s (median {s.median_wall_s:.1f} s)</td><td>{_e(reasons)}</td></tr>"
+            f"<td>{s.elapsed_s:.1f} s</td><td>{s.wall_s:.1f} s ({s.median_wall_s:.1f} s)</td>"
+            f"<td>{_e(reasons)}</td></tr>"
         )
     rows.append("</table>")
     return "".join(rows)

@@ -75,6 +75,8 @@ class TaskResult(BaseModel):
     tokens_estimated: bool = False
     """True when the backend reported no usage and tiktoken counted the tokens instead."""
     wall_s: float = 0.0
+    started_s: float | None = None
+    """Seconds from the start of the run to this task's start (None in older results)."""
     error: str | None = None
     final_screenshot: str | None = None
     provenance: str | None = None
@@ -109,7 +111,11 @@ class ConfigSummary(BaseModel):
     input_tokens: int
     output_tokens: int
     mean_snapshot_tokens: float
+    elapsed_s: float
+    """Wall-clock time from this configuration's first task's start to its last one's end: with
+    ``-j N`` tasks overlap, so it is less than ``wall_s``."""
     wall_s: float
+    """The tasks' own times, added up."""
     median_wall_s: float
     stop_reasons: dict[str, int]
 
@@ -149,6 +155,11 @@ def summarise(config: str, results: list[TaskResult]) -> ConfigSummary:
     steps = sum(len(result.steps) for result in results)
     snapshot = [tokens for result in results for tokens in result.snapshot_tokens]
     walls = [result.wall_s for result in results]
+    spans = [(r.started_s, r.started_s + r.wall_s) for r in results if r.started_s is not None]
+    if spans and len(spans) == len(results):
+        elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
+    else:  # results written before start times were recorded: only the sum is known
+        elapsed = sum(walls)
     reasons: dict[str, int] = {}
     for result in results:
         reasons[result.stop_reason] = reasons.get(result.stop_reason, 0) + 1
@@ -162,6 +173,7 @@ def summarise(config: str, results: list[TaskResult]) -> ConfigSummary:
         input_tokens=sum(result.input_tokens for result in results),
         output_tokens=sum(result.output_tokens for result in results),
         mean_snapshot_tokens=statistics.fmean(snapshot) if snapshot else 0.0,
+        elapsed_s=elapsed,
         wall_s=sum(walls),
         median_wall_s=statistics.median(walls) if walls else 0.0,
         stop_reasons=reasons,

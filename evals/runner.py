@@ -289,13 +289,16 @@ async def run_suite(
                 result = _failed(task, backend, exc, time.perf_counter() - started)
             except Exception as exc:  # Playwright errors and bugs: one task, not the run
                 result = _failed(task, backend, exc, time.perf_counter() - started)
-            results[(b_index, t_index)] = result
+            results[(b_index, t_index)] = result.model_copy(
+                update={"started_s": started - run_started}
+            )
             if on_result is not None:
                 called = on_result(result)
                 if asyncio.iscoroutine(called):
                     await called
 
     browsers: BrowserPool | None = BrowserPool(jobs) if reuse_browsers else None
+    run_started = time.perf_counter()
     try:
         with SiteServer() as server:
             await asyncio.gather(

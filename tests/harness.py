@@ -16,6 +16,8 @@ import inspect
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -33,6 +35,7 @@ from mcp import ClientSession
 from mcp.types import CallToolResult, TextContent
 
 from agent.browser import grammar
+from agent.browser.box import BoxOptions
 from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.errors import ConfigError
@@ -51,8 +54,10 @@ __all__ = [
     "LaunchCounter",
     "PageHandler",
     "RunningServer",
+    "ServeProcess",
     "Turn",
     "Turns",
+    "agent_serve",
     "assert_error",
     "find_ref",
     "free_port",
@@ -363,10 +368,13 @@ def quick_agent_settings(**overrides: Any) -> Settings:
 
 
 class LaunchCounter:
-    """A session factory that starts a real local Chromium and counts how often it did."""
+    """A session factory that starts a real local Chromium, boxed as ``agent serve`` boxes it
+    (``egress``: with its egress checkpoint, as when private addresses are blocked), and counts
+    how often it did."""
 
-    def __init__(self, agent_settings: Settings) -> None:
+    def __init__(self, agent_settings: Settings, *, egress: bool = False) -> None:
         self.agent_settings = agent_settings
+        self.box = BoxOptions.from_settings(agent_settings, egress=egress)
         self.launches = 0
 
     async def __call__(self) -> BrowserSession:
@@ -374,7 +382,67 @@ class LaunchCounter:
         return await ServedBrowserSession.start(
             action_timeout_s=self.agent_settings.action_timeout,
             navigation_timeout_s=self.agent_settings.navigation_timeout,
+            box=self.box,
         )
+
+
+@dataclasses.dataclass
+class ServeProcess:
+    """An ``agent serve`` started by :func:`agent_serve`: its process and base URL."""
+
+    process: subprocess.Popen[str]
+    url: str
+
+    def output(self) -> str:
+        """Everything it printed, once it has exited."""
+        return self.process.communicate(timeout=60)[0] if self.process.stdout else ""
+
+
+@contextmanager
+def agent_serve(
+    env: dict[str, str],
+    *,
+    python: str = sys.executable,
+    port: int | None = None,
+    wait: bool = True,
+) -> Iterator[ServeProcess]:
+    """``python -m agent serve`` as a user runs it, with this checkout first on ``PYTHONPATH``.
+
+    With ``wait`` the block starts once ``/health`` answers (the test fails with the server's
+    output if it exits first); without it, right away (for a server expected to refuse to start).
+    The server gets SIGTERM when the block ends.
+    """
+    port = port or free_port()
+    root = str(Path(__file__).resolve().parents[1])
+    full_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))}
+    process = subprocess.Popen(
+        [python, "-m", "agent", "serve", "--port", str(port), "--log-level", "warning"],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = ServeProcess(process, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 90
+        while wait:
+            try:
+                httpx.get(f"{served.url}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    pytest.fail(f"agent serve exited {process.returncode}: {served.output()}")
+                assert time.monotonic() < deadline, "agent serve did not answer in 90 s"
+                time.sleep(0.2)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 def scrape_id_of(response: httpx.Response) -> str:
@@ -418,7 +486,9 @@ class RunningServer:
         self.model = model or (ScriptedModel(self.turns) if scripted else None)
         self.launcher: SessionFactory | None = session_factory
         if session_factory is None and count_launches:
-            self.launcher = LaunchCounter(self.agent_settings)
+            self.launcher = LaunchCounter(
+                self.agent_settings, egress=settings.block_private_addresses
+            )
         self.app = create_app(
             settings,
             agent_settings=self.agent_settings,

@@ -6,6 +6,7 @@ model is an OpenAI-compatible endpoint played by the local fake provider.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -130,3 +131,109 @@ def test_eval_usage_error_exits_2() -> None:
     result = agent(dict(os.environ), "eval", "--jobs", "many", timeout=60)
     assert result.returncode == 2
     assert "usage: agent eval" in result.stderr
+
+
+def _offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This shell's environment without a model, a state folder of its own and a free port."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("AGENT_MODEL", "AGENT_BASE_URL", "AGENT_CONFIG", "AGENT_STATE_DIR")
+    }
+    return {
+        **env,
+        "AGENT_SERVER_URL": f"http://127.0.0.1:{free_port()}",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "AGENT_PROFILES_DIR": str(tmp_path / "profiles"),
+        "AGENT_WARM_BROWSERS": "0",
+        **extra,
+    }
+
+
+def _stop_servers(*outputs: str) -> None:
+    for pid in {int(p) for said in outputs for p in re.findall(r"\(pid (\d+)", said)}:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+
+
+def test_the_demo_model_clicks_fills_and_answers_through_agent_interact(
+    tmp_path: Path, pages_url: str
+) -> None:
+    env = _offline_env(tmp_path, AGENT_MODEL="demo")
+    scraped = agent(env, "scrape", f"{pages_url}/form.html")
+    try:
+        assert scraped.returncode == 0, scraped.stderr
+        acted = agent(
+            env,
+            "interact",
+            'fill Name with Ada, check "I agree", then click Submit, then what does the page say',
+        )
+        assert acted.returncode == 0, acted.stderr
+        said = acted.stdout.strip()
+        assert said.startswith("[offline demo model] Filled @e"), said
+        assert "Checked @e" in said and "Clicked @e" in said
+        assert "Submitted Ada / m / agreed" in said  # read from the page after the click
+
+        heading = agent(env, "interact", "what is the main heading?")
+        assert heading.stdout.strip() == '[offline demo model] The main heading is "Sign up".'
+
+        unknown = agent(env, "interact", "book me a flight to Paris")
+        assert unknown.returncode == 0
+        assert unknown.stdout.startswith("[offline demo model] I am the offline demo model")
+        assert 'I did not understand: "book me a flight to Paris"' in unknown.stdout
+        assert "fill NAME with TEXT" in unknown.stdout
+    finally:
+        _stop_servers(scraped.stderr)
+
+
+def test_a_background_server_with_other_settings_is_named_then_restarted_by_scrape(
+    tmp_path: Path, pages_url: str
+) -> None:
+    """The server ``agent scrape`` started keeps the settings it got; a shell whose settings
+    differ is told which and how to restart it, and ``agent scrape`` restarts it itself. The
+    state folder is the project's own (AGENT_STATE_DIR) and holds no setting's value."""
+    state = tmp_path / "project-state"
+    env = _offline_env(tmp_path, AGENT_STATE_DIR=str(state), OPENAI_API_KEY="sk-not-a-real-key")
+    url = f"{pages_url}/page2.html"
+    outputs: list[str] = []
+    try:
+        first = agent(env, "scrape", url)
+        outputs.append(first.stderr)
+        assert first.returncode == 0, first.stderr
+        old_pid = int(re.search(r"\(pid (\d+)", first.stderr).group(1))
+        assert (state / "server.json").is_file() and (state / "last-scrape.json").is_file()
+        assert not (tmp_path / "config" / "browser-agent").exists()
+
+        demo = {**env, "AGENT_MODEL": "demo"}
+        refused = agent(demo, "interact", "what is the title")
+        assert refused.returncode == 1
+        assert f"(pid {old_pid}, started by this command line) runs with other settings" in (
+            refused.stderr
+        )
+        assert "AGENT_MODEL differ" in refused.stderr
+        assert f"`agent scrape {url}`" in refused.stderr
+
+        again = agent(demo, "scrape", url)
+        outputs.append(again.stderr)
+        assert again.returncode == 0, again.stderr
+        assert f"restarting the local server (pid {old_pid})" in again.stderr
+        assert "AGENT_MODEL differ" in again.stderr
+        new_pid = int(re.findall(r"started a local server .*?\(pid (\d+)", again.stderr)[-1])
+        assert new_pid != old_pid and not Path(f"/proc/{old_pid}").exists()
+
+        answered = agent(demo, "interact", "what is the title")
+        assert answered.returncode == 0, answered.stderr
+        assert answered.stdout.strip() == '[offline demo model] The page\'s title is "Second page".'
+        record = (state / "server.json").read_text()
+        assert "sk-not-a-real-key" not in record and '"demo"' not in record
+        assert oct((state / "server.json").stat().st_mode & 0o777) == "0o600"
+    finally:
+        _stop_servers(*outputs)
+
+
+def test_agent_browser_outside_a_session_points_at_agent_interact_bash() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSION_")}
+    result = agent(env, "browser", "snapshot", "-i", timeout=60)
+    assert result.returncode == 3
+    assert "agent interact --bash -c 'agent browser snapshot -i'" in result.stderr
+    assert "run_code" not in result.stderr  # not an internal function

@@ -169,6 +169,41 @@ async def test_refs_of_persisting_elements_survive_dom_changes(session, pages_ur
     assert ref_of(second.text, 'button "Injected"') not in first.text
 
 
+async def test_a_ref_stays_with_its_element_when_its_label_changes(session, pages_url):
+    """``@eN button "Rename me"`` is still ``@eN`` once a click made it say "Renamed": the ref
+    names the DOM node, not its label. Playwright gives the relabelled node a new ref of its own."""
+    await open_page(session, f"{pages_url}/form.html")
+    first = await session.snapshot()
+    rename = ref_of(first.text, 'button "Rename me"')
+    await (await session.resolve(rename)).click()
+    second = await session.snapshot()
+    assert ref_of(second.text, 'button "Renamed"') == rename, second.text
+    assert "Rename me" not in second.text
+    assert set(second.refs) == set(first.refs)  # no ref appeared or disappeared
+    target = await session.resolve(rename)
+    assert await target.evaluate("el => el.id") == "rename"
+    # A scoped snapshot replaces Playwright's ref map; the ref still resolves to the element.
+    await session.page.evaluate("document.getElementById('rename').textContent = 'Again'")
+    await session.snapshot(scope="form")
+    assert await (await session.resolve(rename)).evaluate("el => el.id") == "rename"
+    assert ref_of((await session.snapshot()).text, 'button "Again"') == rename
+
+
+async def test_a_replaced_element_never_inherits_the_ref_of_one_acted_on(session, pages_url):
+    """The mark that keeps a ref across a label change is on the DOM node: the button that
+    replaces the one clicked, same name or not, gets a new ref, and the old ref is stale."""
+    await open_page(session, f"{pages_url}/form.html")
+    swap = ref_of((await session.snapshot()).text, 'button "Swap"')
+    await (await session.resolve(swap)).click()  # acted on, so marked; it replaces itself
+    fresh = await session.snapshot()
+    new_swap = ref_of(fresh.text, 'button "Swap"')
+    assert new_swap != swap
+    with pytest.raises(StaleRefError, match="stale ref"):
+        await session.resolve(swap)
+    await (await session.resolve(new_swap)).click()
+    assert await session.page.inner_text("#out") == "new swap clicked"
+
+
 async def test_stale_ref_after_element_replaced_is_explicit(session, pages_url):
     await open_page(session, f"{pages_url}/form.html")
     shot = await session.snapshot()

@@ -132,8 +132,16 @@ class PipeUpstream:
 class CdpRouter:
     """Routes CDP between one upstream and many clients; see the module docstring."""
 
-    def __init__(self, upstream: CdpUpstream, *, context_id: str | None = None) -> None:
-        """``context_id``: confine every client to this browser context (a shared browser)."""
+    def __init__(
+        self,
+        upstream: CdpUpstream,
+        *,
+        context_id: str | None = None,
+        downloads_dir: str | None = None,
+    ) -> None:
+        """``context_id``: confine every client to this browser context (a shared browser);
+        ``downloads_dir``: where clients' downloads go (a boxed browser's own downloads folder),
+        instead of a folder made on first use."""
         self._upstream = upstream
         self._confinement = Confinement(context_id) if context_id else None
         self._discovering: asyncio.Task[dict[str, Any]] | None = None
@@ -143,7 +151,7 @@ class CdpRouter:
         self._by_session: dict[str, _Attached] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
-        self._downloads_dir: str | None = None
+        self._downloads_dir: str | None = downloads_dir
         self._limits: DownloadLimits | None = None
         self._download_folders: set[str] = set()
         self._stopping: set[asyncio.Task[None]] = set()

@@ -40,6 +40,7 @@ __all__ = [
     "heading_line",
     "indent",
     "is_ref",
+    "parse_heading",
     "parse_ref",
     "parse_snapshot",
     "quote",
@@ -179,6 +180,17 @@ def element_line(
 def heading_line(level: int | None, text: str) -> str:
     """A heading: one ``#`` per level (one when the level is unknown), then its text."""
     return f"{'#' * (level or 1)} {text}"
+
+
+_HEADING = re.compile(r"^(?P<marks>#+) (?P<text>.*)$")
+
+
+def parse_heading(text: str) -> tuple[int, str] | None:
+    """A heading line read back (``## Plans`` is level 2, "Plans"), or None for any other line."""
+    match = _HEADING.match(text.strip())
+    if match is None:
+        return None
+    return len(match.group("marks")), match.group("text").strip()
 
 
 def row_line(cells: Iterable[str]) -> str:

@@ -114,6 +114,16 @@ class BrowserHandle:
         """The browser's process id, when it runs on this machine."""
         return None
 
+    def ended_by_limit(self) -> str | None:
+        """Why the browser was ended for going past a limit of its own (its box's memory),
+        checked now; None while it keeps within them, or has none."""
+        return None
+
+    def egress_refusals(self, since: float) -> list[tuple[str, str]]:
+        """The hosts the browser's egress checkpoint (``agent.browser.egress``) refused since
+        ``since`` (``time.monotonic()``), each with why; none when it has no checkpoint."""
+        return []
+
     async def loopback_cdp_url(self) -> str:
         """A ``ws://127.0.0.1`` URL of the session's DevTools, for clients that cannot use a
         unix socket (agent-browser). The port is guarded by a random path: a connection that

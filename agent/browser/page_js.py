@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-__all__ = ["CHECK_ACTIONABLE", "CLICKABLES", "CLICKABLE_BY_ID"]
+__all__ = ["CHECK_ACTIONABLE", "CLICKABLES", "CLICKABLE_BY_ID", "REF_OF", "REF_TAG"]
 
 
 def _load(name: str) -> str:
@@ -19,5 +19,9 @@ CLICKABLES = _load("clickables.js")
 clickable; returns ``{doc, items: [{id, text, context}]}``."""
 CLICKABLE_BY_ID = _load("clickable_by_id.js")
 """Finds a clickable the scan registered, by its id."""
+REF_TAG = _load("ref_tag.js")
+"""Marks an element with the number of the ref it was acted on by."""
+REF_OF = _load("ref_of.js")
+"""The ref number an element was marked with, or null."""
 CHECK_ACTIONABLE = _load("check_actionable.js")
 """Says why an element cannot be acted on: detached, disabled, hidden, or covered (and by what)."""

@@ -5,8 +5,13 @@ document, and they restart from ``e1`` in every new document. Our refs wrap them
 
 * a ref is issued once per (document, element) and never reused in a session, so a number can
   never come to mean another element after a navigation;
-* an element that persists keeps its ref across snapshots of the same document, because
-  Playwright keeps its own ref for an element whose role and name are unchanged;
+* an element that persists keeps its ref across snapshots of the same document. Playwright keeps
+  its own ref for an element while its role and name are unchanged; when the name changes it
+  issues a new one. So an element a tool acted on is marked in its page with our number
+  (``ref_tag.js``, a WeakMap: the mark belongs to that DOM node, never to a copy or a
+  replacement), and a snapshot that no longer shows that element's Playwright ref asks the new
+  refs of the same role for the mark (:meth:`RefRegistry.relink`): the "Click me" button that
+  now says "Clicked 1" is still ``@e5``. An inline clickable's key is its DOM node already;
 * resolving a ref checks the document, then the element; when Playwright's map was replaced by a
   later (scoped or foreign) snapshot, one fresh snapshot decides whether the element still exists.
   Whatever fails raises ``StaleRefError``: we never act on a different element, never time out.
@@ -14,7 +19,10 @@ document, and they restart from ``e1`` in every new document. Our refs wrap them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from playwright.async_api import Error as PlaywrightError
@@ -28,7 +36,21 @@ if TYPE_CHECKING:
 
     from playwright.async_api import ElementHandle, Locator, Page
 
-__all__ = ["RefEntry", "RefRegistry", "document_id", "first_css_match", "frame_clickable_key"]
+__all__ = [
+    "LiveRefs",
+    "RefEntry",
+    "RefRegistry",
+    "document_id",
+    "first_css_match",
+    "frame_clickable_key",
+]
+
+LiveRefs = Mapping[str, tuple[str, str]]
+"""A snapshot's Playwright refs, each with its element's role and name."""
+# How many new refs of the right role a snapshot asks for a lost element's mark: one round trip
+# each, and a relabelled element is usually the only new one of its role.
+_RELINK_CANDIDATES = 8
+_MARK_TIMEOUT_S = 2.0
 
 
 async def document_id(page: Page) -> float:
@@ -57,6 +79,8 @@ class RefRegistry:
         self._entries: dict[int, RefEntry] = {}
         self._by_key: dict[tuple[float, str, str], int] = {}
         self._next = 1
+        self._marked: set[int] = set()  # aria refs whose element carries our mark
+        self._marking: set[asyncio.Task[None]] = set()
 
     def issue(
         self, doc: float, kind: Literal["aria", "clickable"], key: str, role: str, name: str
@@ -66,13 +90,60 @@ class RefRegistry:
         number = self._by_key.get(lookup)
         if number is not None:
             entry = self._entries[number]
-            if entry.role == role and entry.name == name:
+            # A clickable's key is its DOM node: a new text is the same element. Playwright's
+            # key means the same element only with the same role and name (an iframe's next
+            # document numbers its refs from the start again).
+            if kind == "clickable" or (entry.role == role and entry.name == name):
+                if entry.name != name:
+                    self._entries[number] = replace(entry, name=name)
                 return number
         number = self._next
         self._next += 1
         self._entries[number] = RefEntry(doc, kind, key, role, name)
         self._by_key[lookup] = number
         return number
+
+    def marks_in(self, doc: float) -> bool:
+        """Whether an element of document ``doc`` was marked (and may need :meth:`relink`)."""
+        return any(self._entries[number].doc == doc for number in self._marked)
+
+    async def relink(self, page: Page, doc: float, live: LiveRefs) -> None:
+        """Give marked elements whose Playwright ref is gone from ``live`` (a snapshot of
+        ``doc``) their ref again, under the new Playwright ref their element now has.
+
+        Only a new ref of the same role whose element carries the number's mark is taken; a
+        replaced element has no mark, so its ref stays stale.
+        """
+        if self._marking:
+            await asyncio.gather(*self._marking, return_exceptions=True)
+        self._marked = {n for n in self._marked if self._entries[n].doc == doc}
+        lost = {n: self._entries[n] for n in self._marked if self._entries[n].key not in live}
+        roles = {entry.role for entry in lost.values()}
+        fresh = [
+            key
+            for key, (role, _) in live.items()
+            if role in roles and (doc, "aria", key) not in self._by_key
+        ]
+        for key in fresh[:_RELINK_CANDIDATES]:
+            if not lost:
+                return
+            number = await _mark_of(page, key)
+            entry = lost.pop(number, None) if number is not None else None
+            if number is None or entry is None or entry.role != live[key][0]:
+                continue
+            self._by_key.pop((doc, "aria", entry.key), None)
+            self._by_key[(doc, "aria", key)] = number
+            self._entries[number] = replace(entry, key=key, name=live[key][1])
+
+    def _mark(self, locator: Locator, number: int) -> None:
+        """Mark the element ``number`` resolved to, without holding up the action on it: a mark
+        names the element, whatever happens to its name meanwhile; :meth:`relink` waits for it."""
+        if number in self._marked:
+            return
+        self._marked.add(number)
+        task = asyncio.ensure_future(_mark_element(locator, number))
+        self._marking.add(task)
+        task.add_done_callback(self._marking.discard)
 
     @property
     def issued(self) -> int:
@@ -95,7 +166,7 @@ class RefRegistry:
         ref: str,
         *,
         current_doc: Callable[[], Awaitable[float]],
-        refresh: Callable[[], Awaitable[set[str]]],
+        refresh: Callable[[], Awaitable[LiveRefs]],
     ) -> Locator | ElementHandle:
         """Find the element a ref names, or raise ``StaleRefError`` saying what happened.
 
@@ -119,10 +190,18 @@ class RefRegistry:
             return handle
         locator = page.locator(f"aria-ref={entry.key}")
         if await _count(locator) == 1:
+            self._mark(locator, number)
             return locator
         # Playwright's ref map may have been replaced by a later scoped snapshot; one fresh full
-        # snapshot tells whether this element is still there with the same role and name.
-        if entry.key in await refresh() and await _count(locator) == 1:
+        # snapshot tells whether this element is still there with the same role and name, or,
+        # when it was marked, under another name.
+        live = await refresh()
+        if entry.key not in live and number in self._marked:
+            await self.relink(page, entry.doc, live)
+            entry = self._entries[number]
+            locator = page.locator(f"aria-ref={entry.key}")
+        if entry.key in live and await _count(locator) == 1:
+            self._mark(locator, number)
             return locator
         raise StaleRefError(
             f"stale ref {label}: that element was removed or changed since the snapshot. "
@@ -156,6 +235,23 @@ async def _clickable_handle(page: Page, key: str) -> ElementHandle | None:
         return handle.as_element()
     except PlaywrightError:  # the frame was detached meanwhile
         return None
+
+
+async def _mark_element(locator: Locator, number: int) -> None:
+    # An element that went away, or a page too busy to answer, just stays unmarked.
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        async with asyncio.timeout(_MARK_TIMEOUT_S):
+            await locator.evaluate(page_js.REF_TAG, number)
+
+
+async def _mark_of(page: Page, key: str) -> int | None:
+    """The ref number the element of Playwright's ref ``key`` was marked with, if any."""
+    try:
+        async with asyncio.timeout(_MARK_TIMEOUT_S):
+            number = await page.locator(f"aria-ref={key}").evaluate(page_js.REF_OF)
+    except (PlaywrightError, TimeoutError):
+        return None
+    return number if isinstance(number, int) else None
 
 
 async def _count(locator: Locator) -> int:

@@ -12,7 +12,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent.browser.cdp_router import CdpClient
 from agent.browser.grammar import is_ref
 from agent.browser.handle import BrowserHandle
-from agent.browser.launch import launch_browser
+from agent.browser.launch import BoxOptions, launch_browser
 from agent.browser.network import NetworkMonitor
 from agent.browser.refs import RefRegistry, document_id, first_css_match
 from agent.browser.snapshot import Snapshot, SnapshotMode, Snapshotter
@@ -68,8 +68,10 @@ class BrowserSession:
         action_timeout_s: float = 5.0,
         navigation_timeout_s: float = 30.0,
         counter: TokenCounter | None = None,
+        box: BoxOptions | None = None,
     ) -> BrowserSession:
-        browser = await launch_browser(executable=executable, headless=headless)
+        """Launch a local Chromium for a new session; ``box``: in a bubblewrap box of its own."""
+        browser = await launch_browser(executable=executable, headless=headless, box=box)
         return cls(
             browser,
             counter=counter,
@@ -87,6 +89,12 @@ class BrowserSession:
     def alive(self) -> bool:
         """Whether the browser is still running and connected."""
         return self._browser.alive
+
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the browser was ended for going past a limit of its own (its memory), checked
+        now; None while it keeps within them."""
+        return self._browser.ended_by_limit()
 
     @property
     def context(self) -> BrowserContext:

@@ -34,7 +34,13 @@ from agent.browser.grammar import (
     parse_ref,
     row_line,
 )
-from agent.browser.refs import RefRegistry, document_id, first_css_match, frame_clickable_key
+from agent.browser.refs import (
+    LiveRefs,
+    RefRegistry,
+    document_id,
+    first_css_match,
+    frame_clickable_key,
+)
 from agent.browser.tokens import TokenCounter, token_counter
 from agent.errors import ToolError
 
@@ -155,6 +161,10 @@ class Snapshotter:
             with _gc_paused():
                 roots = parse_aria_snapshot(raw)
         scan, frame_items = await rest
+        if last is None and self.registry.marks_in(float(scan["doc"])):
+            # An element a tool acted on may have a new name, and so a new Playwright ref.
+            assert roots is not None
+            await self.registry.relink(page, float(scan["doc"]), _live_refs(roots))
         inputs = (scan["doc"], scan["items"], frame_items, mode, max_depth, self.registry.issued)
         if last is None or last.inputs != inputs:
             with _gc_paused():
@@ -181,12 +191,11 @@ class Snapshotter:
         )
         return snapshot
 
-    async def live_pw_refs(self, page: Page) -> set[str]:
-        """Take a fresh full snapshot and return the Playwright refs it holds (for ref checks)."""
+    async def live_pw_refs(self, page: Page) -> LiveRefs:
+        """Take a fresh full snapshot and return the Playwright refs it holds, with their
+        elements' roles and names (for ref checks)."""
         raw = await page.aria_snapshot(mode="ai", timeout=self.timeout_ms)
-        return {
-            node.pw_ref for root in parse_aria_snapshot(raw) for node in root.walk() if node.pw_ref
-        }
+        return _live_refs(parse_aria_snapshot(raw))
 
     async def _scope_locator(self, page: Page, scope: str) -> Locator:
         stripped = scope.strip()
@@ -233,6 +242,12 @@ def _render_tree(
             items.extend(frame_items)
         _attach_clickables(roots, items, framed)
     return _Renderer(registry, float(scan["doc"]), mode, max_depth).render(roots)
+
+
+def _live_refs(roots: list[AriaNode]) -> LiveRefs:
+    return {
+        node.pw_ref: (node.role, node.name) for root in roots for node in root.walk() if node.pw_ref
+    }
 
 
 @contextmanager

@@ -2,8 +2,9 @@
 
 With no model configured the prompt's model traffic is replayed from a shipped reference
 cassette (recorded from the reference policy through the real ``openai`` SDK), so nothing needs
-a key or a network; with ``AGENT_MODEL`` and its key set, a live model plans instead. Either way
-the demo says which one it was.
+a key or a network; with ``AGENT_MODEL`` and its key set, a live model plans instead, and with
+``AGENT_MODEL=demo`` the offline demo model does, given the task as commands it follows. Either
+way the demo says which one it was.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from agent.cli.eval import run as run_eval
 __all__ = ["register"]
 
 DEMO_TASK = "demo-contact"
+# The same task as commands the offline demo model (AGENT_MODEL=demo) follows.
+DEMO_MODEL_PROMPT = (
+    "fill Name with Ada, fill Email with ada@example.com, select Billing in Topic, fill Message "
+    'with "Please send an invoice.", check "I agree to be contacted", then click "Send message", '
+    "then what does the page say"
+)
 CODE = """\
 status = await page.text_content("[role=status]")
 print("the page now says:", status)
@@ -29,9 +36,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="offline tour: a prompt and a code interaction on the demo site, then the evals",
-        description="Runs a prompt (replayed from a reference cassette, or a live model when "
-        "AGENT_MODEL and its key are set) and a Python code interaction on the same page of the "
-        "bundled demo site, then replays the eval suite and prints its summary.",
+        description="Runs a prompt (replayed from a reference cassette; a live model when "
+        "AGENT_MODEL and its key are set; the offline demo model with AGENT_MODEL=demo) and a "
+        "Python code interaction on the same page of the bundled demo site, then replays the "
+        "eval suite and prints its summary.",
     )
     parser.add_argument("--no-eval", action="store_true", help="skip the eval suite at the end")
     parser.set_defaults(handler=_demo)
@@ -53,6 +61,7 @@ async def _interactions() -> int:
     from agent.config import load_settings
     from agent.executors import run_code
     from agent.loop import run_prompt
+    from agent.models import DemoModel
     from agent.models.base import create_model
     from agent.results import Step
     from evals.backends import EvalBackend, OpenedModel, reference_model_id
@@ -63,12 +72,15 @@ async def _interactions() -> int:
 
     (task,) = [t for t in load_tasks() if t.id == DEMO_TASK]
     settings = load_settings()
-    live = settings.model is not None
-    if live:
-        model_id = settings.model or ""
+    prompt = task.prompt
+    if settings.model is not None:
+        model_id = settings.model
         opened = OpenedModel(create_model(model_id, settings=settings))
         label = f"live model {model_id}"
         run_settings = settings
+        if isinstance(opened.model, DemoModel):
+            label = "the offline demo model (AGENT_MODEL=demo: rules, not a language model)"
+            prompt = DEMO_MODEL_PROMPT
     else:
         from evals.cassettes import cassette_path
 
@@ -93,10 +105,10 @@ async def _interactions() -> int:
             await session.goto(site_url(task.start))
             _say(f"== 1. Prompt on {site_url(task.start)} ==")
             _say(f"model: {label}")
-            _say(f"prompt: {task.prompt}")
+            _say(f"prompt: {prompt}")
             try:
                 result = await run_prompt(
-                    session, task.prompt, model=opened.model, settings=run_settings, on_step=show
+                    session, prompt, model=opened.model, settings=run_settings, on_step=show
                 )
             finally:
                 await opened.aclose()

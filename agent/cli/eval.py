@@ -264,7 +264,8 @@ def _print_summary(run: EvalRun) -> None:
         "steps",
         "tokens in/out",
         "snapshot tok/step",
-        "wall",
+        "elapsed",
+        "task time (sum)",
     ):
         totals.add_column(column)
     for s in run.summaries():
@@ -274,6 +275,7 @@ def _print_summary(run: EvalRun) -> None:
             f"{s.steps} ({s.mean_steps:.1f}/task)",
             f"{s.input_tokens:,} / {s.output_tokens:,}",
             f"{s.mean_snapshot_tokens:.0f}",
+            f"{s.elapsed_s:.0f} s",
             f"{s.wall_s:.0f} s",
         )
     console.print(totals)

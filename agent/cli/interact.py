@@ -109,7 +109,7 @@ def _print_human(response: dict[str, Any], *, prompt: bool) -> None:
 
 def _stop(client: AgentClient, args: argparse.Namespace) -> int:
     scrape_id = args.words[1] if len(args.words) > 1 else _session_id(args.scrape_id)
-    client.ensure_server(start=False)
+    client.ensure_server(start=False, check_settings=False)
     response = client.stop(scrape_id)
     last = LastScrape.load()
     if last is not None and last.scrape_id == scrape_id:

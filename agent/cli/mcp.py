@@ -46,20 +46,26 @@ def _mcp(args: argparse.Namespace) -> int:
 
 
 async def _serve() -> None:
+    from agent.browser.launch import check_browser_box
     from agent.config import load_settings
-    from agent.executors.sandbox import check_sandbox
+    from agent.executors.box_check import check_code_box
     from agent.mcp import serve_stdio
+    from agent.models import check_model
     from agent.server import ServerSettings, build_state
 
     agent_settings = load_settings()
+    check_model(agent_settings)  # a missing key stops it now, not the first interact prompt
     # As for `agent serve`: the interact tool runs code, in the sandbox; one that cannot be set
     # up is a start-up error, not a failure of the first code call.
-    check_sandbox(agent_settings)
+    check_code_box(agent_settings)
     overrides: dict[str, Any] = {}
     if "AGENT_WARM_BROWSERS" not in os.environ:
         # One client per process, which may sit idle all day: start a browser when it is used.
         overrides["warm_browsers"] = 0
-    if await serve_stdio(build_state(ServerSettings(**overrides), agent_settings=agent_settings)):
+    settings = ServerSettings(**overrides)
+    if not settings.browser_endpoints or any(e.kind == "local" for e in settings.browser_endpoints):
+        await asyncio.to_thread(check_browser_box, agent_settings)  # as the sandbox, at start-up
+    if await serve_stdio(build_state(settings, agent_settings=agent_settings)):
         # Stopped by a signal, with every browser closed. The SDK's stdin reader may still be
         # blocked in a thread, which asyncio.run would wait for until the client wrote again.
         logging.shutdown()

@@ -240,8 +240,11 @@ def call(
     if not socket_path or not token:
         return Reply(
             EXIT_NO_SESSION,
-            f"no session to talk to: {SOCKET_ENV} and {TOKEN_ENV} are not set. `agent browser` "
-            "works inside bash code that a session runs (run_code(..., 'bash')).",
+            "no session to talk to: `agent browser` acts on a session's page from inside the "
+            "bash code that session runs. Run it through the session, e.g. `agent interact "
+            "--bash -c 'agent browser snapshot -i'` after `agent scrape URL` (or POST "
+            '/v2/scrape/{id}/interact with {"code": "agent browser snapshot -i", "language": '
+            f'"bash"}}); {SOCKET_ENV} and {TOKEN_ENV} are not set here.',
         )
     request = {"token": token, "command": command, "args": args}
     try:

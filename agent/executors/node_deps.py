@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agent.errors import ConfigError
 
-__all__ = ["NODE_DIR", "ensure_node_deps", "node_binary"]
+__all__ = ["NODE_DIR", "ensure_node_deps", "node_binary", "node_installed"]
 
 NODE_DIR = Path(__file__).parent / "node"
 _REQUIRED = ("playwright-core", "acorn")
@@ -36,20 +36,21 @@ def node_binary() -> str:
     return found
 
 
-def _installed() -> bool:
+def node_installed() -> bool:
+    """Whether the node worker's npm packages are installed."""
     return all((NODE_DIR / "node_modules" / name / "package.json").is_file() for name in _REQUIRED)
 
 
 def ensure_node_deps(*, install: bool = True) -> Path:
     """Return the worker's folder, running ``npm ci`` there first if its packages are missing."""
-    if _installed():
+    if node_installed():
         return NODE_DIR
     if not install:
         raise ConfigError(
             f"The node executor's packages are not installed: run `npm ci --prefix {NODE_DIR}`."
         )
     with _install_lock:
-        if _installed():
+        if node_installed():
             return NODE_DIR
         npm = shutil.which("npm")
         if not npm:
@@ -64,7 +65,7 @@ def ensure_node_deps(*, install: bool = True) -> Path:
             timeout=300,
             check=False,
         )
-        if completed.returncode != 0 or not _installed():
+        if completed.returncode != 0 or not node_installed():
             tail = (completed.stderr or completed.stdout).strip()[-1500:]
             raise ConfigError(
                 f"`npm ci --prefix {NODE_DIR}` failed (exit {completed.returncode}); run it by "

@@ -64,13 +64,15 @@ class _Worker:
                 )
             await asyncio.sleep(0.02)
 
-    async def run(self, code: str, target_id: str) -> tuple[int, Any]:
-        """Run ``code``; return its exit code and the last expression's value."""
+    async def run(self, code: str, target_id: str) -> tuple[int, Any, str | None]:
+        """Run ``code``; return its exit code, the last expression's value and, when it failed,
+        its error in one line (type and message)."""
         try:
             body, last = _compile(code)
         except SyntaxError as exc:
             sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
-            return 1, None
+            where = f" (line {exc.lineno})" if exc.lineno else ""
+            return 1, None, f"SyntaxError: {exc.msg}{where}"
         page = await self.find_page(target_id)
         await _catch_up(page)
         namespace: dict[str, Any] = {
@@ -93,23 +95,23 @@ class _Worker:
                     value = await value
         except SystemExit as exc:
             if exc.code is None or isinstance(exc.code, int):
-                return int(exc.code or 0), None
+                return int(exc.code or 0), None, None
             sys.stderr.write(f"{exc.code}\n")
-            return 1, None
+            return 1, None, _first_line(str(exc.code))
         except BaseException as exc:  # the user's exception, with the traceback of their code
             sys.stderr.write(_user_traceback(exc))
-            return 1, None
-        return 0, value
+            return 1, None, _summary(exc)
+        return 0, value, None
 
     async def serve(self, requests: asyncio.StreamReader) -> None:
         while line := await requests.readline():
             request = json.loads(line)
             try:
-                exit_code, value = await self.run(request["code"], request["target_id"])
+                exit_code, value, error = await self.run(request["code"], request["target_id"])
                 result, cut = _render(value, self.result_limit)
             except Exception as exc:  # the worker's own failure (page gone), not the code's
                 sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-                exit_code, result, cut = 1, "", False
+                exit_code, result, cut, error = 1, "", False, _summary(exc)
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -118,7 +120,9 @@ class _Worker:
             sys.stdout.flush()
             sys.stderr.write(sentinel)
             sys.stderr.flush()
-            self.send({"exit_code": exit_code, "result": result, "result_truncated": cut})
+            self.send(
+                {"exit_code": exit_code, "result": result, "result_truncated": cut, "error": error}
+            )
 
 
 async def _catch_up(page: Page) -> None:
@@ -157,6 +161,17 @@ def _user_traceback(exc: BaseException) -> str:
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _summary(exc: BaseException) -> str:
+    """The error in one line: its type's name and the first line of its message (Playwright's
+    messages go on with a call log)."""
+    message = _first_line(str(exc))
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _render(value: Any, limit: int) -> tuple[str, bool]:

@@ -13,6 +13,7 @@ __all__ = [
     "MIN_TIMEOUT_S",
     "CodeResult",
     "Language",
+    "last_meaningful_line",
 ]
 
 Language = Literal["python", "node", "bash"]
@@ -40,6 +41,8 @@ class CodeResult:
             ``sys.exit``/``process.exitCode``/bash; 137 when killed at the timeout.
         killed: The code ran past its timeout and its process was killed.
         truncated: stdout, stderr or result went past the 1 MiB cap and was cut.
+        error: When python or node code raised: the error's type and message in one line
+            (``TypeError: Cannot read properties of null``), as the worker caught it; else None.
     """
 
     stdout: str
@@ -48,7 +51,34 @@ class CodeResult:
     exit_code: int
     killed: bool = False
     truncated: bool = False
+    error: str | None = None
 
     @property
     def success(self) -> bool:
         return self.exit_code == 0 and not self.killed
+
+    @property
+    def summary(self) -> str:
+        """What the code said when it failed, in one line (without the exit code): the error's
+        type and message for python and node; for bash, or code that only set a non-zero
+        status, the last meaningful line of stderr."""
+        if self.killed:
+            return "killed at its timeout"
+        return self.error or last_meaningful_line(self.stderr) or "nothing on stderr"
+
+
+_SUMMARY_CHARS = 300
+
+
+def last_meaningful_line(stderr: str) -> str:
+    """The last line of ``stderr`` that says something: not blank, and not a stack frame or a
+    call log (indented: ``    at code.js:1:93``, ``  - waiting for ...``) unless nothing else
+    is there. A note of ours in brackets (``[the code ended its worker]``) loses them."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    flush = [line for line in lines if not line[0].isspace()]
+    for line in reversed(flush or lines):
+        text = line.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        return text[:_SUMMARY_CHARS]
+    return ""

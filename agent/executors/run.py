@@ -32,11 +32,12 @@ from agent.config import Settings, load_settings
 from agent.errors import ExecutorStartError, SessionLostError
 from agent.executors.agent_browser import AgentBrowser
 from agent.executors.bash import run_bash, write_agent_shim
+from agent.executors.box_check import check_code_box
 from agent.executors.browser_rpc import SOCKET_ENV, TOKEN_ENV, BrowserRPC
 from agent.executors.launcher import DirectLauncher, Launcher, Layout
 from agent.executors.node_deps import NODE_DIR, ensure_node_deps, node_binary
 from agent.executors.result import LANGUAGES, MAX_TIMEOUT_S, MIN_TIMEOUT_S, CodeResult, Language
-from agent.executors.sandbox import BOX_CDP_PORT, BoxLauncher, box_path, check_sandbox
+from agent.executors.sandbox import BOX_CDP_PORT, BoxLauncher, box_path
 from agent.executors.worker import WarmWorker
 from agent.observability import current_telemetry
 
@@ -87,6 +88,9 @@ async def run_code(
         SessionLostError: The session's browser is gone.
         ConfigError: node is missing, its packages cannot be installed, or the sandbox cannot
             be set up (and ``sandbox`` is not none).
+        ExecutorStartError: the session's sandbox or the language's worker did not start (the
+            message says why, with what the sandbox printed): the server's failure, not the
+            code's.
     """
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
@@ -175,7 +179,12 @@ class SessionExecutors:
         its sandbox down (``kill -9 -1`` kills the sandbox's first process too)."""
         async with self._launcher_lock:
             if isinstance(self._launcher, BoxLauncher) and not self._launcher.alive:
-                log.info("the session's sandbox is gone; starting a new one")
+                # Code may end its own box (`kill -9 -1`); anything else ending it is worth a
+                # line in the server's log, with what the box said.
+                reason = await self._launcher.exit_reason(wait_s=1.0)
+                log.warning(
+                    "the session's sandbox ended (%s); starting a new one", reason or "still ending"
+                )
                 for worker in self.workers.values():
                     await worker.kill()
                 self.workers.clear()
@@ -211,7 +220,7 @@ class SessionExecutors:
             )
             tcp_cdp_url = await session.loopback_cdp_url()
         else:
-            await asyncio.to_thread(check_sandbox, self.settings)
+            await asyncio.to_thread(check_code_box, self.settings)
             box = BoxLauncher(
                 root=self.root,
                 workdir=self.workdir,
@@ -251,25 +260,27 @@ class SessionExecutors:
         }
 
     async def run(self, code: str, language: Language, timeout_s: float) -> CodeResult:
+        """Run one call. A sandbox or worker that cannot start is the server's failure, not the
+        code's: it raises ``ExecutorStartError`` saying why, rather than returning exit code 1."""
         session = self._live_session()
         try:
             launcher = await self.launcher()
         except ExecutorStartError as exc:
-            return _not_started(language, exc)
+            raise _not_started(language, exc) from exc
         if language == "bash":
             try:
                 return await _told_of_downloads(
                     session, await self._run_bash(launcher, code, timeout_s)
                 )
             except ExecutorStartError as exc:  # the sandbox went away under the call
-                return _not_started(language, exc)
+                raise _not_started(language, exc) from exc
         async with self._locks[language]:
             try:
                 worker = await self._worker(launcher, language)
             except ExecutorStartError as exc:
                 if not session.alive:
                     raise SessionLostError("The session's browser died.") from exc
-                return _not_started(language, exc)
+                raise _not_started(language, exc) from exc
             target_id = await self._target_id(session.page)
             result = await worker.run(code, target_id, timeout_s)
             if result.killed:
@@ -406,10 +417,6 @@ async def _told_of_downloads(session: BrowserSession, result: CodeResult) -> Cod
     return dataclasses.replace(result, stderr=stderr + "\n".join(notes) + "\n")
 
 
-def _not_started(language: Language, exc: Exception) -> CodeResult:
-    return CodeResult(
-        stdout="",
-        stderr=f"The {language} executor could not start: {exc}",
-        result="",
-        exit_code=1,
-    )
+def _not_started(language: Language, exc: Exception) -> ExecutorStartError:
+    log.warning("the %s executor could not start: %s", language, exc)
+    return ExecutorStartError(f"The {language} executor could not start: {exc}")

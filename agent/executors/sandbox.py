@@ -36,11 +36,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.browser.bwrap import UID_RANGE, allocate_uid
+from agent.browser.bwrap import release_uid as _release_uid
 from agent.config import Settings
 from agent.errors import ConfigError, ExecutorStartError
 from agent.executors.launcher import Layout
@@ -53,6 +54,7 @@ __all__ = [
     "BoxLauncher",
     "box_path",
     "check_sandbox",
+    "runtime_prefixes",
 ]
 
 BOX_LAYOUT_ROOT = "/opt/agent"
@@ -67,26 +69,15 @@ _ETC_FILES = (
     "ca-certificates", "ca-certificates.conf", "alternatives", "ld.so.cache", "ld.so.conf",
     "ld.so.conf.d", "localtime", "mime.types",
 )  # fmt: skip
-_UID_BASE = 61000
-_UID_RANGE = 1000
-_uids_in_use: set[int] = set()
-_uid_lock = threading.Lock()
 _START_TIMEOUT_S = 20.0
 
 
 def _allocate_uid() -> int:
-    with _uid_lock:
-        for offset in range(_UID_RANGE):
-            uid = _UID_BASE + (os.getpid() * 7 + offset) % _UID_RANGE
-            if uid not in _uids_in_use:
-                _uids_in_use.add(uid)
-                return uid
-    raise ExecutorStartError(f"all {_UID_RANGE} sandbox users are in use")
-
-
-def _release_uid(uid: int | None) -> None:
-    with _uid_lock:
-        _uids_in_use.discard(uid or -1)
+    # One allocator for code boxes and browser boxes: they never share a user.
+    uid = allocate_uid()
+    if uid is None:
+        raise ExecutorStartError(f"all {UID_RANGE} sandbox users are in use")
+    return uid
 
 
 def check_sandbox(settings: Settings) -> None:
@@ -195,6 +186,7 @@ class BoxLauncher:
         self._starts: dict[int, asyncio.Future[str | None]] = {}
         self._ready: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stderr: str | None = None  # what the box said on stderr, read once it ended
 
     # -- starting the box ------------------------------------------------------------------------
 
@@ -213,8 +205,6 @@ class BoxLauncher:
         argv += ["--perms", "0755", "--dir", "/etc"]
         for name in _ETC_FILES:
             argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        for prefix in _runtime_prefixes():
-            argv += [*_parents(prefix), "--ro-bind", prefix, prefix]
         argv += [
             "--perms", "0755", "--dir", BOX_LAYOUT_ROOT,
             "--ro-bind", str(_SCRIPTS / "python_worker.py"), self.layout.python_worker,
@@ -231,6 +221,13 @@ class BoxLauncher:
             "--bind", str(self.cdp_socket), _BOX_CDP_SOCKET,
             "--bind", str(self.rpc_socket), _BOX_RPC_SOCKET,
             "--bind", str(self.workdir), "/work",
+        ]  # fmt: skip
+        # Bound last, so that none of the box's own mounts (its /tmp and /run, /work) hides them:
+        # a virtualenv made under /tmp is a common place for the server's Python. A bind mount is
+        # not part of the tmpfs it sits in, so it does not count against /tmp's size.
+        for prefix in _runtime_prefixes():
+            argv += [*_parents(prefix), "--ro-bind", prefix, prefix]
+        argv += [
             "--chdir", "/work",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "sandbox",
@@ -276,7 +273,12 @@ class BoxLauncher:
         if os.geteuid() == 0:
             self.uid = _allocate_uid()
             for path in (self.workdir, self.cdp_socket, self.rpc_socket):
-                os.chown(path, self.uid, self.uid)
+                try:
+                    os.chown(path, self.uid, self.uid)
+                except OSError as exc:  # e.g. a /tmp cleaner removed the session's folder
+                    _release_uid(self.uid)
+                    self.uid = None
+                    raise ExecutorStartError(f"the sandbox could not start: {exc}") from exc
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = subprocess.Popen(  # noqa: ASYNC220 - returns at once
@@ -299,19 +301,30 @@ class BoxLauncher:
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), _START_TIMEOUT_S)
         except (TimeoutError, ExecutorStartError) as exc:
-            reason = self._stderr_tail()
+            # The control socket closes a moment before bwrap is reaped: wait for it, so that
+            # what it (or the first process in the box) said on stderr is the reason given.
+            reason = await self.exit_reason()
             await self.close()
             raise ExecutorStartError(
                 f"the sandbox did not start: {reason or exc or 'no answer'}"
             ) from None
 
-    def _stderr_tail(self) -> str:
+    async def exit_reason(self, wait_s: float = 2.0) -> str:
+        """Why the box ended, once it has: the end of its stderr and its exit status ("" while
+        it still runs after ``wait_s``)."""
         process = self.process
-        if process is None or process.stderr is None or process.poll() is None:
+        if process is None:
             return ""
-        with contextlib.suppress(Exception):
-            return process.stderr.read().decode(errors="replace").strip()[-500:]
-        return ""
+        if process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(process.wait, wait_s)
+        if process.returncode is None:
+            return ""
+        if self._stderr is None and process.stderr is not None and not process.stderr.closed:
+            self._stderr = _read_available(process.stderr.fileno())
+        said = " ".join((self._stderr or "").split())[-500:]
+        status = f"exit status {process.returncode}"
+        return f"{said} ({status})" if said else status
 
     # -- the control channel ----------------------------------------------------------------------
 
@@ -462,6 +475,18 @@ def _descends(pid: int, ancestor: int) -> bool:
     return False
 
 
+def _read_available(fd: int) -> str:
+    """What a pipe holds now, without waiting for a writer that may linger."""
+    os.set_blocking(fd, False)
+    chunks: list[bytes] = []
+    with contextlib.suppress(OSError):
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > 1 << 20:
+                break
+    return b"".join(chunks).decode(errors="replace").strip()
+
+
 def _wait(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
@@ -474,6 +499,11 @@ def _runtime_prefixes() -> list[str]:
     if node:
         prefixes.add(os.path.dirname(os.path.dirname(os.path.realpath(node))))
     return sorted(p for p in prefixes if not p.startswith("/usr") and p != "/")
+
+
+def runtime_prefixes() -> list[str]:
+    """The installations outside /usr a box binds read-only (for messages that name them)."""
+    return _runtime_prefixes()
 
 
 def _parents(path: str) -> list[str]:

@@ -144,6 +144,7 @@ class WarmWorker:
             exit_code=exit_code,
             killed=killed,
             truncated=truncated or bool(answer.get("result_truncated")),
+            error=str(answer["error"])[:300] if answer.get("error") else None,
         )
 
     async def _terminate(self) -> None:

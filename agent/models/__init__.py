@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent.models.base import OLLAMA_BASE_URL, PROVIDERS, Model, create_model, parse_model_id
+from agent.models.base import (
+    OLLAMA_BASE_URL,
+    PROVIDERS,
+    Model,
+    check_model,
+    create_model,
+    parse_model_id,
+)
+from agent.models.demo import DemoModel
 from agent.models.retry import RetryPolicy
 from agent.models.scripted import (
     ScriptedModel,
@@ -27,6 +35,7 @@ __all__ = [
     "OLLAMA_BASE_URL",
     "PROVIDERS",
     "AnthropicModel",
+    "DemoModel",
     "Model",
     "OpenAIModel",
     "RetryPolicy",
@@ -35,6 +44,7 @@ __all__ = [
     "ScriptedModel",
     "ScriptedRequest",
     "ScriptedTurn",
+    "check_model",
     "create_model",
     "parse_model_id",
     "tool_call",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from pydantic import SecretStr
@@ -10,12 +11,20 @@ from pydantic import SecretStr
 from agent.config import Settings, load_settings
 from agent.errors import ConfigError
 from agent.messages import Message, ModelResponse, ModelSettings, ToolSpec
+from agent.models.demo import DemoModel
 from agent.models.retry import RetryPolicy
 
-__all__ = ["OLLAMA_BASE_URL", "PROVIDERS", "Model", "create_model", "parse_model_id"]
+__all__ = [
+    "OLLAMA_BASE_URL",
+    "PROVIDERS",
+    "Model",
+    "check_model",
+    "create_model",
+    "parse_model_id",
+]
 
-PROVIDERS = ("openai", "anthropic", "openai-compatible", "ollama", "scripted")
-"""Provider prefixes a model id may start with."""
+PROVIDERS = ("openai", "anthropic", "openai-compatible", "ollama", "demo", "scripted")
+"""Provider prefixes a model id may start with (``demo`` needs no name after it)."""
 
 OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
 """Where ``ollama:`` models are served unless AGENT_BASE_URL says otherwise."""
@@ -45,7 +54,7 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
     """Split ``"provider:name"`` into its parts, or raise ConfigError explaining the format."""
     provider, sep, name = model_id.strip().partition(":")
     provider = provider.strip().lower()
-    if provider == "scripted":
+    if provider in ("scripted", "demo"):
         return provider, name.strip()
     if not sep:
         raise ConfigError(
@@ -65,66 +74,89 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
     return provider, name.strip()
 
 
+@dataclass(frozen=True)
+class _Backend:
+    """What a model id and the settings say about the backend to build."""
+
+    provider: str
+    name: str
+    api_key: str | None = None
+    base_url: str | None = None
+
+
+def _backend(model_id: str, settings: Settings) -> _Backend:
+    """The backend ``model_id`` names, or ConfigError saying what is missing (a key, a URL)."""
+    provider, name = parse_model_id(model_id)
+    if provider == "scripted":
+        raise ConfigError(
+            '"scripted" is a test double, not a real model: build it in code as '
+            "agent.models.ScriptedModel(script). To run the agent set AGENT_MODEL to a real "
+            f"model, e.g. {_EXAMPLES}, or to demo for the offline demo model."
+        )
+    if provider == "demo":
+        return _Backend(provider, name)
+    if provider == "anthropic":
+        anthropic_key = _require_key(settings.anthropic_api_key, "ANTHROPIC_API_KEY", model_id)
+        return _Backend(provider, name, anthropic_key, settings.base_url)
+    if provider == "openai":
+        openai_key = _require_key(settings.openai_api_key, "OPENAI_API_KEY", model_id)
+        return _Backend(provider, name, openai_key, settings.base_url)
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    if provider == "ollama":
+        return _Backend(provider, name, key, settings.base_url or OLLAMA_BASE_URL)
+    if settings.base_url:
+        return _Backend(provider, name, key, settings.base_url)
+    raise ConfigError(
+        f"Model {model_id!r} needs the server's URL: set AGENT_BASE_URL to its OpenAI-"
+        "compatible endpoint, e.g. http://127.0.0.1:8000/v1 (set OPENAI_API_KEY too if the "
+        "server wants a key)."
+    )
+
+
+def check_model(settings: Settings) -> None:
+    """Raise ConfigError when the configured model could not be created (an unknown provider,
+    a missing key or base URL), as a server checks at start; nothing when none is configured."""
+    if settings.model:
+        _backend(settings.model, settings)
+
+
 def create_model(model_id: str, *, settings: Settings | None = None) -> Model:
     """Create the backend for ``model_id`` (``provider:name``), configured from ``settings``.
 
     Args:
         model_id: e.g. ``openai:gpt-4.1-mini``, ``anthropic:claude-sonnet-4-6``, ``ollama:qwen3``,
-            ``openai-compatible:NAME`` (needs ``AGENT_BASE_URL``).
+            ``openai-compatible:NAME`` (needs ``AGENT_BASE_URL``), or ``demo`` (the offline
+            demo model, ``agent.models.demo``).
         settings: keys, base URL, timeout and retries; read from the environment when None.
 
     Raises:
         ConfigError: unknown provider, missing key or base URL, or ``scripted`` (a test double
             that is only built in code, as ``ScriptedModel(script)``).
     """
-    provider, name = parse_model_id(model_id)
-    if provider == "scripted":
-        raise ConfigError(
-            '"scripted" is a test double, not a real model: build it in code as '
-            "agent.models.ScriptedModel(script). To run the agent set AGENT_MODEL to a real "
-            f"model, e.g. {_EXAMPLES}."
-        )
     settings = settings if settings is not None else load_settings()
+    backend = _backend(model_id, settings)
+    if backend.provider == "demo":
+        return DemoModel(f"demo:{backend.name}" if backend.name else "demo")
     retry = RetryPolicy(retries=settings.model_retries)
     timeout_s = settings.model_timeout
-
-    if provider == "anthropic":
+    if backend.provider == "anthropic":
         from agent.models.anthropic import AnthropicModel
 
         return AnthropicModel(
-            name,
-            api_key=_require_key(settings.anthropic_api_key, "ANTHROPIC_API_KEY", model_id),
-            base_url=settings.base_url,
+            backend.name,
+            api_key=backend.api_key or "",
+            base_url=backend.base_url,
             timeout_s=timeout_s,
             retry=retry,
         )
 
     from agent.models.openai import OpenAIModel
 
-    if provider == "openai":
-        return OpenAIModel(
-            name,
-            api_key=_require_key(settings.openai_api_key, "OPENAI_API_KEY", model_id),
-            base_url=settings.base_url,
-            timeout_s=timeout_s,
-            retry=retry,
-        )
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    if provider == "ollama":
-        base_url = settings.base_url or OLLAMA_BASE_URL
-    elif settings.base_url:
-        base_url = settings.base_url
-    else:
-        raise ConfigError(
-            f"Model {model_id!r} needs the server's URL: set AGENT_BASE_URL to its OpenAI-"
-            "compatible endpoint, e.g. http://127.0.0.1:8000/v1 (set OPENAI_API_KEY too if the "
-            "server wants a key)."
-        )
     return OpenAIModel(
-        name,
-        api_key=key,
-        base_url=base_url,
-        provider=provider,
+        backend.name,
+        api_key=backend.api_key,
+        base_url=backend.base_url,
+        provider=backend.provider,
         timeout_s=timeout_s,
         retry=retry,
     )

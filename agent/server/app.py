@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.browser.box import BoxOptions
 from agent.browser.providers import Endpoint, open_browser
 from agent.config import Settings, load_settings
 from agent.errors import ConfigError, RequestError
@@ -157,7 +158,8 @@ def build_state(
     registry = SessionRegistry(
         settings,
         ProfileStore(settings.profiles_dir, leases=store),
-        session_factory or _local_browser_factory(agent_settings),
+        session_factory
+        or _local_browser_factory(agent_settings, egress=settings.block_private_addresses),
         remote_factory=_remote_browser_factory(agent_settings),
         store=store,
         replica=replica_id(settings.own_url()) if store.shared else "local",
@@ -206,13 +208,18 @@ def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:
     return open_remote
 
 
-def _local_browser_factory(agent_settings: Settings) -> SessionFactory:
+def _local_browser_factory(agent_settings: Settings, *, egress: bool) -> SessionFactory:
+    # A box per browser (AGENT_BROWSER_SANDBOX); egress through its checkpoint when private
+    # addresses are blocked.
+    box = BoxOptions.from_settings(agent_settings, egress=egress)
+
     async def start() -> BrowserSession:
         session = await ServedBrowserSession.start(
             executable=str(agent_settings.browser_path) if agent_settings.browser_path else None,
             headless=agent_settings.headless,
             action_timeout_s=agent_settings.action_timeout,
             navigation_timeout_s=agent_settings.navigation_timeout,
+            box=box,
         )
         return bound_downloads(session, agent_settings)
 

@@ -100,6 +100,8 @@ STATUS: dict[str, int] = {
     "MODEL_BACKEND_ERROR": 503,
     "CONFIG_ERROR": 503,
     "BROWSER_UNAVAILABLE": 503,
+    # the code's sandbox (or its python/node worker) did not start: the server's failure
+    "SANDBOX_UNAVAILABLE": 503,
     "SERVICE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
 }

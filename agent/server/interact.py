@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.errors import RequestError, SessionLostError
+from agent.errors import ExecutorStartError, RequestError, SessionLostError
 from agent.executors import run_code
 from agent.loop import run_prompt
 from agent.server.accounting import current_key
@@ -128,14 +128,26 @@ async def run_code_call(
     timeout_s: float,
     settings: Settings | None = None,
 ) -> InteractOutcome:
-    """Run ``code`` with the session's page bound, holding the session's lock meanwhile."""
+    """Run ``code`` with the session's page bound, holding the session's lock meanwhile.
+
+    Raises:
+        RequestError: SANDBOX_UNAVAILABLE when the code's sandbox or worker did not start: the
+            server failed, not the code, so the client must not read it as the code's exit 1.
+    """
     async with session.lock:
-        ran = await run_code(session, code, language, timeout_s, settings=settings)
-    last_error = (ran.stderr.strip().splitlines()[-1:] or [f"exit code {ran.exit_code}"])[0]
+        try:
+            ran = await run_code(session, code, language, timeout_s, settings=settings)
+        except ExecutorStartError as exc:
+            raise RequestError(
+                "SANDBOX_UNAVAILABLE",
+                f"{exc}. The code did not run: this is the server's failure, not the code's. "
+                "Try again; if it persists, the server's operator must fix its sandbox (the "
+                "server's log has the details, `agent serve` checks it at start).",
+            ) from exc
     if (ran.exit_code != 0 or ran.killed) and not session.alive:
         # The code failed because the browser died under it: say so now, not on the next call.
         raise SessionLostError(
-            f"The session's browser died while the code ran (the code's last error: {last_error})."
+            f"The session's browser died while the code ran (the code's last error: {ran.summary})."
         )
     if ran.killed:
         # Code killed during page.goto of a site that never answers leaves that navigation
@@ -145,7 +157,7 @@ async def run_code_call(
     if ran.killed:
         error = f"The code did not finish within {timeout_s:g} s and was killed."
     elif ran.exit_code != 0:
-        error = f"The code failed with exit code {ran.exit_code}: {last_error}"
+        error = f"The code failed with exit code {ran.exit_code}: {ran.summary}"
     return InteractOutcome(
         output=ran.stdout,
         stdout=ran.stdout,

@@ -63,7 +63,7 @@ def end_reason(reason: str) -> str:
         return "idle"
     if text.startswith("expired"):
         return "ttl"
-    if "lost" in text:
+    if "lost" in text or "went past" in text:  # its browser died, or was ended at its limit
         return "lost"
     if "shutdown" in text:
         return "shutdown"

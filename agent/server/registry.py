@@ -157,6 +157,7 @@ class SessionRegistry:
         self._sessions: dict[str, ServerSession] = {}
         self._starting = 0
         self._ended: OrderedDict[str, str] = OrderedDict()
+        self._lost: OrderedDict[str, None] = OrderedDict()  # ended past a limit: 410, not 404
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
         self._taking_over: dict[str, asyncio.Future[ServerSession]] = {}
@@ -376,18 +377,41 @@ class SessionRegistry:
     @contextlib.asynccontextmanager
     async def use(self, session_id: str) -> AsyncIterator[ServerSession]:
         """The session, marked busy (so inactivity cannot expire it) for the block's duration;
-        a session whose browser turns out to be gone is closed."""
+        a session whose browser turns out to be gone is closed.
+
+        Raises:
+            SessionLostError: (410) the session's browser was ended for going past a limit of
+                its own (its memory), now or before; it is closed.
+        """
+        if session_id in self._lost:
+            raise SessionLostError(f"The session was {self._ended.get(session_id)}.")
         session = self.get(session_id)
+        await self._end_if_past_limit(session, None)
         session.busy += 1
         self._touch(session)
         try:
             yield session
-        except SessionLostError:
-            await self.discard(session, "closed because its browser was lost")
+        except Exception as exc:
+            await self._end_if_past_limit(session, exc)
+            if isinstance(exc, SessionLostError):
+                await self.discard(session, "closed because its browser was lost")
             raise
         finally:
             session.busy -= 1
             self._touch(session)
+
+    async def _end_if_past_limit(self, session: ServerSession, cause: Exception | None) -> None:
+        """Close the session and raise 410 if its browser was ended for going past its memory
+        limit (the call that ran into it may have failed for that very reason: ``cause``)."""
+        ended = session.browser_session.lost_reason
+        if ended is None:
+            return
+        reason = f"closed because {ended}"
+        await self.discard(session, reason)
+        self._lost[session.id] = None
+        while len(self._lost) > _ENDED_MEMORY:
+            self._lost.popitem(last=False)
+        raise SessionLostError(f"The session was {reason}.") from cause
 
     def _touch(self, session: ServerSession) -> None:
         session.touch()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from agent.browser.egress import BLOCKED, UNRESOLVED
 from agent.browser.session import BrowserSession
 from agent.errors import BrowserError, RequestError, ToolError, first_line
 from agent.messages import ModelSettings
@@ -226,7 +227,7 @@ async def scrape_page(
         async with asyncio.timeout(timeout_s):
             page = session.page
             await _prepare(session, page, request, block_private_addresses)
-            response = await _navigate(page, request.url, timeout_s)
+            response = await _navigate(session, page, request.url, timeout_s)
             if request.wait_for:
                 await page.wait_for_timeout(request.wait_for)
             if request.actions:
@@ -263,8 +264,10 @@ async def scrape_page(
         raise _scrape_timeout(request, phase, run, timeout_s, extract_timeout_s) from None
     except (RequestError, PlaywrightError) as exc:
         if not session.alive:  # not the page's fault nor the request's: a crash
+            ended = session.lost_reason
             raise BrowserError(
-                f"Chromium died while loading {request.url}; send the scrape again."
+                f"Chromium died while loading {request.url}"
+                + (f": {ended}." if ended else "; send the scrape again.")
             ) from exc
         if isinstance(exc, PlaywrightTimeoutError):
             # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
@@ -361,13 +364,46 @@ async def _emulate_mobile(cdp: CDPSession, session: BrowserSession) -> None:
     )
 
 
-async def _navigate(page: Page, url: str, timeout_s: float) -> Response | None:
+async def _navigate(
+    session: BrowserSession, page: Page, url: str, timeout_s: float
+) -> Response | None:
+    started = time.monotonic()
     try:
         return await page.goto(url, wait_until="load", timeout=timeout_s * 1000)
     except PlaywrightTimeoutError:
         raise _timeout_error(url, timeout_s) from None
     except PlaywrightError as exc:
-        raise _load_error(url, exc) from None
+        refusals = session.handle.egress_refusals(started)
+        raise _egress_error(url, exc, refusals) or _load_error(url, exc) from None
+
+
+def _egress_error(
+    url: str, exc: PlaywrightError, refusals: list[tuple[str, str]]
+) -> RequestError | None:
+    """What a navigation the box's egress checkpoint refused (itself, or a redirect hop of it)
+    failed of: Chromium says only that its proxy refused (``agent.browser.egress``)."""
+    if "ERR_SOCKS_CONNECTION_FAILED" not in str(exc) or not refusals:
+        return None
+    blocked = [host for host, reason in refusals if reason == BLOCKED]
+    if blocked:
+        return RequestError(
+            "SCRAPE_BLOCKED",
+            f"Loading {url} was blocked: it reaches {blocked[-1]!r}, a private, loopback or "
+            "link-local address, which this server does not load (AGENT_BLOCK_PRIVATE_ADDRESSES "
+            "is on).",
+        )
+    host, reason = refusals[-1]
+    if reason == UNRESOLVED:
+        return RequestError(
+            "SCRAPE_DNS_RESOLUTION_ERROR",
+            f"DNS lookup failed: the host {host!r} could not be resolved. Check the URL's "
+            "spelling and that the site exists.",
+        )
+    return RequestError(
+        "SCRAPE_SITE_UNREACHABLE",
+        f"Could not connect to {host!r}: nothing answered at that address and port. Check the "
+        "URL and that the site is up.",
+    )
 
 
 def _timeout_error(url: str, timeout_s: float) -> RequestError:

@@ -87,3 +87,13 @@ async def test_compare_reports_regressions_and_fixes(
     assert main(["eval", "--compare", str(old), str(new)]) == 0
     out = capsys.readouterr().out
     assert "REGRESSED" in out and "passed: 4/4 -> 2/4" in out
+
+
+def test_elapsed_time_is_the_runs_own_not_the_sum_of_its_tasks(small_run: EvalRun) -> None:
+    """With two tasks at a time (``-j 2``) a configuration's two tasks overlap: its elapsed time
+    is from the first start to the last end, and the tasks' own times add up to more."""
+    for summary in small_run.summaries():
+        walls = [r.wall_s for r in small_run.for_config(summary.config)]
+        assert all(r.started_s is not None for r in small_run.for_config(summary.config))
+        assert summary.wall_s == pytest.approx(sum(walls))
+        assert max(walls) <= summary.elapsed_s < summary.wall_s, summary

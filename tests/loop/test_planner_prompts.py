@@ -37,6 +37,7 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "extract_system": {"task": "json", "has_schema": True},
     "extract_page": {"page": "# Kettle", "task": "json", "prompt": "The price", "schema": "{}"},
     "extract_retry": {"problems": ["at $.price: 'x' is not of type 'number'"], "has_schema": True},
+    "demo_help": {"not_understood": ["book a flight"]},
 }
 
 

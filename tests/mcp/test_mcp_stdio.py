@@ -16,7 +16,7 @@ from pathlib import Path
 from mcp.types import ImageContent
 
 from agent.browser import grammar
-from tests.harness import HeldMcpSession, processes_with_env, wait_until
+from tests.harness import HeldMcpSession, processes_of, wait_until
 from tests.mcp.conftest import CLIENT_MARKER, stdio_transport
 
 # Playwright MCP 0.0.83's required arguments (tools/list of npm @playwright/mcp), which ours
@@ -183,7 +183,7 @@ async def test_closing_the_connection_closes_its_browsers(site: str) -> None:
     try:
         await held.text("browser_navigate", url=f"{site}/index.html")
         await held.text("scrape", url=f"{site}/second.html")
-        running = processes_with_env(CLIENT_MARKER, marker)
+        running = processes_of(CLIENT_MARKER, marker)
         assert any("chrom" in command for command in running.values()), running
     finally:
         await held.close()
@@ -198,7 +198,7 @@ async def test_sigterm_closes_its_browsers_too(site: str) -> None:
     held = await HeldMcpSession(lambda: stdio_transport(marker)).start()
     try:
         await held.text("browser_navigate", url=f"{site}/index.html")
-        running = processes_with_env(CLIENT_MARKER, marker)
+        running = processes_of(CLIENT_MARKER, marker)
         server = [pid for pid, command in running.items() if command == sys.executable]
         assert len(server) == 1 and any("chrom" in c for c in running.values()), running
         os.kill(server[0], signal.SIGTERM)
@@ -209,11 +209,13 @@ async def test_sigterm_closes_its_browsers_too(site: str) -> None:
 
 
 async def _wait_for_exit(marker: str, timeout_s: float = 10) -> dict[int, str]:
+    # A boxed browser carries none of its server's environment, the marker included: it is found
+    # below the marked server process (and cannot outlive it: bwrap's --die-with-parent).
     deadline = time.monotonic() + timeout_s
-    left = processes_with_env(CLIENT_MARKER, marker)
+    left = processes_of(CLIENT_MARKER, marker)
     while left and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        left = processes_with_env(CLIENT_MARKER, marker)
+        left = processes_of(CLIENT_MARKER, marker)
     return left
 
 
@@ -350,7 +352,7 @@ async def test_browser_close_ends_the_browser_and_the_next_call_opens_one(site: 
 
 def _browsers(marker: str) -> set[int]:
     """The Chromium browser processes (not their helpers) of one ``agent mcp`` process."""
-    running = processes_with_env(CLIENT_MARKER, marker)
+    running = processes_of(CLIENT_MARKER, marker)
     return {
         pid
         for pid, command in running.items()

@@ -94,6 +94,11 @@ def test_a_json_line_carries_the_request_it_was_made_in() -> None:
         ("expired: its TTL of 5 s ran out (its replica was gone)", "ttl"),
         ("lost when its replica went away", "lost"),
         ("closed because its browser was lost", "lost"),
+        (
+            "closed because its browser went past the session's memory limit, "
+            "AGENT_BROWSER_MEMORY_MB (1024 MiB)",
+            "lost",
+        ),
         ("closed at server shutdown", "shutdown"),
         ("closed because its scrape failed", "error"),
         ("closed because the session store failed", "error"),

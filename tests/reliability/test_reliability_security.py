@@ -10,10 +10,10 @@ import hmac
 import json
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -127,17 +127,22 @@ def test_agent_serve_warns_when_exposed_without_keys(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.delenv("AGENT_API_KEYS", raising=False)
-    started: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
-    args = argparse.Namespace(host="0.0.0.0", port=3999, log_level="warning")
+    started: list[str] = []
+
+    def serve_nothing(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        started.append(sockets[0].getsockname()[0])  # the address it took, then no serving
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", serve_nothing)
+    args = argparse.Namespace(host="0.0.0.0", port=0, log_level="warning")
     with caplog.at_level(logging.WARNING, logger="agent.serve"):
         assert serve._serve(args) == 0
-    assert started and started[0]["host"] == "0.0.0.0"
+    assert started == ["0.0.0.0"]
     assert any("no API keys" in record.getMessage() for record in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="agent.serve"):
-        serve._serve(argparse.Namespace(host=None, port=3999, log_level="warning"))
-    assert started[-1]["host"] == "127.0.0.1"
+        serve._serve(argparse.Namespace(host=None, port=0, log_level="warning"))
+    assert started[-1] == "127.0.0.1"
     assert not [r for r in caplog.records if r.name == "agent.serve"]
 
 

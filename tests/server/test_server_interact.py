@@ -126,6 +126,46 @@ def test_failing_and_killed_code(server: RunningServer, code_session: str) -> No
 
 
 @needs_executors
+@pytest.mark.parametrize(
+    ("language", "code", "exit_code", "summary"),
+    [
+        ("node", 'throw new Error("boom")', 1, "Error: boom"),
+        ("node", "null.x", 1, "TypeError: Cannot read properties of null (reading 'x')"),
+        (
+            "node",
+            "await page.click('#missing', {timeout: 300})",
+            1,
+            "TimeoutError: page.click: Timeout 300ms exceeded.",
+        ),
+        ("node", "let = ;", 1, "SyntaxError: Unexpected token (1:6)"),
+        ("python", "raise ValueError('nope')", 1, "ValueError: nope"),
+        (
+            "python",
+            "await page.click('#missing', timeout=300)",
+            1,
+            "TimeoutError: Page.click: Timeout 300ms exceeded.",
+        ),
+        ("python", "def f(:\n  pass", 1, "SyntaxError: invalid syntax (line 1)"),
+        ("bash", "echo working; ls /no-such-dir", 2, "ls: cannot access '/no-such-dir'"),
+        ("bash", "echo a note >&2; exit 3", 3, "a note"),
+        ("bash", "false", 1, "nothing on stderr"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 10 else None,
+)
+def test_a_failure_is_summarised_by_its_error_not_a_stack_line(
+    server: RunningServer, code_session: str, language: str, code: str, exit_code: int, summary: str
+) -> None:
+    """``error`` names the error's type and message (python, node), or the last meaningful line
+    of stderr (bash), after the exit code; never a stack frame like ``at code.js:1:93``."""
+    reply = server.interact(code_session, code=code, language=language).json()
+    assert reply["success"] is False and reply["exitCode"] == exit_code, reply
+    assert reply["error"].startswith(f"The code failed with exit code {exit_code}: {summary}"), (
+        reply["error"]
+    )
+    assert " at code.js" not in reply["error"] and 'File "' not in reply["error"]
+
+
+@needs_executors
 def test_calls_on_one_session_are_serialised(server: RunningServer, code_session: str) -> None:
     code = "date +%s.%N; sleep 1; date +%s.%N"
 

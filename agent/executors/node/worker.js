@@ -95,6 +95,18 @@ function formatError(error) {
   return lines.join("\n") + "\n";
 }
 
+// The error in one line: its type and the first line of its message (Playwright's messages go
+// on with a call log, and the stack's first frame says nothing about what went wrong).
+function summarize(error) {
+  if (!(error instanceof Error)) return "Uncaught " + util.inspect(error).split("\n")[0];
+  const message = String(error.message || "")
+    .split("\n")
+    .map((line) => line.trim())
+    .find((line) => line);
+  const name = error.name || (error.constructor && error.constructor.name) || "Error";
+  return message ? name + ": " + message : name;
+}
+
 const targetIds = new WeakMap();
 
 async function targetIdOf(page) {
@@ -149,7 +161,7 @@ async function runOne(browser, request) {
   } catch (error) {
     if (error instanceof SyntaxError) {
       process.stderr.write("SyntaxError: " + error.message + "\n");
-      return { exit_code: 1, result: "", result_truncated: false };
+      return { exit_code: 1, result: "", result_truncated: false, error: summarize(error) };
     }
     throw error;
   }
@@ -173,7 +185,7 @@ async function runOne(browser, request) {
   } catch (error) {
     process.stderr.write(formatError(error));
     process.exitCode = undefined;
-    return { exit_code: 1, result: "", result_truncated: false };
+    return { exit_code: 1, result: "", result_truncated: false, error: summarize(error) };
   }
 }
 
@@ -201,7 +213,7 @@ async function main() {
         answer = await runOne(browser, request);
       } catch (error) {
         process.stderr.write(formatError(error));
-        answer = { exit_code: 1, result: "", result_truncated: false };
+        answer = { exit_code: 1, result: "", result_truncated: false, error: summarize(error) };
       }
       // stdout and stderr are synchronous for pipes on Linux: the sentinels follow all output.
       process.stdout.write(request.sentinel);
