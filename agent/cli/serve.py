@@ -66,7 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
-    if args.log_format is not None:
+    if getattr(args, "log_format", None) is not None:
         overrides["log_format"] = args.log_format
     settings = ServerSettings(**overrides)
     configure_logging(settings.log_format, args.log_level)

@@ -25,6 +25,7 @@ __all__ = ["LOG_FORMATS", "TEXT_FORMAT", "JsonFormatter", "LogFormat", "configur
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
+_HANDLER_NAME = "agent.observability.logs"
 
 
 class JsonFormatter(logging.Formatter):
@@ -68,14 +69,16 @@ def configure_logging(
 ) -> None:
     """Send every logger's records to ``stream`` (stderr) in ``log_format``, at ``level``.
 
-    uvicorn's loggers are left without handlers of their own so their records reach this one
-    (run uvicorn with ``log_config=None`` for that).
+    The handler goes on the root logger, in place of one this function set before; other
+    handlers stay (a test's log capture). uvicorn's loggers are left without handlers of their
+    own so their records reach this one (run uvicorn with ``log_config=None`` for that).
     """
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     json_lines = log_format == "json"
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
