@@ -32,7 +32,6 @@ from agent.errors import AgentError, RequestError, SessionLostError, ToolError, 
 from agent.mcp.catalog import BROWSER_TOOLS, SESSION_TOOLS, mcp_tools
 from agent.mcp.dialogs import blocked_message, run_catching_dialogs
 from agent.mcp.sessions import ClientSessions
-from agent.observability.telemetry import REQUEST_SCOPE_KEY, RequestBinding, serving_request
 from tools.base import Tool, ToolOutcome, call_tool
 
 __all__ = ["INSTRUCTIONS", "ClientsOf", "build_server", "dispatch", "to_result"]
@@ -67,13 +66,10 @@ def build_server(clients_of: ClientsOf) -> Server[Any]:
     async def call(
         ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
     ) -> CallToolResult:
+        # Over HTTP the SDK runs the call in its POST's context: the call counts for that
+        # request's key (usage, budget) and carries its id (tests/observability/test_usage.py).
         clients = await clients_of(ctx)
-        # Over HTTP the call runs apart from its POST: it still counts for that request (its
-        # key's usage and budget, its id in log lines, its span as the parent).
-        scope = getattr(ctx.request, "scope", None)
-        binding = scope.get(REQUEST_SCOPE_KEY) if isinstance(scope, dict) else None
-        with serving_request(binding if isinstance(binding, RequestBinding) else None):
-            return to_result(await dispatch(clients, params.name, dict(params.arguments or {})))
+        return to_result(await dispatch(clients, params.name, dict(params.arguments or {})))
 
     return Server(
         "browser-agent",

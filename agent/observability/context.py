@@ -22,8 +22,6 @@ __all__ = [
     "begin_request",
     "current_request",
     "end_request",
-    "enter_request",
-    "leave_request",
     "new_request_id",
     "note_key",
     "note_session",
@@ -63,8 +61,16 @@ class RequestInfo:
         """The template of the route that answers the request (``/v2/scrape/{scrape_id}/
         interact``), never the path itself: ids and query strings stay out; None when no route
         matched (yet)."""
-        route = self.scope.get("route") if self.scope is not None else None
-        path = getattr(route, "path", None)
+        if self.scope is None:
+            return self.route_hint
+        path = getattr(self.scope.get("route"), "path", None)
+        if path is None and "endpoint" in self.scope and self.route_hint is None:
+            # A plain Starlette route (MCP's /mcp): FastAPI's router names only its own routes
+            # in the scope, so the route is found by its endpoint, once.
+            endpoint = self.scope["endpoint"]
+            routes = getattr(self.scope.get("app"), "routes", ())
+            found = next((r for r in routes if getattr(r, "endpoint", None) is endpoint), None)
+            self.route_hint = getattr(found, "path", None)
         return str(path) if path is not None else self.route_hint
 
     def duration_ms(self) -> float:
@@ -90,16 +96,6 @@ def end_request(token: Token[RequestInfo | None]) -> None:
     info = _current.get()
     if info is not None:
         info.ended = True
-    _current.reset(token)
-
-
-def enter_request(info: RequestInfo) -> Token[RequestInfo | None]:
-    """Serve ``info``'s request in this context too (a task the transport runs apart from the
-    request's own, an MCP tool call's); ``leave_request`` with the token, which does not end it."""
-    return _current.set(info)
-
-
-def leave_request(token: Token[RequestInfo | None]) -> None:
     _current.reset(token)
 
 

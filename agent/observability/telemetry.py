@@ -16,7 +16,6 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from agent.observability.context import RequestInfo, enter_request, leave_request
 from agent.observability.tracing import capture_content, tracer_provider_from_env
 
 if TYPE_CHECKING:
@@ -24,15 +23,12 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
 __all__ = [
-    "REQUEST_SCOPE_KEY",
     "ModelCall",
     "Recorder",
-    "RequestBinding",
     "SpanKindName",
     "Telemetry",
     "current_telemetry",
     "reset_telemetry",
-    "serving_request",
     "use_telemetry",
 ]
 
@@ -168,43 +164,3 @@ def use_telemetry(telemetry: Telemetry) -> Token[Telemetry | None]:
 def reset_telemetry(token: Token[Telemetry | None]) -> None:
     """Undo a ``use_telemetry``."""
     _current.reset(token)
-
-
-REQUEST_SCOPE_KEY = "agent.request"
-"""Where the HTTP face leaves a request's :class:`RequestBinding` in its ASGI scope, for a
-transport that serves it in a task of its own (MCP's Streamable HTTP)."""
-
-
-@dataclass(frozen=True)
-class RequestBinding:
-    """What a request's own context holds: the request, the app's telemetry, its trace."""
-
-    info: RequestInfo
-    telemetry: Telemetry
-    trace_context: Any = None
-    """The OpenTelemetry context of its server span (None when tracing is off)."""
-
-
-@contextlib.contextmanager
-def serving_request(binding: RequestBinding | None) -> Iterator[None]:
-    """Inside the block, this context serves ``binding``'s request: its id and key name in log
-    lines and usage, its app's telemetry, its span as the parent. Nothing when None."""
-    if binding is None:
-        yield
-        return
-    request_token = enter_request(binding.info)
-    telemetry_token = _current.set(binding.telemetry)
-    trace_token = None
-    if binding.trace_context is not None:
-        from opentelemetry import context
-
-        trace_token = context.attach(binding.trace_context)
-    try:
-        yield
-    finally:
-        if trace_token is not None:
-            from opentelemetry import context
-
-            context.detach(trace_token)
-        _current.reset(telemetry_token)
-        leave_request(request_token)

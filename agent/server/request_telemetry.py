@@ -32,7 +32,7 @@ from agent.observability import (
     sane_request_id,
     use_telemetry,
 )
-from agent.observability.telemetry import REQUEST_SCOPE_KEY, RequestBinding, reset_telemetry
+from agent.observability.telemetry import reset_telemetry
 from agent.server.metrics import ServerMetrics
 
 if TYPE_CHECKING:
@@ -87,9 +87,6 @@ class RequestTelemetry:
 
         try:
             with self._server_span(scope, headers, info) as span:
-                scope[REQUEST_SCOPE_KEY] = RequestBinding(
-                    info, self.telemetry, _trace_context() if span is not None else None
-                )
                 await self.app(scope, receive, send_with_id)
                 if span is not None:
                     _finish_span(span, info)
@@ -135,12 +132,6 @@ def _span(
         record_exception=False,
     ) as span:  # fmt: skip
         yield span
-
-
-def _trace_context() -> Any:
-    from opentelemetry import context
-
-    return context.get_current()
 
 
 def _finish_span(span: Span, info: RequestInfo) -> None:

@@ -186,6 +186,10 @@ async def test_mcp_over_http_counts_for_its_key_and_keeps_its_budget(
         assert "Insufficient credits" in refused and "'solo'" in refused
     finally:
         await held.close()
+    async with httpx.AsyncClient(headers=_auth(CI_KEY)) as client:
+        metrics = (await client.get(f"{server.url}/metrics")).text
+    # MCP's own route is a plain Starlette one: still counted under its template.
+    assert 'agent_http_requests_total{method="POST",route="/mcp",status="200"}' in metrics
 
 
 @pytest.fixture(scope="module")
