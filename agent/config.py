@@ -47,6 +47,7 @@ __all__ = [
     "Settings",
     "TomlFileSource",
     "default_browser_memory_mb",
+    "default_data_dir",
     "load_settings",
 ]
 
@@ -58,6 +59,12 @@ CONFIG_ENV_VAR = "AGENT_CONFIG"
 
 # An explicit config_file given to load_settings() wins over AGENT_CONFIG for that one call.
 _explicit_config_file: ContextVar[Path | None] = ContextVar("_explicit_config_file", default=None)
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/browser-agent``, else ``~/.local/share/browser-agent``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "browser-agent"
 
 
 def default_browser_memory_mb() -> int:
@@ -119,6 +126,11 @@ class Settings(BaseSettings):
     action_timeout: float = Field(default=5.0, gt=0, description="Seconds per browser action.")
     navigation_timeout: float = Field(default=30.0, gt=0, description="Seconds per navigation.")
     browser_path: Path | None = Field(default=None, description="Chromium binary; None: search.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="Where the agent keeps what outlives a process (the server's usage counts, "
+        "caches); by default $XDG_DATA_HOME/browser-agent (~/.local/share/browser-agent).",
+    )
     headless: bool = True
     sandbox: Literal["bwrap"] | None = Field(
         default="bwrap",

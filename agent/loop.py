@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,8 @@ from agent.messages import (
     Usage,
     UserMessage,
 )
+from agent.models.traced import provider_and_name, request_model
+from agent.observability import current_telemetry
 from agent.results import InteractionResult, Step, StopReason
 from prompts import render
 from tools import default_toolbox
@@ -105,6 +108,23 @@ async def run_prompt(
         toolbox if toolbox is not None else default_toolbox(),
         on_step=on_step,
     )
+    telemetry = current_telemetry()
+    provider, name = provider_and_name(model.model_id)
+    attributes = {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.provider.name": provider,
+        "gen_ai.request.model": name,
+    }
+    with telemetry.span("invoke_agent", attributes=attributes) as span:
+        result = await _run_in_time(run, session, timeout_s)
+        if span is not None:
+            _record_run(span, result, prompt if telemetry.capture_content else None)
+        return result
+
+
+async def _run_in_time(
+    run: _PlannerRun, session: BrowserSession, timeout_s: float | None
+) -> InteractionResult:
     deadline = asyncio.timeout(timeout_s)
     try:
         async with deadline, session.lock:
@@ -117,6 +137,20 @@ async def run_prompt(
             f"{len(run.steps)} step(s). Give it more time or split the task into smaller prompts."
         )
         return run.finish("timeout", message, error=message)
+
+
+def _record_run(span: Any, result: InteractionResult, prompt: str | None) -> None:
+    """The run's totals on its ``invoke_agent`` span; the prompt and answer only when content
+    capture is on (``prompt`` is None otherwise)."""
+    span.set_attribute("gen_ai.usage.input_tokens", result.usage.input)
+    span.set_attribute("gen_ai.usage.output_tokens", result.usage.output)
+    span.set_attribute("agent.stop_reason", result.stop_reason)
+    span.set_attribute("agent.steps", len(result.steps))
+    if prompt is not None:
+        said = [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
+        answer = [{"role": "assistant", "parts": [{"type": "text", "content": result.output}]}]
+        span.set_attribute("gen_ai.input.messages", json.dumps(said))
+        span.set_attribute("gen_ai.output.messages", json.dumps(answer))
 
 
 @dataclass
@@ -207,8 +241,8 @@ class _PlannerRun:
 
         model_started = time.perf_counter()
         try:
-            response = await self.model.request(
-                tuple(self.messages), tools=self.specs, settings=self.model_settings
+            response = await request_model(
+                self.model, tuple(self.messages), tools=self.specs, settings=self.model_settings
             )
         except ModelError as exc:
             message = f"The model failed, so the interaction stopped: {exc}"
@@ -375,29 +409,52 @@ class _PlannerRun:
         """Run the calls in order; stop at a valid ``done`` and return its answer."""
         results: list[ToolResult] = []
         for call in calls:
-            if call.arguments_error is not None:
-                outcome = ToolOutcome(call.arguments_error, True)
-                kind = "arguments"
-            elif call.name == DONE_TOOL.name:
-                outcome = await self.finisher.call(self.ctx, call.name, call.arguments)
-                if not outcome.is_error:
-                    results.append(ToolResult(call.id, call.name, "finished"))
-                    return results, outcome.content
-                kind = "arguments"
-            elif call.name not in self.toolbox:
-                known = ", ".join([*sorted(self.toolbox.tools), DONE_TOOL.name])
-                outcome = ToolOutcome(
-                    f"there is no tool named {call.name!r}; tools: {known}.", True
-                )
-                kind = "unknown_tool"
-            else:
-                outcome = await self._call_tool(call)
-                kind = "tool"
+            outcome, kind = await self._traced_call(call)
+            if call.name == DONE_TOOL.name and not outcome.is_error:
+                results.append(ToolResult(call.id, call.name, "finished"))
+                return results, outcome.content
             content = outcome.content
             if outcome.is_error:
                 content = render("tool_error", tool=call.name, error=outcome.content, kind=kind)
             results.append(ToolResult(call.id, call.name, content, outcome.is_error))
         return results, None
+
+    async def _traced_call(self, call: ToolCall) -> tuple[ToolOutcome, str]:
+        """One call in an ``execute_tool {name}`` span, counted by its outcome: ``ok``,
+        ``error`` (the tool said what went wrong), ``arguments`` or ``unknown_tool``."""
+        known = call.name in self.toolbox or call.name == DONE_TOOL.name
+        tool_name = call.name if known else "unknown"  # a label never takes the model's text
+        telemetry = current_telemetry()
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": tool_name,
+            "gen_ai.tool.call.id": call.id,
+            "gen_ai.tool.type": "function",
+        }
+        with telemetry.span(f"execute_tool {tool_name}", attributes=attributes) as span:
+            outcome, kind = await self._dispatch(call)
+            if span is not None:
+                if outcome.is_error:
+                    span.set_attribute("error.type", kind)
+                if telemetry.capture_content:
+                    span.set_attribute("gen_ai.tool.call.arguments", json.dumps(call.arguments))
+                    span.set_attribute("gen_ai.tool.call.result", outcome.content)
+        if telemetry.recorder is not None:
+            label = "ok" if not outcome.is_error else ("error" if kind == "tool" else kind)
+            telemetry.recorder.tool_call(tool_name, label)
+        return outcome, kind
+
+    async def _dispatch(self, call: ToolCall) -> tuple[ToolOutcome, str]:
+        """Run one call; its outcome, and what kind of call it was for an error's wording."""
+        if call.arguments_error is not None:
+            return ToolOutcome(call.arguments_error, True), "arguments"
+        if call.name == DONE_TOOL.name:
+            return await self.finisher.call(self.ctx, call.name, call.arguments), "arguments"
+        if call.name not in self.toolbox:
+            known = ", ".join([*sorted(self.toolbox.tools), DONE_TOOL.name])
+            message = f"there is no tool named {call.name!r}; tools: {known}."
+            return ToolOutcome(message, True), "unknown_tool"
+        return await self._call_tool(call), "tool"
 
     async def _call_tool(self, call: ToolCall) -> ToolOutcome:
         try:

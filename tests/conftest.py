@@ -3,7 +3,10 @@ folder, and a check that no browser or executor process outlives the suite."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -51,6 +54,12 @@ def agent_browser() -> Path:
 # descendants, or by the PID namespace of the sandbox, whose first process keeps the marker.
 RUN_MARKER = f"AGENT_TEST_RUN={uuid.uuid4().hex}"
 os.environ["AGENT_TEST_RUN"] = RUN_MARKER.split("=", 1)[1]
+
+# What servers keep in their data folder (usage counts) goes to one of this test process's own,
+# never to a developer's, and never to another worker's.
+_DATA_DIR = tempfile.mkdtemp(prefix="agent-test-data-")
+os.environ["AGENT_DATA_DIR"] = _DATA_DIR
+atexit.register(shutil.rmtree, _DATA_DIR, True)
 
 
 def _marked_processes() -> dict[int, str]:

@@ -13,6 +13,7 @@ PACKAGES = [
     "agent.models",
     "agent.executors",
     "agent.mcp",
+    "agent.observability",
     "agent.server",
     "tools",
     "prompts",

@@ -27,16 +27,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--log-level", default="warning", help="log level on stderr (default warning)"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or one JSON object per line (AGENT_LOG_FORMAT, default text)",
+    )
     parser.set_defaults(handler=_mcp)
 
 
 def _mcp(args: argparse.Namespace) -> int:
+    from agent.observability import configure_logging
+
+    log_format = args.log_format or os.environ.get("AGENT_LOG_FORMAT", "text").strip().lower()
     # stdout carries the protocol: every log line goes to stderr.
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("json" if log_format == "json" else "text", args.log_level, stream=sys.stderr)
     asyncio.run(_serve())
     return 0
 

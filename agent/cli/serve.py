@@ -43,6 +43,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", help="address to listen on (AGENT_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (AGENT_PORT, default 3002)")
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or one JSON object per line (AGENT_LOG_FORMAT, default text)",
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -53,6 +58,7 @@ class PortInUseError(ConfigError):
 def _serve(args: argparse.Namespace) -> int:
     from agent.config import load_settings
     from agent.models import check_model
+    from agent.observability import configure_logging
     from agent.server import ServerSettings
 
     overrides: dict[str, Any] = {}
@@ -60,8 +66,10 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if getattr(args, "log_format", None) is not None:
+        overrides["log_format"] = args.log_format
     settings = ServerSettings(**overrides)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, args.log_level)
     if warning := settings.exposure_warning():
         log.warning(warning)
     agent_settings = load_settings()
@@ -82,7 +90,10 @@ def _serve(args: argparse.Namespace) -> int:
         _check_boxes(settings, agent_settings)
         app = create_app(settings, agent_settings=agent_settings)
         mount(app)  # MCP over Streamable HTTP at /mcp, behind the same API keys
-        server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
+        # log_config=None: uvicorn's error and access logs go through the handler set up
+        # above, in the format asked for (and through the server's redaction, as every record).
+        config = uvicorn.Config(app, log_level=args.log_level, log_config=None)
+        server = uvicorn.Server(config)
         host, port = listening.getsockname()[:2]
         log.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
         try:

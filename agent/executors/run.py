@@ -39,6 +39,7 @@ from agent.executors.node_deps import NODE_DIR, ensure_node_deps, node_binary
 from agent.executors.result import LANGUAGES, MAX_TIMEOUT_S, MIN_TIMEOUT_S, CodeResult, Language
 from agent.executors.sandbox import BOX_CDP_PORT, BoxLauncher, box_path
 from agent.executors.worker import WarmWorker
+from agent.observability import current_telemetry
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession, Page
@@ -97,7 +98,19 @@ async def run_code(
         raise ValueError(
             f"timeout_s must be between {MIN_TIMEOUT_S:g} and {MAX_TIMEOUT_S:g} s, not {timeout_s}"
         )
-    return await executors_for(session, settings).run(code, language, timeout_s)
+    telemetry = current_telemetry()
+    attributes = {"agent.code.language": language, "agent.code.timeout_s": timeout_s}
+    with telemetry.span("execute_code", attributes=attributes) as span:
+        result = await executors_for(session, settings).run(code, language, timeout_s)
+        if span is not None:
+            span.set_attribute("agent.code.exit_code", result.exit_code)
+            span.set_attribute("process.exit.code", result.exit_code)
+            span.set_attribute("agent.code.killed", result.killed)
+            if result.exit_code != 0 or result.killed:
+                span.set_attribute("error.type", "killed" if result.killed else "exit_code")
+    if telemetry.recorder is not None:
+        telemetry.recorder.code_run(language, killed=result.killed)
+    return result
 
 
 async def warm_up(

@@ -66,6 +66,8 @@ def build_server(clients_of: ClientsOf) -> Server[Any]:
     async def call(
         ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams
     ) -> CallToolResult:
+        # Over HTTP the SDK runs the call in its POST's context: the call counts for that
+        # request's key (usage, budget) and carries its id (tests/observability/test_usage.py).
         clients = await clients_of(ctx)
         return to_result(await dispatch(clients, params.name, dict(params.arguments or {})))
 

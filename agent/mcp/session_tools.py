@@ -139,7 +139,7 @@ async def interact(
     async with clients.use(session_id) as (served, ctx):
         if blocked := blocked_message(ctx, "interact"):
             raise ToolError(blocked)
-        outcome = await run_interact(state, served.browser_session, request)
+        outcome = await run_interact(state, served.browser_session, request, served=served)
     text = _interact_text(outcome, prompted=bool(request.prompt and request.prompt.strip()))
     if not outcome.success:
         raise ToolError(text)

@@ -18,6 +18,7 @@ from mcp.server.stdio import stdio_server
 
 from agent.mcp.server import build_server
 from agent.mcp.sessions import ClientSessions
+from agent.observability import use_telemetry
 
 if TYPE_CHECKING:
     from mcp.server import Server, ServerRequestContext
@@ -35,8 +36,8 @@ async def serve_stdio(state: ServerState) -> bool:
     """Serve MCP on this process's stdin and stdout until the client closes stdin, or SIGTERM
     or SIGINT arrives; then close every session.
 
-    ``state``'s registry is started here and closed on the way out. Nothing else may write to
-    stdout meanwhile: it carries the protocol.
+    ``state`` is started here (its registry, its usage counts) and closed on the way out.
+    Nothing else may write to stdout meanwhile: it carries the protocol.
 
     Returns:
         True when a signal stopped it. The SDK reads stdin in a worker thread that only a line
@@ -49,7 +50,8 @@ async def serve_stdio(state: ServerState) -> bool:
         return clients
 
     server = build_server(clients_of)
-    state.registry.start()
+    use_telemetry(state.telemetry)  # the tools' spans and counts go to this state's
+    await state.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in _STOP_SIGNALS:
@@ -64,7 +66,7 @@ async def serve_stdio(state: ServerState) -> bool:
             loop.add_signal_handler(signum, log.info, "already stopping: closing the browsers")
         try:
             await clients.close()
-            await state.registry.close_all()
+            await state.close()
         finally:
             for signum in _STOP_SIGNALS:
                 loop.remove_signal_handler(signum)

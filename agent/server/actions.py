@@ -28,6 +28,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.errors import RequestError, SessionLostError, ToolError, first_line
+from agent.observability import current_telemetry
 from agent.server.scrape_options import (
     Action,
     ClickAction,
@@ -135,10 +136,13 @@ class ActionRun:
                 (:attr:`current` names it).
             SessionLostError: the browser died meanwhile.
         """
+        telemetry = current_telemetry()
         for index, action in enumerate(actions):
             self.current = (index, action)
+            attributes = {"agent.action.index": index, "agent.action.type": action.type}
             try:
-                await self._run_one(action)
+                with telemetry.span(f"scrape.action {action.type}", attributes=attributes):
+                    await self._run_one(action)
             except PlaywrightTimeoutError as exc:
                 if time.monotonic() >= self.deadline - 0.1:
                     raise TimeoutError from exc  # the scrape's time ran out: a 408, not a 400

@@ -7,26 +7,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.browser.box import BoxOptions
 from agent.browser.providers import Endpoint, open_browser
 from agent.config import Settings, load_settings
-from agent.errors import ConfigError
+from agent.errors import ConfigError, RequestError
 from agent.models import create_model
-from agent.server import cdp_proxy, live_view, routes
+from agent.observability import Telemetry
+from agent.server import cdp_proxy, live_view, routes, usage_routes
+from agent.server.accounting import AppRecorder, SessionCounter
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
+from agent.server.metrics import LiveFigures, ServerMetrics
 from agent.server.profiles import ProfileStore
 from agent.server.redaction import install_redaction
 from agent.server.registry import RemoteFactory, SessionFactory, SessionRegistry
 from agent.server.replicas import ReplicaForwarder
+from agent.server.request_telemetry import RequestTelemetry
+from agent.server.routes import require_api_key
 from agent.server.scrape import ServedBrowserSession
 from agent.server.settings import ServerSettings
 from agent.server.state import ServerState
 from agent.server.store import RedisStore, open_store, replica_id
 from agent.server.trusted_host import HostCheck
+from agent.server.usage import UsageLedger
+from agent.server.usage_store import open_usage_store
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
@@ -77,11 +84,11 @@ def create_app(
                     f"AGENT_REDIS_URL ({state.settings.redis_url}) cannot be reached: {exc}. "
                     "Start Redis or fix the URL, or unset it to keep sessions in this process."
                 ) from exc
-        registry.start()
+        await state.start()
         try:
             yield
         finally:
-            await registry.close_all()
+            await state.close()
 
     app = FastAPI(
         title="browser-agent",
@@ -93,8 +100,11 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(ReplicaForwarder)
     app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(HostCheck)  # the outermost: before anything builds a link or forwards
+    app.add_middleware(HostCheck)  # before anything builds a link or forwards
+    # The outermost: every request has its id, span and count, refused ones too.
+    app.add_middleware(RequestTelemetry, telemetry=state.telemetry, metrics=state.metrics)
     app.include_router(routes.router)
+    app.include_router(usage_routes.router)
     app.include_router(live_view.router)
     app.include_router(cdp_proxy.router)
 
@@ -105,6 +115,18 @@ def create_app(
             "sessions": len(registry),
             "browsersReady": registry.browsers_ready,
         }
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics, behind the API keys unless AGENT_METRICS_PUBLIC=true."""
+        if state.metrics is None:
+            raise RequestError(
+                "NOT_FOUND", "Metrics are off on this server (AGENT_METRICS=false): set it to true."
+            )
+        if not state.settings.metrics_public:
+            await require_api_key(request)
+        body, content_type = state.metrics.render(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
 
     return app
 
@@ -127,7 +149,10 @@ def build_state(
     agent_settings = agent_settings if agent_settings is not None else load_settings()
     model_keys = (agent_settings.openai_api_key, agent_settings.anthropic_api_key)
     install_redaction(
-        [key.get_secret_value() for key in [*settings.api_keys, *model_keys] if key is not None]
+        [
+            *(key.get_secret_value() for key in [*settings.api_keys, *model_keys] if key),
+            *(key.value.decode() for key in settings.keys()),  # a named key's key alone
+        ]
     )
     store = open_store(settings.redis_url)
     registry = SessionRegistry(
@@ -146,7 +171,24 @@ def build_state(
             return model
         return create_model(resolved_settings.require_model(), settings=resolved_settings)
 
-    return ServerState(settings, agent_settings, registry, model_factory)
+    usage = UsageLedger(
+        open_usage_store(settings.redis_url, agent_settings.data_dir), settings.key_budgets
+    )
+    state = ServerState(settings, agent_settings, registry, model_factory, usage)
+    if settings.metrics:
+        state.metrics = ServerMetrics(
+            LiveFigures(
+                sessions=lambda: len(registry),
+                browsers_ready=lambda: registry.browsers_ready,
+                queue_waiting=lambda: {
+                    "turn": state.turns.waiting,
+                    "browser": registry.browsers_waiting,
+                },
+            )
+        )
+    state.telemetry = Telemetry.from_env(AppRecorder(state.metrics, usage), owned=True)
+    registry.listeners.append(SessionCounter(state.metrics, usage))
+    return state
 
 
 def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:

@@ -72,6 +72,9 @@ STATUS: dict[str, int] = {
     "METHOD_NOT_ALLOWED": 405,
     "PAYLOAD_TOO_LARGE": 413,
     "HEADERS_TOO_LARGE": 431,
+    # a key's budget ([server.key_budgets]) is spent for the month
+    "INSUFFICIENT_CREDITS": 402,
+    "INSUFFICIENT_TOKENS": 402,
     # sessions and profiles
     "SESSION_NOT_FOUND": 404,
     "SESSION_LOST": 410,

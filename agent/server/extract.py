@@ -30,6 +30,7 @@ from agent.messages import (
     Usage,
     UserMessage,
 )
+from agent.models.traced import request_model
 from agent.server.scrape_options import json_schema_validator
 from prompts import render
 
@@ -166,7 +167,9 @@ class Extractor:
         self, messages: Sequence[Message], what: str, result: Extraction
     ) -> ModelResponse:
         try:
-            response = await self.model.request(messages, tools=(), settings=self.settings)
+            response = await request_model(
+                self.model, messages, tools=(), settings=self.settings, purpose=what
+            )
         except ModelError as exc:
             raise RequestError(
                 "MODEL_BACKEND_ERROR",

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.errors import ExecutorStartError, RequestError, SessionLostError
 from agent.executors import run_code
 from agent.loop import run_prompt
+from agent.server.accounting import current_key
+from agent.server.metrics import outcome_of
 from agent.server.schemas import InteractRequest, Language
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.config import Settings
     from agent.models.base import Model
+    from agent.server.registry import ServerSession
     from agent.server.state import ServerState
 
 __all__ = ["InteractOutcome", "run_code_call", "run_interact", "run_prompt_call"]
@@ -41,25 +45,51 @@ class InteractOutcome:
 
 
 async def run_interact(
-    state: ServerState, session: BrowserSession, request: InteractRequest
+    state: ServerState,
+    session: BrowserSession,
+    request: InteractRequest,
+    *,
+    served: ServerSession | None = None,
 ) -> InteractOutcome:
     """One interact call as the HTTP API and the MCP server both take it: the prompt when it
-    has any text, else the code, with the server's settings and default timeouts."""
-    if request.prompt and request.prompt.strip():
-        return await run_prompt_call(
-            session,
-            request.prompt,
-            model=await state.model(),
-            settings=state.agent_settings,
-            timeout_s=float(request.timeout or state.settings.default_prompt_timeout),
-        )
-    return await run_code_call(
-        session,
-        request.code or "",
-        language=request.code_language,
-        timeout_s=float(request.timeout or state.settings.default_code_timeout),
-        settings=state.agent_settings,
-    )
+    has any text, else the code, with the server's settings and default timeouts.
+
+    ``served``: the server session ``session`` belongs to, whose key is charged its interact
+    minutes (see :mod:`agent.server.usage`); the call is refused with a 402 when the caller's
+    key has spent its budget.
+    """
+    prompted = bool(request.prompt and request.prompt.strip())
+    await state.usage.check(current_key(), tokens=prompted)
+    if served is not None:
+        state.usage.interacting(served.id, served.record.key_name or current_key())
+    mode, language = ("prompt", "") if prompted else ("code", request.code_language)
+    started, outcome = time.perf_counter(), "success"
+    try:
+        if prompted:
+            done = await run_prompt_call(
+                session,
+                request.prompt or "",
+                model=await state.model(),
+                settings=state.agent_settings,
+                timeout_s=float(request.timeout or state.settings.default_prompt_timeout),
+            )
+        else:
+            done = await run_code_call(
+                session,
+                request.code or "",
+                language=request.code_language,
+                timeout_s=float(request.timeout or state.settings.default_code_timeout),
+                settings=state.agent_settings,
+            )
+        outcome = "killed" if done.killed else ("success" if done.success else "failed")
+        return done
+    except BaseException as exc:
+        outcome = outcome_of(exc)
+        raise
+    finally:
+        if state.metrics is not None:
+            seconds = time.perf_counter() - started
+            state.metrics.interact_duration.labels(mode, language, outcome).observe(seconds)
 
 
 async def run_prompt_call(

@@ -69,6 +69,11 @@ class BrowserPool:
     def ready(self) -> int:
         return len(self._ready)
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a browser to start."""
+        return len(self._line)
+
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
         """Mark a scrape being served: spares for the reserve wait until none is."""

@@ -26,6 +26,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent.browser.providers import LOCAL, Endpoint
 from agent.browser.session import BrowserSession
@@ -36,7 +37,14 @@ from agent.server.schemas import ProfileOptions
 from agent.server.settings import ServerSettings
 from agent.server.store import MemoryStore, SessionRecord, SessionStore, replica_url
 
-__all__ = ["Location", "RemoteFactory", "ServerSession", "SessionFactory", "SessionRegistry"]
+__all__ = [
+    "Location",
+    "RemoteFactory",
+    "ServerSession",
+    "SessionFactory",
+    "SessionListener",
+    "SessionRegistry",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,14 @@ LOST = "lost when its replica went away"
 """Why a session ended whose browser went away with its replica (the store remembers it)."""
 _LOST_DETAIL = "the replica that served it is gone, and its browser with it"
 _ACTIVITY_WRITE_S = 2.0  # the least time between two writes of a session's activity
+
+
+class SessionListener(Protocol):
+    """Told when a session opens here and when one ends (here, or by the sweeper)."""
+
+    def session_opened(self, session_id: str) -> None: ...
+
+    def session_ended(self, session_id: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,7 @@ class SessionRegistry:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
         self._taking_over: dict[str, asyncio.Future[ServerSession]] = {}
+        self.listeners: list[SessionListener] = []
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -153,6 +170,11 @@ class SessionRegistry:
     def browsers_ready(self) -> int:
         """Started browsers in reserve, waiting for a scrape."""
         return self._pool.ready
+
+    @property
+    def browsers_waiting(self) -> int:
+        """Scrapes waiting for a browser to start."""
+        return self._pool.waiting
 
     def serving_scrape(self) -> contextlib.AbstractContextManager[None]:
         """Around a scrape: spare browsers are not started meanwhile (see ``BrowserPool``)."""
@@ -168,8 +190,10 @@ class SessionRegistry:
         ttl_s: float | None = None,
         activity_ttl_s: float | None = None,
         profile: ProfileOptions | None = None,
+        key_name: str = "",
     ) -> ServerSession:
-        """Start a browser for a new session, loading its profile if it names one.
+        """Start a browser for a new session, loading its profile if it names one; ``key_name``
+        is the name of the API key it is opened for.
 
         Raises:
             RequestError: TOO_MANY_SESSIONS when max_sessions are open here, every browser
@@ -233,6 +257,7 @@ class SessionRegistry:
             view_token=secrets.token_urlsafe(24),
             control_token=secrets.token_urlsafe(24),
             cdp_token=secrets.token_urlsafe(24),
+            key_name=key_name,
         )
         session = ServerSession(session_id, browser, record, endpoint, profile)
         self._sessions[session_id] = session
@@ -241,7 +266,15 @@ class SessionRegistry:
         except BaseException:
             await self.discard(session, "closed because the session store failed")
             raise
+        self._tell(lambda listener: listener.session_opened(session_id))
         return session
+
+    def _tell(self, event: Callable[[SessionListener], None]) -> None:
+        for listener in self.listeners:
+            try:
+                event(listener)
+            except Exception:  # counting must never break a session's life
+                log.exception("a session listener failed")
 
     async def _browser_for(self, endpoint: Endpoint, context_id: str | None) -> BrowserSession:
         if endpoint.kind == "local":
@@ -422,6 +455,7 @@ class SessionRegistry:
                 await self.store.end(session.id, reason)
                 await self.store.release_endpoint(session.endpoint, self.replica)
             finally:
+                self._tell(lambda listener: listener.session_ended(session.id, reason))
                 await session.browser_session.close()
                 log.info("session %s closed (%s)", session.id, reason)
 
@@ -502,6 +536,7 @@ class SessionRegistry:
         await self.store.release_endpoint(record.browser_endpoint, owner)
         if record.profile and record.profile.get("save_changes"):
             await self.profiles.release_writer(str(record.profile["name"]), record.id)
+        self._tell(lambda listener: listener.session_ended(record.id, reason))
 
     def start(self) -> None:
         """Start the reaper, the heartbeat and the spare browsers (inside the event loop)."""

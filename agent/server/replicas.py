@@ -31,7 +31,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agent.errors import AgentError, RequestError, SessionLostError
+from agent.observability import current_request, current_telemetry
 from agent.server.errors import error_response
+from agent.server.request_telemetry import outgoing_headers
 from agent.server.state import ServerState
 from agent.server.store import replica_url
 
@@ -123,12 +125,14 @@ class ReplicaForwarder:
             body.extend(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        # The request's id and the current span go along, so one call is followed across both.
+        carried = outgoing_headers(current_telemetry(), current_request())
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in scope["headers"]
-            if name.decode("latin-1").lower() not in _HOP_BY_HOP
+            if name.decode("latin-1").lower() not in _HOP_BY_HOP | carried.keys()
         ]
-        headers.append((FORWARDED_HEADER, "1"))
+        headers += [(FORWARDED_HEADER, "1"), *carried.items()]
         url = owner + _path_and_query(scope)
         try:
             response = await self._http().request(
@@ -155,7 +159,10 @@ class ReplicaForwarder:
         try:
             upstream = await websockets.connect(
                 target,
-                additional_headers={FORWARDED_HEADER: "1"},
+                additional_headers={
+                    FORWARDED_HEADER: "1",
+                    **outgoing_headers(current_telemetry(), current_request()),
+                },
                 max_size=None,
                 ping_interval=None,
                 compression=None,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
 from agent.errors import RequestError
+from agent.observability import note_key
 from agent.server.cdp_proxy import cdp_url
 from agent.server.interact import run_interact
+from agent.server.keys import ANONYMOUS, match_key
 from agent.server.live_view import live_view_urls
 from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
 from agent.server.scrape import scrape_into_new_session
@@ -22,9 +23,11 @@ log = logging.getLogger(__name__)
 
 
 async def require_api_key(request: Request) -> None:
-    """Accept the request if no keys are configured or it carries one as a bearer token."""
-    keys = server_state(request).settings.key_values()
+    """Accept the request if no keys are configured or it carries one as a bearer token; the
+    key's name goes with the request from then on (logs, usage, budgets)."""
+    keys = server_state(request).settings.keys()
     if not keys:
+        note_key(ANONYMOUS)
         return  # an open server: no header, an empty "Bearer " and any token all pass
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
@@ -34,15 +37,13 @@ async def require_api_key(request: Request) -> None:
             "Unauthorized: this server requires an API key. Send it as "
             "'Authorization: Bearer <key>' (Firecrawl SDKs: api_key=...).",
         )
-    presented = token.encode()
-    matched = False
-    for key in keys:  # compare with every key, so timing does not tell which one was close
-        matched |= hmac.compare_digest(presented, key)
-    if not matched:
+    key = match_key(token.encode(), keys)
+    if key is None:
         raise RequestError(
             "UNAUTHORIZED",
             "Unauthorized: the API key is not valid for this server. Check AGENT_API_KEYS.",
         )
+    note_key(key.name)
 
 
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_api_key)])
@@ -66,7 +67,7 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
     if body.model_extra:
         log.info("interact: ignoring unknown fields %s", sorted(body.model_extra))
     async with state.registry.use(scrape_id) as session:
-        outcome = await run_interact(state, session.browser_session, body)
+        outcome = await run_interact(state, session.browser_session, body, served=session)
     view_url, control_url = live_view_urls(state.base_url(request), session)
     return InteractResponse(
         success=outcome.success,

@@ -16,10 +16,13 @@ from agent.browser.egress import BLOCKED, UNRESOLVED
 from agent.browser.session import BrowserSession
 from agent.errors import BrowserError, RequestError, ToolError, first_line
 from agent.messages import ModelSettings
+from agent.observability import note_session
 from agent.server import content
+from agent.server.accounting import current_key
 from agent.server.actions import ActionRun, describe, take_screenshot
 from agent.server.address_guard import block_private_requests, check_public_address
 from agent.server.extract import Extractor
+from agent.server.metrics import outcome_of
 from agent.server.registry import ServerSession
 from agent.server.schemas import ScrapeRequest
 
@@ -116,27 +119,58 @@ async def scrape_into_new_session(
             starts).
     """
     settings = state.settings
+    key = current_key()
     check_cache_only(request)
-    extractor = None
-    if request.needs_model():
-        extractor = Extractor(
-            await state.model(),
-            ModelSettings.from_settings(state.agent_settings),
-            max_input_tokens=settings.max_extract_tokens,
-        )
-    if settings.block_private_addresses:
-        await check_public_address(request.url)
-    async with state.turns.turn():
-        with state.registry.serving_scrape():
-            return await _scrape_into_new_session(state, request, extractor)
+    await state.usage.check(key, tokens=request.needs_model())  # before any browser starts
+    started, outcome = time.perf_counter(), "success"
+    try:
+        with state.telemetry.span("scrape", attributes=_span_attributes(request)) as span:
+            extractor = None
+            if request.needs_model():
+                extractor = Extractor(
+                    await state.model(),
+                    ModelSettings.from_settings(state.agent_settings),
+                    max_input_tokens=settings.max_extract_tokens,
+                )
+            if settings.block_private_addresses:
+                await check_public_address(request.url)
+            async with state.turns.turn():
+                with state.registry.serving_scrape():
+                    session, data = await _scrape_into_new_session(state, request, extractor, key)
+            if span is not None:
+                span.set_attribute("agent.session.id", session.id)
+                span.set_attribute("http.response.status_code", data["metadata"]["statusCode"])
+    except BaseException as exc:
+        outcome = outcome_of(exc)
+        raise
+    finally:
+        if state.metrics is not None:
+            state.metrics.scrape_duration.labels(outcome).observe(time.perf_counter() - started)
+    note_session(session.id)
+    state.usage.scraped(key)
+    return session, data
+
+
+def _span_attributes(request: ScrapeRequest) -> dict[str, Any]:
+    """What a ``scrape`` span says of its request: where (without the query string, which may
+    hold the site's own tokens), which formats, how many actions."""
+    parts = urlsplit(request.url)
+    return {
+        "url.full": f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}",
+        "agent.scrape.formats": sorted(request.format_names()),
+        "agent.scrape.actions": len(request.actions or ()),
+    }
 
 
 async def _scrape_into_new_session(
-    state: ServerState, request: ScrapeRequest, extractor: Extractor | None
+    state: ServerState, request: ScrapeRequest, extractor: Extractor | None, key: str
 ) -> tuple[ServerSession, dict[str, Any]]:
     settings = state.settings
     session = await state.registry.open(
-        ttl_s=request.ttl, activity_ttl_s=request.activity_ttl, profile=request.profile
+        ttl_s=request.ttl,
+        activity_ttl_s=request.activity_ttl,
+        profile=request.profile,
+        key_name=key,
     )
     # An explicit timeout bounds the whole scrape, as the client's own HTTP timeout does; by
     # default json and summary get the time a prompt gets, after the page is loaded.

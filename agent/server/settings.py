@@ -15,9 +15,9 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -28,6 +28,7 @@ from pydantic_settings import (
 from agent.browser.providers import Endpoint
 from agent.config import SERVER_TABLE, TomlFileSource
 from agent.errors import ConfigError
+from agent.server.keys import ANONYMOUS, ApiKey, KeyBudget, parse_api_keys
 from agent.server.pool import DEFAULT_LAUNCH_CONCURRENCY
 from agent.server.turns import DEFAULT_SCRAPE_CONCURRENCY
 
@@ -89,7 +90,23 @@ class ServerSettings(BaseSettings):
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Accepted bearer tokens, comma-separated; empty: no authentication.",
+        description="Accepted bearer tokens, comma-separated, each as name:KEY or a bare KEY "
+        "(named key- and a short hash of it); empty: no authentication.",
+    )
+    key_budgets: dict[str, KeyBudget] = Field(
+        default_factory=dict,
+        description='What each key name may spend per calendar month, e.g. {"tiny": '
+        '{"credits": 1000, "tokens": 200000}} ([server.key_budgets] in TOML); past it, 402.',
+    )
+    metrics: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics and count them."
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without an API key (for a scraper on a private network).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text, or as one JSON object per line."
     )
     session_ttl: float = Field(
         default=600.0, gt=0, description="Seconds a session may live, however busy."
@@ -246,6 +263,23 @@ class ServerSettings(BaseSettings):
             seen.add(key)
         return value
 
+    _keys: list[ApiKey] = PrivateAttr(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._keys = parse_api_keys(self.api_keys)
+        known = {key.name for key in self._keys} or {ANONYMOUS}
+        unknown = sorted(set(self.key_budgets) - known)
+        if unknown:
+            raise ConfigError(
+                f"key_budgets (AGENT_KEY_BUDGETS) names {', '.join(unknown)}, which no key in "
+                f"AGENT_API_KEYS is named (names: {', '.join(sorted(known))}); name the key "
+                "(name:KEY) or fix the budget's name."
+            )
+
+    def keys(self) -> list[ApiKey]:
+        """The accepted API keys with their names."""
+        return self._keys
+
     def own_url(self) -> str:
         """The URL other replicas reach this one at: the setting, else the address it listens
         on (when it listens on every interface, the address of this machine's default route).
@@ -290,8 +324,8 @@ class ServerSettings(BaseSettings):
         )
 
     def key_values(self) -> list[bytes]:
-        """The API keys as bytes, for constant-time comparison."""
-        return [key.get_secret_value().encode() for key in self.api_keys]
+        """The API keys as bytes (without their names), for constant-time comparison."""
+        return [key.value for key in self._keys]
 
 
 _ROUTE_PROBES = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}

@@ -12,9 +12,12 @@ from starlette.websockets import WebSocket
 
 from agent.config import Settings
 from agent.errors import RequestError
+from agent.observability import Telemetry
+from agent.server.metrics import ServerMetrics
 from agent.server.registry import ServerSession, SessionRegistry
 from agent.server.settings import ServerSettings
 from agent.server.turns import ScrapeTurns
+from agent.server.usage import UsageLedger
 
 if TYPE_CHECKING:
     from agent.models.base import Model
@@ -30,6 +33,9 @@ class ServerState:
     agent_settings: Settings
     registry: SessionRegistry
     model_factory: Callable[[], Model]
+    usage: UsageLedger
+    metrics: ServerMetrics | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
     turns: ScrapeTurns = field(init=False)
     _model: Model | None = None
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -38,6 +44,20 @@ class ServerState:
         self.turns = ScrapeTurns(
             self.settings.scrape_concurrency, wait_s=self.settings.queue_timeout
         )
+
+    async def start(self) -> None:
+        """Start what runs in the background (inside the event loop): the usage counts' writer
+        (a ConfigError when they cannot be kept), the reaper, the spare browsers."""
+        await self.usage.start()
+        self.registry.start()
+
+    async def close(self) -> None:
+        """Close every session, then write the usage counts and send the spans still queued."""
+        try:
+            await self.registry.close_all()
+        finally:
+            await self.usage.close()
+            await asyncio.to_thread(self.telemetry.shutdown)
 
     async def model(self) -> Model:
         """The planner's model, created on the first prompt (so a scrape-only server needs no

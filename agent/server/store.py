@@ -75,6 +75,8 @@ class SessionRecord:
     view_token: str
     control_token: str
     cdp_token: str
+    key_name: str = ""
+    """The name of the API key the session was opened for (never the key)."""
 
     @property
     def browser_endpoint(self) -> Endpoint:

@@ -50,6 +50,11 @@ class ScrapeTurns:
     def waiting(self) -> int:
         return len(self._line)
 
+    @property
+    def active(self) -> int:
+        """Scrapes holding a turn now (0 when there is no limit: nobody takes turns)."""
+        return self._active
+
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Wait for this scrape's turn, then hold it while the body runs (up to ``hold_s``).

@@ -100,6 +100,13 @@ OPERATIONS = [
     ("POST", "/v2/scrape"),
     ("POST", "/v2/scrape/{scrape_id}/interact"),
     ("DELETE", "/v2/scrape/{scrape_id}/interact"),
+    # Firecrawl's usage endpoints (query strings only: byApiKey on the historical ones).
+    ("GET", "/v2/team/credit-usage"),
+    ("GET", "/v2/team/token-usage"),
+    ("GET", "/v2/team/credit-usage/historical"),
+    ("GET", "/v2/team/token-usage/historical"),
+    ("GET", "/v2/concurrency-check"),
+    ("GET", "/v2/team/queue-status"),
 ]
 
 
