@@ -15,7 +15,7 @@ from agent.browser.box import BoxOptions
 from agent.browser.providers import Endpoint, open_browser
 from agent.config import Settings, load_settings
 from agent.errors import ConfigError, RequestError
-from agent.models import create_model
+from agent.models import create_model, model_keys
 from agent.observability import Telemetry
 from agent.server import cdp_proxy, live_view, routes, usage_routes
 from agent.server.accounting import AppRecorder, SessionCounter
@@ -147,10 +147,10 @@ def build_state(
     """
     settings = settings if settings is not None else ServerSettings()
     agent_settings = agent_settings if agent_settings is not None else load_settings()
-    model_keys = (agent_settings.openai_api_key, agent_settings.anthropic_api_key)
     install_redaction(
         [
-            *(key.get_secret_value() for key in [*settings.api_keys, *model_keys] if key),
+            *(key.get_secret_value() for key in settings.api_keys if key),
+            *model_keys(agent_settings),  # every provider's key, from the provider table
             *(key.value.decode() for key in settings.keys()),  # a named key's key alone
         ]
     )
