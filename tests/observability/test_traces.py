@@ -92,9 +92,14 @@ def _one(spans: list[ReceivedSpan], name: str) -> ReceivedSpan:
 
 
 def _all_arrived(spans: list[ReceivedSpan]) -> bool:
+    """Every span the tests read, the prompt's server span included: it ends after its response
+    is sent, so it can reach the receiver a batch after the spans inside it."""
     names = {s.name for s in spans}
-    return {"invoke_agent", "execute_tool snapshot", "scrape", "scrape.action wait"} <= names and (
-        sum(s.name == "execute_code" for s in spans) == 2
+    prompt_served = any(s.kind == SERVER and s.parent_span_id == PARENT_ID for s in spans)
+    return (
+        {"invoke_agent", "execute_tool snapshot", "scrape", "scrape.action wait"} <= names
+        and sum(s.name == "execute_code" for s in spans) == 2
+        and prompt_served
     )
 
 
