@@ -20,7 +20,8 @@ from agent.executors.worker import wait_exit
 __all__ = ["CLIENT_SCRIPT", "run_bash", "write_agent_shim"]
 
 # The `agent browser` client, run by path so it imports neither the `agent` package nor anything
-# outside the standard library (a python start-up, not a Playwright import, per command).
+# outside the standard library (a python start-up, not a Playwright import, per command). The
+# shim runs the lean one (browser_client.py), which hands what it does not do to this one.
 CLIENT_SCRIPT = Path(__file__).resolve().with_name("browser_cli.py")
 
 _SHIM = """#!/bin/sh
@@ -44,7 +45,8 @@ def write_agent_shim(bin_dir: Path, layout: Layout, *, sandboxed: bool) -> Path:
     shim = bin_dir / "agent"
     python = _quote(layout.python)
     rest = _REST_SANDBOXED if sandboxed else _REST_DIRECT.format(python=python)
-    shim.write_text(_SHIM.format(python=python, client=_quote(layout.browser_cli), rest=rest))
+    client = _quote(layout.browser_client)
+    shim.write_text(_SHIM.format(python=python, client=client, rest=rest))
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return shim
 

@@ -175,6 +175,7 @@ class BoxLauncher:
             python_worker=f"{BOX_LAYOUT_ROOT}/python_worker.py",
             node_dir=f"{BOX_LAYOUT_ROOT}/node",
             browser_cli=f"{BOX_LAYOUT_ROOT}/browser_cli.py",
+            browser_client=f"{BOX_LAYOUT_ROOT}/browser_client.py",
             cdp_url=f"ws+unix://{_BOX_CDP_SOCKET}:/devtools/browser",
             rpc_socket=_BOX_RPC_SOCKET,
         )
@@ -209,6 +210,7 @@ class BoxLauncher:
             "--perms", "0755", "--dir", BOX_LAYOUT_ROOT,
             "--ro-bind", str(_SCRIPTS / "python_worker.py"), self.layout.python_worker,
             "--ro-bind", str(_SCRIPTS / "browser_cli.py"), self.layout.browser_cli,
+            "--ro-bind", str(_SCRIPTS / "browser_client.py"), self.layout.browser_client,
             "--ro-bind", str(_BOX_INIT), f"{BOX_LAYOUT_ROOT}/box_init.py",
             "--ro-bind-try", str(NODE_DIR), self.layout.node_dir,
             "--ro-bind", str(self.bin_dir), self.layout.bin_dir,
