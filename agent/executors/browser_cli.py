@@ -25,7 +25,7 @@ import os
 import posixpath
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -344,11 +344,11 @@ def reads_stdin(command: str, fields: dict[str, Any]) -> bool:
     return command == "eval" and fields.get("script") == "-"
 
 
-def resolve_paths(command: str, fields: dict[str, Any], cwd: str) -> dict[str, Any]:
-    """``fields`` with a relative path made absolute from the client's ``cwd`` (the server runs
-    elsewhere)."""
+def resolve_paths(command: str, fields: dict[str, Any], cwd: Callable[[], str]) -> dict[str, Any]:
+    """``fields`` with a relative path made absolute from the client's working folder, as
+    ``cwd()`` gives it (the server runs elsewhere)."""
     if command == "screenshot" and fields.get("path"):
-        return {**fields, "path": posixpath.normpath(posixpath.join(cwd, fields["path"]))}
+        return {**fields, "path": posixpath.normpath(posixpath.join(cwd(), fields["path"]))}
     return fields
 
 
@@ -356,7 +356,7 @@ def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     command, fields = _fields(args)
     if reads_stdin(command, fields):
         fields["script"] = sys.stdin.read()
-    return command, resolve_paths(command, fields, os.getcwd())
+    return command, resolve_paths(command, fields, os.getcwd)
 
 
 def outcome(command: str, reply: Reply) -> tuple[int, str]:

@@ -17,9 +17,13 @@ before. Once the command has been sent it is never sent again.
 The wire (one connection per command)::
 
     client: b"argv\\n" TOKEN \\0 CWD \\0 ARGC \\0 ARG \\0 ... ARG \\0
-    server: b"stdin\\n"              (``eval -`` only; the client sends its stdin, then EOF)
+    server: b"stdin\\n"              (``eval -`` only)
+    client: b"+" STDIN, then EOF     (a client that closes instead withdraws the command)
     server: b"help\\n"               (the declared client prints it: exec)
     server: b"EXIT FD\\n" TEXT       (write TEXT to FD, exit with EXIT)
+
+The ``agent`` shim of a box speaks it too, with bash's ``/dev/tcp`` (see
+``agent.executors.bash``); what it does not do (help, stdin) it hands to this client.
 
 Run by path (``python -I -S browser_client.py ARGS``) by the bash executor's ``agent`` shim.
 """
@@ -75,7 +79,7 @@ def _exchange(client: _socket.socket, argv: list[str]) -> tuple[int, int, bytes]
         received += chunk
         if not asked and received.startswith(STDIN + b"\n"):
             asked = True
-            client.sendall(sys.stdin.buffer.read())
+            client.sendall(b"+" + sys.stdin.buffer.read())
             client.shutdown(_socket.SHUT_WR)
             received = received[len(STDIN) + 1 :]
     head, newline, text = received.partition(b"\n")
@@ -93,14 +97,15 @@ def main() -> int:
     socket_path, token = environ.get(_SOCKET_ENV), environ.get(_TOKEN_ENV)
     if not argv or argv[0].startswith("-") or not socket_path or not token:
         _declared_client(argv)
-    client = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    client.settimeout(_TIMEOUT_S)
     try:
+        request = _request(token, argv)
+        client = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        client.settimeout(_TIMEOUT_S)
         client.connect(socket_path)
-    except OSError:
-        _declared_client(argv)  # it says why, as it always has
+    except OSError:  # no working folder, a socket that does not answer: it says why, as ever
+        _declared_client(argv)
     try:
-        client.sendall(_request(token or b"", argv))
+        client.sendall(request)
         status, fd, text = _exchange(client, argv)
     except OSError as exc:
         where = socket_path.decode(errors="replace")

@@ -137,8 +137,11 @@ class BrowserRPC:
         if reads_stdin(command, args) and self._task_set(token) is not None:
             writer.write(STDIN + b"\n")
             await writer.drain()
-            args["script"] = _as_text_mode(await fields.rest())
-        answer = await self._run(token, command, resolve_paths(command, args, cwd))
+            sent = await fields.rest()
+            if not sent.startswith(b"+"):
+                return  # the client closed instead: it hands the command to another client
+            args["script"] = _as_text_mode(sent[1:])
+        answer = await self._run(token, command, resolve_paths(command, args, lambda: cwd))
         exit_code, text = outcome(command, reply_of(answer))
         fd, written = printed(exit_code, text)
         writer.write(b"%d %d\n" % (exit_code, fd) + written.encode(errors="replace"))
@@ -209,5 +212,6 @@ class _NulFields:
 
 
 def _as_text_mode(data: bytes) -> str:
-    """Bytes as ``sys.stdin.read()`` gives them: decoded, with universal newlines."""
-    return os.fsdecode(data).replace("\r\n", "\n").replace("\r", "\n")
+    """Bytes as ``sys.stdin.read()`` gives them: decoded; newlines as they are (on POSIX,
+    Python's stdin translates none)."""
+    return os.fsdecode(data)

@@ -44,6 +44,8 @@ class Layout:
     """The session's DevTools as Playwright connects to it (``ws+unix://``)."""
     rpc_socket: str
     """The socket of the ``agent browser`` server."""
+    rpc_port: int = 0
+    """A port of the code's own loopback that reaches ``rpc_socket`` (0: none)."""
 
 
 class Child(Protocol):
