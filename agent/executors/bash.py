@@ -24,9 +24,8 @@ __all__ = ["CLIENT_SCRIPT", "run_bash", "write_agent_shim"]
 # shim runs the lean one (browser_client.py), which hands what it does not do to this one.
 CLIENT_SCRIPT = Path(__file__).resolve().with_name("browser_cli.py")
 
-_SHIM = """#!/bin/bash -p
-# `agent browser ...` talks to the session that runs this script. (-p: no BASH_ENV, functions or
-# shell options from the environment of the code that runs it.)
+_SHIM = """{shebang}
+# `agent browser ...` talks to the session that runs this script.
 if [ "$1" = browser ]; then
   shift
 {quick}  exec {python} -I -S {client} "$@"
@@ -36,7 +35,9 @@ fi
 # The quick way, when the box forwards a port of its own loopback to the session's socket: bash
 # sends the command line itself (the wire is browser_client.py's), so a command costs no Python
 # start. The client does what this does not (options before the command, help, stdin for
-# `eval -`): the session answers "help" or "stdin" before it runs anything.
+# `eval -`): the session answers "help" or "stdin" before it runs anything. Bash's -p: no
+# BASH_ENV, functions or shell options from the environment of the code that runs it.
+_QUICK_SHEBANG = "#!/bin/bash -p"
 _QUICK = """  if [ "$#" -gt 0 ] && [ "${{1#-}}" = "$1" ] && [ -n "$AGENT_SESSION_TOKEN" ] \\
     && [ "$AGENT_SESSION_SOCKET" = {socket} ] && cd -P . 2>/dev/null; then
     {{
@@ -65,11 +66,14 @@ def write_agent_shim(bin_dir: Path, layout: Layout, *, sandboxed: bool) -> Path:
     shim = bin_dir / "agent"
     python = _quote(layout.python)
     rest = _REST_SANDBOXED if sandboxed else _REST_DIRECT.format(python=python)
-    quick = ""
+    shebang, quick = "#!/bin/sh", ""
     if layout.rpc_port:
+        shebang = _QUICK_SHEBANG
         quick = _QUICK.format(socket=_quote(layout.rpc_socket), port=layout.rpc_port)
     client = _quote(layout.browser_client)
-    shim.write_text(_SHIM.format(quick=quick, python=python, client=client, rest=rest))
+    shim.write_text(
+        _SHIM.format(shebang=shebang, quick=quick, python=python, client=client, rest=rest)
+    )
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return shim
 
