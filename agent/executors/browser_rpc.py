@@ -1,9 +1,13 @@
 """The per-session server behind ``agent browser``: a unix socket in the session's private folder.
 
 Refs live in the process that owns the session, so the command-line tool a bash script calls is a
-client: it sends ``{"token", "command", "args"}`` as one JSON line and reads back
-``{"ok", "output"}`` or ``{"ok": false, "error"}``. Commands run through
-``BrowserCommands`` on the session's page and refs, one at a time.
+client. The declared one (``browser_cli``) sends ``{"token", "command", "args"}`` as one JSON
+line and reads back ``{"ok", "output"}`` or ``{"ok": false, "error"}``. The ones bash code runs
+(``browser_client``, and the box's ``agent`` shim with bash's ``/dev/tcp``) send the raw
+command line instead, which is parsed here with ``browser_cli``'s own parser and answered with
+what that client would print (the wire is in ``browser_client``'s docstring): parsing costs the
+server a fraction of a millisecond, where importing argparse and json cost each command ~40 ms.
+Commands run through ``BrowserCommands`` on the session's page and refs, one at a time.
 
 Access is granted per code run: ``grant()`` issues a random token for the duration of one bash
 call (passed in ``AGENT_SESSION_TOKEN``) and revokes it after, cancelling any command still
