@@ -20,16 +20,38 @@ from agent.executors.worker import wait_exit
 __all__ = ["CLIENT_SCRIPT", "run_bash", "write_agent_shim"]
 
 # The `agent browser` client, run by path so it imports neither the `agent` package nor anything
-# outside the standard library (a python start-up, not a Playwright import, per command).
+# outside the standard library (a python start-up, not a Playwright import, per command). The
+# shim runs the lean one (browser_client.py), which hands what it does not do to this one.
 CLIENT_SCRIPT = Path(__file__).resolve().with_name("browser_cli.py")
 
-_SHIM = """#!/bin/sh
+_SHIM = """{shebang}
 # `agent browser ...` talks to the session that runs this script.
 if [ "$1" = browser ]; then
   shift
-  exec {python} -I -S {client} "$@"
+{quick}  exec {python} -I -S {client} "$@"
 fi
 {rest}
+"""
+# The quick way, when the box forwards a port of its own loopback to the session's socket: bash
+# sends the command line itself (the wire is browser_client.py's), so a command costs no Python
+# start. The client does what this does not (options before the command, help, stdin for
+# `eval -`): the session answers "help" or "stdin" before it runs anything. Bash's -p: no
+# BASH_ENV, functions or shell options from the environment of the code that runs it.
+_QUICK_SHEBANG = "#!/bin/bash -p"
+_QUICK = """  if [ "$#" -gt 0 ] && [ "${{1#-}}" = "$1" ] && [ -n "$AGENT_SESSION_TOKEN" ] \\
+    && [ "$AGENT_SESSION_SOCKET" = {socket} ] && cd -P . 2>/dev/null; then
+    {{
+      printf 'argv\\n%s\\0%s\\0%s\\0' "$AGENT_SESSION_TOKEN" "$PWD" "$#" >&3
+      printf '%s\\0' "$@" >&3
+      IFS=' ' read -r status fd <&3
+      case "$status $fd" in
+      [0-9]*" 1") command -p cat <&3; exit "$status" ;;
+      [0-9]*" 2") command -p cat <&3 >&4; exit "$status" ;;
+      "help "|"stdin ") ;;
+      *) echo "agent browser $1: the session sent no answer (it may be closing)." >&4; exit 3 ;;
+      esac
+    }} 4>&2 2>/dev/null 3<>/dev/tcp/127.0.0.1/{port}
+  fi
 """
 _REST_DIRECT = 'exec {python} -m agent "$@"'
 _REST_SANDBOXED = (
@@ -44,7 +66,14 @@ def write_agent_shim(bin_dir: Path, layout: Layout, *, sandboxed: bool) -> Path:
     shim = bin_dir / "agent"
     python = _quote(layout.python)
     rest = _REST_SANDBOXED if sandboxed else _REST_DIRECT.format(python=python)
-    shim.write_text(_SHIM.format(python=python, client=_quote(layout.browser_cli), rest=rest))
+    shebang, quick = "#!/bin/sh", ""
+    if layout.rpc_port:
+        shebang = _QUICK_SHEBANG
+        quick = _QUICK.format(socket=_quote(layout.rpc_socket), port=layout.rpc_port)
+    client = _quote(layout.browser_client)
+    shim.write_text(
+        _SHIM.format(shebang=shebang, quick=quick, python=python, client=client, rest=rest)
+    )
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return shim
 

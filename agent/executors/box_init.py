@@ -10,10 +10,13 @@ unprivileged user, with only the standard library. It
   the per-process CPU-time limit set, and reports ``started`` / ``failed`` and later ``exited``;
 * kills a child's whole group on request;
 * forwards ``127.0.0.1:$BOX_CDP_PORT`` of the sandbox's own network namespace to the session's
-  DevTools socket (``$BOX_CDP_SOCKET``), for tools that speak CDP over TCP only (agent-browser).
-  That loopback is the sandbox's alone: nothing outside it can connect, and nothing inside can
-  reach the host's. With outbound network on, the box shares the host's network, so it forwards
-  nothing (``$BOX_CDP_PORT`` is 0) and agent-browser gets the session's token-guarded port.
+  DevTools socket (``$BOX_CDP_SOCKET``), for tools that speak CDP over TCP only (agent-browser),
+  and ``127.0.0.1:$BOX_RPC_PORT`` to its ``agent browser`` socket (``$BOX_RPC_SOCKET``), which
+  the ``agent`` command, a bash script, reaches through bash's ``/dev/tcp`` without starting a
+  Python. That loopback is the sandbox's alone: nothing outside it can connect, and nothing inside
+  can reach the host's; what reaches a socket this way could reach it by its path. With outbound
+  network on, the box shares the host's network, so it forwards nothing (both ports are 0) and
+  agent-browser gets the session's token-guarded port.
 
 When the control socket closes (the server closed the session, or died), it kills every child and
 exits, and bubblewrap tears the sandbox down with it.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -32,8 +36,10 @@ import subprocess
 import sys
 from typing import Any
 
-CDP_SOCKET = os.environ.get("BOX_CDP_SOCKET", "/run/agent/cdp.sock")
-CDP_PORT = int(os.environ.get("BOX_CDP_PORT", "9222"))
+FORWARDS = (  # (port on the box's loopback, the socket it reaches); port 0: none
+    (int(os.environ.get("BOX_CDP_PORT", "0")), os.environ.get("BOX_CDP_SOCKET", "")),
+    (int(os.environ.get("BOX_RPC_PORT", "0")), os.environ.get("BOX_RPC_SOCKET", "")),
+)
 _MAX_FDS = 16
 
 
@@ -161,9 +167,9 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
-async def _forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _forward(path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        upstream_reader, upstream_writer = await asyncio.open_unix_connection(CDP_SOCKET)
+        upstream_reader, upstream_writer = await asyncio.open_unix_connection(path)
     except OSError:
         writer.close()
         return
@@ -177,13 +183,15 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     loop.add_reader(control.fileno(), supervisor.on_control)
     loop.add_signal_handler(signal.SIGCHLD, supervisor.reap)
-    forwarder = None
-    if CDP_PORT and os.path.exists(CDP_SOCKET):  # noqa: ASYNC240 - once, at start
-        forwarder = await asyncio.start_server(_forward, "127.0.0.1", CDP_PORT)
+    forwarders = []
+    for port, path in FORWARDS:
+        if port and os.path.exists(path):  # noqa: ASYNC240 - once, at start
+            forward = functools.partial(_forward, path)
+            forwarders.append(await asyncio.start_server(forward, "127.0.0.1", port))
     supervisor.send({"op": "ready"})
     await supervisor.done.wait()
     supervisor.kill_all()
-    if forwarder is not None:
+    for forwarder in forwarders:
         forwarder.close()
     return 0
 

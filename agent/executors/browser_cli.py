@@ -7,21 +7,25 @@ name, arguments and help; the parser is built from it here, and the session side
 (``agent.executors.browser_commands``) binds each declared name to its handler and refuses to
 import if a command lacks one or a handler is undeclared.
 
-It is also the client: the parsed command goes to the session's ``agent.executors.browser_rpc``
+It is also a client: the parsed command goes to the session's ``agent.executors.browser_rpc``
 server, found through ``AGENT_SESSION_SOCKET`` and ``AGENT_SESSION_TOKEN``, which the bash
-executor sets. The bash executor's ``agent`` shim runs this file by path (``python -I -S``) so
-that a command costs a python start-up, not a Playwright import: it imports only the standard
-library.
+executor sets. It imports only the standard library and runs by path (``python -I -S``). Bash
+code reaches it through ``agent.executors.browser_client``, a client that imports next to nothing
+and sends the raw command line, which the server parses with this module's parser
+(``parse_command_line``) and answers as this client would have (``outcome``, ``printed``);
+that client hands this one what it does not do itself (help, ``--socket``, no session).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import posixpath
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -34,13 +38,20 @@ __all__ = [
     "TOKEN_ENV",
     "Arg",
     "Command",
+    "CommandLineExit",
     "Reply",
     "add_arguments",
     "build_parser",
     "call",
     "execute",
     "main",
+    "outcome",
+    "parse_command_line",
+    "printed",
+    "reads_stdin",
     "register",
+    "reply_of",
+    "resolve_paths",
 ]
 
 SOCKET_ENV = "AGENT_SESSION_SOCKET"
@@ -264,9 +275,14 @@ def call(
         reply = json.loads(b"".join(chunks))
     except ValueError:
         return Reply(EXIT_NO_SESSION, "the session sent no answer (it may be closing).")
-    if not reply.get("ok"):
-        return Reply(EXIT_FAILED, str(reply.get("error") or "the command failed"))
-    return Reply(0, str(reply.get("output", "")))
+    return reply_of(reply)
+
+
+def reply_of(answer: dict[str, Any]) -> Reply:
+    """The reply a server's answer (``{"ok", "output"}`` or ``{"ok": false, "error"}``) means."""
+    if not answer.get("ok"):
+        return Reply(EXIT_FAILED, str(answer.get("error") or "the command failed"))
+    return Reply(0, str(answer.get("output", "")))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -276,12 +292,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} -h)\n")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+class CommandLineExit(Exception):
+    """Where the client's parser would have stopped: printed ``message`` on stderr and exited
+    with ``status`` (a usage error), or, with ``status`` None, printed its help (or met the
+    client's own ``--socket``/``--token``), which is the declared client's to do."""
+
+    def __init__(self, status: int | None, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Answering(_Parser):
+    """The client's parser, on the server's side: what it would print and exit with is raised."""
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise CommandLineExit(status, message or "")
+
+    def print_help(self, file: Any = None) -> None:
+        raise CommandLineExit(None)
+
+
+def add_arguments(parser: argparse.ArgumentParser, parser_class: type[_Parser] = _Parser) -> None:
     """Add every declared ``agent browser`` command to ``parser`` as a sub-command."""
     parser.add_argument("--socket", help=f"the session's socket (default: ${SOCKET_ENV})")
     parser.add_argument("--token", help=f"the run's access token (default: ${TOKEN_ENV})")
     sub = parser.add_subparsers(
-        dest="browser_command", required=True, metavar="COMMAND", parser_class=_Parser
+        dest="browser_command", required=True, metavar="COMMAND", parser_class=parser_class
     )
     for command in COMMANDS:
         p = sub.add_parser(command.name, help=command.help, aliases=list(command.aliases))
@@ -296,43 +333,88 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 p.add_argument(arg.name, **options)
 
 
-def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+def _fields(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     command = str(args.browser_command)
     declared = next(c for c in COMMANDS if c.name == command)
-    fields = {arg.name: getattr(args, arg.name) for arg in declared.args}
-    if command == "eval" and fields.get("script") == "-":
-        fields["script"] = sys.stdin.read()
+    return command, {arg.name: getattr(args, arg.name) for arg in declared.args}
+
+
+def reads_stdin(command: str, fields: dict[str, Any]) -> bool:
+    """Whether the command's input is the client's stdin (``eval -``)."""
+    return command == "eval" and fields.get("script") == "-"
+
+
+def resolve_paths(command: str, fields: dict[str, Any], cwd: Callable[[], str]) -> dict[str, Any]:
+    """``fields`` with a relative path made absolute from the client's working folder, as
+    ``cwd()`` gives it (the server runs elsewhere)."""
     if command == "screenshot" and fields.get("path"):
-        fields["path"] = os.path.abspath(fields["path"])  # the server runs elsewhere
-    return command, fields
+        return {**fields, "path": posixpath.normpath(posixpath.join(cwd(), fields["path"]))}
+    return fields
 
 
-def _execute(args: argparse.Namespace) -> tuple[int, str]:
-    command, fields = _request(args)
-    reply = call(command, fields, socket_path=args.socket, token=args.token)
+def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    command, fields = _fields(args)
+    if reads_stdin(command, fields):
+        fields["script"] = sys.stdin.read()
+    return command, resolve_paths(command, fields, os.getcwd)
+
+
+def outcome(command: str, reply: Reply) -> tuple[int, str]:
+    """The exit status and what to print for a command's reply (its one-line reason on
+    failure, prefixed with the command)."""
     if reply.exit_code:
         return reply.exit_code, f"agent browser {command}: {' '.join(reply.text.split())}"
     return 0, reply.text
 
 
+def printed(exit_code: int, text: str) -> tuple[int, str]:
+    """Where an outcome goes (1 stdout, 2 stderr) and the text written there."""
+    if exit_code:
+        return 2, text + "\n"
+    return 1, text + "\n" if text else ""
+
+
+def _execute(args: argparse.Namespace) -> tuple[int, str]:
+    command, fields = _request(args)
+    reply = call(command, fields, socket_path=args.socket, token=args.token)
+    return outcome(command, reply)
+
+
 def _handle(args: argparse.Namespace) -> int:
     exit_code, text = _execute(args)
-    if exit_code:
-        print(text, file=sys.stderr)
-    elif text:
-        print(text)
+    fd, written = printed(exit_code, text)
+    (sys.stdout if fd == 1 else sys.stderr).write(written)
     return exit_code
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(parser_class: type[_Parser] = _Parser) -> argparse.ArgumentParser:
     """The parser of ``agent browser`` on its own (as the bash shim runs it)."""
-    parser = _Parser(
+    parser = parser_class(
         prog="agent browser",
         description=_description(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_arguments(parser)
+    add_arguments(parser, parser_class)
     return parser
+
+
+@functools.cache
+def _answering_parser() -> argparse.ArgumentParser:
+    return build_parser(_Answering)
+
+
+def parse_command_line(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """``agent browser ARGV`` parsed as the client parses it: the command and its fields.
+
+    For a client that sends its command line as it is (``agent.executors.browser_client``).
+
+    Raises:
+        CommandLineExit: the client would have stopped there (see its docstring).
+    """
+    args = _answering_parser().parse_args(argv)
+    if args.socket is not None or args.token is not None:
+        raise CommandLineExit(None)
+    return _fields(args)
 
 
 def execute(argv: Sequence[str]) -> tuple[int, str]:

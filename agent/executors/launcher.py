@@ -37,11 +37,15 @@ class Layout:
     node_dir: str
     """The node worker's folder (``worker.js`` and its ``node_modules``)."""
     browser_cli: str
-    """The ``agent browser`` client script."""
+    """The ``agent browser`` client script that parses (``browser_cli.py``)."""
+    browser_client: str
+    """The ``agent browser`` client bash code runs (``browser_client.py``), beside it."""
     cdp_url: str
     """The session's DevTools as Playwright connects to it (``ws+unix://``)."""
     rpc_socket: str
     """The socket of the ``agent browser`` server."""
+    rpc_port: int = 0
+    """A port of the code's own loopback that reaches ``rpc_socket`` (0: none)."""
 
 
 class Child(Protocol):

@@ -56,6 +56,7 @@ _SESSION_VARS = (CDP_URL_ENV, SOCKET_ENV, TOKEN_ENV)
 _SECRET_VAR = re.compile(r"(KEY|KEYS|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AWS_", re.I)
 _PYTHON_WORKER = Path(__file__).with_name("python_worker.py")
 _BROWSER_CLI = Path(__file__).with_name("browser_cli.py")
+_BROWSER_CLIENT = Path(__file__).with_name("browser_client.py")
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,7 @@ class SessionExecutors:
                     python_worker=str(_PYTHON_WORKER),
                     node_dir=str(NODE_DIR),
                     browser_cli=str(_BROWSER_CLI),
+                    browser_client=str(_BROWSER_CLIENT),
                     cdp_url=session.cdp_url,
                     rpc_socket=str(rpc.socket_path),
                 )

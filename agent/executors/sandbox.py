@@ -16,7 +16,8 @@ with the session. Inside:
   ``/tmp``;
 * the session's DevTools socket and its ``agent browser`` socket, at ``/run/agent/``: the one
   channel to its own browser. The box's loopback port 9222 is forwarded to the DevTools socket
-  for tools that need TCP (agent-browser);
+  for tools that need TCP (agent-browser), and 9223 to the ``agent browser`` socket for the
+  ``agent`` command, which reaches it with bash's ``/dev/tcp``;
 * when the server runs as root, every process runs as a user of the session's own
   (``61000``-``61999``), with no capabilities, so the per-user process limit is the session's;
 * limits (settings, see ``agent.config``): private memory (``sandbox_memory_mb``), CPU seconds
@@ -50,6 +51,7 @@ from agent.executors.node_deps import NODE_DIR
 __all__ = [
     "BOX_CDP_PORT",
     "BOX_LAYOUT_ROOT",
+    "BOX_RPC_PORT",
     "BoxChild",
     "BoxLauncher",
     "box_path",
@@ -60,6 +62,8 @@ __all__ = [
 BOX_LAYOUT_ROOT = "/opt/agent"
 BOX_CDP_PORT = 9222
 """The port of the box's own loopback that reaches the session's DevTools."""
+BOX_RPC_PORT = 9223
+"""The port of the box's own loopback that reaches the session's ``agent browser`` socket."""
 _SCRIPTS = Path(__file__).resolve().parent
 _BOX_INIT = _SCRIPTS / "box_init.py"
 _BOX_CDP_SOCKET = "/run/agent/cdp.sock"
@@ -175,8 +179,10 @@ class BoxLauncher:
             python_worker=f"{BOX_LAYOUT_ROOT}/python_worker.py",
             node_dir=f"{BOX_LAYOUT_ROOT}/node",
             browser_cli=f"{BOX_LAYOUT_ROOT}/browser_cli.py",
+            browser_client=f"{BOX_LAYOUT_ROOT}/browser_client.py",
             cdp_url=f"ws+unix://{_BOX_CDP_SOCKET}:/devtools/browser",
             rpc_socket=_BOX_RPC_SOCKET,
+            rpc_port=0 if settings.sandbox_outbound_network else BOX_RPC_PORT,
         )
         self.uid: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -209,6 +215,7 @@ class BoxLauncher:
             "--perms", "0755", "--dir", BOX_LAYOUT_ROOT,
             "--ro-bind", str(_SCRIPTS / "python_worker.py"), self.layout.python_worker,
             "--ro-bind", str(_SCRIPTS / "browser_cli.py"), self.layout.browser_cli,
+            "--ro-bind", str(_SCRIPTS / "browser_client.py"), self.layout.browser_client,
             "--ro-bind", str(_BOX_INIT), f"{BOX_LAYOUT_ROOT}/box_init.py",
             "--ro-bind-try", str(NODE_DIR), self.layout.node_dir,
             "--ro-bind", str(self.bin_dir), self.layout.bin_dir,
@@ -240,6 +247,8 @@ class BoxLauncher:
             "--setenv", "BOX_CPU_SECONDS", str(settings.sandbox_cpu_seconds),
             "--setenv", "BOX_CDP_SOCKET", _BOX_CDP_SOCKET,
             "--setenv", "BOX_CDP_PORT", str(forwarded_port),
+            "--setenv", "BOX_RPC_SOCKET", _BOX_RPC_SOCKET,
+            "--setenv", "BOX_RPC_PORT", str(self.layout.rpc_port),
         ]  # fmt: skip
         if not settings.sandbox_outbound_network:
             argv.append("--unshare-net")

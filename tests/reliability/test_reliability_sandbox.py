@@ -22,6 +22,7 @@ import pytest
 import websockets
 from playwright.async_api import async_playwright
 
+from agent.executors.sandbox import BOX_RPC_PORT
 from agent.server import ServerSettings
 from tests.harness import RunningServer, quick_agent_settings
 
@@ -143,6 +144,20 @@ except OSError:
     pass
 """,
         "bash": "test ! -e CDP_SOCKET_SH",
+    },
+    "act on a session through agent browser without the run's token": {
+        # The box's loopback port that bash's `agent browser` uses reaches the session's socket
+        # as its path does: with the run's token, or not at all.
+        "bash": """
+for token in "" guess "${AGENT_SESSION_TOKEN}x" "${AGENT_SESSION_TOKEN:1}"; do
+  out=$(AGENT_SESSION_TOKEN="$token" agent browser get url 2>&1)
+  case "$out" in *://*) echo "BREACH: agent browser let token '$token' in: $out" ;; esac
+  out=$( { printf 'argv\\n%s\\0/work\\0%s\\0%s\\0%s\\0' "$token" 2 get url >&3; cat <&3; } \\
+    3<>/dev/tcp/127.0.0.1/RPC_PORT_SH )
+  case "$out" in *://*) echo "BREACH: port RPC_PORT_SH let token '$token' in: $out" ;; esac
+  case "$out" in *"not allowed"*) ;; *) echo "the port did not answer: $out"; exit 9 ;; esac
+done
+""",
     },
     "read B's saved profile": {
         "python": """
@@ -359,6 +374,7 @@ def test_an_attack_from_one_sessions_code_fails_and_harms_nobody(
         "KEY_SH": SECRET,
         "SERVER_PID": victim["server_pid"],
         "SERVER_PID_SH": victim["server_pid"],
+        "RPC_PORT_SH": str(BOX_RPC_PORT),
     }
     code = ATTACKS[attack][language]
     for name in sorted(values, key=len, reverse=True):
