@@ -8,6 +8,7 @@ for calls it does not time, so the ratios it prints are of the unwrapped code.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import statistics
@@ -72,10 +73,12 @@ class StageClock:
         @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
+            result = function(*args, **kwargs)
+            if isinstance(result, asyncio.Future):  # a stage started here, ending later
+                result.add_done_callback(lambda _: self.note(stage, began))
+            else:
                 self.note(stage, began)
+            return result
 
         return timed
 
