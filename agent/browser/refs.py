@@ -34,7 +34,7 @@ from agent.errors import StaleRefError, ToolError, UnknownRefError, first_line
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from playwright.async_api import ElementHandle, Locator, Page
+    from playwright.async_api import ElementHandle, Frame, Locator, Page
 
 __all__ = [
     "LiveRefs",
@@ -79,6 +79,7 @@ class RefRegistry:
         self._entries: dict[int, RefEntry] = {}
         self._by_key: dict[tuple[float, str, str], int] = {}
         self._next = 1
+        self._remaps = 0
         self._marked: set[int] = set()  # aria refs whose element carries our mark
         self._marking: set[asyncio.Task[None]] = set()
 
@@ -97,6 +98,7 @@ class RefRegistry:
                 if entry.name != name:
                     self._entries[number] = replace(entry, name=name)
                 return number
+            self._remaps += 1  # the key now names another number
         number = self._next
         self._next += 1
         self._entries[number] = RefEntry(doc, kind, key, role, name)
@@ -106,6 +108,14 @@ class RefRegistry:
     def marks_in(self, doc: float) -> bool:
         """Whether an element of document ``doc`` was marked (and may need :meth:`relink`)."""
         return any(self._entries[number].doc == doc for number in self._marked)
+
+    def lost_marks(self, doc: float, shown: Callable[[str], bool]) -> bool:
+        """Whether an element of ``doc`` that was marked has a Playwright ref that ``shown``
+        says the new snapshot no longer holds: only then can :meth:`relink` find anything."""
+        return any(
+            entry.doc == doc and not shown(entry.key)
+            for entry in (self._entries[number] for number in self._marked)
+        )
 
     async def relink(self, page: Page, doc: float, live: LiveRefs) -> None:
         """Give marked elements whose Playwright ref is gone from ``live`` (a snapshot of
@@ -134,6 +144,7 @@ class RefRegistry:
             self._by_key.pop((doc, "aria", entry.key), None)
             self._by_key[(doc, "aria", key)] = number
             self._entries[number] = replace(entry, key=key, name=live[key][1])
+            self._remaps += 1
 
     def _mark(self, locator: Locator, number: int) -> None:
         """Mark the element ``number`` resolved to, without holding up the action on it: a mark
@@ -144,6 +155,12 @@ class RefRegistry:
         task = asyncio.ensure_future(_mark_element(locator, number))
         self._marking.add(task)
         task.add_done_callback(self._marking.discard)
+
+    @property
+    def remaps(self) -> int:
+        """How many times a key came to name another number (a relabelled element relinked, or
+        a key issued again for another role or name): a line drawn before may be wrong since."""
+        return self._remaps
 
     @property
     def issued(self) -> int:
@@ -209,32 +226,46 @@ class RefRegistry:
         )
 
 
-def frame_clickable_key(path: tuple[int, ...], frame_doc: float, clickable_id: int) -> str:
-    """The registry key of a clickable inside an iframe: which frame (its position among its
-    parents' child frames), which document of it, and its id in that document's registry."""
-    return f"f{'.'.join(map(str, path))}@{frame_doc!r}#{clickable_id}"
+def frame_clickable_key(path: tuple[int, ...], nonce: str, clickable_id: int) -> str:
+    """The registry key of a clickable inside an iframe: the frame whose context reaches it
+    (its position among its parents' child frames; none for the page's own), the nonce of the
+    registry of the document that holds it, and its id there. A new document in that frame has
+    a registry of its own, so the key never comes to name an element of another document."""
+    return f"f{'.'.join(map(str, path))}/{nonce}#{clickable_id}"
 
 
 async def _clickable_handle(page: Page, key: str) -> ElementHandle | None:
     """The element a clickable key names, or None when it (or its frame's document) is gone."""
     if "#" not in key:  # the main frame's
-        return (await page.evaluate_handle(page_js.CLICKABLE_BY_ID, int(key))).as_element()
-    where, clickable_id = key[1:].split("#")
-    path, frame_doc = where.split("@")
-    frame = page.main_frame
-    try:
-        for index in map(int, path.split(".")):
-            children = frame.child_frames
-            if index >= len(children):
-                return None
-            frame = children[index]
-        # Another document in that frame, or another frame in that place, has its own ids.
-        if await frame.evaluate("performance.timeOrigin") != float(frame_doc):
-            return None
-        handle = await frame.evaluate_handle(page_js.CLICKABLE_BY_ID, int(clickable_id))
+        handle = await page.evaluate_handle(page_js.CLICKABLE_BY_ID, [None, int(key)])
         return handle.as_element()
-    except PlaywrightError:  # the frame was detached meanwhile
+    where, clickable_id = key[1:].split("#")
+    path, nonce = where.split("/")
+    frame = page.main_frame
+    for index in map(int, filter(None, path.split("."))):
+        children = frame.child_frames
+        if index >= len(children):
+            return None
+        frame = children[index]
+    # The document is in that frame or in one it reaches; its handle must come from its own
+    # frame, whose coordinates an action on it uses.
+    found = await asyncio.gather(
+        *(_clickable_in(inner, nonce, int(clickable_id)) for inner in _frame_and_below(frame))
+    )
+    return next((handle for handle in found if handle is not None), None)
+
+
+def _frame_and_below(frame: Frame) -> list[Frame]:
+    return [frame, *(inner for child in frame.child_frames for inner in _frame_and_below(child))]
+
+
+async def _clickable_in(frame: Frame, nonce: str, clickable_id: int) -> ElementHandle | None:
+    try:
+        async with asyncio.timeout(_MARK_TIMEOUT_S):
+            handle = await frame.evaluate_handle(page_js.CLICKABLE_BY_ID, [nonce, clickable_id])
+    except (PlaywrightError, TimeoutError):  # detached meanwhile, or unresponsive
         return None
+    return handle.as_element()
 
 
 async def _mark_element(locator: Locator, number: int) -> None:
