@@ -10,6 +10,7 @@ from playwright.async_api import Route
 from agent.browser.session import BrowserSession
 from tests.test_snapshot import ref_of
 from tools import BROWSER_TOOLS, ToolContext, default_toolbox
+from tools.elements import ensure_actionable
 
 toolbox = default_toolbox()
 
@@ -269,3 +270,21 @@ async def test_dblclick(session, pages_url):
     out, err = await call(session, "dblclick", ref=ref_of(text, 'button "Rename me"'))
     assert not err and out.startswith("double-clicked")
     assert await session.page.inner_text("#out") == "double"
+
+
+async def test_what_opens_a_new_tab_is_known_before_the_click(session):
+    """A click on what opens a new tab waits for the tab to be announced (a busy machine can
+    announce it after the settle's pause, and the click's result would not say so)."""
+    await session.page.set_content(
+        """<a id="blank" href="/x" target="_blank">new</a> <a id="same" href="/y">same</a>
+        <form target="_blank" action="/z"><input id="field"><button id="go">Go</button>
+        <input id="pic" type="image" alt="Go too"></form>
+        <form action="/w"><button id="here" formtarget="_BLANK">Here</button></form>"""
+    )
+    opens = {}
+    for element in ("blank", "same", "field", "go", "pic", "here"):
+        state = await ensure_actionable(session.page.locator(f"#{element}"), element, pointer=True)
+        opens[element] = state.get("opensTab")
+    assert opens == {
+        "blank": True, "same": False, "field": False, "go": True, "pic": True, "here": True,
+    }  # fmt: skip

@@ -40,8 +40,11 @@ async def problem_of(target: Locator | ElementHandle, ref: str, *, pointer: bool
     return None if problem == "covered" and not pointer else problem
 
 
-async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointer: bool) -> None:
-    """Fail fast, saying why, when the element is detached, hidden, disabled or covered."""
+async def ensure_actionable(
+    target: Locator | ElementHandle, ref: str, *, pointer: bool
+) -> dict[str, Any]:
+    """Fail fast, saying why, when the element is detached, hidden, disabled or covered; else
+    what was found out about it (``opensTab``: a link or submit that opens a new tab)."""
     state = await _actionable_state(target, ref)
     problem = state.get("problem")
     if problem == "detached":
@@ -63,6 +66,7 @@ async def ensure_actionable(target: Locator | ElementHandle, ref: str, *, pointe
             f"{ref} is covered by another element: {state.get('by')}. Close or dismiss that "
             "first (a dialog, cookie banner or overlay), then try again."
         )
+    return state
 
 
 async def settle(session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: float = 3.0) -> None:
@@ -106,8 +110,8 @@ async def act_on(
 ) -> None:
     """Check an element found by a ref or a selector, act on it, and wait for the page to
     settle; ``label`` names it in errors. ``pointer`` actions also fail on a covered element."""
-    await ensure_actionable(target, label, pointer=pointer)
-    url_before = session.page.url
+    state = await ensure_actionable(target, label, pointer=pointer)
+    url_before, tabs_before = session.page.url, len(session.tabs)
     try:
         await action(target)
     except PlaywrightTimeoutError as exc:
@@ -116,8 +120,22 @@ async def act_on(
         if not session.alive:
             raise SessionLostError("The session's browser died during the action.") from exc
         raise ToolError(f"Could not act on {label}: {first_line(exc)}") from exc
+    if pointer and state.get("opensTab"):
+        await _new_tab_announced(session, tabs_before)
     if session.page.url != url_before or pointer:
         await settle(session)
+
+
+async def _new_tab_announced(
+    session: BrowserSession, tabs_before: int, wait_s: float = 3.0
+) -> None:
+    """Wait until the tab a ``target=_blank`` link or form opened is announced: on a busy machine
+    that takes longer than ``settle``'s pause, and the tab would then be missed (neither waited
+    for nor reported as what changed)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while len(session.tabs) <= tabs_before and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 def what_changed(session: BrowserSession, url_before: str, pages_before: int) -> str:

@@ -12,6 +12,11 @@
     return s;
   };
   if (!el.isConnected) return { problem: "detached" };
+  // A link or a form's submit that opens a new tab: the caller waits for the tab to be announced.
+  const link = el.closest("a[href], area[href]");
+  const submits = el.form && (el.type === "submit" || el.type === "image");
+  const target = link ? link.target : submits ? el.formTarget || el.form.target : "";
+  const opensTab = (target || "").toLowerCase() === "_blank";
   if (el.disabled || el.getAttribute("aria-disabled") === "true" || el.closest("fieldset:disabled")) {
     return { problem: "disabled" };
   }
@@ -26,8 +31,8 @@
   const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
   const root = el.getRootNode();
   const top = (root.elementFromPoint ? root : document).elementFromPoint(x, y);
-  if (!top || top === el || el.contains(top) || top.contains(el)) return { problem: null };
+  if (!top || top === el || el.contains(top) || top.contains(el)) return { problem: null, opensTab };
   // A label that forwards its click to this control is not an obstruction.
-  if (top.closest && top.closest("label") && top.closest("label").control === el) return { problem: null };
+  if (top.closest && top.closest("label") && top.closest("label").control === el) return { problem: null, opensTab };
   return { problem: "covered", by: describe(top) };
 }
