@@ -23,7 +23,7 @@ from playwright.async_api import async_playwright
 from agent.cli import serve
 from agent.models import OpenAIModel, RetryPolicy, ScriptedModel, tool_call
 from agent.server import ServerSettings
-from agent.server.profiles import file_name
+from agent.service.profiles import file_name
 from evals.provider_server import FakeProviderServer, chat_completion
 from tests.harness import (
     MISSING_ID,
