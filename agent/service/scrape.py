@@ -14,7 +14,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.browser.egress import BLOCKED, UNRESOLVED
 from agent.browser.session import BrowserSession
-from agent.errors import BrowserError, RequestError, first_line
+from agent.errors import AgentError, BrowserError, RequestError, first_line
 from agent.messages import ModelSettings
 from agent.observability import note_session
 from agent.service import content
@@ -228,40 +228,63 @@ async def scrape_page(
             budget = extract_timeout_s
             if budget is None:
                 budget = max(0.0, started + timeout_s - time.monotonic())
-            async with asyncio.timeout(budget):
-                extraction = await extractor.extract(
-                    markdown,
-                    json_format=request.json_format(),
-                    summary="summary" in request.format_names(),
-                )
-            data.update(extraction.values)
-            warnings += extraction.warnings
-            if extraction.values:
-                data["metadata"]["usage"] = _usage(extraction.usage, extractor.model.model_id)
+            warnings += await _extract(data, markdown, request, extractor, budget)
         if any(warnings):
             data["warning"] = " ".join(w for w in warnings if w)
         return data
     except TimeoutError:
         raise _scrape_timeout(request, phase, run, timeout_s, extract_timeout_s) from None
     except (RequestError, PlaywrightError) as exc:
-        if not session.alive:  # not the page's fault nor the request's: a crash
-            ended = session.lost_reason
-            raise BrowserError(
-                f"Chromium died while loading {request.url}"
-                + (f": {ended}." if ended else "; send the scrape again.")
-            ) from exc
-        if isinstance(exc, PlaywrightTimeoutError):
-            # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
-            step = first_line(exc)
-            raise RequestError(
-                "SCRAPE_TIMEOUT",
-                f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
-                f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, "
-                "up to 300000) or ask for fewer formats.",
-            ) from exc
-        raise
+        failure = _crash_or_late_step(session, request, exc, timeout_s)
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         log.info("scrape %s of %s took %.2f s", scrape_id, request.url, time.monotonic() - started)
+
+
+async def _extract(
+    data: dict[str, Any],
+    markdown: str,
+    request: ScrapeRequest,
+    extractor: Extractor,
+    budget_s: float,
+) -> list[str]:
+    """Add the json and summary formats (and the model's usage) to ``data``, within
+    ``budget_s``; return the extraction's warnings."""
+    async with asyncio.timeout(budget_s):
+        extraction = await extractor.extract(
+            markdown,
+            json_format=request.json_format(),
+            summary="summary" in request.format_names(),
+        )
+    data.update(extraction.values)
+    if extraction.values:
+        data["metadata"]["usage"] = _usage(extraction.usage, extractor.model.model_id)
+    return extraction.warnings
+
+
+def _crash_or_late_step(
+    session: BrowserSession, request: ScrapeRequest, exc: Exception, timeout_s: float
+) -> AgentError | None:
+    """What a scrape's failure is to its client when it is not the page's nor the request's
+    fault: Chromium died, or a step after loading ran out of time; None: ``exc`` as it is."""
+    if not session.alive:  # not the page's fault nor the request's: a crash
+        ended = session.lost_reason
+        return BrowserError(
+            f"Chromium died while loading {request.url}"
+            + (f": {ended}." if ended else "; send the scrape again.")
+        )
+    if isinstance(exc, PlaywrightTimeoutError):
+        # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
+        step = first_line(exc)
+        return RequestError(
+            "SCRAPE_TIMEOUT",
+            f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
+            f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, "
+            "up to 300000) or ask for fewer formats.",
+        )
+    return None
 
 
 def _usage(usage: Usage, model_id: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from playwright.async_api import async_playwright
 
 from agent.browser.addresses import is_private_address, treat_as_public_for_tests
 from agent.server import ServerSettings
-from agent.service import scrape as scrape_module
+from agent.service import registry as registry_module
 from tests.harness import PageHandler, RunningServer, assert_error, quick_agent_settings, serve_http
 
 CLIENTS = ("python", "node", "bash", "cdpUrl")
@@ -127,7 +127,7 @@ async def _no_routes(*_args: Any) -> None:
 def attacker(served: RunningServer, public: str) -> Iterator[str]:
     """A session on the public page, opened without the Playwright routes (see the docstring)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(scrape_module, "block_private_requests", _no_routes)
+        patch.setattr(registry_module, "block_private_requests", _no_routes)
         session = served.scrape_id(f"{public}/page")
     yield session
     served.stop_session(session)

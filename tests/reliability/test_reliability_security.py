@@ -94,7 +94,7 @@ def test_keys_are_compared_in_constant_time_against_every_key(
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(hmac, "compare_digest", spy)  # what agent.server.routes calls
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # what agent.service.keys calls
     for token in (WRONG_KEY, SERVER_KEY):
         compared.clear()
         httpx.delete(
