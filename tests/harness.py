@@ -45,7 +45,7 @@ from agent.models import ScriptedModel, ScriptStep
 from agent.models.base import Model
 from agent.server import ServerSettings, SessionFactory, create_app
 from agent.server.errors import STATUS
-from agent.server.scrape import ServedBrowserSession
+from agent.service.browsers import ServedBrowserSession
 
 __all__ = [
     "ARTIFACTS",

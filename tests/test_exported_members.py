@@ -15,6 +15,7 @@ PACKAGES = [
     "agent.mcp",
     "agent.observability",
     "agent.server",
+    "agent.service",
     "tools",
     "prompts",
 ]

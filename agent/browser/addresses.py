@@ -1,6 +1,7 @@
 """Which hosts and addresses count as private: the one policy behind
 ``AGENT_BLOCK_PRIVATE_ADDRESSES``, used by the scrape's first check, the Playwright routes
-(``agent.server.address_guard``) and the browser box's egress checkpoint (``agent.browser.egress``).
+(``agent.service.address_guard``) and the browser box's egress checkpoint
+(``agent.browser.egress``).
 
 An address is private when it is not globally routable (loopback, RFC 1918, link-local, CGNAT,
 unique-local, reserved, documentation ranges) or is multicast; an IPv4-mapped IPv6 address is

@@ -8,7 +8,7 @@ An ``Endpoint`` is one place sessions can be opened, with a capacity:
   ``ws://`` endpoint.
 
 Remote endpoints hold several sessions at once, each in a browser context of its own (see
-``remote.py``). ``open_browser`` opens one; the session store (``agent.server.store``) counts
+``remote.py``). ``open_browser`` opens one; the session store (``agent.service.store``) counts
 the sessions on each and picks the least-loaded one that still has room.
 """
 

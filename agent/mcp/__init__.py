@@ -4,8 +4,8 @@
 Streamable HTTP at ``/mcp`` (:func:`mount`). Its browser tools carry Playwright MCP's names and
 arguments (``browser_navigate``, ``browser_snapshot``, ``browser_click`` with ``target``, ...),
 so prompts and clients written for it work unchanged; ``scrape``, ``interact`` and
-``stop_interaction`` give the Firecrawl-style sessions of the HTTP server. It sits above the
-HTTP server's session machinery (``agent.server``), which never imports it.
+``stop_interaction`` give the Firecrawl-style sessions of the HTTP server. It is a face over the
+session service (``agent.service``), as the HTTP server is; neither face imports the other.
 """
 
 from __future__ import annotations

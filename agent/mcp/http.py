@@ -19,12 +19,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.routing import Route
 
-from agent.errors import RequestError
 from agent.mcp.server import build_server
 from agent.mcp.sessions import ClientSessions
-from agent.server.errors import error_response
-from agent.server.routes import require_api_key
-from agent.server.state import ServerState
+from agent.observability import note_key
+from agent.service.keys import key_of_request
+from agent.service.state import ServerState
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
     from mcp.server.connection import Connection
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from agent.server.settings import ServerSettings
+    from agent.service.settings import ServerSettings
 
 __all__ = ["MCP_PATH", "mount"]
 
@@ -56,7 +55,7 @@ def mount(app: FastAPI, path: str = MCP_PATH) -> None:
     )
     # A Route whose endpoint is an ASGI app answers every method at exactly ``path`` (GET for
     # the event stream, POST, DELETE), with no redirect to a trailing slash.
-    endpoint = _RequireApiKey(StreamableHTTPASGIApp(manager))
+    endpoint = _RequireApiKey(StreamableHTTPASGIApp(manager), state)
     app.router.routes.append(Route(path, endpoint=endpoint, include_in_schema=False))
     inner = app.router.lifespan_context
 
@@ -112,16 +111,16 @@ def _rebinding_guard(settings: ServerSettings) -> TransportSecuritySettings | No
 
 class _RequireApiKey:
     """The Firecrawl routes' API-key check in front of the MCP endpoint (pure ASGI, so the
-    event streams of MCP pass through untouched)."""
+    event streams of MCP pass through untouched). A refusal is raised as the ``RequestError``
+    it is, for the app's own error handler to answer: the same 401, in the same shape, as the
+    Firecrawl endpoints give."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            try:
-                await require_api_key(Request(scope))
-            except RequestError as exc:
-                await error_response(exc.code, exc.message)(scope, receive, send)
-                return
+            authorization = Request(scope).headers.get("authorization", "")
+            note_key(key_of_request(self.state.settings.keys(), authorization))
         await self.app(scope, receive, send)

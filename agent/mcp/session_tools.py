@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from agent.errors import RequestError, ToolError
 from agent.mcp.dialogs import blocked_message
 from agent.mcp.sessions import ClientSessions
-from agent.server.interact import InteractOutcome, run_interact
-from agent.server.schemas import InteractRequest, ScrapeRequest
-from agent.server.scrape import scrape_into_new_session
+from agent.service.interact import InteractOutcome, run_interact
+from agent.service.schemas import InteractRequest, ScrapeRequest
+from agent.service.scrape import scrape_into_new_session
 from tools.base import ToolImage, ToolOutcome, tool
 
 __all__ = ["MAX_FORMAT_CHARS", "browser_close", "interact", "scrape", "stop_interaction"]

@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING
 
 from agent.errors import RequestError, SessionLostError, ToolError
 from agent.mcp.context import McpToolContext
-from agent.server.address_guard import block_private_requests
 
 if TYPE_CHECKING:
-    from agent.server.registry import ServerSession
-    from agent.server.state import ServerState
+    from agent.service.registry import ServerSession
+    from agent.service.state import ServerState
 
 __all__ = ["ClientSessions"]
 
@@ -103,8 +102,6 @@ class ClientSessions:
                     self.forget(self.default_id)
             registry = self.state.registry
             served = await registry.open(ttl_s=math.inf, activity_ttl_s=math.inf)
-            if self.state.settings.block_private_addresses:
-                await block_private_requests(served.browser_session.context)
             self.adopt(served.id)
             self.default_id = served.id
             log.info("MCP client's default session %s opened", served.id)

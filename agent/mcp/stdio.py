@@ -23,7 +23,7 @@ from agent.observability import use_telemetry
 if TYPE_CHECKING:
     from mcp.server import Server, ServerRequestContext
 
-    from agent.server.state import ServerState
+    from agent.service.state import ServerState
 
 __all__ = ["serve_stdio"]
 

@@ -7,7 +7,7 @@ key's name, never the key), ``method``, ``route`` (its template, never the path)
 and ``duration_ms``. uvicorn's error and access logs go through the same handler.
 
 Secrets are not this module's business: the server's redaction cleans every record as it is
-made (``agent.server.redaction``), before any formatter sees it.
+made (``agent.observability.redaction``), before any formatter sees it.
 """
 
 from __future__ import annotations

@@ -2,15 +2,22 @@
 
 ``create_app()`` builds the FastAPI app; ``agent serve`` runs it with uvicorn. Firecrawl's own
 SDKs work against it when pointed at its URL (``Firecrawl(api_url="http://127.0.0.1:3002")``).
+It is a face over the session service (``agent.service``); the service's public names are
+re-exported here, where users have imported them from.
 """
 
 from __future__ import annotations
 
-from agent.server.app import build_state, create_app
+from agent.server.app import create_app
 from agent.server.errors import status_of
-from agent.server.profiles import ProfileStore
-from agent.server.registry import ServerSession, SessionFactory, SessionRegistry
-from agent.server.settings import ServerSettings
+from agent.service import (
+    ProfileStore,
+    ServerSession,
+    ServerSettings,
+    SessionFactory,
+    SessionRegistry,
+    build_state,
+)
 
 __all__ = [
     "ProfileStore",

@@ -11,37 +11,23 @@ from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.browser.box import BoxOptions
-from agent.browser.providers import Endpoint, open_browser
-from agent.config import Settings, load_settings
+from agent.config import Settings
 from agent.errors import ConfigError, RequestError
-from agent.models import create_model, model_keys
-from agent.observability import Telemetry
 from agent.server import cdp_proxy, live_view, routes, usage_routes
-from agent.server.accounting import AppRecorder, SessionCounter
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
-from agent.server.metrics import LiveFigures, ServerMetrics
-from agent.server.profiles import ProfileStore
-from agent.server.redaction import install_redaction
-from agent.server.registry import RemoteFactory, SessionFactory, SessionRegistry
-from agent.server.replicas import ReplicaForwarder
+from agent.server.forwarder import ReplicaForwarder
 from agent.server.request_telemetry import RequestTelemetry
 from agent.server.routes import require_api_key
-from agent.server.scrape import ServedBrowserSession
-from agent.server.settings import ServerSettings
-from agent.server.state import ServerState
-from agent.server.store import RedisStore, open_store, replica_id
 from agent.server.trusted_host import HostCheck
-from agent.server.usage import UsageLedger
-from agent.server.usage_store import open_usage_store
+from agent.service.browsers import SessionFactory
+from agent.service.settings import ServerSettings
+from agent.service.state import build_state
+from agent.service.store import RedisStore
 
 if TYPE_CHECKING:
-    from agent.browser.session import BrowserSession
     from agent.models.base import Model
 
-__all__ = [
-    "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "bound_downloads", "build_state", "create_app"
-]  # fmt: skip
+__all__ = ["MAX_BODY_BYTES", "MAX_HEADER_BYTES", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -129,110 +115,6 @@ def create_app(
         return Response(body, media_type=content_type)
 
     return app
-
-
-def build_state(
-    settings: ServerSettings | None = None,
-    *,
-    agent_settings: Settings | None = None,
-    model: Model | None = None,
-    session_factory: SessionFactory | None = None,
-) -> ServerState:
-    """What a server's faces share: its settings, its session registry and its model.
-
-    The HTTP app holds one as ``app.state.server``; ``agent mcp`` builds its own, so sessions
-    over stdio get the same limits, profiles and planner as over HTTP. Arguments as for
-    :func:`create_app`. The caller starts the registry (``registry.start()``, inside its event
-    loop) and closes it (``registry.close_all()``).
-    """
-    settings = settings if settings is not None else ServerSettings()
-    agent_settings = agent_settings if agent_settings is not None else load_settings()
-    install_redaction(
-        [
-            *(key.get_secret_value() for key in settings.api_keys if key),
-            *model_keys(agent_settings),  # every provider's key, from the provider table
-            *(key.value.decode() for key in settings.keys()),  # a named key's key alone
-        ]
-    )
-    store = open_store(settings.redis_url)
-    registry = SessionRegistry(
-        settings,
-        ProfileStore(settings.profiles_dir, leases=store),
-        session_factory
-        or _local_browser_factory(agent_settings, egress=settings.block_private_addresses),
-        remote_factory=_remote_browser_factory(agent_settings),
-        store=store,
-        replica=replica_id(settings.own_url()) if store.shared else "local",
-    )
-    resolved_settings = agent_settings
-
-    def model_factory() -> Model:
-        if model is not None:
-            return model
-        return create_model(resolved_settings.require_model(), settings=resolved_settings)
-
-    usage = UsageLedger(
-        open_usage_store(settings.redis_url, agent_settings.data_dir), settings.key_budgets
-    )
-    state = ServerState(settings, agent_settings, registry, model_factory, usage)
-    if settings.metrics:
-        state.metrics = ServerMetrics(
-            LiveFigures(
-                sessions=lambda: len(registry),
-                browsers_ready=lambda: registry.browsers_ready,
-                queue_waiting=lambda: {
-                    "turn": state.turns.waiting,
-                    "browser": registry.browsers_waiting,
-                },
-            )
-        )
-    state.telemetry = Telemetry.from_env(AppRecorder(state.metrics, usage), owned=True)
-    registry.listeners.append(SessionCounter(state.metrics, usage))
-    return state
-
-
-def _remote_browser_factory(agent_settings: Settings) -> RemoteFactory:
-    async def open_remote(endpoint: Endpoint, context_id: str | None) -> BrowserSession:
-        handle = await open_browser(
-            endpoint, context_id=context_id, timeout_s=agent_settings.navigation_timeout
-        )
-        return bound_downloads(
-            ServedBrowserSession(
-                handle,
-                action_timeout_s=agent_settings.action_timeout,
-                navigation_timeout_s=agent_settings.navigation_timeout,
-            ),
-            agent_settings,
-        )
-
-    return open_remote
-
-
-def _local_browser_factory(agent_settings: Settings, *, egress: bool) -> SessionFactory:
-    # A box per browser (AGENT_BROWSER_SANDBOX); egress through its checkpoint when private
-    # addresses are blocked.
-    box = BoxOptions.from_settings(agent_settings, egress=egress)
-
-    async def start() -> BrowserSession:
-        session = await ServedBrowserSession.start(
-            executable=str(agent_settings.browser_path) if agent_settings.browser_path else None,
-            headless=agent_settings.headless,
-            action_timeout_s=agent_settings.action_timeout,
-            navigation_timeout_s=agent_settings.navigation_timeout,
-            box=box,
-        )
-        return bound_downloads(session, agent_settings)
-
-    return start
-
-
-def bound_downloads(session: BrowserSession, agent_settings: Settings) -> BrowserSession:
-    """Give a session's browser the download limits of its code: no file larger than
-    AGENT_SANDBOX_FILE_SIZE_MB, no more in all than AGENT_SANDBOX_TMP_MB (at least one file)."""
-    file_bytes = agent_settings.sandbox_file_size_mb * 1024 * 1024
-    quota = max(file_bytes, agent_settings.sandbox_tmp_mb * 1024 * 1024)
-    session.handle.router.limit_downloads(file_bytes, quota)
-    return session
 
 
 class _BodySizeLimit:

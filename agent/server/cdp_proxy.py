@@ -15,8 +15,8 @@ import secrets
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from agent.server.registry import ServerSession
-from agent.server.state import server_state, session_of_socket
+from agent.server.connection import server_state, session_of_socket
+from agent.service.registry import ServerSession
 
 __all__ = ["cdp_url", "router"]
 

@@ -24,8 +24,8 @@ from fastapi.responses import HTMLResponse
 from playwright.async_api import Error as PlaywrightError
 
 from agent.errors import RequestError, SessionLostError
-from agent.server.registry import ServerSession
-from agent.server.state import server_state, session_of_socket
+from agent.server.connection import server_state, session_of_socket
+from agent.service.registry import ServerSession
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession, Page

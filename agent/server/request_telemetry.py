@@ -33,7 +33,7 @@ from agent.observability import (
     use_telemetry,
 )
 from agent.observability.telemetry import reset_telemetry
-from agent.server.metrics import ServerMetrics
+from agent.service.metrics import ServerMetrics
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer

@@ -7,15 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from agent.errors import RequestError
 from agent.observability import note_key
 from agent.server.cdp_proxy import cdp_url
-from agent.server.interact import run_interact
-from agent.server.keys import ANONYMOUS, match_key
+from agent.server.connection import base_url, server_state
 from agent.server.live_view import live_view_urls
-from agent.server.schemas import InteractRequest, InteractResponse, ScrapeRequest, StopResponse
-from agent.server.scrape import scrape_into_new_session
-from agent.server.state import server_state
+from agent.server.responses import InteractResponse, StopResponse
+from agent.service.interact import run_interact
+from agent.service.keys import key_of_request
+from agent.service.schemas import InteractRequest, ScrapeRequest
+from agent.service.scrape import scrape_into_new_session
 
 __all__ = ["require_api_key", "router"]
 
@@ -24,26 +24,13 @@ log = logging.getLogger(__name__)
 
 async def require_api_key(request: Request) -> None:
     """Accept the request if no keys are configured or it carries one as a bearer token; the
-    key's name goes with the request from then on (logs, usage, budgets)."""
+    key's name goes with the request from then on (logs, usage, budgets).
+
+    Raises:
+        RequestError: UNAUTHORIZED (see :func:`~agent.service.keys.key_of_request`).
+    """
     keys = server_state(request).settings.keys()
-    if not keys:
-        note_key(ANONYMOUS)
-        return  # an open server: no header, an empty "Bearer " and any token all pass
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise RequestError(
-            "UNAUTHORIZED",
-            "Unauthorized: this server requires an API key. Send it as "
-            "'Authorization: Bearer <key>' (Firecrawl SDKs: api_key=...).",
-        )
-    key = match_key(token.encode(), keys)
-    if key is None:
-        raise RequestError(
-            "UNAUTHORIZED",
-            "Unauthorized: the API key is not valid for this server. Check AGENT_API_KEYS.",
-        )
-    note_key(key.name)
+    note_key(key_of_request(keys, request.headers.get("authorization", "")))
 
 
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_api_key)])
@@ -68,10 +55,10 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
         log.info("interact: ignoring unknown fields %s", sorted(body.model_extra))
     async with state.registry.use(scrape_id) as session:
         outcome = await run_interact(state, session.browser_session, body, served=session)
-    view_url, control_url = live_view_urls(state.base_url(request), session)
+    view_url, control_url = live_view_urls(base_url(request), session)
     return InteractResponse(
         success=outcome.success,
-        cdp_url=cdp_url(state.base_url(request), session),
+        cdp_url=cdp_url(base_url(request), session),
         live_view_url=view_url,
         interactive_live_view_url=control_url,
         output=outcome.output,

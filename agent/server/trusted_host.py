@@ -31,8 +31,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agent.server.errors import error_response
-from agent.server.settings import ServerSettings, routable_address
-from agent.server.state import ServerState
+from agent.service.settings import ServerSettings, routable_address
+from agent.service.state import ServerState
 
 __all__ = ["HostCheck", "host_refusal"]
 

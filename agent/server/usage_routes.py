@@ -14,11 +14,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from agent.server.accounting import current_key
+from agent.server.connection import server_state
 from agent.server.routes import require_api_key
-from agent.server.state import server_state
-from agent.server.usage import UNLIMITED, month_bounds
-from agent.server.usage_store import MonthUsage
+from agent.service.accounting import current_key
+from agent.service.usage import UNLIMITED, month_bounds
+from agent.service.usage_store import MonthUsage
 
 __all__ = ["router"]
 

@@ -11,7 +11,7 @@ import pytest
 from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.executors import agent_browser
-from agent.server.interact import run_code_call
+from agent.service.interact import run_code_call
 from tests.harness import require_agent_browser
 
 

@@ -22,7 +22,7 @@ import pytest
 import websockets
 from playwright.async_api import async_playwright
 
-from agent.server.keys import unnamed_key_name
+from agent.service.keys import unnamed_key_name
 from evals.provider_server import FakeProviderServer, chat_completion, chat_tool_call
 from tests.harness import free_port, wait_until
 
@@ -174,7 +174,7 @@ def test_request_lines_carry_their_request(run: Any) -> None:
     refused = next(e for e in access if e["status"] == 401)
     assert "key_name" not in refused
     # The library's own lines in a request carry its id too (the scrape's timing line).
-    ours = [e for e in lines if e["logger"] == "agent.server.scrape"]
+    ours = [e for e in lines if e["logger"] == "agent.service.scrape"]
     assert any(e.get("request_id") == "req-client-0001" for e in ours)
     assert any(e["logger"] == "uvicorn.error" for e in lines)
 

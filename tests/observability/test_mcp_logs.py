@@ -45,5 +45,5 @@ async def test_agent_mcp_writes_json_lines_without_secrets(tmp_path: Path, site:
         entry = json.loads(line)
         assert {"time", "level", "logger", "message"} <= set(entry), line
     assert MODEL_KEY not in text
-    scrape_line = next(json.loads(line) for line in lines if '"agent.server.scrape"' in line)
+    scrape_line = next(json.loads(line) for line in lines if '"agent.service.scrape"' in line)
     assert "index.html?k=[redacted]" in scrape_line["message"]

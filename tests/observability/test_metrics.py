@@ -17,7 +17,7 @@ from prometheus_client.samples import Sample
 from agent.messages import Usage
 from agent.models import ScriptedModel, ScriptedTurn, tool_call
 from agent.server import ServerSettings
-from agent.server.metrics import END_REASONS
+from agent.service.metrics import END_REASONS
 from tests.harness import RunningServer, Turns, assert_error
 
 KEY = "metrics-key-3f9a7c21e8"

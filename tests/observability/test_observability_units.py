@@ -27,12 +27,12 @@ from agent.observability import (
     sane_request_id,
     tracing_wanted,
 )
-from agent.server.keys import KeyBudget, match_key, parse_api_keys, unnamed_key_name
-from agent.server.metrics import END_REASONS, end_reason, outcome_of
-from agent.server.redaction import install_redaction
-from agent.server.settings import ServerSettings
-from agent.server.usage import UsageLedger, month_bounds
-from agent.server.usage_store import SqliteUsageStore, UsageRow
+from agent.observability.redaction import install_redaction
+from agent.service.keys import KeyBudget, match_key, parse_api_keys, unnamed_key_name
+from agent.service.metrics import END_REASONS, end_reason, outcome_of
+from agent.service.settings import ServerSettings
+from agent.service.usage import UsageLedger, month_bounds
+from agent.service.usage_store import SqliteUsageStore, UsageRow
 
 ROOT = Path(__file__).resolve().parents[2]
 

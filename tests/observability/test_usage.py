@@ -25,7 +25,7 @@ from agent.mcp import mount
 from agent.messages import Usage
 from agent.models import ScriptedModel, ScriptedTurn, tool_call
 from agent.server import ServerSettings
-from agent.server.usage import UNLIMITED
+from agent.service.usage import UNLIMITED
 from evals.infra import redis_server
 from tests.harness import HeldMcpSession, RunningServer, Turns, assert_error, quick_agent_settings
 

@@ -11,7 +11,7 @@ records every request it gets; an attack is a breach when the canary hears it or
 ``/health`` shows.
 
 The attacker's session is opened with the Playwright routes (the early, friendlier refusal of
-``agent.server.address_guard``) left out, so what holds is the box's egress checkpoint alone: its
+``agent.service.address_guard``) left out, so what holds is the box's egress checkpoint alone: its
 own network namespace, whose only way out is the checkpoint. The scrape-level tests at the end run
 with everything on, as a server does.
 """
@@ -32,7 +32,7 @@ from playwright.async_api import async_playwright
 
 from agent.browser.addresses import is_private_address, treat_as_public_for_tests
 from agent.server import ServerSettings
-from agent.server import scrape as scrape_module
+from agent.service import registry as registry_module
 from tests.harness import PageHandler, RunningServer, assert_error, quick_agent_settings, serve_http
 
 CLIENTS = ("python", "node", "bash", "cdpUrl")
@@ -127,7 +127,7 @@ async def _no_routes(*_args: Any) -> None:
 def attacker(served: RunningServer, public: str) -> Iterator[str]:
     """A session on the public page, opened without the Playwright routes (see the docstring)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(scrape_module, "block_private_requests", _no_routes)
+        patch.setattr(registry_module, "block_private_requests", _no_routes)
         session = served.scrape_id(f"{public}/page")
     yield session
     served.stop_session(session)

@@ -20,7 +20,7 @@ import pytest
 import websockets
 from playwright.async_api import async_playwright
 
-from agent.server.redaction import REDACTED, install_redaction, redact
+from agent.observability.redaction import REDACTED, install_redaction, redact
 from tests.harness import free_port, wait_until
 
 API_KEY = "agent-key-5d1c9e7a3b2f4e60"

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from agent.server import ProfileStore, ServerSettings
-from agent.server.profiles import STALE_TEMP_AGE_S, _write_atomically
+from agent.service.profiles import STALE_TEMP_AGE_S, _write_atomically
 from tests.harness import RunningServer, assert_error
 
 OLD = {"cookies": [{"name": "sid", "value": "old"}], "origins": []}
@@ -32,7 +32,7 @@ NEW = {"cookies": [{"name": "sid", "value": "new" * 50_000}], "origins": []}
 _CRASHING_SAVE = """
 import json, os, signal, sys
 from pathlib import Path
-from agent.server import profiles
+from agent.service import profiles
 
 path, point, text = Path(sys.argv[1]), sys.argv[2], sys.stdin.read()
 

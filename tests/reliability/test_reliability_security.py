@@ -23,7 +23,7 @@ from playwright.async_api import async_playwright
 from agent.cli import serve
 from agent.models import OpenAIModel, RetryPolicy, ScriptedModel, tool_call
 from agent.server import ServerSettings
-from agent.server.profiles import file_name
+from agent.service.profiles import file_name
 from evals.provider_server import FakeProviderServer, chat_completion
 from tests.harness import (
     MISSING_ID,
@@ -94,7 +94,7 @@ def test_keys_are_compared_in_constant_time_against_every_key(
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(hmac, "compare_digest", spy)  # what agent.server.routes calls
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # what agent.service.keys calls
     for token in (WRONG_KEY, SERVER_KEY):
         compared.clear()
         httpx.delete(

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from agent.browser.providers import LOCAL, Endpoint
-from agent.server.store import MemoryStore, RedisStore, SessionStore
+from agent.service.store import MemoryStore, RedisStore, SessionStore
 
 SMALL = Endpoint(kind="cdp", url="http://small:9222", capacity=2)
 BIG = Endpoint(kind="cdp", url="http://big:9222", capacity=4)

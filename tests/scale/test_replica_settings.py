@@ -17,8 +17,8 @@ import pytest
 from agent.config import Settings
 from agent.errors import ConfigError
 from agent.server import ServerSettings
-from agent.server import settings as settings_module
-from agent.server.settings import routable_address
+from agent.service import settings as settings_module
+from agent.service.settings import routable_address
 
 
 class _Probe:

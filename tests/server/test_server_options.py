@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.server.schemas import ScrapeRequest
+from agent.service.schemas import ScrapeRequest
 from tests.harness import RunningServer, assert_error
 
 NEVER_LOADED = "http://127.0.0.1:9/never-loaded"

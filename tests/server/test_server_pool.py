@@ -15,7 +15,7 @@ import pytest
 from agent.browser.session import BrowserSession
 from agent.errors import RequestError
 from agent.server import ServerSettings
-from agent.server.pool import BrowserPool
+from agent.service.pool import BrowserPool
 from tests.harness import RunningServer, assert_error, quick_agent_settings, serve_http
 
 PAGES = Path(__file__).parent.parent / "pages"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent.server.profiles import file_name
+from agent.service.profiles import file_name
 from tests.harness import RunningServer, assert_error, scrape_id_of, wait_until
 
 

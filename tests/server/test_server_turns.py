@@ -1,4 +1,4 @@
-"""Scrapes taking turns at the CPU (``agent.server.turns``): first come first served, a few at
+"""Scrapes taking turns at the CPU (``agent.service.turns``): first come first served, a few at
 a time, a turn given up after ``hold_s``, and a bounded wait that ends in 429 with Retry-After."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from agent.errors import RequestError
-from agent.server.turns import ScrapeTurns
+from agent.service.turns import ScrapeTurns
 
 
 async def _worker(turns: ScrapeTurns, name: int, log: list[str], work_s: float) -> None:

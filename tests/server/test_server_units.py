@@ -17,16 +17,16 @@ from pydantic import ValidationError
 import agent.server
 from agent.errors import ConfigError, RequestError
 from agent.server import ProfileStore, ServerSettings, status_of
-from agent.server.content import (
+from agent.server.live_view import _input_command
+from agent.service.content import (
     clean_html,
     extract_images,
     extract_links,
     extract_metadata,
     to_markdown,
 )
-from agent.server.extract import check_answer, parse_json_answer
-from agent.server.live_view import _input_command
-from agent.server.schemas import InteractRequest, ScrapeRequest
+from agent.service.extract import check_answer, parse_json_answer
+from agent.service.schemas import InteractRequest, ScrapeRequest
 from tests.harness import assert_error, free_port
 
 PAGE = """<html lang="de"><head><title> A  title </title><base href="/docs/">

@@ -10,7 +10,7 @@ The rule (as Firecrawl's billing page states it for scrapes and browser sessions
 * **model tokens** (input and output) of every model request: prompts, and the json and summary
   formats, to the key of the request that made it.
 
-Counts are kept per key name and UTC day (:mod:`agent.server.usage_store`), written in the
+Counts are kept per key name and UTC day (:mod:`agent.service.usage_store`), written in the
 background every second and at shutdown. A budget (``[server.key_budgets]``) caps a key name's
 credits and tokens per calendar month (UTC): once a key has spent its credits, a scrape or
 interact call is answered 402 before any browser starts; once it has used its tokens, so is a
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent.errors import RequestError
-from agent.server.keys import KeyBudget
-from agent.server.usage_store import MonthUsage, UsageRow, UsageStore
+from agent.service.keys import KeyBudget
+from agent.service.usage_store import MonthUsage, UsageRow, UsageStore
 
 __all__ = [
     "CREDITS_PER_BROWSER_MINUTE",

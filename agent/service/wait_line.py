@@ -1,6 +1,6 @@
 """A first-come-first-served line of callers, each waiting a bounded time for something handed
-out one at a time: a started browser (``agent.server.pool``), a turn at the CPU
-(``agent.server.turns``).
+out one at a time: a started browser (``agent.service.pool``), a turn at the CPU
+(``agent.service.turns``).
 
 Two moments are where such a line loses things, so they are handled here, once: what is handed
 to a caller just as its time runs out is still taken, not dropped; and what is handed to a

@@ -1,10 +1,12 @@
-"""Request and response bodies of the Firecrawl v2 endpoints, camelCase on the wire.
+"""Request bodies of the Firecrawl v2 endpoints, camelCase on the wire: what a scrape and an
+interact call are, as the HTTP API and the MCP server both take them (the MCP tools validate their
+arguments with these same models, so limits and messages are the same on both faces).
 
 :class:`ScrapeRequest` is the one list of the scrape options this server knows: every option of
 Firecrawl's v2 API (and the extra keys its SDKs send), each applied, or accepted and marked
-:class:`~agent.server.scrape_options.NotApplied` (then named in ``data.warning`` when set), or
+:class:`~agent.service.scrape_options.NotApplied` (then named in ``data.warning`` when set), or
 refused with a reason. A key Firecrawl does not know is a 400 naming it, so an option never
-disappears without a word. Its formats and actions are in :mod:`agent.server.scrape_options`.
+disappears without a word. Its formats and actions are in :mod:`agent.service.scrape_options`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from agent.server.scrape_options import (
+from agent.service.scrape_options import (
     MAX_ACTIONS,
     MAX_ACTIONS_WAIT_MS,
     MAX_PROMPT_CHARS,
@@ -48,11 +50,9 @@ __all__ = [
     "MAX_PROMPT_CHARS",
     "SUPPORTED_FORMATS",
     "InteractRequest",
-    "InteractResponse",
     "ProfileOptions",
     "ScrapeRequest",
     "ScreenshotOptions",
-    "StopResponse",
     "check_profile_name",
 ]
 
@@ -326,38 +326,3 @@ class InteractRequest(_CamelModel):
         if self.language in ("python", "bash"):
             return self.language  # type: ignore[return-value]
         return "node"
-
-
-class InteractResponse(_CamelModel):
-    """Answer of an interact call, the fields Firecrawl's SDKs read."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    success: bool
-    cdp_url: str
-    live_view_url: str
-    interactive_live_view_url: str
-    output: str | None = None
-    stdout: str | None = None
-    result: str | None = None
-    stderr: str | None = None
-    exit_code: int
-    killed: bool
-    truncated: bool = False
-    error: str | None = None
-
-    def wire(self) -> dict[str, Any]:
-        body = self.model_dump(by_alias=True)
-        if body["error"] is None:
-            del body["error"]
-        return body
-
-
-class StopResponse(_CamelModel):
-    """Answer of ``DELETE /v2/scrape/{scrapeId}/interact``."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    success: bool = True
-    status: str = "stopped"
-    session_duration_ms: int

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from agent.browser.session import BrowserSession
 from agent.errors import RequestError
-from agent.server.wait_line import WaitLine
+from agent.service.wait_line import WaitLine
 
 __all__ = ["DEFAULT_LAUNCH_CONCURRENCY", "BrowserPool"]
 

@@ -28,9 +28,9 @@ from pydantic_settings import (
 from agent.browser.providers import Endpoint
 from agent.config import SERVER_TABLE, TomlFileSource
 from agent.errors import ConfigError
-from agent.server.keys import ANONYMOUS, ApiKey, KeyBudget, parse_api_keys
-from agent.server.pool import DEFAULT_LAUNCH_CONCURRENCY
-from agent.server.turns import DEFAULT_SCRAPE_CONCURRENCY
+from agent.service.keys import ANONYMOUS, ApiKey, KeyBudget, parse_api_keys
+from agent.service.pool import DEFAULT_LAUNCH_CONCURRENCY
+from agent.service.turns import DEFAULT_SCRAPE_CONCURRENCY
 
 __all__ = [
     "SESSION_MEMORY_MIB",

@@ -16,6 +16,9 @@ A request that was forwarded here is never forwarded again, but is still checked
 have taken this replica for a predecessor at the same URL, whose sessions it takes over or
 reports lost as above. Everything else (new scrapes, sessions of this replica, unknown ids) goes
 to the routes as usual.
+
+Where a session lives and taking it over are the service's (``agent.service.replicas``); this is
+only the HTTP half: carrying the request there.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from agent.errors import AgentError, RequestError, SessionLostError
 from agent.observability import current_request, current_telemetry
 from agent.server.errors import error_response
 from agent.server.request_telemetry import outgoing_headers
-from agent.server.state import ServerState
-from agent.server.store import replica_url
+from agent.service.state import ServerState
+from agent.service.store import replica_url
 
 __all__ = ["FORWARDED_HEADER", "ReplicaForwarder"]
 
@@ -77,7 +80,7 @@ class ReplicaForwarder:
             await self.app(scope, receive, send)
             return
         session_id = next(group for group in match.groups() if group)
-        registry = state.registry
+        registry, replicas = state.registry, state.replicas
         if registry.has(session_id):  # the common case, at no cost: served here
             await self.app(scope, receive, send)
             return
@@ -87,12 +90,12 @@ class ReplicaForwarder:
             # to be gone, to our own routes after all.
             receive = await _buffered(receive)
         try:
-            location = await registry.locate(session_id)
+            location = await replicas.locate(session_id)
             if location.kind == "elsewhere" and not forwarded:
                 if await self._forward(scope, receive, send, location.owner):
                     return
                 # Its owner refused the connection: it is gone, whatever its heartbeat says.
-                location = await registry.locate(session_id, refused_by=location.owner)
+                location = await replicas.locate(session_id, refused_by=location.owner)
                 if location.kind == "elsewhere":
                     raise RequestError(
                         "SERVICE_UNAVAILABLE",
@@ -103,7 +106,7 @@ class ReplicaForwarder:
             if location.kind == "gone":
                 if location.reason:
                     raise SessionLostError(f"The session was lost: {location.reason}.")
-                await registry.take_over(session_id, location.owner)
+                await replicas.take_over(session_id, location.owner)
             if location.kind == "unknown" and location.reason:
                 raise registry.not_found(session_id, location.reason)
         except AgentError as exc:

@@ -31,12 +31,12 @@ from agent.messages import (
     UserMessage,
 )
 from agent.models.traced import request_model
-from agent.server.scrape_options import json_schema_validator
+from agent.service.scrape_options import json_schema_validator
 from prompts import render
 
 if TYPE_CHECKING:
     from agent.models.base import Model
-    from agent.server.scrape_options import JsonFormat
+    from agent.service.scrape_options import JsonFormat
 
 __all__ = ["EXTRACT_OUTPUT_TOKENS", "Extraction", "Extractor", "check_answer", "parse_json_answer"]
 

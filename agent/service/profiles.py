@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import RequestError
-from agent.server.schemas import check_profile_name
-from agent.server.store import MemoryStore, SessionStore
+from agent.service.schemas import check_profile_name
+from agent.service.store import MemoryStore, SessionStore
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext

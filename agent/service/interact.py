@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 from agent.errors import ExecutorStartError, RequestError, SessionLostError
 from agent.executors import run_code
 from agent.loop import run_prompt
-from agent.server.accounting import current_key
-from agent.server.metrics import outcome_of
-from agent.server.schemas import InteractRequest, Language
+from agent.service.accounting import current_key
+from agent.service.metrics import outcome_of
+from agent.service.schemas import InteractRequest, Language
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.config import Settings
     from agent.models.base import Model
-    from agent.server.registry import ServerSession
-    from agent.server.state import ServerState
+    from agent.service.registry import ServerSession
+    from agent.service.state import ServerState
 
 __all__ = ["InteractOutcome", "run_code_call", "run_interact", "run_prompt_call"]
 
@@ -55,7 +55,7 @@ async def run_interact(
     has any text, else the code, with the server's settings and default timeouts.
 
     ``served``: the server session ``session`` belongs to, whose key is charged its interact
-    minutes (see :mod:`agent.server.usage`); the call is refused with a 402 when the caller's
+    minutes (see :mod:`agent.service.usage`); the call is refused with a 402 when the caller's
     key has spent its budget.
     """
     prompted = bool(request.prompt and request.prompt.strip())

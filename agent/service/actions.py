@@ -29,7 +29,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.errors import RequestError, SessionLostError, ToolError, first_line
 from agent.observability import current_telemetry
-from agent.server.scrape_options import (
+from agent.service.scrape_options import (
     Action,
     ClickAction,
     ExecuteJavascriptAction,

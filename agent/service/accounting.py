@@ -9,9 +9,9 @@ session's end charges what is left of its interact minutes.
 from __future__ import annotations
 
 from agent.observability import ModelCall, current_request
-from agent.server.keys import ANONYMOUS
-from agent.server.metrics import ServerMetrics
-from agent.server.usage import UsageLedger
+from agent.service.keys import ANONYMOUS
+from agent.service.metrics import ServerMetrics
+from agent.service.usage import UsageLedger
 
 __all__ = ["AppRecorder", "SessionCounter", "current_key"]
 

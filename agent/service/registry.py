@@ -1,18 +1,17 @@
-"""The sessions a server keeps open between calls, keyed by scrapeId, and their expiry.
+"""The sessions a server keeps open between calls, keyed by scrapeId, and their lifetimes.
 
 Each scrape opens one :class:`ServerSession`: a browser of its own here, or a browser context on
 a remote endpoint (the least-loaded one with room, ``AGENT_BROWSER_ENDPOINTS``). It lives until it
 is stopped, until its TTL runs out (however busy it is), or until it has been idle for its
 activity TTL; the reaper closes expired sessions and writes their profiles back.
 
+Opening a session is also where the address policy is applied (``AGENT_BLOCK_PRIVATE_ADDRESSES``,
+:mod:`agent.service.address_guard`): the URL it is opened for is checked before a browser starts,
+and its browser context gets the Playwright routes, whichever face opened it.
+
 The session table lives in a ``SessionStore``: this process's memory, or Redis shared by
-replicas. A replica is one process (``replica_id``: its URL and an id of its own, so a process
-restarted at the same URL is a new replica and its predecessor one that is gone). A replica
-serves the sessions it owns; ``locate`` tells the others where a session lives, and when its
-owner is gone and its browser is a context on a CDP endpoint, ``take_over`` re-opens it here.
-Each replica reaps its own sessions; one replica at a time (the sweeper) also ends the sessions
-of replicas that are gone: at once those whose browser went with their replica (so their
-profile leases and endpoint capacity are free again), the CDP ones when they expire.
+replicas. What replicas do about each other's sessions (locate, take over, sweep, heartbeat) is
+:mod:`agent.service.replicas`; this registry serves the sessions this replica owns.
 """
 
 from __future__ import annotations
@@ -24,41 +23,26 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from agent.browser.providers import LOCAL, Endpoint
 from agent.browser.session import BrowserSession
 from agent.errors import BrowserError, RequestError, SessionLostError
-from agent.server.pool import BrowserPool
-from agent.server.profiles import ProfileStore
-from agent.server.schemas import ProfileOptions
-from agent.server.settings import ServerSettings
-from agent.server.store import MemoryStore, SessionRecord, SessionStore, replica_url
+from agent.service.address_guard import block_private_requests, check_public_address
+from agent.service.browsers import RemoteFactory, SessionFactory
+from agent.service.pool import BrowserPool
+from agent.service.profiles import ProfileStore
+from agent.service.schemas import ProfileOptions
+from agent.service.settings import ServerSettings
+from agent.service.store import MemoryStore, SessionRecord, SessionStore
 
-__all__ = [
-    "Location",
-    "RemoteFactory",
-    "ServerSession",
-    "SessionFactory",
-    "SessionListener",
-    "SessionRegistry",
-]
+__all__ = ["ServerSession", "SessionListener", "SessionRegistry"]
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[], Awaitable[BrowserSession]]
-"""Starts a local browser for a new session."""
-RemoteFactory = Callable[[Endpoint, "str | None"], Awaitable[BrowserSession]]
-"""Opens a session's browser context on a remote endpoint (a new one, or the given one)."""
-
 _ENDED_MEMORY = 1000  # how many ended sessions a 404 can still explain
-HEARTBEAT_S = 2.0
-"""How often a replica says it is alive; it counts as gone after three missed beats."""
-LOST = "lost when its replica went away"
-"""Why a session ended whose browser went away with its replica (the store remembers it)."""
-_LOST_DETAIL = "the replica that served it is gone, and its browser with it"
 _ACTIVITY_WRITE_S = 2.0  # the least time between two writes of a session's activity
 
 
@@ -68,19 +52,6 @@ class SessionListener(Protocol):
     def session_opened(self, session_id: str) -> None: ...
 
     def session_ended(self, session_id: str, reason: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where a session a request names lives, seen from this replica."""
-
-    kind: str
-    """``here``, ``elsewhere`` (``owner`` serves it), ``gone`` (its owner is gone: with its
-    browser when ``reason`` says so, else it can be taken over) or ``unknown`` (with why it
-    ended in ``reason``, when that is remembered)."""
-    owner: str = ""
-    """The owner's ``replica_id``."""
-    reason: str = ""
 
 
 @dataclass
@@ -160,7 +131,6 @@ class SessionRegistry:
         self._lost: OrderedDict[str, None] = OrderedDict()  # ended past a limit: 410, not 404
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
-        self._taking_over: dict[str, asyncio.Future[ServerSession]] = {}
         self.listeners: list[SessionListener] = []
 
     def __len__(self) -> int:
@@ -191,15 +161,23 @@ class SessionRegistry:
         activity_ttl_s: float | None = None,
         profile: ProfileOptions | None = None,
         key_name: str = "",
+        url: str | None = None,
     ) -> ServerSession:
         """Start a browser for a new session, loading its profile if it names one; ``key_name``
         is the name of the API key it is opened for.
 
+        With ``AGENT_BLOCK_PRIVATE_ADDRESSES``, ``url`` (the page it is opened for, if any) is
+        checked before a browser starts, and the browser context gets the routes that abort
+        requests to private hosts.
+
         Raises:
-            RequestError: TOO_MANY_SESSIONS when max_sessions are open here, every browser
-                endpoint is full, or no browser could be started within the queue timeout;
-                PROFILE_IN_USE when the profile has a writer (on any replica).
+            RequestError: SCRAPE_BLOCKED when ``url`` reaches a private address;
+                TOO_MANY_SESSIONS when max_sessions are open here, every browser endpoint is
+                full, or no browser could be started within the queue timeout; PROFILE_IN_USE
+                when the profile has a writer (on any replica).
         """
+        if url is not None and self.settings.block_private_addresses:
+            await check_public_address(url)
         if len(self._sessions) + self._starting >= self.settings.max_sessions:
             raise RequestError(
                 "TOO_MANY_SESSIONS",
@@ -210,37 +188,8 @@ class SessionRegistry:
             )
         session_id = str(uuid.uuid4())
         self._starting += 1
-        endpoint: Endpoint | None = None
-        writer = False
         try:
-            endpoint = await self.store.claim_endpoint(
-                self.endpoints, self.replica, uncapped=self.settings.max_sessions
-            )
-            if endpoint is None:
-                total = sum(e.capacity or 0 for e in self.endpoints)
-                raise RequestError(
-                    "TOO_MANY_SESSIONS",
-                    f"Every browser endpoint is full ({total} sessions in all). Stop a session "
-                    "(DELETE /v2/scrape/{scrapeId}/interact), wait for one to expire, or add "
-                    "capacity to AGENT_BROWSER_ENDPOINTS.",
-                    retry_after_s=5,
-                )
-            if profile is not None and profile.save_changes:
-                await self.profiles.acquire_writer(profile.name, session_id)
-                writer = True
-            browser = await self._browser_for(endpoint, None)
-            try:
-                if profile is not None:
-                    await self.profiles.apply(profile.name, browser.context)
-            except BaseException:
-                await browser.close()
-                raise
-        except BaseException:
-            if writer and profile is not None:
-                await self.profiles.release_writer(profile.name, session_id)
-            if endpoint is not None:
-                await self.store.release_endpoint(endpoint, self.replica)
-            raise
+            endpoint, browser = await self._start(session_id, profile)
         finally:
             self._starting -= 1
         now = time.time()
@@ -269,6 +218,46 @@ class SessionRegistry:
         self._tell(lambda listener: listener.session_opened(session_id))
         return session
 
+    async def _start(
+        self, session_id: str, profile: ProfileOptions | None
+    ) -> tuple[Endpoint, BrowserSession]:
+        """A place on an endpoint, the profile's writer lease and a browser with the profile
+        and the address policy applied, for a new session; all given back if one fails."""
+        endpoint: Endpoint | None = None
+        writer = False
+        try:
+            endpoint = await self.store.claim_endpoint(
+                self.endpoints, self.replica, uncapped=self.settings.max_sessions
+            )
+            if endpoint is None:
+                total = sum(e.capacity or 0 for e in self.endpoints)
+                raise RequestError(
+                    "TOO_MANY_SESSIONS",
+                    f"Every browser endpoint is full ({total} sessions in all). Stop a session "
+                    "(DELETE /v2/scrape/{scrapeId}/interact), wait for one to expire, or add "
+                    "capacity to AGENT_BROWSER_ENDPOINTS.",
+                    retry_after_s=5,
+                )
+            if profile is not None and profile.save_changes:
+                await self.profiles.acquire_writer(profile.name, session_id)
+                writer = True
+            browser = await self.browser_for(endpoint, None)
+            try:
+                if profile is not None:
+                    await self.profiles.apply(profile.name, browser.context)
+                if self.settings.block_private_addresses:
+                    await block_private_requests(browser.context)
+            except BaseException:
+                await browser.close()
+                raise
+        except BaseException:
+            if writer and profile is not None:
+                await self.profiles.release_writer(profile.name, session_id)
+            if endpoint is not None:
+                await self.store.release_endpoint(endpoint, self.replica)
+            raise
+        return endpoint, browser
+
     def _tell(self, event: Callable[[SessionListener], None]) -> None:
         for listener in self.listeners:
             try:
@@ -276,12 +265,18 @@ class SessionRegistry:
             except Exception:  # counting must never break a session's life
                 log.exception("a session listener failed")
 
-    async def _browser_for(self, endpoint: Endpoint, context_id: str | None) -> BrowserSession:
+    async def browser_for(self, endpoint: Endpoint, context_id: str | None) -> BrowserSession:
+        """A browser for a session on ``endpoint``: a local one from the pool, or a context on a
+        remote endpoint (``context_id``: re-open that one)."""
         if endpoint.kind == "local":
             return await self._pool.take()
         if self._remote_factory is None:
             raise BrowserError(f"No way to open sessions on {endpoint.name} is configured.")
         return await self._remote_factory(endpoint, context_id)
+
+    def admit(self, session: ServerSession) -> None:
+        """Serve ``session`` here from now on: one this replica took over from a gone one."""
+        self._sessions[session.id] = session
 
     def get(self, session_id: str) -> ServerSession:
         """The live session ``session_id`` served here, or a 404 saying why there is none."""
@@ -303,76 +298,6 @@ class SessionRegistry:
             message + " Scrape the page again (POST /v2/scrape, or the MCP tool scrape) to get a "
             "new session.",
         )
-
-    async def locate(self, session_id: str, *, refused_by: str | None = None) -> Location:
-        """Where ``session_id`` lives: here, on another live replica, or nowhere any more.
-
-        ``refused_by``: a replica that just refused a connection, which counts as gone whatever
-        its last heartbeat said (a process killed outright leaves its heartbeat for seconds).
-        So does an earlier process at this replica's own URL: a request forwarded there would
-        come back here, and the predecessor of a process that was restarted within seconds
-        still has its heartbeat.
-        """
-        if session_id in self._sessions:
-            return Location("here")
-        record = await self.store.load(session_id)
-        if record is None:
-            ended = await self.store.ended(session_id) or ""
-            if ended == LOST:  # the sweeper ended it: the same 410 as before it did
-                return Location("gone", reason=_LOST_DETAIL)
-            return Location("unknown", reason=ended)
-        if record.owner == self.replica:
-            return Location("unknown")  # ours, but its browser is gone: the 404 explains
-        gone = record.owner == refused_by or replica_url(record.owner) == replica_url(self.replica)
-        if not gone and await self.store.alive(record.owner):
-            return Location("elsewhere", owner=record.owner)
-        if record.browser_endpoint.kind == "cdp":
-            return Location("gone", owner=record.owner)  # its context can be re-opened here
-        return Location("gone", owner=record.owner, reason=_LOST_DETAIL)
-
-    async def take_over(self, session_id: str, old_owner: str) -> ServerSession:
-        """Serve a session whose replica is gone, by re-opening its remote browser context here.
-
-        Raises:
-            RequestError: SESSION_NOT_FOUND when another replica took it first or it ended;
-                SESSION_LOST when its browser cannot be re-opened.
-        """
-        pending = self._taking_over.get(session_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ServerSession] = asyncio.get_running_loop().create_future()
-        self._taking_over[session_id] = future
-        try:
-            session = await self._take_over(session_id, old_owner)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: a waiter may not exist
-            raise
-        else:
-            future.set_result(session)
-            return session
-        finally:
-            del self._taking_over[session_id]
-
-    async def _take_over(self, session_id: str, old_owner: str) -> ServerSession:
-        record = await self.store.load(session_id)
-        if record is None or not await self.store.transfer(session_id, old_owner, self.replica):
-            raise self.not_found(session_id, await self.store.ended(session_id))
-        record.owner = self.replica
-        endpoint = record.browser_endpoint
-        try:
-            browser = await self._browser_for(endpoint, record.context_id)
-        except Exception as exc:
-            await self._end_record(record, LOST, old_owner)
-            raise SessionLostError(
-                f"The session's replica is gone and its browser context could not be re-opened "
-                f"({exc})."
-            ) from exc
-        profile = ProfileOptions.model_validate(record.profile) if record.profile else None
-        session = ServerSession(session_id, browser, record, endpoint, profile)
-        self._sessions[session_id] = session
-        log.info("session %s taken over from %s (its replica is gone)", session_id, old_owner)
-        return session
 
     @contextlib.asynccontextmanager
     async def use(self, session_id: str) -> AsyncIterator[ServerSession]:
@@ -468,10 +393,11 @@ class SessionRegistry:
             self._sessions.pop(session.id, None)
             self._remember(session.id, reason)
 
-    async def _close_to_the_end(self, session: ServerSession, reason: str) -> None:
-        """Close ``session`` for the reaper, in a task of its own that ``close_all`` waits for:
-        a shutdown cancels the reaper, and cancelling a close half-way would leave the session's
-        executors, its browser and the Playwright driver running."""
+    async def close_to_the_end(self, session: ServerSession, reason: str) -> None:
+        """Close ``session`` for a background job (the reaper, the sweeper), in a task of its
+        own that ``close_all`` waits for: a shutdown cancels the job, and cancelling a close
+        half-way would leave the session's executors, its browser and the Playwright driver
+        running."""
         task = asyncio.get_running_loop().create_task(self._close(session, reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -484,8 +410,7 @@ class SessionRegistry:
             self._ended.popitem(last=False)
 
     async def reap(self) -> int:
-        """Close every expired session of this replica now (and, as the sweeper, end those of
-        replicas that are gone); return how many were closed here."""
+        """Close every expired session of this replica now; return how many were closed."""
         expired = [
             (s, reason)
             for s in list(self._sessions.values())
@@ -493,45 +418,12 @@ class SessionRegistry:
         ]
         for session, reason in expired:
             with contextlib.suppress(Exception):  # logged by the closing task
-                await self._close_to_the_end(session, f"expired: {reason}")
-        if self.store.shared:
-            await self._sweep()
+                await self.close_to_the_end(session, f"expired: {reason}")
         return len(expired)
 
-    async def _sweep(self) -> None:
-        """As the one sweeper: end the sessions of replicas that are gone. Those whose browser
-        went with their replica end at once, freeing their profile leases and endpoint
-        capacity; a CDP context outlives its replica, so its session waits to be taken over,
-        and when it expires is taken over to be closed, not left behind on the endpoint."""
-        if not await self.store.claim_sweep(self.replica, self.settings.reap_interval * 3):
-            return
-        now = time.time()
-        for record in await self.store.records():
-            # Only the heartbeat tells here, not the URL as in ``locate``: ``agent mcp`` over stdio
-            # shares the store under the URL of an ``agent serve`` on its machine, and has
-            # sessions of its own that no sweeper may end while it is alive.
-            if record.owner == self.replica or await self.store.alive(record.owner):
-                continue
-            expired = record.expiry_reason(now)
-            if record.browser_endpoint.kind == "cdp":
-                if expired is None:
-                    continue
-                try:
-                    session = await self.take_over(record.id, record.owner)
-                except Exception:
-                    log.warning("could not take over expired session %s to close it", record.id)
-                else:
-                    await self._close_to_the_end(session, f"expired: {expired}")
-                    continue
-            if not await self.store.transfer(record.id, record.owner, self.replica):
-                continue  # another replica took it over or ended it meanwhile
-            reason = f"expired: {expired} (its replica was gone)" if expired else LOST
-            await self._end_record(record, reason, record.owner)
-            log.info("session %s of gone replica %s ended: %s", record.id, record.owner, reason)
-
-    async def _end_record(self, record: SessionRecord, reason: str, owner: str) -> None:
+    async def end_unserved(self, record: SessionRecord, reason: str, owner: str) -> None:
         """End a session that no replica serves: its record, the place it held on its endpoint
-        (counted for ``owner``) and its profile's writer lease."""
+        (counted for ``owner``) and its profile's writer lease; the listeners are told."""
         await self.store.end(record.id, reason)
         await self.store.release_endpoint(record.browser_endpoint, owner)
         if record.profile and record.profile.get("save_changes"):
@@ -539,13 +431,10 @@ class SessionRegistry:
         self._tell(lambda listener: listener.session_ended(record.id, reason))
 
     def start(self) -> None:
-        """Start the reaper, the heartbeat and the spare browsers (inside the event loop)."""
+        """Start the reaper and the spare browsers (inside the event loop)."""
         self._pool.refill()
         if not self._tasks:
-            loop = asyncio.get_running_loop()
-            self._tasks.append(loop.create_task(self._reap_forever()))
-            if self.store.shared:
-                self._tasks.append(loop.create_task(self._beat_forever()))
+            self._tasks.append(asyncio.get_running_loop().create_task(self._reap_forever()))
 
     async def _reap_forever(self) -> None:
         while True:
@@ -555,17 +444,9 @@ class SessionRegistry:
             except Exception:  # the reaper must outlive any one failure
                 log.exception("session reaper failed")
 
-    async def _beat_forever(self) -> None:
-        while True:
-            try:
-                await self.store.heartbeat(self.replica, HEARTBEAT_S * 3)
-            except Exception:
-                log.exception("replica heartbeat failed")
-            await asyncio.sleep(HEARTBEAT_S)
-
     async def close_all(self) -> None:
         """Stop the reaper and close every session (server shutdown), saving profiles; then the
-        session store's connection."""
+        session store's connection (stop the replica coordination before)."""
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

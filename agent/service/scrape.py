@@ -1,5 +1,5 @@
 """Loading a URL into a session's page, running the scrape's actions on it, and producing the
-formats it asked for (json and summary through :mod:`agent.server.extract`)."""
+formats it asked for (json and summary through :mod:`agent.service.extract`)."""
 
 from __future__ import annotations
 
@@ -14,27 +14,25 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.browser.egress import BLOCKED, UNRESOLVED
 from agent.browser.session import BrowserSession
-from agent.errors import BrowserError, RequestError, ToolError, first_line
+from agent.errors import AgentError, BrowserError, RequestError, first_line
 from agent.messages import ModelSettings
 from agent.observability import note_session
-from agent.server import content
-from agent.server.accounting import current_key
-from agent.server.actions import ActionRun, describe, take_screenshot
-from agent.server.address_guard import block_private_requests, check_public_address
-from agent.server.extract import Extractor
-from agent.server.metrics import outcome_of
-from agent.server.registry import ServerSession
-from agent.server.schemas import ScrapeRequest
+from agent.service import content
+from agent.service.accounting import current_key
+from agent.service.actions import ActionRun, describe, take_screenshot
+from agent.service.extract import Extractor
+from agent.service.metrics import outcome_of
+from agent.service.registry import ServerSession
+from agent.service.schemas import ScrapeRequest
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession, Page, Response
 
     from agent.messages import Usage
-    from agent.server.state import ServerState
+    from agent.service.state import ServerState
 
 __all__ = [
     "AD_URL_PATTERNS",
-    "ServedBrowserSession",
     "check_cache_only",
     "scrape_into_new_session",
     "scrape_page",
@@ -70,20 +68,6 @@ _UNREACHABLE_ERRORS = (
     "ERR_CONNECTION_FAILED", "ERR_INTERNET_DISCONNECTED", "ERR_ADDRESS_INVALID",
 )  # fmt: skip
 _TIMEOUT_ERRORS = ("ERR_TIMED_OUT", "ERR_CONNECTION_TIMED_OUT")
-
-
-class ServedBrowserSession(BrowserSession):
-    """A server session's browser, whose planner can open web pages only.
-
-    The ``navigate`` tool also accepts ``file://`` for local use; on a server that would let a
-    prompt, or a page steering the model, read the server's files, other sessions' profiles
-    among them.
-    """
-
-    async def goto(self, url: str, *, wait_until: str = "load") -> int | None:
-        if urlsplit(url).scheme.lower() not in ("http", "https") and url != "about:blank":
-            raise ToolError(f"{url[:200]!r} cannot be opened here: give an http(s) URL.")
-        return await super().goto(url, wait_until=wait_until)
 
 
 def check_cache_only(request: ScrapeRequest) -> None:
@@ -132,8 +116,6 @@ async def scrape_into_new_session(
                     ModelSettings.from_settings(state.agent_settings),
                     max_input_tokens=settings.max_extract_tokens,
                 )
-            if settings.block_private_addresses:
-                await check_public_address(request.url)
             async with state.turns.turn():
                 with state.registry.serving_scrape():
                     session, data = await _scrape_into_new_session(state, request, extractor, key)
@@ -171,6 +153,7 @@ async def _scrape_into_new_session(
         activity_ttl_s=request.activity_ttl,
         profile=request.profile,
         key_name=key,
+        url=request.url,  # checked against the address policy before a browser starts
     )
     # An explicit timeout bounds the whole scrape, as the client's own HTTP timeout does; by
     # default json and summary get the time a prompt gets, after the page is loaded.
@@ -186,7 +169,6 @@ async def _scrape_into_new_session(
                 request,
                 scrape_id=session.id,
                 timeout_s=timeout_s,
-                block_private_addresses=settings.block_private_addresses,
                 extractor=extractor,
                 extract_timeout_s=extract_timeout_s,
             )
@@ -202,7 +184,6 @@ async def scrape_page(
     *,
     scrape_id: str,
     timeout_s: float,
-    block_private_addresses: bool = False,
     extractor: Extractor | None = None,
     extract_timeout_s: float | None = None,
 ) -> dict[str, Any]:
@@ -226,7 +207,7 @@ async def scrape_page(
     try:
         async with asyncio.timeout(timeout_s):
             page = session.page
-            await _prepare(session, page, request, block_private_addresses)
+            await _prepare(session, page, request)
             response = await _navigate(session, page, request.url, timeout_s)
             if request.wait_for:
                 await page.wait_for_timeout(request.wait_for)
@@ -247,40 +228,63 @@ async def scrape_page(
             budget = extract_timeout_s
             if budget is None:
                 budget = max(0.0, started + timeout_s - time.monotonic())
-            async with asyncio.timeout(budget):
-                extraction = await extractor.extract(
-                    markdown,
-                    json_format=request.json_format(),
-                    summary="summary" in request.format_names(),
-                )
-            data.update(extraction.values)
-            warnings += extraction.warnings
-            if extraction.values:
-                data["metadata"]["usage"] = _usage(extraction.usage, extractor.model.model_id)
+            warnings += await _extract(data, markdown, request, extractor, budget)
         if any(warnings):
             data["warning"] = " ".join(w for w in warnings if w)
         return data
     except TimeoutError:
         raise _scrape_timeout(request, phase, run, timeout_s, extract_timeout_s) from None
     except (RequestError, PlaywrightError) as exc:
-        if not session.alive:  # not the page's fault nor the request's: a crash
-            ended = session.lost_reason
-            raise BrowserError(
-                f"Chromium died while loading {request.url}"
-                + (f": {ended}." if ended else "; send the scrape again.")
-            ) from exc
-        if isinstance(exc, PlaywrightTimeoutError):
-            # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
-            step = first_line(exc)
-            raise RequestError(
-                "SCRAPE_TIMEOUT",
-                f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
-                f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, "
-                "up to 300000) or ask for fewer formats.",
-            ) from exc
-        raise
+        failure = _crash_or_late_step(session, request, exc, timeout_s)
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         log.info("scrape %s of %s took %.2f s", scrape_id, request.url, time.monotonic() - started)
+
+
+async def _extract(
+    data: dict[str, Any],
+    markdown: str,
+    request: ScrapeRequest,
+    extractor: Extractor,
+    budget_s: float,
+) -> list[str]:
+    """Add the json and summary formats (and the model's usage) to ``data``, within
+    ``budget_s``; return the extraction's warnings."""
+    async with asyncio.timeout(budget_s):
+        extraction = await extractor.extract(
+            markdown,
+            json_format=request.json_format(),
+            summary="summary" in request.format_names(),
+        )
+    data.update(extraction.values)
+    if extraction.values:
+        data["metadata"]["usage"] = _usage(extraction.usage, extractor.model.model_id)
+    return extraction.warnings
+
+
+def _crash_or_late_step(
+    session: BrowserSession, request: ScrapeRequest, exc: Exception, timeout_s: float
+) -> AgentError | None:
+    """What a scrape's failure is to its client when it is not the page's nor the request's
+    fault: Chromium died, or a step after loading ran out of time; None: ``exc`` as it is."""
+    if not session.alive:  # not the page's fault nor the request's: a crash
+        ended = session.lost_reason
+        return BrowserError(
+            f"Chromium died while loading {request.url}"
+            + (f": {ended}." if ended else "; send the scrape again.")
+        )
+    if isinstance(exc, PlaywrightTimeoutError):
+        # A step after loading (a screenshot of a busy page) ran out of the scrape's time.
+        step = first_line(exc)
+        return RequestError(
+            "SCRAPE_TIMEOUT",
+            f"Scrape timed out: {request.url} loaded, but a later step did not finish within "
+            f"{timeout_s:g} s, the scrape's timeout ({step}). Raise 'timeout' (milliseconds, "
+            "up to 300000) or ask for fewer formats.",
+        )
+    return None
 
 
 def _usage(usage: Usage, model_id: str) -> dict[str, Any]:
@@ -330,9 +334,7 @@ def _scrape_timeout(
     )
 
 
-async def _prepare(
-    session: BrowserSession, page: Page, request: ScrapeRequest, block_private: bool
-) -> None:
+async def _prepare(session: BrowserSession, page: Page, request: ScrapeRequest) -> None:
     context = session.context
     if request.headers:
         try:
@@ -347,8 +349,6 @@ async def _prepare(
         await cdp.send("Network.setBlockedURLs", {"urls": list(AD_URL_PATTERNS)})
     if request.mobile:
         await _emulate_mobile(cdp, session)
-    if block_private:
-        await block_private_requests(context)
 
 
 async def _emulate_mobile(cdp: CDPSession, session: BrowserSession) -> None:

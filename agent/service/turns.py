@@ -25,7 +25,7 @@ import os
 from collections.abc import AsyncIterator
 
 from agent.errors import RequestError
-from agent.server.wait_line import WaitLine
+from agent.service.wait_line import WaitLine
 
 __all__ = ["DEFAULT_SCRAPE_CONCURRENCY", "ScrapeTurns"]
 

@@ -1,4 +1,4 @@
-"""API keys with names, and what each name may spend.
+"""API keys with names, which one a request carries, and what each name may spend.
 
 ``AGENT_API_KEYS=ci:KEY1,alice:KEY2`` (or TOML ``api_keys = ["ci:KEY1"]``) names each key; the
 name is what logs, metrics and usage show, never the key. A key given without a name
@@ -8,6 +8,9 @@ is read as ``name:key`` when the part before its first ``:`` is a name (letters,
 
 A budget (``[server.key_budgets]``: ``tiny = { credits = 1000, tokens = 200000 }``) caps what a
 key name spends per calendar month (UTC).
+
+Both HTTP faces (the Firecrawl routes and MCP over HTTP) let a request in by
+:func:`key_of_request`, so they refuse the same requests with the same words.
 """
 
 from __future__ import annotations
@@ -20,9 +23,17 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, RequestError
 
-__all__ = ["ANONYMOUS", "ApiKey", "KeyBudget", "match_key", "parse_api_keys", "unnamed_key_name"]
+__all__ = [
+    "ANONYMOUS",
+    "ApiKey",
+    "KeyBudget",
+    "key_of_request",
+    "match_key",
+    "parse_api_keys",
+    "unnamed_key_name",
+]
 
 ANONYMOUS = "anonymous"
 """The name usage is counted under when the server has no keys (any request is let in)."""
@@ -91,3 +102,29 @@ def match_key(presented: bytes, keys: Sequence[ApiKey]) -> ApiKey | None:
         if hmac.compare_digest(presented, key.value):
             found = key
     return found
+
+
+def key_of_request(keys: Sequence[ApiKey], authorization: str) -> str:
+    """The name of the key a request's ``Authorization`` header carries: ``anonymous`` when no
+    keys are configured (any header, or none, passes), else one of ``keys`` as a bearer token.
+
+    Raises:
+        RequestError: UNAUTHORIZED when keys are configured and the header carries none of them.
+    """
+    if not keys:
+        return ANONYMOUS  # an open server: no header, an empty "Bearer " and any token all pass
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise RequestError(
+            "UNAUTHORIZED",
+            "Unauthorized: this server requires an API key. Send it as "
+            "'Authorization: Bearer <key>' (Firecrawl SDKs: api_key=...).",
+        )
+    key = match_key(token.encode(), keys)
+    if key is None:
+        raise RequestError(
+            "UNAUTHORIZED",
+            "Unauthorized: the API key is not valid for this server. Check AGENT_API_KEYS.",
+        )
+    return key.name
