@@ -1,9 +1,10 @@
 """The documentation's tables that mirror code, rendered from the code itself.
 
-The settings (:class:`agent.config.Settings`, :class:`agent.server.ServerSettings`), the MCP
-tools (``agent.mcp.catalog``), the ``agent browser`` commands (``COMMANDS`` in
-``agent.executors.browser_cli``) and the scrape request (``ScrapeRequest``, its formats and
-actions) each have one declaration; the markdown files hold their tables between markers::
+The settings (:class:`agent.config.Settings`, :class:`agent.server.ServerSettings`), the
+planner's tools (``tools.BROWSER_TOOLS``), the MCP tools (``agent.mcp.catalog``), the ``agent
+browser`` commands (``COMMANDS`` in ``agent.executors.browser_cli``) and the scrape request
+(``ScrapeRequest``, its formats and actions) each have one declaration; the markdown files hold
+their tables between markers::
 
     <!-- generated: settings -->
     | variable | default | meaning |
@@ -34,6 +35,7 @@ from agent.mcp.catalog import BROWSER_TOOLS, mcp_tools
 from agent.server.schemas import ScrapeRequest
 from agent.server.scrape_options import UNSUPPORTED_FORMATS, Action, FormatSpec, NotApplied
 from agent.server.settings import ServerSettings
+from tools import BROWSER_TOOLS as PLANNER_TOOLS
 
 __all__ = ["MARKER", "TABLES", "DocTableError", "doc_files", "main", "refresh", "stale_tables"]
 
@@ -121,16 +123,33 @@ def server_settings_table() -> str:
     return _table(("variable", "default", "meaning"), _settings_rows(ServerSettings))
 
 
+def _arguments(schema: dict[str, Any], skip: Iterable[str] = ()) -> str:
+    """A tool's arguments, required ones first and plain, optional ones in brackets."""
+    required = schema.get("required", [])
+    names = [n for n in schema.get("properties", {}) if n not in skip]
+    names.sort(key=lambda n: n not in required)
+    return ", ".join(f"`{n}`" if n in required else f"[`{n}`]" for n in names)
+
+
+def planner_tools_table() -> str:
+    """The planner's browser tools (``tools.BROWSER_TOOLS``) as the model sees them."""
+    rows = [
+        (f"`{t.name}`", _arguments(t.spec.parameters), _description(t.name, t.description))
+        for t in PLANNER_TOOLS
+    ]
+    return _table(("tool", "arguments", "does"), rows)
+
+
 def mcp_tools_table() -> str:
-    """Every MCP tool as ``tools/list`` announces it; required arguments first, plain."""
-    rows = []
-    for tool in mcp_tools():
-        schema = tool.input_schema
-        required = schema.get("required", [])
-        names = [n for n in schema.get("properties", {}) if n != "session_id"]
-        names.sort(key=lambda n: n not in required)
-        arguments = ", ".join(f"`{n}`" if n in required else f"[`{n}`]" for n in names)
-        rows.append((f"`{tool.name}`", arguments, _description(tool.name, tool.description)))
+    """Every MCP tool as ``tools/list`` announces it."""
+    rows = [
+        (
+            f"`{t.name}`",
+            _arguments(t.input_schema, {"session_id"}),
+            _description(t.name, t.description),
+        )
+        for t in mcp_tools()
+    ]
     return _table(("tool", "arguments", "does"), rows) + (
         f"\nEvery browser tool ({len(BROWSER_TOOLS)} of them, `browser_*`) also takes an optional "
         "`session_id`: a session a `scrape` opened; without it, the connection's default browser.\n"
@@ -229,6 +248,7 @@ def scrape_actions_table() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "settings": settings_table,
     "server-settings": server_settings_table,
+    "planner-tools": planner_tools_table,
     "mcp-tools": mcp_tools_table,
     "browser-commands": browser_commands_table,
     "scrape-options": scrape_options_table,
