@@ -94,21 +94,24 @@ class Settings(BaseSettings):
 
     model: str | None = Field(
         default=None,
-        description='Model id as "provider:name", e.g. "openai:gpt-4.1-mini"; None means unset.',
+        description='Model id as "provider:name", e.g. "openai:gpt-4.1-mini", or "demo" (the '
+        "offline demo model); unset: no model configured.",
     )
     base_url: str | None = Field(
         default=None,
-        description="Base URL of the model API; required for openai-compatible, optional else.",
+        description="Base URL of the model API (an OpenAI-compatible server, or a proxy); required "
+        "for openai-compatible: models, optional for the others.",
     )
     openai_api_key: SecretStr | None = Field(
         default=None,
         validation_alias="openai_api_key",
-        description="Key for openai: models (and sent to openai-compatible servers if set).",
+        description="Key for openai: models (and sent to openai-compatible servers if set); never "
+        "logged.",
     )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias="anthropic_api_key",
-        description="Key for anthropic: models.",
+        description="Key for anthropic: models; never logged.",
     )
     temperature: float | None = Field(
         default=0.0,
@@ -118,20 +121,29 @@ class Settings(BaseSettings):
         "accept only their default. Anthropic's current API takes none and ignores it.",
     )
     max_steps: int = Field(default=20, ge=1, description="Planner steps per prompt.")
-    max_snapshot_tokens: int = Field(default=6000, ge=100)
+    max_snapshot_tokens: int = Field(
+        default=6000, ge=100, description="Token cap of the snapshot the model reads each step."
+    )
     model_timeout: float = Field(default=60.0, gt=0, description="Seconds per model request.")
     model_retries: int = Field(
         default=3, ge=0, le=20, description="Retries after the first attempt (429, 5xx, timeout)."
     )
     action_timeout: float = Field(default=5.0, gt=0, description="Seconds per browser action.")
     navigation_timeout: float = Field(default=30.0, gt=0, description="Seconds per navigation.")
-    browser_path: Path | None = Field(default=None, description="Chromium binary; None: search.")
+    browser_path: Path | None = Field(
+        default=None,
+        description="Chromium binary; unset: chromium on PATH, else Playwright's own build.",
+    )
     data_dir: Path = Field(
         default_factory=lambda: default_data_dir(),
-        description="Where the agent keeps what outlives a process (the server's usage counts, "
-        "caches); by default $XDG_DATA_HOME/browser-agent (~/.local/share/browser-agent).",
+        description="Where the agent keeps what outlives a process (the server's usage counts "
+        "without Redis, in usage.sqlite3; caches); by default $XDG_DATA_HOME/browser-agent. A "
+        "top-level data_dir in the TOML file, not in [server].",
+        json_schema_extra={"doc_default": "`~/.local/share/browser-agent`"},
     )
-    headless: bool = True
+    headless: bool = Field(
+        default=True, description="Run the browser headless (a headed browser runs unboxed)."
+    )
     sandbox: Literal["bwrap"] | None = Field(
         default="bwrap",
         description='Where code runs: "bwrap" (a bubblewrap sandbox per session) or none (as '
@@ -147,7 +159,8 @@ class Settings(BaseSettings):
         default_factory=default_browser_memory_mb,
         ge=128,
         description="Memory a session's boxed browser may use, all its processes together, MiB; "
-        "past it the session ends. Default: an eighth of the machine's, 1024 to 4096.",
+        "past it the session ends (its next call is a 410).",
+        json_schema_extra={"doc_default": "an eighth of the machine's memory, 1024 to 4096"},
     )
     sandbox_memory_mb: int = Field(
         default=4096,

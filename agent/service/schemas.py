@@ -124,43 +124,96 @@ class ScrapeRequest(_StrictModel):
     """Body of ``POST /v2/scrape``: every option Firecrawl's v2 API and SDKs send."""
 
     # --- applied
-    url: str
-    formats: list[FormatSpec] = Field(default_factory=_default_formats)
+    url: str = Field(description="Applied: the page to load (http(s) only).")
+    formats: list[FormatSpec] = Field(
+        default_factory=_default_formats,
+        description="Applied: what to return, see the formats below.",
+        json_schema_extra={"doc_default": '`["markdown"]`'},
+    )
     actions: list[Action] = Field(
         default_factory=list,
-        description="Run in order on the loaded page before its content is taken.",
+        description="Applied: run in order on the loaded page before its content is taken, see "
+        "the actions below.",
     )
-    only_main_content: bool = True
-    include_tags: list[str] = Field(default_factory=list)
-    exclude_tags: list[str] = Field(default_factory=list)
-    wait_for: int = Field(default=0, ge=0, le=60_000, description="Milliseconds after load.")
+    only_main_content: bool = Field(
+        default=True,
+        description="Applied: drop navigation, headers, footers, sidebars, banners and ads.",
+    )
+    include_tags: list[str] = Field(
+        default_factory=list,
+        description="Applied: CSS selectors; when given, only what they match is kept.",
+    )
+    exclude_tags: list[str] = Field(
+        default_factory=list, description="Applied: CSS selectors of elements to drop."
+    )
+    wait_for: int = Field(
+        default=0, ge=0, le=60_000, description="Applied: milliseconds to wait after load."
+    )
     timeout: int | None = Field(
-        default=None, ge=1_000, le=300_000, description="Milliseconds for the whole scrape."
+        default=None,
+        ge=1_000,
+        le=300_000,
+        description="Applied: milliseconds for the whole scrape, actions and json/summary "
+        "included (408 past it).",
     )
-    headers: dict[str, str] = Field(default_factory=dict)
-    mobile: bool = False
-    skip_tls_verification: bool = True
-    remove_base64_images: bool = True
-    block_ads: bool = True
-    profile: ProfileOptions | None = None
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Applied: sent with every request of the page."
+    )
+    mobile: bool = Field(default=False, description="Applied: a phone's screen and user agent.")
+    skip_tls_verification: bool = Field(
+        default=True, description="Applied: load pages whose certificate does not verify."
+    )
+    remove_base64_images: bool = Field(
+        default=True, description="Applied: drop inline base64 images from the markdown."
+    )
+    block_ads: bool = Field(default=True, description="Applied: block ads and trackers.")
+    profile: ProfileOptions | None = Field(
+        default=None,
+        description="Applied: this server's named profiles ({name, saveChanges}), whose cookies "
+        "and storage the session starts from and, when writable, saves back.",
+    )
     # This server's own: how long the session the scrape opens may live.
-    ttl: int | None = Field(default=None, ge=30, le=3600, description="Session lifetime, s.")
+    ttl: int | None = Field(
+        default=None, ge=30, le=3600, description="This server's own: the session's lifetime, s."
+    )
     activity_ttl: int | None = Field(
-        default=None, ge=10, le=3600, description="Session idle limit, s."
+        default=None, ge=10, le=3600, description="This server's own: the session's idle limit, s."
     )
 
     # --- nothing to apply. This server keeps no cache: every scrape loads the page live, which
     # is what maxAge allows whatever its value; storeInCache has nothing to store into.
-    max_age: int | None = Field(default=None, ge=0)
-    store_in_cache: bool | None = None
+    max_age: int | None = Field(
+        default=None,
+        ge=0,
+        description="Applied: no cache here, so every scrape is fresh, which any maxAge allows.",
+    )
+    store_in_cache: bool | None = Field(
+        default=None, description="Accepted, nothing to apply: there is no cache."
+    )
     # Served only from a cache, which this server does not have: answered as Firecrawl answers
     # a cache miss (404), never by loading the page the client said not to load.
-    min_age: int | None = Field(default=None, ge=0)
-    lockdown: bool | None = None
+    min_age: int | None = Field(
+        default=None,
+        ge=0,
+        description="Answered as Firecrawl answers a cache miss: 404 SCRAPE_NO_CACHED_DATA (only "
+        "a cached copy was asked for, and there is none; the page is not loaded).",
+    )
+    lockdown: bool | None = Field(
+        default=None,
+        description="Answered as Firecrawl answers a cache miss: 404 SCRAPE_LOCKDOWN_CACHE_MISS "
+        "(only a cached copy was asked for, and there is none; the page is not loaded).",
+    )
     # No scrape data outlives its session here (and the SDKs' own labels).
-    zero_data_retention: bool | None = None
-    origin: str | None = None
-    integration: str | None = None
+    zero_data_retention: bool | None = Field(
+        default=None,
+        description="Accepted, nothing to apply: no scrape data outlives its session.",
+    )
+    origin: str | None = Field(
+        default=None, description="Accepted, nothing to apply: the SDK's own label."
+    )
+    integration: str | None = Field(
+        default=None, description="Accepted, nothing to apply: the SDK's own label."
+    )
 
     # --- accepted, not applied: named in data.warning when set
     location: Annotated[
@@ -201,7 +254,11 @@ class ScrapeRequest(_StrictModel):
     ] = None
 
     # --- refused: ignoring it would hand back what the client asked to have removed
-    redact_pii: bool | dict[str, Any] | None = Field(default=None, alias="redactPII")
+    redact_pii: bool | dict[str, Any] | None = Field(
+        default=None,
+        alias="redactPII",
+        description="Refused (400): ignoring it would return the personal data unredacted.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_PROMPT_CHARS",
     "MODEL_FORMATS",
     "SUPPORTED_FORMATS",
+    "UNSUPPORTED_FORMATS",
     "Action",
     "ClickAction",
     "ExecuteJavascriptAction",
@@ -60,13 +61,13 @@ SUPPORTED_FORMATS = (
 )  # fmt: skip
 MODEL_FORMATS = frozenset({"json", "summary"})
 """Formats produced by the configured model backend."""
-# Firecrawl formats that need a service this server does not run.
-_UNSUPPORTED_FORMATS = frozenset(
+UNSUPPORTED_FORMATS = frozenset(
     {
         "changeTracking", "branding", "attributes", "question", "highlights", "query", "audio",
         "video", "product", "menu", "rawBase64", "deterministicJson",
     }
 )  # fmt: skip
+"""Firecrawl formats that need a service this server does not run: a 400 naming them."""
 # NUL cannot be passed to a process, and lone surrogates cannot be encoded to UTF-8.
 _BAD_TEXT_CHARS = re.compile("[\\x00\\ud800-\\udfff]")
 
@@ -148,6 +149,9 @@ class PlainFormat(_Strict):
 
 
 class ScreenshotFormat(ScreenshotOptions):
+    """A screenshot of the page after its actions (``screenshot@fullPage`` is Firecrawl v1's
+    spelling of a full-page one)."""
+
     type: Literal["screenshot"]
 
 
@@ -224,7 +228,7 @@ def format_object(fmt: Any) -> Any:
     if not isinstance(name, str):
         raise ValueError(f"format {fmt!r} has no 'type'")
     supported = ", ".join(SUPPORTED_FORMATS)
-    if name in _UNSUPPORTED_FORMATS:
+    if name in UNSUPPORTED_FORMATS:
         raise ValueError(
             f"format {name!r} is not supported by this server; supported formats: {supported}"
         )
@@ -253,7 +257,8 @@ class WaitAction(_Strict):
 
 
 class ClickAction(_Strict):
-    """Click the first element matching a selector, or every one with ``all``."""
+    """Click the first element matching a selector, or every one with ``all`` (none is not an
+    error; hidden or covered ones are skipped)."""
 
     type: Literal["click"]
     selector: Selector
@@ -283,24 +288,28 @@ class ScrollAction(_Strict):
 
 
 class ScreenshotAction(ScreenshotOptions):
+    """Take a screenshot; its data URL goes into ``data.actions.screenshots``."""
+
     type: Literal["screenshot"]
 
 
 class ScrapeAction(_Strict):
-    """Capture the current page's URL and HTML into ``data.actions.scrapes``."""
+    """Capture the current page's URL and HTML into ``data.actions.scrapes`` (``{url, html}``)."""
 
     type: Literal["scrape"]
 
 
 class ExecuteJavascriptAction(_Strict):
-    """Run a script in the page as an async function body; ``return`` gives its value."""
+    """Run a script in the page as an async function body; ``return`` gives its value, which
+    goes into ``data.actions.javascriptReturns`` (``{type, value}``)."""
 
     type: Literal["executeJavascript"]
     script: Annotated[str, Field(min_length=1), AfterValidator(reject_unencodable)]
 
 
 class PdfAction(_Strict):
-    """Print the current page to PDF (headless Chromium)."""
+    """Print the current page to PDF (headless Chromium); its data URL goes into
+    ``data.actions.pdfs``."""
 
     type: Literal["pdf"]
     landscape: bool = False

@@ -106,7 +106,9 @@ class ServerSettings(BaseSettings):
         description="Serve /metrics without an API key (for a scraper on a private network).",
     )
     log_format: Literal["text", "json"] = Field(
-        default="text", description="Log lines as text, or as one JSON object per line."
+        default="text",
+        description="Log lines as text, or as one JSON object per line with request ids "
+        "(agent serve --log-format json).",
     )
     session_ttl: float = Field(
         default=600.0, gt=0, description="Seconds a session may live, however busy."
@@ -117,20 +119,23 @@ class ServerSettings(BaseSettings):
     max_sessions: int = Field(
         default_factory=lambda: default_max_sessions(),
         ge=1,
-        description="Browser sessions open at once; by default what 80% of the machine's memory "
-        f"holds at {SESSION_MEMORY_MIB} MiB a session.",
+        description="Browser sessions open at once, then 429; by default what 80% of the "
+        f"machine's memory holds at {SESSION_MEMORY_MIB} MiB a session.",
+        json_schema_extra={"doc_default": "from memory"},
     )
     warm_browsers: int = Field(
         default=2,
         ge=0,
         le=64,
-        description="Browsers kept started in reserve so a scrape need not wait for one; 0: none.",
+        description="Browsers kept started in reserve so a scrape need not wait for one (size "
+        "it for the bursts you expect); 0: none.",
     )
     launch_concurrency: int = Field(
         default=DEFAULT_LAUNCH_CONCURRENCY,
         ge=1,
         le=64,
-        description="Browsers started at once (starting one is CPU-bound); default cores + 1.",
+        description="Browsers started at once (starting one is CPU-bound).",
+        json_schema_extra={"doc_default": "cores + 1"},
     )
     browser_endpoints: Annotated[list[Endpoint], NoDecode] = Field(
         default_factory=list,
@@ -153,22 +158,26 @@ class ServerSettings(BaseSettings):
         ge=0,
         le=256,
         description="Scrapes at work at once; more wait their turn, first come first served "
-        "(a turn ends after 2 s, so a slow site does not hold others); 0: no limit. Default "
-        "four per core.",
+        "(a turn ends after 2 s, so a slow site does not hold others); 0: no limit.",
+        json_schema_extra={"doc_default": "four per core"},
     )
     queue_timeout: float = Field(
         default=30.0,
         ge=0,
         le=600,
-        description="Seconds a scrape may wait for a browser to start before it is answered 429 "
-        "with Retry-After.",
+        description="Seconds a scrape may wait in the first-come-first-served line for a browser "
+        "to start, and for its turn, before it is answered 429 with Retry-After.",
     )
     profiles_dir: Path = Field(
-        default_factory=default_profiles_dir, description="Where named profiles are stored."
+        default_factory=default_profiles_dir,
+        description="Where named profiles are stored; by default $XDG_DATA_HOME/browser-agent/"
+        "profiles.",
+        json_schema_extra={"doc_default": "`~/.local/share/browser-agent/profiles`"},
     )
     block_private_addresses: bool = Field(
         default=False,
-        description="Refuse URLs whose host is loopback, private or link-local (SSRF guard).",
+        description="Refuse URLs whose host is loopback, private or link-local (SSRF guard); "
+        "turn it on for any exposed server.",
     )
     mcp_max_snapshot_tokens: int = Field(
         default=4000,
@@ -178,19 +187,25 @@ class ServerSettings(BaseSettings):
         "snapshot, while an MCP client keeps every result in its context.",
     )
     reap_interval: float = Field(
-        default=5.0, gt=0, description="Seconds between checks for expired sessions."
+        default=5.0,
+        gt=0,
+        description="Seconds between checks for sessions past their TTL or idle.",
     )
     default_scrape_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a scrape may take when the body sets no timeout."
     )
     default_code_timeout: int = Field(
-        default=30, ge=1, le=300, description="Seconds for an interact call with code."
+        default=30,
+        ge=1,
+        le=300,
+        description="Seconds for an interact call with code when the body sets no timeout.",
     )
     default_prompt_timeout: int = Field(
         default=300,
         ge=1,
         le=3600,
-        description="Seconds for an interact call with a prompt when the body sets no timeout.",
+        description="Seconds for an interact call with a prompt when the body sets no timeout, "
+        "and for a scrape's json and summary formats after its page is taken.",
     )
     max_extract_tokens: int = Field(
         default=30_000,

@@ -163,12 +163,10 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
 
 
-def test_the_readmes_scaling_out_settings_are_the_servers(
+def test_the_scaling_out_docs_settings_are_the_servers(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme[readme.index("## Scaling out") :]
-    section = section[: section.index("\n## ", 1)]
+    section = (Path(__file__).parents[2] / "docs" / "scaling.md").read_text()
     example = section[section.index("```toml\n") + 8 :]
     config = tmp_path / "agent.toml"
     config.write_text(example[: example.index("```")])
