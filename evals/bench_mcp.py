@@ -2,7 +2,7 @@
 
 Run::
 
-    python3 -m evals.bench_mcp [--pages N | --all]
+    python3 -m evals.bench_mcp [--pages N | --all | --only PAGE...]
 
 Both servers run over stdio in the same run (``agent mcp``, and npm ``@playwright/mcp`` pinned in
 ``evals/playwright-mcp``, headless on the same Chromium), on the same corpus pages served on
@@ -16,7 +16,9 @@ links are what count). Targets (issue 13): our first snapshot <= 0.5x theirs; th
 <= 0.3x theirs (medians over pages); no element Playwright MCP's snapshot gives an interactive
 role and a ref missing from ours, by role and name (ours read whole, in full and interactive
 mode, on a separate session outside the counts; what the token cap left for later pages of the
-session's own snapshot is reported apart).
+session's own snapshot is reported apart). Every call is timed on the client, and the snapshot
+calls' latency is printed side by side (``evals.mcp_latency``; issue 27: ours <= theirs on
+every page); which server is called first alternates from page to page.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from agent.browser.aria_tree import parse_aria_snapshot
 from agent.browser.snapshot import INTERACTIVE_ROLES
 from agent.browser.tokens import TokenCounter, token_counter
 from evals.corpus import corpus_dir, serve_corpus
+from evals.mcp_latency import SNAPSHOT_KINDS, PageLatency, print_latency_summary, print_page_latency
 from evals.mcp_servers import our_server, playwright_mcp_server
 
 __all__ = ["main"]
@@ -77,6 +80,7 @@ class PageRun:
     """One page's session: tokens of every response, ours and theirs, and the coverage check."""
 
     name: str
+    ours_first: bool = True
     steps: list[Step] = field(default_factory=list)
     theirs_interactive: set[Element] = field(default_factory=set)
     missing: set[Element] = field(default_factory=set)
@@ -95,9 +99,21 @@ class PageRun:
     def first_snapshot(self) -> Step:
         return next(step for step in self.steps if step.label == "browser_snapshot")
 
+    @property
+    def latency(self) -> PageLatency:
+        """The wall times of this page's snapshot calls, ours and theirs."""
+        calls = [
+            (SNAPSHOT_KINDS[step.label], step.our_ms, step.their_ms)
+            for step in self.steps
+            if step.label in SNAPSHOT_KINDS
+        ]
+        return PageLatency(self.name, self.ours_first, calls)
+
 
 class Pair:
-    """Our server and theirs, each with an open client session; calls go to both in turn."""
+    """Our server and theirs, each with an open client session; calls go to both in turn, ours
+    first on odd pages and theirs first on even ones, so neither always finds the machine in
+    the state the other left it."""
 
     def __init__(self, ours: ClientSession, theirs: ClientSession, counter: TokenCounter) -> None:
         self.ours, self.theirs, self.counter = ours, theirs, counter
@@ -106,13 +122,15 @@ class Pair:
     async def both(
         self, label: str, name: str, ours: dict[str, Any], theirs: dict[str, Any]
     ) -> tuple[Reply, Reply]:
-        """Call ``name`` on both servers and record the tokens of both responses."""
-        started = time.perf_counter()
-        mine = await _call(self.ours, name, ours)
-        middle = time.perf_counter()
-        other = await _call(self.theirs, name, theirs)
-        ended = time.perf_counter()
+        """Call ``name`` on both servers; record the tokens of both responses and the client's
+        wall time of each call."""
         assert self.run is not None
+        if self.run.ours_first:
+            mine, our_ms = await _timed(self.ours, name, ours)
+            other, their_ms = await _timed(self.theirs, name, theirs)
+        else:
+            other, their_ms = await _timed(self.theirs, name, theirs)
+            mine, our_ms = await _timed(self.ours, name, ours)
         self.run.steps.append(
             Step(
                 label,
@@ -120,11 +138,20 @@ class Pair:
                 self.counter.count(other.text),
                 _first_line(mine.text) if mine.is_error else None,
                 _first_line(other.text) if other.is_error else None,
-                (middle - started) * 1000,
-                (ended - middle) * 1000,
+                our_ms,
+                their_ms,
             )
         )
         return mine, other
+
+
+async def _timed(
+    session: ClientSession, name: str, arguments: dict[str, Any]
+) -> tuple[Reply, float]:
+    """A call and its wall time on the client, in ms: from the request sent to the result read."""
+    started = time.perf_counter()
+    reply = await _call(session, name, arguments)
+    return reply, (time.perf_counter() - started) * 1000
 
 
 async def _call(session: ClientSession, name: str, arguments: dict[str, Any]) -> Reply:
@@ -281,10 +308,13 @@ def _sample(pages: list[str], count: int | None) -> list[str]:
     return [pages[round(i * (len(pages) - 1) / max(count - 1, 1))] for i in range(count)]
 
 
-async def _measure(count: int | None, show_missing: int) -> int:
+async def _measure(count: int | None, show_missing: int, only: list[str]) -> int:
     counter = token_counter()
     pages = sorted(p.name for p in corpus_dir().glob("*.html"))
-    chosen = _sample(pages, count)
+    chosen = [f"{name.removesuffix('.html')}.html" for name in only] or _sample(pages, count)
+    if unknown := sorted(set(chosen) - set(pages)):
+        print(f"not in the corpus: {', '.join(unknown)}; see {corpus_dir()}", file=sys.stderr)
+        return 2
     runs: list[PageRun] = []
     with tempfile.TemporaryDirectory(prefix="bench-mcp-") as scratch, serve_corpus() as base:
         work = Path(scratch)
@@ -294,12 +324,13 @@ async def _measure(count: int | None, show_missing: int) -> int:
         ):
             pair = Pair(ours, theirs, counter)
             for index, name in enumerate(chosen, 1):
-                run = pair.run = PageRun(name)
+                run = pair.run = PageRun(name, ours_first=index % 2 == 1)
                 next_name = pages[(pages.index(name) + 1) % len(pages)]
                 firsts = await _session(pair, f"{base}/{name}", f"{base}/{next_name}")
                 await _coverage(ours, f"{base}/{name}", firsts, run)
                 runs.append(run)
                 _print_page(index, len(chosen), run, show_missing)
+    print_latency_summary([run.latency for run in runs])
     return _print_summary(runs, counter)
 
 
@@ -330,6 +361,7 @@ def _print_page(index: int, total: int, run: PageRun, show_missing: int) -> None
     for role, name in sorted(run.missing_full)[:show_missing]:
         where = "anywhere" if (role, name) in run.missing else "full mode only"
         print(f"    missing ({where}): {role} {name!r}")
+    print_page_latency(run.latency)
     sys.stdout.flush()
 
 
@@ -387,8 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--show-missing", type=int, default=5, help="missing elements listed per page (default 5)"
     )
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="PAGE", help="just these corpus pages, by name"
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(_measure(None if args.all else args.pages, args.show_missing))
+    return asyncio.run(_measure(None if args.all else args.pages, args.show_missing, args.only))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,10 @@ from agent.errors import ToolError
 __all__ = ["INTERACTIVE_ROLES", "Snapshot", "SnapshotMode", "Snapshotter"]
 
 
+_Fitted = tuple[str, int | None, bool, int, int]
+"""A render fitted into a cap: text, tokens, capped, pages, page number."""
+
+
 @dataclass(frozen=True)
 class _Rendered:
     """A render and everything it was made from: the aria text, then the document, the
@@ -54,7 +58,8 @@ class _Rendered:
 
     A page that has not changed since the last snapshot (the model looked again, an action
     changed nothing, a capped snapshot's next page) gives the same inputs, and the same inputs
-    give the same lines, so they are reused instead of parsed and rendered again.
+    give the same lines, so they are reused instead of parsed and rendered again; and so are
+    the lines fitted into a token cap, which on a big page cost as much as the render.
     """
 
     raw: str
@@ -62,6 +67,7 @@ class _Rendered:
     lines: list[Line]
     text: str
     refs: dict[int, str]  # ref number -> its line
+    fitted: dict[tuple[int, int], _Fitted] = field(default_factory=dict)  # (cap, page) -> fit
 
 
 @dataclass
@@ -213,16 +219,19 @@ class Snapshotter:
             raise ToolError(f"{scope} is an inline clickable; scope to its container instead.")
         return await first_css_match(page, stripped)
 
-    def _fit(
-        self, rendered: _Rendered, max_tokens: int | None, page_number: int
-    ) -> tuple[str, int | None, bool, int, int]:
+    def _fit(self, rendered: _Rendered, max_tokens: int | None, page_number: int) -> _Fitted:
         text = rendered.text
         if not max_tokens:
             return text, None, False, 1, 1
-        total = self.counter.count(text)
-        if total <= max_tokens and page_number == 1:
-            return text, total, False, 1, 1
-        return Budget(self.counter, max_tokens).fit(rendered.lines, page_number)
+        fitted = rendered.fitted.get((max_tokens, page_number))
+        if fitted is None:
+            total = self.counter.count(text)
+            if total <= max_tokens and page_number == 1:
+                fitted = text, total, False, 1, 1
+            else:
+                fitted = Budget(self.counter, max_tokens).fit(rendered.lines, page_number)
+            rendered.fitted[max_tokens, page_number] = fitted
+        return fitted
 
 
 # The stages of a snapshot, as module names (evals.snapshot_stages times them from outside).

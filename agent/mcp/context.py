@@ -17,6 +17,7 @@ from tools.context import ToolContext
 if TYPE_CHECKING:
     from playwright.async_api import Dialog
 
+    from agent.browser.snapshot import Snapshot
     from tools.base import ToolOutcome
 
 __all__ = ["McpToolContext"]
@@ -30,7 +31,10 @@ class McpToolContext(ToolContext):
         dialog: the dialog the page is blocked on, waiting for ``browser_handle_dialog``.
         interrupted: the call that opened ``dialog``; it can only finish once the dialog is
             answered.
+        preparing: the snapshot being prepared for the client's next call
+            (``agent.mcp.warmup``).
     """
 
     dialog: Dialog | None = None
     interrupted: asyncio.Future[ToolOutcome] | None = None
+    preparing: asyncio.Future[Snapshot | None] | None = None

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ToolError
 from agent.mcp.targets import locate
+from agent.mcp.warmup import prepare_snapshot
 from tools.actions import choose_options, press
 from tools.base import ToolOutcome, tool
 from tools.elements import act_on, settle, what_changed
@@ -72,6 +73,7 @@ async def browser_click(
         await (t.dblclick(**options) if doubleClick else t.click(**options))
 
     await act_on(session, found, label, clicking)
+    prepare_snapshot(ctx)  # a click is what changes pages: the client looks next
     verb = "double-clicked" if doubleClick else "clicked"
     return f"{verb} {label}" + what_changed(session, url, pages)
 

@@ -19,6 +19,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent.errors import ToolError, first_line
 from agent.mcp.changes import snapshot_changes
 from agent.mcp.targets import locate
+from agent.mcp.warmup import prepare_snapshot, prepared_snapshot
 from tools.base import ToolImage, ToolOutcome, tool
 from tools.navigation import go_back, navigate
 from tools.reading import read_text
@@ -52,13 +53,17 @@ async def browser_navigate(ctx: ToolContext, url: str) -> str | ToolOutcome:
     Args:
         url: The URL to open: absolute http(s), or relative to the current page.
     """
-    return await navigate.function(ctx, url)
+    opened = await navigate.function(ctx, url)
+    prepare_snapshot(ctx)  # the client asks for one next: a new page's first is the dearest
+    return opened
 
 
 @tool
 async def browser_navigate_back(ctx: ToolContext) -> str | ToolOutcome:
     """Go back to the previous page in this tab's history."""
-    return await go_back.function(ctx)
+    went = await go_back.function(ctx)
+    prepare_snapshot(ctx)
+    return went
 
 
 @tool
@@ -91,13 +96,14 @@ async def browser_snapshot(
     if depth is not None and depth < 1:
         raise ToolError("depth must be at least 1.")
     previous = ctx.last_snapshot
-    shot = await ctx.snapshot(
-        mode=(previous.mode if previous else "full") if mode == "changes" else mode,
-        scope=target,
-        page_number=page,
-        max_depth=depth,
-        max_tokens=max_tokens,
-    )
+    wanted = (previous.mode if previous else "full") if mode == "changes" else mode
+    shot = prepared_snapshot()  # asked for while it was being prepared: it is as fresh
+    plain = target is None and depth is None and max_tokens is None and page == 1
+    if shot is None or not plain or shot.mode != wanted:
+        shot = await ctx.snapshot(
+            mode=wanted, scope=target, page_number=page, max_depth=depth, max_tokens=max_tokens
+        )
+    ctx.last_snapshot = shot
     header = _page_line(ctx, shot)
     if mode == "changes":
         changes = snapshot_changes(previous, shot) if previous else None

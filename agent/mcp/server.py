@@ -32,6 +32,7 @@ from agent.errors import AgentError, RequestError, SessionLostError, ToolError, 
 from agent.mcp.catalog import BROWSER_TOOLS, SESSION_TOOLS, mcp_tools
 from agent.mcp.dialogs import blocked_message, run_catching_dialogs
 from agent.mcp.sessions import ClientSessions
+from agent.mcp.warmup import claim_prepared, preparing
 from tools.base import Tool, ToolOutcome, call_tool
 
 __all__ = ["INSTRUCTIONS", "ClientsOf", "build_server", "dispatch", "to_result"]
@@ -133,7 +134,9 @@ async def _on_page(
             blocked := blocked_message(ctx, selected.name)
         ):
             return ToolOutcome(blocked, True)
+        arrived_during = preparing(ctx)
         async with ctx.session.lock:  # one call at a time per page, prompts and code included
+            claim_prepared(ctx, arrived_during)
             return await run_catching_dialogs(
                 ctx, selected.name, lambda: call_tool(selected, ctx, arguments)
             )
