@@ -491,36 +491,37 @@ def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -
     return 0 if _print_suite(report) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--suite"]:
-        suite = argparse.ArgumentParser(
-            prog="python -m evals.load --suite",
-            description="Every capacity figure in one run: a burst of scrapes, idle sessions "
-            "held at once and their memory, then sessions making code calls.",
-        )
-        suite.add_argument("--burst", type=int, default=50, help="scrapes at once (default 50)")
-        suite.add_argument("--idle", type=int, default=100, help="idle sessions (default 100)")
-        suite.add_argument("--hold", type=float, default=30, help="seconds to hold them (30)")
-        suite.add_argument("--sessions", type=int, default=100, help="sessions making calls")
-        suite.add_argument("--calls", type=int, default=10, help="code calls each (default 10)")
-        suite.add_argument("--concurrency", type=int, default=10, help="calling sessions at once")
-        suite.add_argument("--language", choices=list(_CODE), default="python")
-        suite.add_argument(
-            "--burst-spares", type=int, help="spare browsers for the burst (default: --burst)"
-        )
-        suite.add_argument(
-            "--warm-browsers", type=int, help="spare browsers for idle and calls (default 2)"
-        )
-        suite.add_argument("--max-seconds", type=float, default=1800)
-        suite.add_argument("--call-timeout", type=int, default=120)
-        suite.add_argument("--sample-interval", type=float, default=5.0)
-        suite_args = suite.parse_args(argv[1:])
-        with (
-            serve_page(_PAGE) as base,
-            tempfile.TemporaryDirectory(prefix="agent-load-") as profiles,
-        ):
-            return _run_suite_command(suite_args, f"{base}/load.html", profiles)
+def _suite_main(argv: list[str]) -> int:
+    suite = argparse.ArgumentParser(
+        prog="python -m evals.load --suite",
+        description="Every capacity figure in one run: a burst of scrapes, idle sessions "
+        "held at once and their memory, then sessions making code calls.",
+    )
+    suite.add_argument("--burst", type=int, default=50, help="scrapes at once (default 50)")
+    suite.add_argument("--idle", type=int, default=100, help="idle sessions (default 100)")
+    suite.add_argument("--hold", type=float, default=30, help="seconds to hold them (30)")
+    suite.add_argument("--sessions", type=int, default=100, help="sessions making calls")
+    suite.add_argument("--calls", type=int, default=10, help="code calls each (default 10)")
+    suite.add_argument("--concurrency", type=int, default=10, help="calling sessions at once")
+    suite.add_argument("--language", choices=list(_CODE), default="python")
+    suite.add_argument(
+        "--burst-spares", type=int, help="spare browsers for the burst (default: --burst)"
+    )
+    suite.add_argument(
+        "--warm-browsers", type=int, help="spare browsers for idle and calls (default 2)"
+    )
+    suite.add_argument("--max-seconds", type=float, default=1800)
+    suite.add_argument("--call-timeout", type=int, default=120)
+    suite.add_argument("--sample-interval", type=float, default=5.0)
+    suite_args = suite.parse_args(argv)
+    with (
+        serve_page(_PAGE) as base,
+        tempfile.TemporaryDirectory(prefix="agent-load-") as profiles,
+    ):
+        return _run_suite_command(suite_args, f"{base}/load.html", profiles)
+
+
+def _load_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evals.load", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
@@ -539,6 +540,14 @@ def main(argv: list[str] | None = None) -> int:
         help="hold the first --concurrency sessions until all are open, then call",
     )
     parser.add_argument("--json", type=Path, help="also write the summary to this file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--suite"]:
+        return _suite_main(argv[1:])
+    parser = _load_parser()
     args = parser.parse_args(argv)
     concurrency = args.concurrency or min(10, args.sessions)
     for name, value in (("sessions", args.sessions), ("concurrency", concurrency),
