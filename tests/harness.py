@@ -544,8 +544,15 @@ class RunningServer:
         return int(self.session(scrape_id).browser_session.pid)
 
     def kill_browser(self, scrape_id: str) -> None:
-        """SIGKILL the session's whole Chromium process group: a browser crash."""
+        """SIGKILL the session's whole Chromium process group: a browser crash. Returns once
+        the browser is gone as the server sees it: in a box, Chromium dies a moment after the
+        group (with its box), and a call in between would still reach it."""
+        browser = self.session(scrape_id).browser_session
         os.killpg(self.browser_pid(scrape_id), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while browser.alive and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not browser.alive, "the killed browser still answers after 30 s"
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("timeout", 120)

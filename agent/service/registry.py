@@ -367,7 +367,10 @@ class SessionRegistry:
         self._remember(session.id, reason)
         profile = session.profile
         try:
-            if save and profile is not None and profile.save_changes:
+            # A browser whose process is gone (in a box, Chromium outlives it by a moment)
+            # has nothing left to save: what it would still answer is not a state it kept.
+            alive = session.browser_session.alive
+            if save and profile is not None and profile.save_changes and alive:
                 try:
                     path = await self.profiles.save(profile.name, session.browser_session.context)
                     log.info("session %s: saved profile %r to %s", session.id, profile.name, path)
