@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import TYPE_CHECKING, Literal
 
 from playwright.async_api import Error as PlaywrightError
@@ -18,8 +19,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.errors import ToolError, first_line
 from agent.mcp.changes import snapshot_changes
+from agent.mcp.navigations import navigation_watch
 from agent.mcp.targets import locate
-from agent.mcp.warmup import prepare_snapshot, prepared_snapshot
+from agent.mcp.warmup import prepare_snapshot, prepared_look
 from tools.base import ToolImage, ToolOutcome, tool
 from tools.navigation import go_back, navigate
 from tools.reading import read_text
@@ -95,15 +97,18 @@ async def browser_snapshot(
         raise ToolError("max_tokens must be at least 100.")
     if depth is not None and depth < 1:
         raise ToolError("depth must be at least 1.")
+    if navigating := _navigating(ctx):
+        return navigating
     previous = ctx.last_snapshot
     wanted = (previous.mode if previous else "full") if mode == "changes" else mode
-    shot = prepared_snapshot()  # asked for while it was being prepared: it is as fresh
-    plain = target is None and depth is None and max_tokens is None and page == 1
-    if shot is None or not plain or shot.mode != wanted:
-        shot = await ctx.snapshot(
-            mode=wanted, scope=target, page_number=page, max_depth=depth, max_tokens=max_tokens
-        )
-    ctx.last_snapshot = shot
+    shot = await ctx.snapshot(
+        mode=wanted,
+        scope=target,
+        page_number=page,
+        max_depth=depth,
+        max_tokens=max_tokens,
+        looked=None if target else prepared_look(),  # taken while this call was on its way
+    )
     header = _page_line(ctx, shot)
     if mode == "changes":
         changes = snapshot_changes(previous, shot) if previous else None
@@ -115,6 +120,20 @@ async def browser_snapshot(
             else "\n(no earlier snapshot of this page to compare with, so here it is whole)"
         )
     return f"{header}\n{shot.text}" if shot.text else f"{header}\n(nothing to show)"
+
+
+def _navigating(ctx: ToolContext) -> str | None:
+    """What to answer instead of a snapshot while the page's navigation waits for its server:
+    Chromium would hold any look at the page until the response (``agent.mcp.navigations``)."""
+    pending = navigation_watch(ctx.page).pending(ctx.session.navigation_timeout_ms / 1000)
+    if pending is None:
+        return None
+    waited = time.monotonic() - pending.started
+    return (
+        f"page: {ctx.page.url}\n(the page is navigating to {pending.url}: no response for "
+        f"{waited:.1f} s yet. Its content shows once the server answers: call browser_snapshot "
+        "again in a moment, or browser_wait_for the text you expect.)"
+    )
 
 
 def _page_line(ctx: ToolContext, shot: Snapshot) -> str:
