@@ -11,10 +11,11 @@ here first and, while the page is navigating, answers at once where it is going 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from playwright.async_api import Frame, Page, Request
 
 __all__ = ["Navigation", "NavigationWatch", "navigation_watch"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,28 @@ class NavigationWatch:
             return None
         return Navigation(request.url, self._since)
 
+    async def unless_navigating(self, work: Awaitable[T]) -> T | None:
+        """``work``'s result, or None when a navigation of the page started first: the event
+        can reach us after a call that was sent behind the navigation, which Chromium then
+        holds until the response."""
+        task = asyncio.ensure_future(work)
+        navigated = False
+
+        def stop() -> None:
+            nonlocal navigated
+            navigated = True
+            task.cancel()
+
+        self.on_start.add(stop)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if navigated and not _cancelling():
+                return None
+            raise
+        finally:
+            self.on_start.discard(stop)
+
     def _requested(self, request: Request) -> None:
         if not request.is_navigation_request():
             return
@@ -81,6 +106,11 @@ class NavigationWatch:
     def _committed(self, frame: Frame) -> None:
         if frame is self.page.main_frame:
             self._request = None
+
+
+def _cancelling() -> bool:
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 _watches: dict[Page, NavigationWatch] = {}  # dropped as the page closes

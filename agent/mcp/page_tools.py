@@ -21,7 +21,7 @@ from agent.errors import ToolError, first_line
 from agent.mcp.changes import snapshot_changes
 from agent.mcp.navigations import navigation_watch
 from agent.mcp.targets import locate
-from agent.mcp.warmup import prepare_snapshot, prepared_look
+from agent.mcp.warmup import navigating, prepare_snapshot, prepared_look
 from tools.base import ToolImage, ToolOutcome, tool
 from tools.navigation import go_back, navigate
 from tools.reading import read_text
@@ -29,7 +29,7 @@ from tools.reading import read_text
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-    from agent.browser.snapshot import Snapshot
+    from agent.browser.snapshot import Snapshot, SnapshotMode
     from tools.context import ToolContext
 
 __all__ = [
@@ -97,18 +97,11 @@ async def browser_snapshot(
         raise ToolError("max_tokens must be at least 100.")
     if depth is not None and depth < 1:
         raise ToolError("depth must be at least 1.")
-    if navigating := _navigating(ctx):
-        return navigating
     previous = ctx.last_snapshot
     wanted = (previous.mode if previous else "full") if mode == "changes" else mode
-    shot = await ctx.snapshot(
-        mode=wanted,
-        scope=target,
-        page_number=page,
-        max_depth=depth,
-        max_tokens=max_tokens,
-        looked=None if target else prepared_look(),  # taken while this call was on its way
-    )
+    shot = await _take(ctx, wanted, target, depth, max_tokens, page)
+    if isinstance(shot, str):
+        return shot
     header = _page_line(ctx, shot)
     if mode == "changes":
         changes = snapshot_changes(previous, shot) if previous else None
@@ -122,10 +115,39 @@ async def browser_snapshot(
     return f"{header}\n{shot.text}" if shot.text else f"{header}\n(nothing to show)"
 
 
+async def _take(
+    ctx: ToolContext,
+    mode: SnapshotMode,
+    target: str | None,
+    depth: int | None,
+    max_tokens: int | None,
+    page: int,
+) -> Snapshot | str:
+    """The snapshot, or what to answer instead while the page waits for a navigation."""
+    looked = None if target else prepared_look()  # taken while this call was on its way
+    for _ in range(2):  # again when a navigation started and was over at once
+        if navigating := _navigating(ctx):
+            return navigating
+        shot = await navigation_watch(ctx.page).unless_navigating(
+            ctx.snapshot(
+                mode=mode,
+                scope=target,
+                page_number=page,
+                max_depth=depth,
+                max_tokens=max_tokens,
+                looked=looked,
+            )
+        )
+        if shot is not None:
+            return shot
+        looked = None  # of the document the page is leaving
+    return _navigating(ctx) or "The page keeps navigating: take a snapshot again in a moment."
+
+
 def _navigating(ctx: ToolContext) -> str | None:
     """What to answer instead of a snapshot while the page's navigation waits for its server:
     Chromium would hold any look at the page until the response (``agent.mcp.navigations``)."""
-    pending = navigation_watch(ctx.page).pending(ctx.session.navigation_timeout_ms / 1000)
+    pending = navigating(ctx)
     if pending is None:
         return None
     waited = time.monotonic() - pending.started

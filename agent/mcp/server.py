@@ -31,9 +31,8 @@ from playwright.async_api import Error as PlaywrightError
 from agent.errors import AgentError, RequestError, SessionLostError, ToolError, first_line, one_line
 from agent.mcp.catalog import BROWSER_TOOLS, SESSION_TOOLS, mcp_tools
 from agent.mcp.dialogs import blocked_message, run_catching_dialogs
-from agent.mcp.navigations import navigation_watch
 from agent.mcp.sessions import ClientSessions
-from agent.mcp.warmup import abandon, claim_prepared, preparing
+from agent.mcp.warmup import abandon, claim_prepared, navigating, preparing
 from tools.base import Tool, ToolOutcome, call_tool
 
 __all__ = ["INSTRUCTIONS", "ClientsOf", "build_server", "dispatch", "to_result"]
@@ -135,9 +134,9 @@ async def _on_page(
             blocked := blocked_message(ctx, selected.name)
         ):
             return ToolOutcome(blocked, True)
-        navigation_watch(ctx.page)  # before the call: a navigation it starts is seen
-        if selected.name != "browser_snapshot" or arguments.get("target") is not None:
-            abandon(ctx)  # a call the look is not for does not wait for it
+        plain = selected.name == "browser_snapshot" and arguments.get("target") is None
+        if not plain or navigating(ctx):  # ``navigating`` watches the page from now on
+            abandon(ctx)  # a call the look is not for, or cannot be had for, does not wait
         arrived_during = preparing(ctx)
         async with ctx.session.lock:  # one call at a time per page, prompts and code included
             claim_prepared(ctx, arrived_during)

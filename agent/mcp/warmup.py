@@ -18,7 +18,8 @@ gets that look rendered: it was taken after the client's last call had ended, as
 MCP's is. A later one asks the browser again and finds the page warm (the scan follows only
 what changed). Any other call abandons a look under way rather than wait for it, and so does a
 navigation of the page starting (``agent.mcp.navigations``): Chromium would hold the look's
-calls until the new document's response. A dialog a page opens meanwhile is dismissed, as
+calls until the new document's response; for the same reason no look starts while one is
+pending (the click started it). A dialog a page opens meanwhile is dismissed, as
 between any two calls.
 """
 
@@ -30,13 +31,20 @@ import logging
 from typing import TYPE_CHECKING
 
 from agent.mcp.context import McpToolContext
-from agent.mcp.navigations import navigation_watch
+from agent.mcp.navigations import Navigation, navigation_watch
 
 if TYPE_CHECKING:
     from agent.browser.snapshot import PageLook
     from tools.context import ToolContext
 
-__all__ = ["abandon", "claim_prepared", "prepare_snapshot", "prepared_look", "preparing"]
+__all__ = [
+    "abandon",
+    "claim_prepared",
+    "navigating",
+    "prepare_snapshot",
+    "prepared_look",
+    "preparing",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +64,10 @@ def prepare_snapshot(ctx: ToolContext) -> None:
     """
     if not isinstance(ctx, McpToolContext) or not ctx.prepare_snapshots:
         return
-    task = asyncio.ensure_future(_prepare(ctx))
     watch = navigation_watch(ctx.page)
+    if navigating(ctx):  # the call started it: the look would wait for its response
+        return
+    task = asyncio.ensure_future(_prepare(ctx))
 
     def stop() -> None:
         task.cancel()
@@ -67,6 +77,12 @@ def prepare_snapshot(ctx: ToolContext) -> None:
     task.add_done_callback(_tasks.discard)
     task.add_done_callback(lambda _task: watch.on_start.discard(stop))
     ctx.preparing = task
+
+
+def navigating(ctx: ToolContext) -> Navigation | None:
+    """The navigation the page waits for a response to, if any (``agent.mcp.navigations``)."""
+    give_up_after_s = ctx.session.navigation_timeout_ms / 1000
+    return navigation_watch(ctx.page).pending(give_up_after_s)
 
 
 def preparing(ctx: McpToolContext) -> Preparing | None:
