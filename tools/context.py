@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Page
 
     from agent.browser.session import BrowserSession
-    from agent.browser.snapshot import Snapshot, SnapshotMode
+    from agent.browser.snapshot import PageLook, Snapshot, SnapshotMode
 
 __all__ = ["ToolContext"]
 
@@ -56,15 +56,18 @@ class ToolContext:
         page_number: int = 1,
         max_depth: int | None = None,
         max_tokens: int | None = None,
+        looked: PageLook | None = None,
     ) -> Snapshot:
         """A snapshot within this run's budget (or ``max_tokens``, when a caller asks for another
-        cap for this one snapshot); it becomes the run's last snapshot."""
+        cap for this one snapshot); it becomes the run's last snapshot. ``looked``: what the
+        browser gave for the page a moment ago, to render instead of asking it again."""
         shot = await self.session.snapshot(
             mode=mode,
             scope=scope,
             max_tokens=max_tokens if max_tokens is not None else self.max_snapshot_tokens,
             page_number=page_number,
             max_depth=max_depth,
+            looked=looked,
         )
         self.last_snapshot = shot
         return shot

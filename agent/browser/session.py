@@ -15,7 +15,7 @@ from agent.browser.handle import BrowserHandle
 from agent.browser.launch import BoxOptions, launch_browser
 from agent.browser.network import NetworkMonitor
 from agent.browser.refs import RefRegistry, document_id, first_css_match
-from agent.browser.snapshot import Snapshot, SnapshotMode, Snapshotter
+from agent.browser.snapshot import PageLook, Snapshot, SnapshotMode, Snapshotter
 from agent.browser.tokens import TokenCounter, token_counter
 from agent.errors import SessionLostError
 
@@ -206,6 +206,7 @@ class BrowserSession:
         max_tokens: int | None = None,
         page_number: int = 1,
         max_depth: int | None = None,
+        looked: PageLook | None = None,
     ) -> Snapshot:
         return await self._snapshotter.take(
             self.page,
@@ -214,7 +215,13 @@ class BrowserSession:
             max_tokens=max_tokens,
             page_number=page_number,
             max_depth=max_depth,
+            looked=looked,
         )
+
+    async def look(self) -> PageLook:
+        """The browser's side of a snapshot of the current page, no ref issued (``snapshot``
+        given it renders it)."""
+        return await self._snapshotter.look(self.page)
 
     async def resolve(self, ref: str) -> Locator | ElementHandle:
         """The element a ref names, or ``StaleRefError`` / ``UnknownRefError``."""

@@ -17,6 +17,10 @@ answer is in before that one's. What is left is ours alone, after Playwright's c
 and the render. Both keep what did not change: an unchanged page is not parsed or rendered
 again at all, and a page that changed in one place is parsed and rendered at that place and the
 elements around it (``aria_tree.parse_snapshot_text``, ``render``).
+
+The browser's side alone (the scan and Playwright's call, no ref issued) can be had ahead as a
+``PageLook`` (:meth:`Snapshotter.look`), and a later ``take`` given it renders it instead of
+asking the browser again: the MCP server looks at the page while its client thinks.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from agent.browser.render import INTERACTIVE_ROLES, SnapshotMode, render_tree
 from agent.browser.tokens import TokenCounter, token_counter
 from agent.errors import ToolError
 
-__all__ = ["INTERACTIVE_ROLES", "Snapshot", "SnapshotMode", "Snapshotter"]
+__all__ = ["INTERACTIVE_ROLES", "PageLook", "Snapshot", "SnapshotMode", "Snapshotter"]
 
 
 _Fitted = tuple[str, int | None, bool, int, int]
@@ -68,6 +72,16 @@ class _Rendered:
     text: str
     refs: dict[int, str]  # ref number -> its line
     fitted: dict[tuple[int, int], _Fitted] = field(default_factory=dict)  # (cap, page) -> fit
+
+
+@dataclass(frozen=True)
+class PageLook:
+    """What the browser gave for a snapshot of a whole page: Playwright's aria text of it and
+    the clickable scan, taken together. Refs are issued only when it is rendered (``take``)."""
+
+    page: Page
+    raw: str
+    scan: PageScan
 
 
 @dataclass
@@ -126,20 +140,18 @@ class Snapshotter:
         max_tokens: int | None = None,
         page_number: int = 1,
         max_depth: int | None = None,
+        looked: PageLook | None = None,
     ) -> Snapshot:
-        """Snapshot the page (or the element ``scope`` names) and render it."""
-        target: Page | Locator = page
-        if scope:
-            target = await self._scope_locator(page, scope)
-        # Tasks start in the order they are made: the scan's evaluate goes out before
-        # Playwright's call, so the browser answers it first.
-        scanning = _scan_page(target)
-        aria = asyncio.ensure_future(target.aria_snapshot(mode="ai", timeout=self.timeout_ms))
-        try:
-            raw = await aria
-        except BaseException:
-            scanning.cancel()
-            raise
+        """Snapshot the page (or the element ``scope`` names) and render it; with ``looked``
+        (of this page, unscoped), render what the browser gave then instead of asking again."""
+        scanning: asyncio.Future[PageScan]
+        if looked is not None and looked.page is page and not scope:
+            raw, scanning = looked.raw, _done(looked.scan)
+        else:
+            target: Page | Locator = page
+            if scope:
+                target = await self._scope_locator(page, scope)
+            raw, scanning = await self._ask_browser(target)
         last = self._last_render if self._last_render and self._last_render.raw == raw else None
         parsed = None
         if last is None:
@@ -167,6 +179,26 @@ class Snapshotter:
             page=page_number,
             scope=scope,
         )
+
+    async def look(self, page: Page) -> PageLook:
+        """The browser's side of a snapshot of the whole page, without a ref issued: what
+        ``take(looked=...)`` renders, and what warms the page for the next snapshot (the first
+        on a new document compiles Playwright's script and computes every element's style)."""
+        raw, scanning = await self._ask_browser(page)
+        return PageLook(page, raw, await scanning)
+
+    async def _ask_browser(self, target: Page | Locator) -> tuple[str, asyncio.Future[PageScan]]:
+        """Playwright's aria text of ``target``, and its clickable scan, still under way."""
+        # Tasks start in the order they are made: the scan's evaluate goes out before
+        # Playwright's call, so the browser answers it first.
+        scanning = _scan_page(target)
+        aria = asyncio.ensure_future(target.aria_snapshot(mode="ai", timeout=self.timeout_ms))
+        try:
+            return await aria, scanning
+        except BaseException:
+            aria.cancel()
+            scanning.cancel()
+            raise
 
     def _render(
         self,
@@ -243,6 +275,12 @@ def _scan_page(target: Page | Locator) -> asyncio.Future[PageScan]:
     if isinstance(target, Page):
         return start_page_scan(target)
     return asyncio.ensure_future(scan_scope(target))
+
+
+def _done(scan: PageScan) -> asyncio.Future[PageScan]:
+    done: asyncio.Future[PageScan] = asyncio.get_running_loop().create_future()
+    done.set_result(scan)
+    return done
 
 
 def _live_refs(roots: list[AriaNode]) -> LiveRefs:

@@ -17,7 +17,7 @@ from tools.context import ToolContext
 if TYPE_CHECKING:
     from playwright.async_api import Dialog
 
-    from agent.browser.snapshot import Snapshot
+    from agent.browser.snapshot import PageLook
     from tools.base import ToolOutcome
 
 __all__ = ["McpToolContext"]
@@ -31,10 +31,12 @@ class McpToolContext(ToolContext):
         dialog: the dialog the page is blocked on, waiting for ``browser_handle_dialog``.
         interrupted: the call that opened ``dialog``; it can only finish once the dialog is
             answered.
-        preparing: the snapshot being prepared for the client's next call
-            (``agent.mcp.warmup``).
+        prepare_snapshots: whether to look at the page after a navigation or a click, while
+            the client thinks (``agent.mcp.warmup``).
+        preparing: that look, for the client's next call.
     """
 
     dialog: Dialog | None = None
     interrupted: asyncio.Future[ToolOutcome] | None = None
-    preparing: asyncio.Future[Snapshot | None] | None = None
+    prepare_snapshots: bool = True
+    preparing: asyncio.Future[PageLook | None] | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import TYPE_CHECKING, Literal
 
 from playwright.async_api import Error as PlaywrightError
@@ -18,8 +19,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.errors import ToolError, first_line
 from agent.mcp.changes import snapshot_changes
+from agent.mcp.navigations import navigation_watch
 from agent.mcp.targets import locate
-from agent.mcp.warmup import prepare_snapshot, prepared_snapshot
+from agent.mcp.warmup import navigating, prepare_snapshot, prepared_look
 from tools.base import ToolImage, ToolOutcome, tool
 from tools.navigation import go_back, navigate
 from tools.reading import read_text
@@ -27,7 +29,7 @@ from tools.reading import read_text
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-    from agent.browser.snapshot import Snapshot
+    from agent.browser.snapshot import Snapshot, SnapshotMode
     from tools.context import ToolContext
 
 __all__ = [
@@ -97,13 +99,9 @@ async def browser_snapshot(
         raise ToolError("depth must be at least 1.")
     previous = ctx.last_snapshot
     wanted = (previous.mode if previous else "full") if mode == "changes" else mode
-    shot = prepared_snapshot()  # asked for while it was being prepared: it is as fresh
-    plain = target is None and depth is None and max_tokens is None and page == 1
-    if shot is None or not plain or shot.mode != wanted:
-        shot = await ctx.snapshot(
-            mode=wanted, scope=target, page_number=page, max_depth=depth, max_tokens=max_tokens
-        )
-    ctx.last_snapshot = shot
+    shot = await _take(ctx, wanted, target, depth, max_tokens, page)
+    if isinstance(shot, str):
+        return shot
     header = _page_line(ctx, shot)
     if mode == "changes":
         changes = snapshot_changes(previous, shot) if previous else None
@@ -115,6 +113,49 @@ async def browser_snapshot(
             else "\n(no earlier snapshot of this page to compare with, so here it is whole)"
         )
     return f"{header}\n{shot.text}" if shot.text else f"{header}\n(nothing to show)"
+
+
+async def _take(
+    ctx: ToolContext,
+    mode: SnapshotMode,
+    target: str | None,
+    depth: int | None,
+    max_tokens: int | None,
+    page: int,
+) -> Snapshot | str:
+    """The snapshot, or what to answer instead while the page waits for a navigation."""
+    looked = None if target else prepared_look()  # taken while this call was on its way
+    for _ in range(2):  # again when a navigation started and was over at once
+        if navigating := _navigating(ctx):
+            return navigating
+        shot = await navigation_watch(ctx.page).unless_navigating(
+            ctx.snapshot(
+                mode=mode,
+                scope=target,
+                page_number=page,
+                max_depth=depth,
+                max_tokens=max_tokens,
+                looked=looked,
+            )
+        )
+        if shot is not None:
+            return shot
+        looked = None  # of the document the page is leaving
+    return _navigating(ctx) or "The page keeps navigating: take a snapshot again in a moment."
+
+
+def _navigating(ctx: ToolContext) -> str | None:
+    """What to answer instead of a snapshot while the page's navigation waits for its server:
+    Chromium would hold any look at the page until the response (``agent.mcp.navigations``)."""
+    pending = navigating(ctx)
+    if pending is None:
+        return None
+    waited = time.monotonic() - pending.started
+    return (
+        f"page: {ctx.page.url}\n(the page is navigating to {pending.url}: no response for "
+        f"{waited:.1f} s yet. Its content shows once the server answers: call browser_snapshot "
+        "again in a moment, or browser_wait_for the text you expect.)"
+    )
 
 
 def _page_line(ctx: ToolContext, shot: Snapshot) -> str:

@@ -32,7 +32,7 @@ from agent.errors import AgentError, RequestError, SessionLostError, ToolError, 
 from agent.mcp.catalog import BROWSER_TOOLS, SESSION_TOOLS, mcp_tools
 from agent.mcp.dialogs import blocked_message, run_catching_dialogs
 from agent.mcp.sessions import ClientSessions
-from agent.mcp.warmup import claim_prepared, preparing
+from agent.mcp.warmup import abandon, claim_prepared, navigating, preparing
 from tools.base import Tool, ToolOutcome, call_tool
 
 __all__ = ["INSTRUCTIONS", "ClientsOf", "build_server", "dispatch", "to_result"]
@@ -134,6 +134,9 @@ async def _on_page(
             blocked := blocked_message(ctx, selected.name)
         ):
             return ToolOutcome(blocked, True)
+        plain = selected.name == "browser_snapshot" and arguments.get("target") is None
+        if not plain or navigating(ctx):  # ``navigating`` watches the page from now on
+            abandon(ctx)  # a call the look is not for, or cannot be had for, does not wait
         arrived_during = preparing(ctx)
         async with ctx.session.lock:  # one call at a time per page, prompts and code included
             claim_prepared(ctx, arrived_during)

@@ -76,8 +76,11 @@ class ClientSessions:
     def _context(self, served: ServerSession) -> McpToolContext:
         ctx = self._contexts.get(served.id)
         if ctx is None or ctx.session is not served.browser_session:
+            settings = self.state.settings
             ctx = McpToolContext(
-                served.browser_session, self.state.settings.mcp_max_snapshot_tokens
+                served.browser_session,
+                settings.mcp_max_snapshot_tokens,
+                prepare_snapshots=settings.mcp_prepare_snapshots,
             )
             self._contexts[served.id] = ctx
         return ctx

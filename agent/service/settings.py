@@ -186,6 +186,12 @@ class ServerSettings(BaseSettings):
         " Lower than the planner's AGENT_MAX_SNAPSHOT_TOKENS: the planner replaces its last "
         "snapshot, while an MCP client keeps every result in its context.",
     )
+    mcp_prepare_snapshots: bool = Field(
+        default=True,
+        description="After an MCP client's browser_navigate, browser_navigate_back and "
+        "browser_click, do the browser's side of the snapshot it will most likely ask for next "
+        "while its model thinks (no ref is issued until it asks); false: only when it asks.",
+    )
     reap_interval: float = Field(
         default=5.0,
         gt=0,

@@ -36,20 +36,22 @@ def site() -> Iterator[str]:
         yield url
 
 
-def stdio_params(marker: str) -> StdioServerParameters:
+def stdio_params(marker: str, extra_env: dict[str, str] | None = None) -> StdioServerParameters:
     """``python -m agent mcp`` from this checkout, with the whole environment (the suite's
-    leftover-process marker included) plus ``marker`` and short timeouts."""
-    env = {**os.environ, CLIENT_MARKER: marker, "AGENT_ACTION_TIMEOUT": "3"}
+    leftover-process marker included) plus ``marker``, short timeouts and ``extra_env``."""
+    env = {**os.environ, CLIENT_MARKER: marker, "AGENT_ACTION_TIMEOUT": "3", **(extra_env or {})}
     return StdioServerParameters(
         command=sys.executable, args=["-m", "agent", "mcp"], cwd=str(REPO), env=env
     )
 
 
 @contextlib.asynccontextmanager
-async def stdio_transport(marker: str) -> AsyncIterator[Any]:
+async def stdio_transport(
+    marker: str, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     with (ARTIFACTS / "mcp-stdio.log").open("a") as errlog:
-        async with stdio_client(stdio_params(marker), errlog=errlog) as streams:
+        async with stdio_client(stdio_params(marker, extra_env), errlog=errlog) as streams:
             yield streams
 
 
