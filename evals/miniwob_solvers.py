@@ -490,7 +490,14 @@ async def use_autocomplete(agent: MiniwobAgent) -> None:
             if not label and line.index + 1 < len(agent.lines):
                 label = agent.lines[line.index + 1].text  # an unnamed item shows its text below
             if label.startswith(start) and label.endswith(end):
-                await agent.click(line)
+                try:
+                    await agent.click(line)
+                except SolverError as exc:
+                    # The list was drawn again (a later keystroke's search answered) between
+                    # the look and the click: look again, as a person would.
+                    if "stale ref" not in str(exc):
+                        raise
+                    break
                 await _submit(agent)
                 return
         await asyncio.sleep(0.2)
