@@ -568,6 +568,14 @@ class RunningServer:
     def interact(self, scrape_id: str, **body: Any) -> httpx.Response:
         return self.post(f"/v2/scrape/{scrape_id}/interact", json=body)
 
+    def run_code(
+        self, scrape_id: str, code: str, language: str, *, timeout: int = 30
+    ) -> dict[str, Any]:
+        """Run ``code`` in the session, which must answer 200; its reply's JSON."""
+        response = self.interact(scrape_id, code=code, language=language, timeout=timeout)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
     def stop_session(self, scrape_id: str) -> httpx.Response:
         return httpx.delete(f"{self.url}/v2/scrape/{scrape_id}/interact", timeout=60)
 

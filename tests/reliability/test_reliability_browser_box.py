@@ -76,9 +76,7 @@ def attacker(served: RunningServer, site: str) -> Iterator[str]:
 
 
 def run(served: RunningServer, session: str, code: str, language: str) -> dict[str, Any]:
-    response = served.interact(session, code=code, language=language, timeout=60)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return served.run_code(session, code, language, timeout=60)
 
 
 # -- reading the host through the browser ---------------------------------------------------------

@@ -154,9 +154,7 @@ def loopback_name() -> str:
 
 
 def run(served: RunningServer, session: str, code: str, language: str) -> dict[str, Any]:
-    response = served.interact(session, code=code, language=language, timeout=60)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return served.run_code(session, code, language, timeout=60)
 
 
 # -- the attacks ----------------------------------------------------------------------------------
