@@ -271,15 +271,9 @@ class SessionExecutors:
             raise _not_started(language, exc) from exc
         if language == "bash":
             try:
-                try:
-                    result = await self._run_bash(launcher, code, timeout_s)
-                except ExecutorStartError:
-                    if not isinstance(launcher, BoxLauncher) or launcher.alive:
-                        raise
-                    # The box was still going down as this call went in (the last call's code
-                    # ended it: `kill -9 -1`), so this code never started: once, in a new box.
-                    result = await self._run_bash(await self.launcher(), code, timeout_s)
-                return await _told_of_downloads(session, result)
+                return await _told_of_downloads(
+                    session, await self._run_bash(launcher, code, timeout_s)
+                )
             except ExecutorStartError as exc:  # the sandbox went away under the call
                 raise _not_started(language, exc) from exc
         async with self._locks[language]:
