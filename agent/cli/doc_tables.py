@@ -13,7 +13,8 @@ their tables between markers::
 
 ``python -m agent.cli.doc_tables`` says which tables are stale (exit 1), ``--write`` rewrites
 them. A description is the code's own (a field's ``description``, a tool's docstring, a command's
-help), so a table changes only with the code; ``tests/test_doc_tables.py`` fails on a stale one.
+help), so a table changes only with the code; ``tests/docs/test_doc_tables.py`` fails on a stale
+one.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from agent.cli import doc_tables
 from agent.cli.doc_tables import TABLES, DocTableError, stale_tables
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_generated_table_matches_the_code() -> None:

@@ -11,19 +11,11 @@ from agent.browser.aria_tree import parse_aria_snapshot
 from agent.browser.session import BrowserSession
 from agent.browser.snapshot import INTERACTIVE_ROLES
 from agent.errors import StaleRefError, UnknownRefError
+from tests.browser.snapshot_lines import ref_of
 
 
 async def open_page(session: BrowserSession, url: str) -> None:
     await session.goto(url)
-
-
-def ref_of(text: str, pattern: str) -> str:
-    """The @eN of the first snapshot line matching ``pattern``."""
-    for line in grammar.parse_snapshot(text):
-        if re.search(pattern, line.text):
-            assert line.ref, f"line {line.text!r} has no ref"
-            return line.ref
-    raise AssertionError(f"no line matches {pattern!r} in:\n{text}")
 
 
 def test_a_line_without_a_ref_is_an_element_only_when_a_role_and_a_quoted_name_start_it():

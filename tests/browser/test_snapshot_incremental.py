@@ -14,7 +14,7 @@ from agent.browser.refs import RefRegistry
 from agent.browser.render import render_tree
 from agent.browser.session import BrowserSession
 from agent.browser.snapshot import Snapshotter
-from tests.test_snapshot import ref_of
+from tests.browser.snapshot_lines import ref_of
 
 _LEAVES = [
     '- heading "Title {n}" [level=2] [ref=e{n}]',

@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Route
 
 from agent.browser.session import BrowserSession
-from tests.test_snapshot import ref_of
+from tests.browser.snapshot_lines import ref_of
 from tools import BROWSER_TOOLS, ToolContext, default_toolbox
 from tools.elements import ensure_actionable
 
