@@ -16,8 +16,16 @@ import pytest
 
 from agent.browser.session import BrowserSession
 from tests.harness import ARTIFACTS, processes_of, require_agent_browser, serve_http
+from tests.marks import marks_for
 
 PAGES = Path(__file__).parent / "pages"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder, file and fixtures (``tests/marks.py``)."""
+    for item in items:
+        for name in sorted(marks_for(item.path, list(getattr(item, "fixturenames", ())))):
+            item.add_marker(name)
 
 
 @pytest.fixture(scope="session")
