@@ -24,13 +24,16 @@ PAGES = Path(__file__).parent / "pages"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by its folder, file and fixtures (``tests/marks.py``)."""
     for item in items:
-        for name in sorted(marks_for(item.path, list(getattr(item, "fixturenames", ())))):
+        test = getattr(item, "originalname", item.name)
+        for name in sorted(marks_for(item.path, test, list(getattr(item, "fixturenames", ())))):
             item.add_marker(name)
 
 
 @pytest.fixture(scope="session")
-def pages_url() -> Iterator[str]:
-    """``tests/pages`` on an ephemeral 127.0.0.1 port."""
+def site() -> Iterator[str]:
+    """``tests/pages`` on an ephemeral 127.0.0.1 port: the site every test folder serves its
+    pages as (a folder with pages of its own, such as ``tests/executors/site``, overrides it in
+    its conftest; ``serve_http`` is how every one is served)."""
     with serve_http(PAGES) as url:
         yield url
 
@@ -43,10 +46,27 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-async def session() -> AsyncIterator[BrowserSession]:
-    browser_session = await BrowserSession.start(action_timeout_s=2.0)
-    yield browser_session
-    await browser_session.close()
+async def shared_session() -> AsyncIterator[BrowserSession]:
+    """One browser per test module: starting Chromium is the slow part of a browser test."""
+    browser_session = await BrowserSession.start(action_timeout_s=2.0, navigation_timeout_s=10)
+    try:
+        yield browser_session
+    finally:
+        await browser_session.close()
+
+
+@pytest.fixture
+async def session(shared_session: BrowserSession) -> AsyncIterator[BrowserSession]:
+    """A real browser session: the module's, reset to a single blank tab after each test.
+    (``tests/executors`` overrides it with one whose code workers are warm.)"""
+    yield shared_session
+    if not shared_session.alive:
+        return
+    pages = shared_session.tabs
+    for extra in pages[1:]:
+        await extra.close()
+    shared_session.switch_to(pages[0])
+    await pages[0].goto("about:blank")
 
 
 @pytest.fixture(scope="session")

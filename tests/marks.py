@@ -2,8 +2,9 @@
 mark itself and a developer can run a fast subset (``-m "not browser and not sandbox and not
 redis and not slow"``; CONTRIBUTING.md says how long each subset takes).
 
-A test's markers are its folder's, then its file's (a file's entry adds to its folder's, or with
-``REPLACE`` replaces them), then one per fixture in ``BY_FIXTURE`` that it uses. The markers
+A test's markers are its folder's, then its file's, then its own (``file::test``); each entry
+adds to the ones before it, or with ``REPLACE`` first replaces them. Then one per fixture in
+``BY_FIXTURE`` that the test uses. The markers
 themselves are registered, with what each means, in ``pyproject.toml``.
 """
 
@@ -61,6 +62,11 @@ BY_PATH: dict[str, tuple[str, ...]] = {
     "scale": ("browser", "slow"),
     "scale/test_placement.py": (REPLACE, "redis"),
     "scale/test_replica_settings.py": (REPLACE,),
+    # `agent serve` checks at start-up that a browser box works: Chromium, in bubblewrap.
+    "scale/test_replica_settings.py::test_agent_serve_says_what_is_wrong_in_one_line": (
+        "browser",
+        "sandbox",
+    ),
     "scale/test_scale_cross_context.py": ("sandbox",),
     "scale/test_scale_observability.py": ("redis",),
     "scale/test_scale_out.py": ("redis",),
@@ -69,6 +75,7 @@ BY_PATH: dict[str, tuple[str, ...]] = {
     "server/test_server_js_sdk.py": ("slow",),
     "server/test_server_turns.py": (REPLACE,),
     "server/test_server_units.py": (REPLACE,),
+    "server/test_server_units.py::test_agent_serve_runs_and_stops_cleanly": ("browser", "sandbox"),
 }
 
 # A fixture that starts the thing a marker names marks every test that uses it.
@@ -78,12 +85,13 @@ BY_FIXTURE: dict[str, str] = {
 }
 
 
-def marks_for(path: Path, fixtures: list[str]) -> set[str]:
-    """The markers of a test in ``path`` that uses ``fixtures``."""
-    relative = path.resolve().relative_to(TESTS)
+def marks_for(path: Path, test: str, fixtures: list[str]) -> set[str]:
+    """The markers of test function ``test`` in ``path``, which uses ``fixtures``."""
+    parts = path.resolve().relative_to(TESTS).parts
+    keys = ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
     marks: set[str] = set()
-    for depth in range(1, len(relative.parts) + 1):
-        entry = BY_PATH.get("/".join(relative.parts[:depth]), ())
+    for key in [*keys, f"{keys[-1]}::{test}"]:
+        entry = BY_PATH.get(key, ())
         if REPLACE in entry:
             marks.clear()
         marks.update(name for name in entry if name != REPLACE)
