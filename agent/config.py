@@ -39,6 +39,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agent import procfs
 from agent.errors import ConfigError
 
 __all__ = [
@@ -70,13 +71,10 @@ def default_data_dir() -> Path:
 def default_browser_memory_mb() -> int:
     """One eighth of the machine's memory, at least 1 GiB and at most 4 GiB: room for a heavy page
     (a few hundred MiB) many times over, while one session can never take the machine."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            total = next(line for line in meminfo if line.startswith("MemTotal"))
-        total_mib = int(total.split()[1]) // 1024
-    except (OSError, StopIteration, ValueError):
+    total_kib = procfs.memory_total_kib()
+    if total_kib is None:
         return 2048
-    return min(4096, max(1024, total_mib // 8))
+    return min(4096, max(1024, total_kib // 1024 // 8))
 
 
 class Settings(BaseSettings):

@@ -25,8 +25,8 @@ from typing import Any
 
 import httpx
 
+from agent import procfs
 from evals.load_server import ServerProcess
-from evals.proc_memory import memory_kb
 from evals.sites import serve_page
 
 __all__ = ["main"]
@@ -50,18 +50,10 @@ COMMANDS = (
 def _daemons() -> list[int]:
     """Live agent-browser daemons (the bench runs one session, so one daemon at most)."""
     found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                argv0 = handle.read().split(b"\0", 1)[0]
-        except OSError:
-            continue
-        if argv0.endswith(b"/agent-browser-linux-x64") or argv0.endswith(
-            b"/agent-browser-linux-arm64"
-        ):
-            found.append(int(entry.name))
+    for pid in procfs.pids():
+        argv = procfs.cmdline(pid)
+        if argv and argv[0].endswith((b"/agent-browser-linux-x64", b"/agent-browser-linux-arm64")):
+            found.append(pid)
     return found
 
 
@@ -101,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                     for code in COMMANDS:
                         timings[code].append(_interact(client, server.url, scrape_id, code)[0])
                 daemons = [pid for pid in _daemons() if pid not in before]
-                pss_kib = sum(memory_kb(pid)[1] for pid in daemons)
+                pss_kib = sum(procfs.rss_pss_kib(pid)[1] for pid in daemons)
                 client.delete(f"{server.url}/v2/scrape/{scrape_id}/interact", timeout=60)
                 time.sleep(1.0)
                 left = [pid for pid in _daemons() if pid not in before]

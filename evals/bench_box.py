@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import statistics
 import time
 from collections import defaultdict
 
+from agent import procfs
 from agent.browser.addresses import treat_as_public_for_tests
 from agent.browser.box import chromium_sandbox
 from agent.browser.launch import BoxOptions, BrowserProcess, find_chromium, launch_browser
-from evals.proc_memory import descendants, memory_kb
 from evals.sites import serve_page
 
 __all__ = ["main"]
@@ -77,8 +75,8 @@ async def _round(
             results[kind][name].append(statistics.median(values))
         await asyncio.sleep(3)  # settle to idle
         for kind, browser in browsers.items():
-            tree = [browser.pid, *descendants(browser.pid)]
-            results[kind]["pss"].append(sum(memory_kb(pid)[1] for pid in tree) / 1024)
+            tree = procfs.tree(browser.pid)
+            results[kind]["pss"].append(sum(procfs.rss_pss_kib(pid)[1] for pid in tree) / 1024)
     finally:
         for browser in browsers.values():
             await browser.close()
@@ -86,13 +84,12 @@ async def _round(
 
 def _tree_cpu_ms(root: int) -> float:
     """CPU time used so far by ``root``, everything below it, and their children that ended."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = 0
-    for pid in [root, *descendants(root)]:
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-            used += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    return used * 1000 / ticks
+    used = 0.0
+    for pid in procfs.tree(root):
+        found = procfs.stat(pid)
+        if found is not None:
+            used += found.cpu_seconds(with_children=True)
+    return used * 1000
 
 
 async def _run(rounds: int, calls: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from evals.proc_memory import descendants
+from agent import procfs
 
 __all__ = ["TITLE", "ServerProcess", "main"]
 
@@ -105,7 +105,7 @@ class ServerProcess:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        left = descendants(self.process.pid)
+        left = procfs.tree(self.process.pid)[1:]
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # uvicorn shuts down, closing sessions
             try:

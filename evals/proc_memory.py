@@ -1,94 +1,43 @@
-"""Memory and CPU time of process trees, read from /proc: RSS and PSS per process, CPU seconds
-by kind of process, and a sampler that keeps the peaks per session's browser tree while a load
-runs."""
+"""Memory and CPU time of process trees (read by ``agent.procfs``): CPU seconds by kind of
+process, and a sampler that keeps the peaks per session's browser tree while a load runs."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-__all__ = ["MemoryPeaks", "MemorySampler", "cpu_by_kind", "descendants", "memory_kb"]
+from agent import procfs
 
-
-def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, process group) of every live process."""
-    table: dict[int, tuple[int, int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="utf-8") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        table[int(entry.name)] = (int(fields[1]), int(fields[2]))
-    return table
-
-
-def descendants(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
-    table = table if table is not None else _proc_table()
-    children: dict[int, list[int]] = defaultdict(list)
-    for pid, (parent, _) in table.items():
-        children[parent].append(pid)
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
+__all__ = ["MemoryPeaks", "MemorySampler", "cpu_by_kind"]
 
 
 def cpu_by_kind(root: int) -> dict[str, float]:
     """CPU seconds used so far (user + system) by ``root`` and every process below it, summed
     by kind: the server (``root`` itself), ``chromium``, the Playwright driver (``node``) and
     ``other`` (code executors, sandboxes)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = defaultdict(float)
-    for pid in [root, *descendants(root)]:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-                stat = handle.read()
-        except OSError:
+    for pid in procfs.tree(root):
+        found = procfs.stat(pid)
+        if found is None:
             continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
         if pid == root:
             kind = "server"
-        elif name == "chromium":
+        elif found.name == "chromium":
             kind = "chromium"
-        elif name.startswith("node"):  # the driver's main thread names the process
+        elif found.name.startswith("node"):  # the driver's main thread names the process
             kind = "node"
         else:
             kind = "other"
-        used[kind] += (int(fields[11]) + int(fields[12])) / ticks
+        used[kind] += found.cpu_seconds()
     return dict(used)
-
-
-def memory_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of one process in KiB; PSS shares pages fairly between processes."""
-    rss = pss = 0
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
-    return rss, pss
 
 
 def _session_key(pid: int) -> str | None:
     """What names a process group's session: a Chromium's profile folder (None for any other
     group, such as a session's code sandbox, which is then counted on its own)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
-    except OSError:
-        return None
-    for arg in argv:
+    for arg in procfs.cmdline(pid) or []:
         if arg.startswith(b"--user-data-dir="):
             return arg.split(b"=", 1)[1].decode(errors="replace")
     return None
@@ -127,13 +76,11 @@ class MemorySampler(threading.Thread):
 
     def tree_pss_kib(self) -> tuple[int, int]:
         """(PSS of the server's whole process tree, Chromium browser processes in it) now."""
-        table = _proc_table()
         total = browsers = 0
-        for pid in [self.server_pid, *descendants(self.server_pid, table)]:
-            total += memory_kb(pid)[1]
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                    argv = handle.read().split(b"\0")
+        for pid in procfs.tree(self.server_pid):
+            total += procfs.rss_pss_kib(pid)[1]
+            argv = procfs.cmdline(pid)
+            if argv:
                 # A boxed browser's bwrap carries Chromium's arguments too: Chromium itself only.
                 chromium = b"chrom" in argv[0].rsplit(b"/", 1)[-1]
                 if (
@@ -145,15 +92,16 @@ class MemorySampler(threading.Thread):
         return total, browsers
 
     def sample(self) -> None:
-        table = _proc_table()
-        server_group = table.get(self.server_pid, (0, 0))[1]
+        table = procfs.processes()
+        server = table.get(self.server_pid)
+        server_group = server.pgrp if server else 0
         rss_by: dict[str, int] = defaultdict(int)
         pss_by: dict[str, int] = defaultdict(int)
         server_rss = total_rss = total_pss = 0
-        for pid in [self.server_pid, *descendants(self.server_pid, table)]:
-            rss, pss = memory_kb(pid)
+        for pid in procfs.tree(self.server_pid):
+            rss, pss = procfs.rss_pss_kib(pid)
             total_rss, total_pss = total_rss + rss, total_pss + pss
-            group = table.get(pid, (0, 0))[1]
+            group = table[pid].pgrp if pid in table else 0
             if group == server_group:
                 server_rss += rss  # the server and its Playwright drivers
                 continue

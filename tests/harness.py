@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from mcp import ClientSession
 from mcp.types import CallToolResult, TextContent
 
+from agent import procfs
 from agent.browser import grammar
 from agent.browser.box import BoxOptions
 from agent.browser.session import BrowserSession
@@ -181,37 +182,23 @@ class _Process:
     ppid: int
     zombie: bool
     command: str
-    environ: bytes
+    environ: tuple[bytes, ...]
 
     def marked(self, marker: bytes) -> bool:
-        return marker in self.environ.split(b"\0")
+        return marker in self.environ
 
 
 def _process_table() -> list[_Process]:
     """Every process this user may inspect, as ``/proc`` shows it now."""
     table: list[_Process] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
-        except OSError:
+    for pid in procfs.pids():
+        stat, argv = procfs.stat(pid), procfs.cmdline(pid)
+        if stat is None or argv is None:
             continue  # it has just ended
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:  # another user's: no marker, but its children may still be ours
-            environ = b""
-        fields = stat[stat.rindex(")") + 2 :].split()
-        table.append(
-            _Process(
-                pid=int(entry.name),
-                ppid=int(fields[1]),
-                zombie=fields[0] == "Z",
-                command=command,
-                environ=environ,
-            )
-        )
+        # Another user's environment cannot be read: no marker, but its children may be ours.
+        environ = procfs.environ(pid) or []
+        command = argv[0].decode(errors="replace") if argv else ""
+        table.append(_Process(pid, stat.ppid, stat.zombie, command, tuple(environ)))
     return table
 
 

@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent import procfs
 from agent.browser.box_memory import MemoryGuard, memory_guard
 from agent.browser.bwrap import (
     allocate_uid,
@@ -208,13 +209,12 @@ class BrowserBox:
         close."""
         if self.process is None or self._pid_namespace is not None:
             return
-        own = os.readlink("/proc/self/ns/pid")
-        with contextlib.suppress(OSError):
-            for pid in _children(self.process.pid):
-                namespace = os.readlink(f"/proc/{pid}/ns/pid")
-                if namespace != own:
-                    self._pid_namespace = namespace
-                    return
+        own = procfs.namespace()
+        for pid in procfs.children(self.process.pid):
+            namespace = procfs.namespace(pid)
+            if namespace is not None and namespace != own:
+                self._pid_namespace = namespace
+                return
 
     def kill(self) -> None:
         """Kill every process of the box at once (its outer bwrap, and with it the namespace)."""
@@ -304,27 +304,13 @@ def _receive_listener(control: socket.socket) -> socket.socket:
     return socket.socket(fileno=fds[0])
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
-            found += [int(child) for child in handle.read().split()]
-    return found
-
-
 def _namespace_alive(namespace: str) -> bool:
     """Whether any process (not a zombie) is still in PID namespace ``namespace``."""
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+    for pid in procfs.pids():
+        if procfs.namespace(pid) != namespace:
             continue
-        try:
-            if os.readlink(f"/proc/{entry.name}/ns/pid") != namespace:
-                continue
-            with open(f"/proc/{entry.name}/stat", encoding="utf-8") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        if stat[stat.rindex(")") + 2] != "Z":
+        found = procfs.stat(pid)
+        if found is not None and not found.zombie:
             return True
     return False
 

@@ -27,13 +27,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from agent import procfs
+
 __all__ = ["MemoryGuard", "memory_guard"]
 
 log = logging.getLogger(__name__)
 
 _CGROUP_INTERVAL_S = 0.5
 _WATCHDOG_INTERVAL_S = 1.0
-_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 _places: dict[str, Path | None] = {}  # "v2"/"v1" -> where box cgroups go (None: not possible)
 
 
@@ -62,10 +63,10 @@ class MemoryGuard:
         if self.root_pid is None:
             return False
         limit_kib = self.limit_mb * 1024
-        pids = _tree(self.root_pid)
-        if sum(_rss_kib(pid) for pid in pids) <= limit_kib:
+        pids = procfs.tree(self.root_pid)
+        if sum(procfs.rss_kib(pid) for pid in pids) <= limit_kib:
             return False
-        return sum(_pss_kib(pid) for pid in pids) > limit_kib
+        return sum(procfs.rss_pss_kib(pid)[1] for pid in pids) > limit_kib
 
     async def watch(self, on_exceeded: Callable[[], Awaitable[None]]) -> None:
         """Check every ``interval_s`` until the limit is passed, then call ``on_exceeded``."""
@@ -234,32 +235,3 @@ def _cgroup_mounts() -> dict[str, str]:
         elif tail[0] == "cgroup" and "memory" in tail[-1].split(","):
             found.setdefault("memory", fields[4])
     return found
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and every process below it, through /proc's children lists."""
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
-                    stack.extend(int(child) for child in handle.read().split())
-    return found
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
-            return int(handle.read().split()[1]) * _PAGE_KIB
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _pss_kib(pid: int) -> int:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0

@@ -27,6 +27,7 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Page
 
+from agent import procfs
 from agent.browser.box import BoxOptions, BrowserBox, check_box_tools, chromium_sandbox
 from agent.browser.cdp_router import CdpRouter, PipeUpstream
 from agent.browser.flags import QUIET_FLAGS
@@ -209,17 +210,7 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 def _group_alive(group: int) -> bool:
     """Whether any process (not a zombie) of a process group is still running."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == group:
-            return True
-    return False
+    return any(not found.zombie and found.pgrp == group for found in procfs.processes().values())
 
 
 def _spawn(

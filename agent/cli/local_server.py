@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent import procfs
 from agent.models.providers import PROVIDER_SPECS
 
 __all__ = ["CLI_ONLY_VARIABLES", "LocalServer", "server_settings"]
@@ -104,10 +105,7 @@ class LocalServer:
 
     def running(self) -> bool:
         """Whether its process still runs, and is still an ``agent serve`` (not a reused pid)."""
-        try:
-            command = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
+        command = procfs.cmdline(self.pid) or []
         return b"agent" in command and b"serve" in command
 
     def differences(self, env: Mapping[str, str]) -> list[str]:

@@ -42,6 +42,7 @@ import stat
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from agent import procfs
 from agent.errors import ConfigError
 from agent.executors.node_deps import NODE_DIR
 
@@ -249,9 +250,7 @@ def _daemon_pid(run_dir: Path) -> int | None:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` is a running agent-browser process (not a zombie, not a recycled pid)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+    found, command = procfs.stat(pid), procfs.cmdline(pid)
+    if found is None or command is None:
         return False
-    return state[state.rindex(")") + 2] != "Z" and b"agent-browser" in command
+    return not found.zombie and b"agent-browser" in b"\0".join(command)

@@ -25,6 +25,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agent import procfs
 from agent.browser.providers import Endpoint
 from agent.config import SERVER_TABLE, TomlFileSource
 from agent.errors import ConfigError
@@ -50,11 +51,8 @@ room to spare, for the default session limit."""
 
 def default_max_sessions() -> int:
     """As many sessions as 80% of the machine's memory holds at ``SESSION_MEMORY_MIB`` each."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            total = next(line for line in meminfo if line.startswith("MemTotal"))
-        total_kib = int(total.split()[1])
-    except (OSError, StopIteration, ValueError):
+    total_kib = procfs.memory_total_kib()
+    if total_kib is None:
         return 8
     return max(2, int(total_kib / 1024 * 0.8 / SESSION_MEMORY_MIB))
 

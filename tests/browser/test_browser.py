@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import procfs
 from agent.browser.launch import _group_alive, find_chromium, launch_browser
 from agent.errors import BrowserNotFoundError
 
@@ -47,7 +48,7 @@ async def test_launch_gives_a_cdp_url_and_close_kills_every_process():
         assert browser.cdp_url.startswith("ws+unix://")
         assert oct(browser.client_socket.stat().st_mode & 0o777) == "0o600"
         assert oct(browser.client_socket.parent.stat().st_mode & 0o777) == "0o700"
-        cmdline = Path(f"/proc/{browser.process.pid}/cmdline").read_bytes()  # noqa: ASYNC240
+        cmdline = b"\0".join(procfs.cmdline(browser.process.pid) or [])
         assert b"--remote-debugging-pipe" in cmdline and b"--remote-debugging-port" not in cmdline
         assert browser.alive
         await browser.page.set_content("<h1>hi</h1>")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import procfs
 from agent.browser import box_memory
 from agent.browser.addresses import (
     is_loopback_name,
@@ -141,11 +142,11 @@ async def checkpoint() -> tuple[EgressCheckpoint, int]:
 
 
 async def test_the_checkpoint_refuses_loopback_before_and_after_resolution(
-    checkpoint: tuple[EgressCheckpoint, int], pages_url: str
+    checkpoint: tuple[EgressCheckpoint, int], site: str
 ) -> None:
     point, port = checkpoint
     started = time.monotonic()
-    page_port = int(pages_url.rsplit(":", 1)[1])
+    page_port = int(site.rsplit(":", 1)[1])
     for host in ("localhost.", "foo.localhost", "127.0.0.1", "::1", "::ffff:127.0.0.1"):
         assert await _socks_connect(port, host, page_port) == 2, host
     assert await _socks_connect(port, "no-such-host.invalid", 80) == 4
@@ -155,10 +156,10 @@ async def test_the_checkpoint_refuses_loopback_before_and_after_resolution(
 
 
 async def test_the_checkpoint_connects_to_a_public_address_and_nothing_but_connect(
-    checkpoint: tuple[EgressCheckpoint, int], pages_url: str
+    checkpoint: tuple[EgressCheckpoint, int], site: str
 ) -> None:
     _, port = checkpoint
-    page_port = int(pages_url.rsplit(":", 1)[1])
+    page_port = int(site.rsplit(":", 1)[1])
     with treat_as_public_for_tests("127.0.0.1", page_port):
         assert await _socks_connect(port, "127.0.0.1", page_port) == 0
         assert await _socks_connect(port, "127.0.0.1", page_port, command=3) == 7  # UDP
@@ -275,14 +276,14 @@ def test_the_default_memory_limit_follows_the_machine() -> None:
 # -- the box, whole -------------------------------------------------------------------------------
 
 
-async def test_a_box_closes_to_nothing(pages_url: str) -> None:
+async def test_a_box_closes_to_nothing(site: str) -> None:
     browser = await launch_browser(box=BoxOptions(memory_mb=1024, egress=True))
     box = browser.box
     assert box is not None and box.process is not None
     try:
-        with treat_as_public_for_tests("127.0.0.1", int(pages_url.rsplit(":", 1)[1])):
-            await browser.page.goto(f"{pages_url}/")
-        pids = _tree(box.process.pid)
+        with treat_as_public_for_tests("127.0.0.1", int(site.rsplit(":", 1)[1])):
+            await browser.page.goto(f"{site}/")
+        pids = procfs.tree(box.process.pid)
         assert len(pids) > 3
         join = box.join_file
     finally:
@@ -294,22 +295,9 @@ async def test_a_box_closes_to_nothing(pages_url: str) -> None:
     assert box.uid is None
 
 
-def _tree(root: int) -> list[int]:
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            stack.extend(int(child) for child in (task / "children").read_text().split())
-    return found
-
-
 def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    stat = procfs.stat(pid)
+    return stat is not None and not stat.zombie
 
 
 def test_a_missing_bwrap_is_a_start_up_error(

@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 import agent.executors
+from agent import procfs
 from agent.browser.session import BrowserSession
 from agent.executors import (
     KILLED_EXIT_CODE,
@@ -214,10 +215,10 @@ async def test_a_tool_clicks_and_code_sees_it(session, app):
     assert py.result == js.result == "Clicked 1"
 
 
-async def test_page_follows_the_sessions_current_tab(session, app, site_url):
+async def test_page_follows_the_sessions_current_tab(session, app, site):
     popup = await session.new_tab()
     try:
-        await session.goto(f"{site_url}/page2.html")
+        await session.goto(f"{site}/page2.html")
         for language in ("python", "node"):
             outcome = await run_code(session, "await page.title()", language)  # type: ignore[arg-type]
             assert outcome.result == "Second", outcome
@@ -227,8 +228,8 @@ async def test_page_follows_the_sessions_current_tab(session, app, site_url):
     assert (await run_code(session, "page.url", "python")).result.endswith("/app.html")
 
 
-async def test_code_that_navigates_leaves_the_session_on_the_new_page(session, app, site_url):
-    code = f"await page.goto('{site_url}/page2.html')\nawait page.title()"
+async def test_code_that_navigates_leaves_the_session_on_the_new_page(session, app, site):
+    code = f"await page.goto('{site}/page2.html')\nawait page.title()"
     outcome = await run_code(session, code, "python")
     assert outcome.result == "Second", outcome
     assert session.page.url.endswith("/page2.html")
@@ -238,10 +239,10 @@ async def test_code_that_navigates_leaves_the_session_on_the_new_page(session, a
 # -- isolation -----------------------------------------------------------------------------------
 
 
-async def test_one_sessions_code_cannot_reach_another_sessions_page(session, app, site_url):
+async def test_one_sessions_code_cannot_reach_another_sessions_page(session, app, site):
     other = await BrowserSession.start()
     try:
-        await other.goto(f"{site_url}/page2.html?secret=other-session")
+        await other.goto(f"{site}/page2.html?secret=other-session")
         listing = {
             "python": "[p.url for c in page.context.browser.contexts for p in c.pages]",
             "node": "page.context().browser().contexts().flatMap(c => c.pages()).map(p => p.url())",
@@ -292,7 +293,7 @@ async def test_code_does_not_see_the_servers_model_key(session, app, monkeypatch
     assert "sk-should-not-leak" not in outcome.stdout
 
 
-async def test_code_runs_at_once_after_a_navigation_timed_out(site_url):
+async def test_code_runs_at_once_after_a_navigation_timed_out(site):
     # A site that accepts connections and never answers: the navigation stays pending until
     # someone stops it, and while it is pending no new CDP client (a fresh worker) can attach.
     silent = socket.socket()
@@ -300,7 +301,7 @@ async def test_code_runs_at_once_after_a_navigation_timed_out(site_url):
     silent.listen(8)
     fresh = await BrowserSession.start(navigation_timeout_s=1.5)
     try:
-        await fresh.goto(f"{site_url}/app.html")
+        await fresh.goto(f"{site}/app.html")
         with pytest.raises(PlaywrightTimeoutError):
             await fresh.goto(f"http://127.0.0.1:{silent.getsockname()[1]}/")
         started = time.monotonic()
@@ -339,25 +340,13 @@ async def test_warm_calls_are_fast(session, app, language):
 
 
 def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
+    stat = procfs.stat(pid)
+    return stat.name if stat else ""
 
 
 def _descendants(root: int) -> set[int]:
     """Live (not zombie) processes below ``root``."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z":
-            parents[int(entry.name)] = int(fields[1])
+    parents = {pid: s.ppid for pid, s in procfs.processes().items() if not s.zombie}
     found: set[int] = set()
     frontier = {root}
     while frontier:
@@ -366,9 +355,9 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
-async def test_closing_the_session_kills_its_workers(site_url):
+async def test_closing_the_session_kills_its_workers(site):
     own = await BrowserSession.start()
-    await own.goto(f"{site_url}/app.html")
+    await own.goto(f"{site}/app.html")
     before = _descendants(os.getpid())  # the browsers, the Playwright driver
     for language in ("python", "node", "bash"):
         outcome = await run_code(own, "echo hi" if language == "bash" else "1", language)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
+from agent import procfs
 from agent.browser import box_memory, cdp_router
 from agent.server import ServerSettings
 from tests.harness import RunningServer, assert_error, quick_agent_settings, wait_until
@@ -177,16 +178,14 @@ def test_the_boxed_browser_runs_as_a_user_of_its_own_without_capabilities(
     user namespace of its own, which is no power over the host)."""
     handle = served.session(attacker).browser_session.handle
     assert handle.box is not None, "the session's browser is not boxed"
-    host_users = os.readlink("/proc/self/ns/user")
+    host_users = procfs.namespace(kind="user")
     seen = 0
-    for pid in _tree(handle.pid):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-            users = os.readlink(f"/proc/{pid}/ns/user")
-        except OSError:
+    for pid in procfs.tree(handle.pid):
+        fields, argv = procfs.status(pid), procfs.cmdline(pid)
+        users = procfs.namespace(pid, "user")
+        if fields is None or not argv or users is None:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        command = argv[0].decode()
         if "chromium" not in command and "chrome" not in command:
             continue  # bwrap itself, which runs as root without capabilities and then waits
         seen += 1
@@ -203,29 +202,11 @@ def test_the_boxed_browser_has_none_of_the_servers_environment(
     """Seen from the host (a page cannot read /proc through file://, see above): no process of
     the box holds the server's environment, the key in it included."""
     handle = served.session(attacker).browser_session.handle
-    environments = [_environ(pid) for pid in _tree(handle.pid)]
+    environments = [b"\0".join(procfs.environ(pid) or []) for pid in procfs.tree(handle.pid)]
     assert any(b"HOME=" in environ for environ in environments)
     for environ in environments:
         assert SECRET.encode() not in environ
         assert b"AGENT_TEST_MODEL_KEY" not in environ
-
-
-def _environ(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return b""
-
-
-def _tree(root: int) -> list[int]:
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            children = (task / "children").read_text().split() if task.exists() else []
-            stack.extend(int(child) for child in children)
-    return found
 
 
 # -- downloads ------------------------------------------------------------------------------------

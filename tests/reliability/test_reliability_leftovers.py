@@ -8,10 +8,10 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
+from agent import procfs
 from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.executors import run_code
@@ -66,7 +66,7 @@ def test_a_child_with_a_clean_environment_is_ours_an_orphan_of_nobody_is_not() -
         os.kill(orphan, signal.SIGKILL)
 
 
-async def test_a_process_left_in_a_sandbox_is_seen_until_the_sandbox_ends(pages_url: str) -> None:
+async def test_a_process_left_in_a_sandbox_is_seen_until_the_sandbox_ends() -> None:
     """The sandbox clears its processes' environment (bubblewrap's --clearenv), so nothing in it
     carries the marker; a daemon left running in it (as agent-browser's is) is still reported,
     and so would fail the suite, until the session's end takes the sandbox down."""
@@ -98,16 +98,11 @@ _LEFT_BEHIND = "613.25"
 
 def _pid_running(argv: list[str]) -> int | None:
     """The pid of the live process whose command line is exactly ``argv``, if any."""
-    wanted = b"\0".join(arg.encode() for arg in argv) + b"\0"
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == wanted:
-                return int(entry.name)
-        except OSError:
-            continue
-    return None
+    wanted = [arg.encode() for arg in argv]
+    return next((pid for pid in procfs.pids() if procfs.cmdline(pid) == wanted), None)
 
 
 def _parent(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+    stat = procfs.stat(pid)
+    assert stat is not None, f"process {pid} has ended"
+    return stat.ppid
