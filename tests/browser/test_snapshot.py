@@ -32,8 +32,8 @@ def test_a_line_without_a_ref_is_an_element_only_when_a_role_and_a_quoted_name_s
     assert said.text == 'say "hello" twice'
 
 
-async def test_full_snapshot_shows_text_headings_and_form_state(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_full_snapshot_shows_text_headings_and_form_state(session, site):
+    await open_page(session, f"{site}/form.html")
     await session.page.fill("#name", "Ada")
     await session.page.check("#agree")
     shot = await session.snapshot()
@@ -50,8 +50,8 @@ async def test_full_snapshot_shows_text_headings_and_form_state(session, pages_u
     assert shot.tokens > 0
 
 
-async def test_interactive_mode_lists_only_actionable_elements_flat(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_interactive_mode_lists_only_actionable_elements_flat(session, site):
+    await open_page(session, f"{site}/form.html")
     shot = await session.snapshot(mode="interactive")
     lines = shot.text.splitlines()
     assert lines, "empty interactive snapshot"
@@ -69,8 +69,8 @@ async def test_interactive_mode_lists_only_actionable_elements_flat(session, pag
     assert len(playwright_interactive) <= len(lines)
 
 
-async def test_hidden_elements_are_left_out_and_offscreen_ones_kept(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_hidden_elements_are_left_out_and_offscreen_ones_kept(session, site):
+    await open_page(session, f"{site}/form.html")
     text = (await session.snapshot()).text
     assert "Hidden button" not in text
     assert "Invisible button" not in text
@@ -78,8 +78,8 @@ async def test_hidden_elements_are_left_out_and_offscreen_ones_kept(session, pag
     assert "Far button" in text  # below the fold is still part of the page
 
 
-async def test_scoped_snapshot_by_css_and_by_ref(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_scoped_snapshot_by_css_and_by_ref(session, site):
+    await open_page(session, f"{site}/form.html")
     full = await session.snapshot()
     by_css = await session.snapshot(scope="#signup")
     assert 'button "Submit"' in by_css.text
@@ -94,8 +94,8 @@ async def test_scoped_snapshot_by_css_and_by_ref(session, pages_url):
     assert await session.page.inner_text("#out") == "far clicked"
 
 
-async def test_scoped_snapshot_errors_are_clear(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_scoped_snapshot_errors_are_clear(session, site):
+    await open_page(session, f"{site}/form.html")
     from agent.errors import ToolError
 
     with pytest.raises(ToolError, match="No element matches"):
@@ -104,18 +104,18 @@ async def test_scoped_snapshot_errors_are_clear(session, pages_url):
         await session.snapshot(scope="[[[")
 
 
-async def test_refs_stable_across_snapshots_when_nothing_changed(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_refs_stable_across_snapshots_when_nothing_changed(session, site):
+    await open_page(session, f"{site}/form.html")
     first = await session.snapshot()
     second = await session.snapshot()
     assert first.text == second.text
     assert first.refs == second.refs
 
 
-async def test_an_unchanged_page_renders_the_same_and_any_change_is_seen(session, pages_url):
+async def test_an_unchanged_page_renders_the_same_and_any_change_is_seen(session, site):
     # The render of an unchanged page is reused; a capped snapshot (which shortens and drops
     # lines) must not alter it, and a change the aria text does not show must still count.
-    await open_page(session, f"{pages_url}/long.html")
+    await open_page(session, f"{site}/long.html")
     uncapped = await session.snapshot()
     roomy = await session.snapshot(max_tokens=2500)
     tight = await session.snapshot(max_tokens=600)
@@ -139,8 +139,8 @@ async def test_an_unchanged_page_renders_the_same_and_any_change_is_seen(session
     await (await session.resolve(ref)).click()
 
 
-async def test_table_rows_are_one_line_unless_a_header_sorts_on_click(session, pages_url):
-    await open_page(session, f"{pages_url}/table.html")
+async def test_table_rows_are_one_line_unless_a_header_sorts_on_click(session, site):
+    await open_page(session, f"{site}/table.html")
     text = (await session.snapshot()).text
     # A plain row is condensed into one line; the header row keeps each sorting header's ref.
     assert re.search(r"Groundhog Day \| 1993 \| February, again", text), text
@@ -149,8 +149,8 @@ async def test_table_rows_are_one_line_unless_a_header_sorts_on_click(session, p
     assert await session.page.inner_text("#out") == "sorted by 1"
 
 
-async def test_refs_of_persisting_elements_survive_dom_changes(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_refs_of_persisting_elements_survive_dom_changes(session, site):
+    await open_page(session, f"{site}/form.html")
     first = await session.snapshot()
     submit = ref_of(first.text, 'button "Submit"')
     await session.page.evaluate(
@@ -161,10 +161,10 @@ async def test_refs_of_persisting_elements_survive_dom_changes(session, pages_ur
     assert ref_of(second.text, 'button "Injected"') not in first.text
 
 
-async def test_a_ref_stays_with_its_element_when_its_label_changes(session, pages_url):
+async def test_a_ref_stays_with_its_element_when_its_label_changes(session, site):
     """``@eN button "Rename me"`` is still ``@eN`` once a click made it say "Renamed": the ref
     names the DOM node, not its label. Playwright gives the relabelled node a new ref of its own."""
-    await open_page(session, f"{pages_url}/form.html")
+    await open_page(session, f"{site}/form.html")
     first = await session.snapshot()
     rename = ref_of(first.text, 'button "Rename me"')
     await (await session.resolve(rename)).click()
@@ -181,10 +181,10 @@ async def test_a_ref_stays_with_its_element_when_its_label_changes(session, page
     assert ref_of((await session.snapshot()).text, 'button "Again"') == rename
 
 
-async def test_a_replaced_element_never_inherits_the_ref_of_one_acted_on(session, pages_url):
+async def test_a_replaced_element_never_inherits_the_ref_of_one_acted_on(session, site):
     """The mark that keeps a ref across a label change is on the DOM node: the button that
     replaces the one clicked, same name or not, gets a new ref, and the old ref is stale."""
-    await open_page(session, f"{pages_url}/form.html")
+    await open_page(session, f"{site}/form.html")
     swap = ref_of((await session.snapshot()).text, 'button "Swap"')
     await (await session.resolve(swap)).click()  # acted on, so marked; it replaces itself
     fresh = await session.snapshot()
@@ -196,8 +196,8 @@ async def test_a_replaced_element_never_inherits_the_ref_of_one_acted_on(session
     assert await session.page.inner_text("#out") == "new swap clicked"
 
 
-async def test_stale_ref_after_element_replaced_is_explicit(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_stale_ref_after_element_replaced_is_explicit(session, site):
+    await open_page(session, f"{site}/form.html")
     shot = await session.snapshot()
     swap = ref_of(shot.text, 'button "Swap"')
     await session.page.click("#swap")  # replaces the button with a new one of the same name
@@ -212,11 +212,11 @@ async def test_stale_ref_after_element_replaced_is_explicit(session, pages_url):
     assert await session.page.inner_text("#out") == "new swap clicked"
 
 
-async def test_stale_ref_after_navigation_is_explicit(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_stale_ref_after_navigation_is_explicit(session, site):
+    await open_page(session, f"{site}/form.html")
     shot = await session.snapshot()
     submit = ref_of(shot.text, 'button "Submit"')
-    await session.goto(f"{pages_url}/page2.html")
+    await session.goto(f"{site}/page2.html")
     with pytest.raises(StaleRefError, match="navigated"):
         await session.resolve(submit)
     await session.snapshot()
@@ -224,8 +224,8 @@ async def test_stale_ref_after_navigation_is_explicit(session, pages_url):
         await session.resolve(submit)  # a number is never reused for an element of a new page
 
 
-async def test_unknown_and_malformed_refs(session, pages_url):
-    await open_page(session, f"{pages_url}/page2.html")
+async def test_unknown_and_malformed_refs(session, site):
+    await open_page(session, f"{site}/page2.html")
     await session.snapshot()
     with pytest.raises(UnknownRefError, match="never in a snapshot"):
         await session.resolve("@e99999")
@@ -236,8 +236,8 @@ async def test_unknown_and_malformed_refs(session, pages_url):
         assert await session.resolve(spelling)
 
 
-async def test_cursor_pointer_spans_get_refs_and_are_clickable(session, pages_url):
-    await open_page(session, f"{pages_url}/form.html")
+async def test_cursor_pointer_spans_get_refs_and_are_clickable(session, site):
+    await open_page(session, f"{site}/form.html")
     shot = await session.snapshot()
     beta = ref_of(shot.text, 'clickable "beta"')
     assert ref_of(shot.text, 'clickable "alpha"') != beta
@@ -251,8 +251,8 @@ async def test_cursor_pointer_spans_get_refs_and_are_clickable(session, pages_ur
     assert ref_of(interactive.text, 'clickable "beta"') == beta
 
 
-async def test_iframe_and_shadow_dom_content_has_refs_that_resolve(session, pages_url):
-    await open_page(session, f"{pages_url}/frames.html")
+async def test_iframe_and_shadow_dom_content_has_refs_that_resolve(session, site):
+    await open_page(session, f"{site}/frames.html")
     await session.page.frame_locator("#f").locator("button").wait_for()
     shot = await session.snapshot()
     frame_button = ref_of(shot.text, 'button "Frame button"')
@@ -264,8 +264,8 @@ async def test_iframe_and_shadow_dom_content_has_refs_that_resolve(session, page
     assert await session.page.inner_text("#out") == "shadow clicked"
 
 
-async def test_clickables_inside_an_iframe_get_refs_that_resolve_in_that_frame(session, pages_url):
-    await open_page(session, f"{pages_url}/frame_clickables.html")
+async def test_clickables_inside_an_iframe_get_refs_that_resolve_in_that_frame(session, site):
+    await open_page(session, f"{site}/frame_clickables.html")
     frame = session.page.frame_locator("#f")
     await frame.locator("#delta").wait_for()
     shot = await session.snapshot()
@@ -299,8 +299,8 @@ async def test_clickables_inside_an_iframe_get_refs_that_resolve_in_that_frame(s
     assert "picked delta" in await frame.locator("body").inner_text()
 
 
-async def test_token_cap_keeps_interactive_elements_and_says_what_was_cut(session, pages_url):
-    await open_page(session, f"{pages_url}/long.html")
+async def test_token_cap_keeps_interactive_elements_and_says_what_was_cut(session, site):
+    await open_page(session, f"{site}/long.html")
     uncapped = await session.snapshot()
     assert uncapped.tokens > 3000
     capped = await session.snapshot(max_tokens=600)
@@ -313,8 +313,8 @@ async def test_token_cap_keeps_interactive_elements_and_says_what_was_cut(sessio
     assert "get_text" in capped.text or "scope" in capped.text
 
 
-async def test_token_cap_pages_when_interactive_elements_alone_do_not_fit(session, pages_url):
-    await open_page(session, f"{pages_url}/long.html")
+async def test_token_cap_pages_when_interactive_elements_alone_do_not_fit(session, site):
+    await open_page(session, f"{site}/long.html")
     first = await session.snapshot(max_tokens=120)
     assert first.capped and first.pages > 1 and first.tokens <= 120
     assert "page=2" in first.text

@@ -143,8 +143,8 @@ _CHANGES = [
 _WHOLE = "window[Symbol.for('browser-agent.clickables')].whole = true"
 
 
-async def test_the_scan_of_a_changed_page_is_what_a_whole_scan_finds(session, pages_url):
-    await session.goto(f"{pages_url}/clickables_live.html")
+async def test_the_scan_of_a_changed_page_is_what_a_whole_scan_finds(session, site):
+    await session.goto(f"{site}/clickables_live.html")
     page = session.page
     first = await page.evaluate(page_js.CLICKABLES, None)
     assert [item["text"] for item in first["items"]] == ["alpha"]
@@ -162,8 +162,8 @@ async def test_the_scan_of_a_changed_page_is_what_a_whole_scan_finds(session, pa
     assert final.index("words") < final.index("beta") < final.index("mu")
 
 
-async def test_a_changed_page_snapshots_as_a_fresh_snapshotter_would(session, pages_url):
-    await session.goto(f"{pages_url}/clickables_live.html")
+async def test_a_changed_page_snapshots_as_a_fresh_snapshotter_would(session, site):
+    await session.goto(f"{site}/clickables_live.html")
     await session.snapshot()
     for change in _CHANGES:
         await session.page.evaluate(change)
@@ -177,9 +177,9 @@ async def test_a_changed_page_snapshots_as_a_fresh_snapshotter_would(session, pa
 
 
 async def test_clickables_in_sandboxed_and_other_origin_frames_get_refs_that_resolve(
-    session: BrowserSession, pages_url: str
+    session: BrowserSession, site: str
 ):
-    await session.goto(f"{pages_url}/frames_apart.html")
+    await session.goto(f"{site}/frames_apart.html")
     page = session.page
     await page.frame_locator("#sandboxed").locator("#zeta").wait_for()
     await page.frame_locator("#other").locator("#omega").wait_for()

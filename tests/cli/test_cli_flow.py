@@ -50,11 +50,11 @@ def agent(
     )
 
 
-def test_scrape_interact_code_stop_flow(cli_env, pages_url):
+def test_scrape_interact_code_stop_flow(cli_env, site):
     env, provider = cli_env
     server_pid = None
     try:
-        scraped = agent(env, "scrape", f"{pages_url}/page2.html")
+        scraped = agent(env, "scrape", f"{site}/page2.html")
         assert scraped.returncode == 0, scraped.stderr
         assert "started a local server" in scraped.stderr
         server_pid = int(re.search(r"pid (\d+)", scraped.stderr).group(1))
@@ -157,10 +157,10 @@ def _stop_servers(*outputs: str) -> None:
 
 
 def test_the_demo_model_clicks_fills_and_answers_through_agent_interact(
-    tmp_path: Path, pages_url: str
+    tmp_path: Path, site: str
 ) -> None:
     env = _offline_env(tmp_path, AGENT_MODEL="demo")
-    scraped = agent(env, "scrape", f"{pages_url}/form.html")
+    scraped = agent(env, "scrape", f"{site}/form.html")
     try:
         assert scraped.returncode == 0, scraped.stderr
         acted = agent(
@@ -187,14 +187,14 @@ def test_the_demo_model_clicks_fills_and_answers_through_agent_interact(
 
 
 def test_a_background_server_with_other_settings_is_named_then_restarted_by_scrape(
-    tmp_path: Path, pages_url: str
+    tmp_path: Path, site: str
 ) -> None:
     """The server ``agent scrape`` started keeps the settings it got; a shell whose settings
     differ is told which and how to restart it, and ``agent scrape`` restarts it itself. The
     state folder is the project's own (AGENT_STATE_DIR) and holds no setting's value."""
     state = tmp_path / "project-state"
     env = _offline_env(tmp_path, AGENT_STATE_DIR=str(state), OPENAI_API_KEY="sk-not-a-real-key")
-    url = f"{pages_url}/page2.html"
+    url = f"{site}/page2.html"
     outputs: list[str] = []
     try:
         first = agent(env, "scrape", url)

@@ -19,7 +19,7 @@ _NO_BFCACHE = (
 
 
 @pytest.fixture(scope="session")
-def site_url() -> Iterator[str]:
+def site() -> Iterator[str]:
     """The test site (``tests/executors/site``) on an ephemeral 127.0.0.1 port."""
     with serve_http(SITE) as url:
         yield url
@@ -27,7 +27,9 @@ def site_url() -> Iterator[str]:
 
 @pytest.fixture(scope="package")
 async def session() -> AsyncIterator[BrowserSession]:
-    """One session for these tests, with its python and node workers started.
+    """One session for the whole folder, with its python and node workers started: it overrides
+    ``tests/conftest.py``'s ``session`` because starting the workers is what these tests share,
+    and doing it once per folder rather than per module keeps the suite's time down.
 
     Chromium's back-forward cache is off, as Playwright turns it off when it launches Chromium
     itself: a page restored from it fires no load event, and going back would wait out the
@@ -41,8 +43,8 @@ async def session() -> AsyncIterator[BrowserSession]:
 
 
 @pytest.fixture
-async def app(session: BrowserSession, site_url: str) -> str:
+async def app(session: BrowserSession, site: str) -> str:
     """The session on a fresh load of the test app page; returns its URL."""
-    url = f"{site_url}/app.html"
+    url = f"{site}/app.html"
     await session.goto(url)
     return url

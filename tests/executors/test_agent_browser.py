@@ -44,17 +44,17 @@ async def refs_of(session: BrowserSession) -> dict[str, str]:
 
 
 @pytest.fixture
-async def search(session: BrowserSession, site_url: str) -> dict[str, str]:
+async def search(session: BrowserSession, site: str) -> dict[str, str]:
     """The search page, and the refs agent-browser's ``snapshot -i`` gave it."""
-    await session.goto(f"{site_url}/search.html")
+    await session.goto(f"{site}/search.html")
     refs = await refs_of(session)
     assert {"Query", "Search"} <= set(refs), refs
     return refs
 
 
 @pytest.fixture
-async def article(session: BrowserSession, site_url: str) -> dict[str, str]:
-    await session.goto(f"{site_url}/article.html")
+async def article(session: BrowserSession, site: str) -> dict[str, str]:
+    await session.goto(f"{site}/article.html")
     refs = await refs_of(session)
     assert {"Firecrawl and agent-browser", "Show later"} <= set(refs), refs
     return refs
@@ -174,8 +174,8 @@ async def test_get_text(session, article):
     assert said.strip() == "Firecrawl and agent-browser"
 
 
-async def test_get_url(session, search, site_url):
-    assert (await ok(session, "agent-browser get url")).strip() == f"{site_url}/search.html"
+async def test_get_url(session, search, site):
+    assert (await ok(session, "agent-browser get url")).strip() == f"{site}/search.html"
 
 
 async def test_wait_for_a_ref(session, article):
@@ -269,12 +269,12 @@ async def test_a_failed_command_is_a_failed_run_and_the_session_goes_on(session,
     assert (await ok(session, "agent-browser get url")).strip().endswith("/search.html")
 
 
-async def test_it_follows_the_sessions_current_tab(session, site_url):
-    await session.goto(f"{site_url}/search.html")
+async def test_it_follows_the_sessions_current_tab(session, site):
+    await session.goto(f"{site}/search.html")
     await ok(session, "agent-browser get url")  # its daemon is up, on the first tab
     second = await session.new_tab()
     try:
-        await session.goto(f"{site_url}/article.html")
+        await session.goto(f"{site}/article.html")
         assert (await ok(session, "agent-browser get url")).strip().endswith("/article.html")
     finally:
         await second.close()

@@ -68,12 +68,12 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_a_server_whose_python_is_a_venv_under_tmp_runs_python_node_and_bash(
-    venv_in_tmp: Path, tmp_path: Path, site_url: str
+    venv_in_tmp: Path, tmp_path: Path, site: str
 ) -> None:
     python = str(venv_in_tmp / "bin" / "python")
     with agent_serve(_env(tmp_path), python=python) as served:
         scraped = httpx.post(
-            f"{served.url}/v2/scrape", json={"url": f"{site_url}/app.html"}, timeout=60
+            f"{served.url}/v2/scrape", json={"url": f"{site}/app.html"}, timeout=60
         )
         scrape_id = scrape_id_of(scraped)
 
@@ -126,12 +126,12 @@ def test_a_box_that_cannot_run_python_stops_agent_serve_with_its_reason(
     assert "Traceback" not in said.split("ModuleNotFoundError")[0].split("exited 1:")[0]
 
 
-def test_a_box_failing_later_is_the_servers_503_with_the_boxs_reason(site_url: str) -> None:
+def test_a_box_failing_later_is_the_servers_503_with_the_boxs_reason(site: str) -> None:
     """A box that starts after the server did and fails answers 503 SANDBOX_UNAVAILABLE with
     why (bubblewrap's own words), not ``success: false, exitCode: 1`` as if the code had failed.
     Here the session's folders go missing, as when a /tmp cleaner removes them."""
     with RunningServer(ServerSettings(warm_browsers=0)) as server:
-        scrape_id = scrape_id_of(server.scrape(f"{site_url}/app.html"))
+        scrape_id = scrape_id_of(server.scrape(f"{site}/app.html"))
         session = server.session(scrape_id).browser_session
 
         async def remove(part: str) -> None:

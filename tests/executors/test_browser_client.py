@@ -75,8 +75,8 @@ def _script(layout: Layout) -> str:
     return "\n".join(lines)
 
 
-async def _compare(session: BrowserSession, site_url: str) -> Path:
-    await session.goto(f"{site_url}/app.html")
+async def _compare(session: BrowserSession, site: str) -> Path:
+    await session.goto(f"{site}/app.html")
     state = executors_for(session)
     layout = (await state.launcher()).layout
     outcome = await run_code(session, _script(layout), "bash", timeout_s=120)
@@ -96,11 +96,11 @@ async def _compare(session: BrowserSession, site_url: str) -> Path:
     return out
 
 
-async def test_in_the_box_every_client_says_the_same(session, site_url):
-    out = await _compare(session, site_url)
+async def test_in_the_box_every_client_says_the_same(session, site):
+    out = await _compare(session, site)
     texts = {path.name: path.read_text() for path in out.iterdir()}
     # The cases do what they say (so the comparison compares something).
-    assert texts["1-declared.out"] == f"{site_url}/app.html\n"
+    assert texts["1-declared.out"] == f"{site}/app.html\n"
     assert texts["10-declared.rc"] == "1\n" and "never in a snapshot" in texts["10-declared.err"]
     assert texts["12-declared.rc"] == "2\n" and "invalid int value" in texts["12-declared.err"]
     assert texts["15-declared.out"].startswith("usage: agent browser snapshot")
@@ -128,8 +128,8 @@ async def direct_session() -> AsyncIterator[BrowserSession]:
     await session.close()
 
 
-async def test_without_a_box_every_client_says_the_same(direct_session, site_url):
-    await _compare(direct_session, site_url)
+async def test_without_a_box_every_client_says_the_same(direct_session, site):
+    await _compare(direct_session, site)
     # A relative path is the code's: from its own working folder, as the declared client has it.
     script = "mkdir -p sub && cd sub && agent browser screenshot shot.png"
     outcome = await run_code(direct_session, script, "bash")

@@ -259,8 +259,8 @@ def _png_size(path: str) -> int:
     return len(data)
 
 
-async def test_open_back_forward_reload(session, app, site_url):
-    assert "title 'Second'" in await ok(session, "open", f"{site_url}/page2.html")
+async def test_open_back_forward_reload(session, app, site):
+    assert "title 'Second'" in await ok(session, "open", f"{site}/page2.html")
     assert (await ok(session, "back")).endswith("/app.html")
     assert (await ok(session, "forward")).endswith("/page2.html")
     assert "no next page" in await fails(session, "forward")
@@ -268,10 +268,10 @@ async def test_open_back_forward_reload(session, app, site_url):
     assert "title 'Orders'" in await ok(session, "goto", "app.html")
 
 
-async def test_tabs(session, app, site_url):
+async def test_tabs(session, app, site):
     assert (await ok(session, "tab", "list")).startswith("* t")
     first = (await ok(session, "tab")).split()[1]
-    opened = await ok(session, "tab", "new", f"{site_url}/page2.html")
+    opened = await ok(session, "tab", "new", f"{site}/page2.html")
     second = opened.split()[2].rstrip(":")
     assert session.page.url.endswith("/page2.html")
     listing = await ok(session, "tab", "list")

@@ -39,30 +39,30 @@ def _host_port_open(port: int) -> bool:
 
 
 async def test_a_box_on_the_hosts_network_listens_on_no_host_port(
-    fresh_session: BrowserSession, site_url: str
+    fresh_session: BrowserSession, site: str
 ) -> None:
     settings = Settings(sandbox="bwrap", sandbox_outbound_network=True)
-    await fresh_session.goto(f"{site_url}/search.html")
+    await fresh_session.goto(f"{site}/search.html")
     assert not _host_port_open(BOX_CDP_PORT)
     outcome = await run_code(
         fresh_session, "agent-browser get url", "bash", timeout_s=60, settings=settings
     )
     assert outcome.success, outcome
-    assert outcome.stdout.strip() == f"{site_url}/search.html"
+    assert outcome.stdout.strip() == f"{site}/search.html"
     # The box is up and agent-browser attached, yet the host's 9222 is still closed.
     assert not _host_port_open(BOX_CDP_PORT), "the box opened a DevTools port on the host"
 
 
 async def test_a_box_on_the_hosts_network_opens_no_agent_browser_port(
-    fresh_session: BrowserSession, site_url: str
+    fresh_session: BrowserSession, site: str
 ) -> None:
     # In a box of its own network, `agent browser` reaches the session's socket through a port
     # of the box's loopback; on the host's network that port would be every local user's.
     settings = Settings(sandbox="bwrap", sandbox_outbound_network=True)
-    await fresh_session.goto(f"{site_url}/search.html")
+    await fresh_session.goto(f"{site}/search.html")
     outcome = await run_code(
         fresh_session, "agent browser get url", "bash", timeout_s=60, settings=settings
     )
     assert outcome.success, outcome
-    assert outcome.stdout.strip() == f"{site_url}/search.html"
+    assert outcome.stdout.strip() == f"{site}/search.html"
     assert not _host_port_open(BOX_RPC_PORT), "the box opened its agent browser port on the host"

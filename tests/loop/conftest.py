@@ -1,13 +1,13 @@
-"""Fixtures for planner tests: the demo site over HTTP, a browser session, settings."""
+"""Fixtures for planner tests: the demo site over HTTP and settings (the browser session is
+``tests/conftest.py``'s)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agent.browser.session import BrowserSession
 from agent.config import Settings
 from tests.harness import serve_http
 
@@ -15,32 +15,10 @@ DEMO_SITE = Path(__file__).resolve().parents[2] / "evals" / "sites" / "demo"
 
 
 @pytest.fixture(scope="session")
-def demo_url() -> Iterator[str]:
-    """Base URL (with a trailing slash) of the demo site, served on an ephemeral port."""
+def site() -> Iterator[str]:
+    """The demo site (``evals/sites/demo``) on an ephemeral 127.0.0.1 port."""
     with serve_http(DEMO_SITE) as url:
-        yield f"{url}/"
-
-
-@pytest.fixture(scope="module")
-async def shared_session() -> AsyncIterator[BrowserSession]:
-    session = await BrowserSession.start(action_timeout_s=3, navigation_timeout_s=10)
-    try:
-        yield session
-    finally:
-        await session.close()
-
-
-@pytest.fixture
-async def session(shared_session: BrowserSession) -> AsyncIterator[BrowserSession]:
-    """One browser per module, reset to a single blank tab for each test."""
-    yield shared_session
-    if not shared_session.alive:
-        return
-    pages = shared_session.tabs
-    for extra in pages[1:]:
-        await extra.close()
-    shared_session.switch_to(pages[0])
-    await pages[0].goto("about:blank")
+        yield url
 
 
 @pytest.fixture

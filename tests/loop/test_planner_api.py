@@ -14,7 +14,7 @@ from agent.models.scripted import ScriptedModel, tool_call
 from tests.harness import Turns, find_ref, latest_observation
 
 
-async def test_open_interact_close(demo_url: str) -> None:
+async def test_open_interact_close(site: str) -> None:
     model = ScriptedModel(
         Turns.strict(
             lambda m: [
@@ -29,7 +29,7 @@ async def test_open_interact_close(demo_url: str) -> None:
         )
     )
     settings = Settings(max_steps=5, max_snapshot_tokens=1500)
-    async with await Agent.open(demo_url + "login.html", model=model, settings=settings) as bot:
+    async with await Agent.open(f"{site}/login.html", model=model, settings=settings) as bot:
         assert (await bot.snapshot()).tokens <= 1500
         first = await bot.interact("Sign in as demo with the password secret")
         assert isinstance(first, InteractionResult)
@@ -60,12 +60,12 @@ async def test_open_builds_the_model_from_its_id() -> None:
         assert bot.page.url == "about:blank"
 
 
-async def test_open_an_unreachable_url_closes_the_browser(demo_url: str) -> None:
+async def test_open_an_unreachable_url_closes_the_browser(site: str) -> None:
     with pytest.raises(BrowserError, match=r"Could not open http://127\.0\.0\.1:9/"):
         await Agent.open("http://127.0.0.1:9/", model=ScriptedModel([]), settings=Settings())
 
 
-async def test_interact_rejects_zero_steps(demo_url: str) -> None:
+async def test_interact_rejects_zero_steps(site: str) -> None:
     async with await Agent.open(model=ScriptedModel([]), settings=Settings()) as bot:
         with pytest.raises(ConfigError, match="max_steps"):
             await bot.interact("anything", max_steps=0)

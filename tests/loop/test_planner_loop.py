@@ -41,10 +41,10 @@ def _size(messages: Sequence[Message]) -> int:
 
 async def test_fills_a_form_and_submits_it(
     session: BrowserSession,
-    demo_url: str,
+    site: str,
     settings: Settings,
 ) -> None:
-    await session.goto(demo_url + "contact.html")
+    await session.goto(f"{site}/contact.html")
     model = ScriptedModel(
         Turns.strict(
             lambda m: [  # parallel calls run one after another, in order
@@ -83,10 +83,10 @@ async def test_fills_a_form_and_submits_it(
 
 async def test_searches_and_reads_a_result(
     session: BrowserSession,
-    demo_url: str,
+    site: str,
     settings: Settings,
 ) -> None:
-    await session.goto(demo_url + "search.html")
+    await session.goto(f"{site}/search.html")
     model = ScriptedModel(
         Turns.strict(
             lambda m: [
@@ -110,15 +110,15 @@ async def test_searches_and_reads_a_result(
     assert '3 results for "lamp"' in second
     assert "element(s) with refs appeared" in second
     third = latest_observation(model.requests[2].messages)
-    assert "the page changed from " + demo_url + "search.html" in third
+    assert "the page changed from " + f"{site}/search.html" in third
 
 
 async def test_follows_a_link_into_a_new_tab(
     session: BrowserSession,
-    demo_url: str,
+    site: str,
     settings: Settings,
 ) -> None:
-    await session.goto(demo_url + "tabs.html")
+    await session.goto(f"{site}/tabs.html")
     model = ScriptedModel(
         Turns.strict(
             lambda m: [tool_call("click", ref=find_ref(m, "link", "Read the announcement"))],
@@ -146,10 +146,10 @@ async def test_follows_a_link_into_a_new_tab(
 
 async def test_recovers_from_a_stale_ref(
     session: BrowserSession,
-    demo_url: str,
+    site: str,
     settings: Settings,
 ) -> None:
-    await session.goto(demo_url + "offers.html")
+    await session.goto(f"{site}/offers.html")
     seen: dict[str, str] = {}
 
     def refresh(m: Sequence[Message]) -> list[ToolCall]:
@@ -187,9 +187,9 @@ async def test_recovers_from_a_stale_ref(
 
 
 async def test_unknown_tool_goes_back_to_the_model(
-    session: BrowserSession, demo_url: str, settings: Settings
+    session: BrowserSession, site: str, settings: Settings
 ) -> None:
-    await session.goto(demo_url + "index.html")
+    await session.goto(f"{site}/index.html")
     model = ScriptedModel([[tool_call("teleport", where="moon")], "There is no such tool."])
     result = await run_prompt(session, "Go to the moon", model=model, settings=settings)
 
@@ -203,9 +203,9 @@ async def test_unknown_tool_goes_back_to_the_model(
 
 
 async def test_malformed_arguments_go_back_to_the_model(
-    session: BrowserSession, demo_url: str, settings: Settings
+    session: BrowserSession, site: str, settings: Settings
 ) -> None:
-    await session.goto(demo_url + "index.html")
+    await session.goto(f"{site}/index.html")
     broken = ToolCall(
         id="c1",
         name="click",
@@ -230,8 +230,8 @@ async def test_malformed_arguments_go_back_to_the_model(
     assert result.stop_reason == "done" and result.output == "ok"
 
 
-async def test_stops_at_max_steps(session: BrowserSession, demo_url: str) -> None:
-    await session.goto(demo_url + "index.html")
+async def test_stops_at_max_steps(session: BrowserSession, site: str) -> None:
+    await session.goto(f"{site}/index.html")
     model = ScriptedModel(lambda messages, tools: [tool_call("scroll", direction="down")])
     settings = Settings(max_steps=3)
     result = await run_prompt(session, "Scroll forever", model=model, settings=settings)
@@ -245,8 +245,8 @@ async def test_stops_at_max_steps(session: BrowserSession, demo_url: str) -> Non
     assert "This is your last step" in last[-1].content  # type: ignore[union-attr]
 
 
-async def test_model_error_stops_cleanly(session: BrowserSession, demo_url: str) -> None:
-    await session.goto(demo_url + "index.html")
+async def test_model_error_stops_cleanly(session: BrowserSession, site: str) -> None:
+    await session.goto(f"{site}/index.html")
 
     def policy(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[ToolCall]:
         if len(model.requests) > 1:
@@ -267,10 +267,8 @@ async def test_model_error_stops_cleanly(session: BrowserSession, demo_url: str)
     assert not session.lock.locked()
 
 
-async def test_running_out_of_script_is_a_model_error(
-    session: BrowserSession, demo_url: str
-) -> None:
-    await session.goto(demo_url + "index.html")
+async def test_running_out_of_script_is_a_model_error(session: BrowserSession, site: str) -> None:
+    await session.goto(f"{site}/index.html")
     result = await run_prompt(
         session, "Do it", model=ScriptedModel([[tool_call("scroll")]]), settings=Settings()
     )
@@ -278,8 +276,8 @@ async def test_running_out_of_script_is_a_model_error(
     assert "ran out of script" in (result.error or "")
 
 
-async def test_wall_clock_timeout(session: BrowserSession, demo_url: str) -> None:
-    await session.goto(demo_url + "index.html")
+async def test_wall_clock_timeout(session: BrowserSession, site: str) -> None:
+    await session.goto(f"{site}/index.html")
 
     async def slow(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> str:
         await asyncio.sleep(30)
@@ -299,9 +297,9 @@ async def test_wall_clock_timeout(session: BrowserSession, demo_url: str) -> Non
 
 
 async def test_plain_text_answer_and_empty_reply(
-    session: BrowserSession, demo_url: str, settings: Settings
+    session: BrowserSession, site: str, settings: Settings
 ) -> None:
-    await session.goto(demo_url + "index.html")
+    await session.goto(f"{site}/index.html")
     model = ScriptedModel(["", "The shop has five pages."])
     result = await run_prompt(session, "How many pages?", model=model, settings=settings)
 
@@ -316,9 +314,9 @@ async def test_plain_text_answer_and_empty_reply(
 
 
 async def test_records_steps_usage_and_holds_the_lock(
-    session: BrowserSession, demo_url: str, settings: Settings
+    session: BrowserSession, site: str, settings: Settings
 ) -> None:
-    await session.goto(demo_url + "index.html")
+    await session.goto(f"{site}/index.html")
     locked: list[bool] = []
 
     def policy(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ScriptedTurn:
@@ -358,8 +356,8 @@ _LONG_PAGE = "<title>Long</title><h1>Long page</h1>" + "".join(
 )
 
 
-async def test_old_snapshots_are_elided(session: BrowserSession, demo_url: str) -> None:
-    await session.goto(demo_url + "index.html")
+async def test_old_snapshots_are_elided(session: BrowserSession, site: str) -> None:
+    await session.goto(f"{site}/index.html")
     await session.page.set_content(_LONG_PAGE)
     steps = 8
 
@@ -397,9 +395,9 @@ async def test_old_snapshots_are_elided(session: BrowserSession, demo_url: str) 
 
 
 async def test_model_response_error_mid_run_keeps_steps(
-    session: BrowserSession, demo_url: str, settings: Settings
+    session: BrowserSession, site: str, settings: Settings
 ) -> None:
-    await session.goto(demo_url + "index.html")
+    await session.goto(f"{site}/index.html")
 
     def policy(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[ToolCall]:
         if len(model.requests) == 3:

@@ -61,9 +61,9 @@ def demo_server() -> RunningServer:
 
 
 def test_the_demo_model_clicks_fills_and_answers_over_http(
-    demo_server: RunningServer, pages_url: str
+    demo_server: RunningServer, site: str
 ) -> None:
-    scrape_id = scrape_id_of(demo_server.scrape(f"{pages_url}/form.html"))
+    scrape_id = scrape_id_of(demo_server.scrape(f"{site}/form.html"))
     reply = demo_server.interact(
         scrape_id,
         prompt='fill "Name" with Ada, select Large in Size, check I agree, then click Submit, '
@@ -90,10 +90,8 @@ def test_the_demo_model_clicks_fills_and_answers_over_http(
     demo_server.stop_session(scrape_id)
 
 
-def test_the_demo_model_says_what_it_understands(
-    demo_server: RunningServer, pages_url: str
-) -> None:
-    scrape_id = scrape_id_of(demo_server.scrape(f"{pages_url}/page2.html"))
+def test_the_demo_model_says_what_it_understands(demo_server: RunningServer, site: str) -> None:
+    scrape_id = scrape_id_of(demo_server.scrape(f"{site}/page2.html"))
     reply = demo_server.interact(scrape_id, prompt="Summarise the news of the day").json()
     assert reply["success"] is True
     output = reply["output"]
@@ -105,11 +103,11 @@ def test_the_demo_model_says_what_it_understands(
 
 
 def test_at_the_step_limit_the_demo_model_still_answers_labelled(
-    demo_server: RunningServer, pages_url: str
+    demo_server: RunningServer, site: str
 ) -> None:
     """Nine clicks do not fit in eight steps: the last step answers, saying what was left, so
     even that output says it came from the demo model (not the loop's own max-steps message)."""
-    scrape_id = scrape_id_of(demo_server.scrape(f"{pages_url}/form.html"))
+    scrape_id = scrape_id_of(demo_server.scrape(f"{site}/form.html"))
     reply = demo_server.interact(scrape_id, prompt=", ".join(["click Menu"] * 9)).json()
     output = reply["output"]
     assert output.startswith(f"{LABEL} Clicked @e"), output

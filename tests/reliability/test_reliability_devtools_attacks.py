@@ -72,7 +72,7 @@ def secret(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.fixture
-def session(served: RunningServer, site: str) -> Iterator[tuple[str, str]]:
+def scraped(served: RunningServer, site: str) -> Iterator[tuple[str, str]]:
     """A fresh session (attacks open tabs) and its cdpUrl."""
     scrape_id = served.scrape_id(f"{site}/page?set=attacker")
     cdp_url = run(served, scrape_id, "1", "python")["cdpUrl"]
@@ -88,7 +88,7 @@ def session(served: RunningServer, site: str) -> Iterator[tuple[str, str]]:
 @pytest.mark.parametrize("depth", [1, 2])
 def test_nested_sessions_do_not_walk_around_the_guard(
     served: RunningServer,
-    session: tuple[str, str],
+    scraped: tuple[str, str],
     secret: tuple[Path, str],
     tmp_path: Path,
     client: str,
@@ -101,7 +101,7 @@ def test_nested_sessions_do_not_walk_around_the_guard(
     target.chmod(0o777)
     said = nested_attack(
         served,
-        session,
+        scraped,
         client,
         depth=depth,
         payload=payload,
@@ -112,16 +112,16 @@ def test_nested_sessions_do_not_walk_around_the_guard(
     assert list(target.iterdir()) == [], f"BREACH: a download went where the client said: {said}"
     assert said["breach"] is None, f"BREACH: the nested session answered: {said}"
     assert "flatten: true only" in str(said["refused"]), said
-    assert run(served, session[0], "await page.evaluate('1 + 1')", "python")["result"] == "2"
+    assert run(served, scraped[0], "await page.evaluate('1 + 1')", "python")["result"] == "2"
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_methods_off_the_allowlist_are_refused_naming_the_method(
-    served: RunningServer, session: tuple[str, str], client: str
+    served: RunningServer, scraped: tuple[str, str], client: str
 ) -> None:
     methods = json.dumps(OFF_THE_LIST)
     call = f"refused_methods(send, json.loads({methods!r}))"
-    scrape_id, cdp_url = session
+    scrape_id, cdp_url = scraped
     if client == "python":
         said = from_code(served, scrape_id, "python", python_call(call))
     elif client == "bash":
@@ -179,9 +179,9 @@ async def _snapshot_with_playwright_mcp(binary: Path, cdp_url: str, output: Path
 
 
 def test_playwright_mcp_drives_the_session_through_cdp_url(
-    served: RunningServer, session: tuple[str, str], playwright_mcp: Path, tmp_path: Path
+    served: RunningServer, scraped: tuple[str, str], playwright_mcp: Path, tmp_path: Path
 ) -> None:
     """Playwright MCP attaches flat, like Playwright, Puppeteer and agent-browser (their tests
     are in test_reliability_sandbox.py and tests/executors): the guard lets it work."""
-    seen = asyncio.run(_snapshot_with_playwright_mcp(playwright_mcp, session[1], tmp_path))
+    seen = asyncio.run(_snapshot_with_playwright_mcp(playwright_mcp, scraped[1], tmp_path))
     assert "Reliability page" in seen, seen[:2000]

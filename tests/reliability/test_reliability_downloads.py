@@ -72,7 +72,7 @@ def served(profiles_dir: Path) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def session(served: RunningServer, site: str) -> Iterator[str]:
+def scraped(served: RunningServer, site: str) -> Iterator[str]:
     scrape_id = served.scrape_id(f"{site}/")
     yield scrape_id
     served.stop_session(scrape_id)
@@ -154,16 +154,16 @@ PY
 @pytest.mark.parametrize("nolength", [False, True], ids=["sized", "unsized"])
 @pytest.mark.parametrize("language", ["python", "node", "bash"])
 def test_a_download_past_the_file_size_limit_is_cancelled_and_the_code_told(
-    served: RunningServer, session: str, site: str, language: str, nolength: bool
+    served: RunningServer, scraped: str, site: str, language: str, nolength: bool
 ) -> None:
     url = f"{site}/big?mb={LIMIT_MB * 3}" + ("&nolength=1" if nolength else "")
     code = {"python": PYTHON, "node": NODE, "bash": BASH}[language].replace("URL", repr(url))
-    reply = run(served, session, code, language, timeout=60)
+    reply = run(served, scraped, code, language, timeout=60)
     said = reply["result"] if language != "bash" else reply["stdout"]
     assert reply["success"], reply
     assert "canceled" in said.lower(), f"the download was not cancelled: {reply}"
     assert TOLD in reply["stderr"], reply
-    assert largest_download(served, session) <= LIMIT_MB * MIB
+    assert largest_download(served, scraped) <= LIMIT_MB * MIB
 
 
 async def _download_over_cdp_url(cdp_url: str, url: str) -> str | None:
@@ -180,14 +180,14 @@ async def _download_over_cdp_url(cdp_url: str, url: str) -> str | None:
 
 
 def test_a_cdp_url_clients_download_past_the_limit_is_cancelled(
-    served: RunningServer, session: str, site: str
+    served: RunningServer, scraped: str, site: str
 ) -> None:
-    cdp_url = run(served, session, "1", "python")["cdpUrl"]
+    cdp_url = run(served, scraped, "1", "python")["cdpUrl"]
     failure = asyncio.run(_download_over_cdp_url(cdp_url, f"{site}/big?mb={LIMIT_MB * 3}"))
     assert failure is not None and "canceled" in failure.lower(), failure
-    assert largest_download(served, session) <= LIMIT_MB * MIB
+    assert largest_download(served, scraped) <= LIMIT_MB * MIB
     # The session's code hears of it on its next call.
-    assert TOLD in run(served, session, "1", "python")["stderr"]
+    assert TOLD in run(served, scraped, "1", "python")["stderr"]
 
 
 QUOTA = """
@@ -203,10 +203,10 @@ json.dumps(outcomes)
 
 
 def test_the_sessions_downloads_stay_within_their_quota(
-    served: RunningServer, session: str, site: str
+    served: RunningServer, scraped: str, site: str
 ) -> None:
     url = f"{site}/big?mb=15"  # three fit in 48 MiB, the fourth does not
-    reply = run(served, session, QUOTA.replace("URL", repr(url)), "python", timeout=120)
+    reply = run(served, scraped, QUOTA.replace("URL", repr(url)), "python", timeout=120)
     assert reply["success"], reply
     outcomes = json.loads(reply["result"])
     assert outcomes[:3] == [None, None, None], reply
@@ -216,4 +216,4 @@ def test_the_sessions_downloads_stay_within_their_quota(
     assert how == "removed" or "canceled" in outcomes[3].lower(), reply
     assert f"was {how} at" in reply["stderr"], reply
     assert f"pass their {QUOTA_MB} MiB quota (AGENT_SANDBOX_TMP_MB)" in reply["stderr"], reply
-    assert downloaded_bytes(served, session) <= QUOTA_MB * MIB
+    assert downloaded_bytes(served, scraped) <= QUOTA_MB * MIB

@@ -31,7 +31,7 @@ def served(profiles_dir: Path) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
-def session(served: RunningServer, site: str) -> Iterator[dict[str, str]]:
+def scraped(served: RunningServer, site: str) -> Iterator[dict[str, str]]:
     scrape_id = served.scrape_id(f"{site}/page")
     links = served.interact(scrape_id, code="1", language="python").json()
     yield {"id": scrape_id, **links}
@@ -66,10 +66,10 @@ def test_a_scrape_with_a_forged_host_is_refused_before_any_browser_starts(
 
 @pytest.mark.parametrize("host", [FORGED, f"{FORGED}:80", "127.0.0.2", "localhost:1", "[::2]"])
 def test_an_interact_with_a_forged_host_returns_no_links(
-    served: RunningServer, session: dict[str, str], host: str
+    served: RunningServer, scraped: dict[str, str], host: str
 ) -> None:
     response = served.post(
-        f"/v2/scrape/{session['id']}/interact",
+        f"/v2/scrape/{scraped['id']}/interact",
         json={"code": "1", "language": "python"},
         headers={"Host": host},
     )
@@ -78,21 +78,21 @@ def test_an_interact_with_a_forged_host_returns_no_links(
 
 
 def test_a_live_view_page_with_a_forged_host_is_refused(
-    served: RunningServer, session: dict[str, str]
+    served: RunningServer, scraped: dict[str, str]
 ) -> None:
-    path = session["liveViewUrl"].removeprefix(served.url)
+    path = scraped["liveViewUrl"].removeprefix(served.url)
     assert_error(httpx.get(served.url + path, headers={"Host": FORGED}, timeout=30), 400)
     assert httpx.get(served.url + path, timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize("kind", ["cdp", "live"])
 def test_a_websocket_with_a_forged_host_is_refused(
-    served: RunningServer, session: dict[str, str], kind: str
+    served: RunningServer, scraped: dict[str, str], kind: str
 ) -> None:
     if kind == "cdp":
-        path = "/" + session["cdpUrl"].split("/", 3)[3]
+        path = "/" + scraped["cdpUrl"].split("/", 3)[3]
     else:
-        path = session["liveViewUrl"].removeprefix(served.url).replace("?", "/ws?")
+        path = scraped["liveViewUrl"].removeprefix(served.url).replace("?", "/ws?")
     assert upgrade_status(served, path, FORGED) == 403
     assert upgrade_status(served, path, f"127.0.0.1:{_port(served)}") == 101
 
@@ -108,11 +108,11 @@ def test_a_websocket_with_a_forged_host_is_refused(
     ],
 )
 def test_links_are_built_on_a_trusted_host(
-    served: RunningServer, session: dict[str, str], host: str, base: str
+    served: RunningServer, scraped: dict[str, str], host: str, base: str
 ) -> None:
     port = _port(served)
     response = served.post(
-        f"/v2/scrape/{session['id']}/interact",
+        f"/v2/scrape/{scraped['id']}/interact",
         json={"code": "1", "language": "python"},
         headers={"Host": host.format(port=port)},
     )

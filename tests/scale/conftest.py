@@ -13,6 +13,16 @@ import pytest
 import redis
 
 from evals.infra import Replica, cdp_chromium, playwright_server, redis_server
+from tests.harness import serve_http
+
+SITE = Path(__file__).parent / "site"
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    """``tests/scale/site`` on an ephemeral 127.0.0.1 port."""
+    with serve_http(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

@@ -6,15 +6,10 @@ session it attaches itself (``Target.attachToBrowserTarget``, which Playwright's
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from agent.server import ServerSettings
-from tests.harness import RunningServer, quick_agent_settings, serve_http
-
-SITE = Path(__file__).parent / "site"
+from tests.harness import RunningServer, quick_agent_settings
 
 PROBE = """
 import json
@@ -35,12 +30,6 @@ for method, params in [
 targets = (await cdp.send("Target.getTargets"))["targetInfos"]
 json.dumps({"refused": sorted(refused), "urls": sorted(t["url"] for t in targets)})
 """
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with serve_http(SITE) as url:
-        yield url
 
 
 def test_code_on_a_shared_browser_reaches_only_its_own_context(

@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import async_playwright
 
 from agent.server import ServerSettings
-from tests.harness import RunningServer, quick_agent_settings, serve_http
+from tests.harness import RunningServer, quick_agent_settings
 from tests.reliability import cdp_nested
 from tests.reliability.devtools_clients import (
     CLIENTS,
@@ -37,14 +36,7 @@ from tests.reliability.devtools_clients import (
 from tests.reliability.test_reliability_sandbox import run
 from tests.scale.test_scale_confinement import _target_of
 
-SITE = Path(__file__).parent / "site"
 COOKIE = "sid=bob-cookie-7e1f"
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with serve_http(SITE) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +65,7 @@ def victim(served: RunningServer, site: str) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def session(served: RunningServer, site: str) -> Iterator[tuple[str, str]]:
+def scraped(served: RunningServer, site: str) -> Iterator[tuple[str, str]]:
     """A fresh session A (attacks open tabs) and its cdpUrl."""
     alice = served.scrape_id(f"{site}/form.html?who=a")
     cdp_url = run(served, alice, "1", "python")["cdpUrl"]
@@ -94,12 +86,12 @@ def untouched(served: RunningServer, victim: dict[str, str], site: str) -> None:
 def test_nested_sessions_do_not_read_another_sessions_cookie(
     served: RunningServer,
     victim: dict[str, str],
-    session: tuple[str, str],
+    scraped: tuple[str, str],
     site: str,
     client: str,
     depth: int,
 ) -> None:
-    said = _nested_on_page(served, session, client, depth)
+    said = _nested_on_page(served, scraped, client, depth)
     assert COOKIE not in json.dumps(said), f"BREACH: read B's cookie: {said}"
     assert said["breach"] is None, f"BREACH: the nested session answered: {said}"
     assert "flatten: true only" in str(said["refused"]), said
@@ -110,10 +102,10 @@ NESTED_ARGS = "payload='cookie', secret='who=b', download_dir='', own_target=own
 
 
 def _nested_on_page(
-    served: RunningServer, session: tuple[str, str], client: str, depth: int
+    served: RunningServer, scraped: tuple[str, str], client: str, depth: int
 ) -> dict[str, Any]:
     """The nested cookie attack from ``client``, on the flat session of its own page."""
-    scrape_id, cdp_url = session
+    scrape_id, cdp_url = scraped
     call = f"attack(send, events, depth={depth}, {NESTED_ARGS})"
     if client == "python":
         code = python_call(call).replace(
@@ -186,9 +178,9 @@ JSON.stringify(said);
 
 
 def _flat_probe(
-    served: RunningServer, session: tuple[str, str], client: str, victim: dict[str, str]
+    served: RunningServer, scraped: tuple[str, str], client: str, victim: dict[str, str]
 ) -> dict[str, str]:
-    scrape_id, cdp_url = session
+    scrape_id, cdp_url = scraped
     known = {"victim_target": victim["target"], "victim_context": victim["context"]}
     call = "cross_context_flat(on_page, victim_url_part='who=b', " + ", ".join(
         f"{name}={value!r}" for name, value in known.items()
@@ -235,11 +227,11 @@ async def _flat_from_outside(cdp_url: str, client: str, known: dict[str, str]) -
 def test_a_pages_session_reaches_no_other_context(
     served: RunningServer,
     victim: dict[str, str],
-    session: tuple[str, str],
+    scraped: tuple[str, str],
     site: str,
     client: str,
 ) -> None:
-    said = _flat_probe(served, session, client, victim)
+    said = _flat_probe(served, scraped, client, victim)
     assert said["Target.getTargets"] == "listed none of theirs", said
     for method in ("Target.attachToTarget", "Target.getTargetInfo", "Target.closeTarget"):
         assert said[method].endswith("No target with given id found."), (method, said)

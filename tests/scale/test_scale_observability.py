@@ -15,19 +15,11 @@ import pytest
 import redis
 
 from evals.infra import Replica
-from tests.harness import serve_http
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 
-SITE = Path(__file__).parent / "site"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
 ROUTE = "POST /v2/scrape/{scrape_id}/interact"
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with serve_http(SITE) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

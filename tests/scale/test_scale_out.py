@@ -7,7 +7,6 @@ browser server (``playwright``), ``redis-server`` and ``agent serve`` replicas a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,7 @@ import pytest
 
 from agent.models import tool_call
 from agent.server import ServerSettings
-from tests.harness import RunningServer, assert_error, find_ref, quick_agent_settings, serve_http
-
-SITE = Path(__file__).parent / "site"
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    with serve_http(SITE) as url:
-        yield url
+from tests.harness import RunningServer, assert_error, find_ref, quick_agent_settings
 
 
 def _endpoint(kind: str, cdp_endpoint: str, playwright_endpoint: str) -> dict[str, Any]:

@@ -36,8 +36,8 @@ def test_every_tool_has_a_generated_schema_with_described_arguments():
             assert prop.get("description"), f"{spec.name}.{name} has no description"
 
 
-async def test_click_fill_select_check_and_submit(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_click_fill_select_check_and_submit(session, site):
+    text = await fresh(session, f"{site}/form.html")
     out, err = await call(session, "fill", ref=ref_of(text, 'textbox "Name"'), value="Grace")
     assert not err and "Grace" in out
     out, err = await call(
@@ -56,8 +56,8 @@ async def test_click_fill_select_check_and_submit(session, pages_url):
     assert not err and not await session.page.is_checked("#agree")
 
 
-async def test_select_option_unknown_value_lists_the_options(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_select_option_unknown_value_lists_the_options(session, site):
+    text = await fresh(session, f"{site}/form.html")
     out, err = await call(
         session, "select_option", ref=ref_of(text, 'combobox "Size"'), values=["Huge"]
     )
@@ -68,8 +68,8 @@ async def test_select_option_unknown_value_lists_the_options(session, pages_url)
     assert err and "not a native dropdown" in out
 
 
-async def test_type_appends_and_press_sends_keys(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_type_appends_and_press_sends_keys(session, site):
+    text = await fresh(session, f"{site}/form.html")
     name = ref_of(text, 'textbox "Name"')
     await call(session, "fill", ref=name, value="Ada")
     out, err = await call(session, "type", ref=name, text=" Lovelace")
@@ -83,22 +83,22 @@ async def test_type_appends_and_press_sends_keys(session, pages_url):
     assert err and "not a key name" in out
 
 
-async def test_hover_reveals_menu(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_hover_reveals_menu(session, site):
+    text = await fresh(session, f"{site}/form.html")
     assert "Settings" not in text
     out, err = await call(session, "hover", ref=ref_of(text, 'button "Menu"'))
     assert not err, out
     assert 'link "Settings"' in (await session.snapshot()).text
 
 
-async def test_disabled_element_gives_an_actionable_error_fast(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_disabled_element_gives_an_actionable_error_fast(session, site):
+    text = await fresh(session, f"{site}/form.html")
     out, err = await call(session, "click", ref=ref_of(text, 'button "Locked"'))
     assert err and "disabled" in out
 
 
-async def test_covered_element_says_what_covers_it(session, pages_url):
-    text = await fresh(session, f"{pages_url}/overlay.html")
+async def test_covered_element_says_what_covers_it(session, site):
+    text = await fresh(session, f"{site}/overlay.html")
     out, err = await call(session, "click", ref=ref_of(text, 'button "Buy"'))
     assert err and "covered" in out and "cookie-banner" in out
     await call(session, "click", ref=ref_of(text, 'button "Accept"'))
@@ -107,16 +107,16 @@ async def test_covered_element_says_what_covers_it(session, pages_url):
     assert await session.page.inner_text("#out") == "clicked under"
 
 
-async def test_stale_ref_comes_back_to_the_model_as_text(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_stale_ref_comes_back_to_the_model_as_text(session, site):
+    text = await fresh(session, f"{site}/form.html")
     swap = ref_of(text, 'button "Swap"')
     await call(session, "click", ref=swap)
     out, err = await call(session, "click", ref=swap)
     assert err and "stale ref" in out and "new snapshot" in out
 
 
-async def test_bad_arguments_and_unknown_tool_are_model_fixable(session, pages_url):
-    await fresh(session, f"{pages_url}/form.html")
+async def test_bad_arguments_and_unknown_tool_are_model_fixable(session, site):
+    await fresh(session, f"{site}/form.html")
     out, err = await call(session, "click")
     assert err and "ref" in out and "Field required" in out
     out, err = await call(session, "scroll", direction="sideways")
@@ -125,8 +125,8 @@ async def test_bad_arguments_and_unknown_tool_are_model_fixable(session, pages_u
     assert err and "no tool named 'teleport'" in out and "click" in out
 
 
-async def test_scroll_page_and_element(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_scroll_page_and_element(session, site):
+    text = await fresh(session, f"{site}/form.html")
     out, err = await call(session, "scroll", direction="down", amount=500)
     assert not err and "by 500px" in out
     assert await session.page.evaluate("scrollY") == 500
@@ -140,16 +140,16 @@ async def test_scroll_page_and_element(session, pages_url):
     assert await session.page.evaluate("document.getElementById('box').scrollTop") == 300
 
 
-async def test_get_text_of_element_and_page(session, pages_url):
-    text = await fresh(session, f"{pages_url}/page2.html")
+async def test_get_text_of_element_and_page(session, site):
+    text = await fresh(session, f"{site}/page2.html")
     out, err = await call(session, "get_text")
     assert not err and "The secret number is 4217." in out
     out, err = await call(session, "get_text", ref=ref_of(text, 'link "Back to form"'))
     assert not err and out == "Back to form"
 
 
-async def test_get_text_pages_long_text(session, pages_url):
-    await fresh(session, f"{pages_url}/long.html")
+async def test_get_text_pages_long_text(session, site):
+    await fresh(session, f"{site}/long.html")
     out, _ = await call(session, "get_text")
     assert "call get_text with offset=6000" in out
     rest, _ = await call(session, "get_text", offset=6000)
@@ -162,8 +162,8 @@ async def test_get_text_pages_long_text(session, pages_url):
     assert "offset=12000" in rest
 
 
-async def test_wait_for_text_ref_and_load_state(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_wait_for_text_ref_and_load_state(session, site):
+    text = await fresh(session, f"{site}/form.html")
     await call(session, "click", ref=ref_of(text, 'button "Load later"'))
     out, err = await call(session, "wait_for", text="Loaded later", timeout_s=3)
     assert not err, out
@@ -178,11 +178,11 @@ async def test_wait_for_text_ref_and_load_state(session, pages_url):
 
 
 async def test_wait_for_network_idle_counts_a_request_started_once_the_page_was_quiet(
-    session, pages_url
+    session, site
 ):
     """Playwright's networkidle is reached once per navigation; a request the page starts
     later (a click's fetch) must still be waited for."""
-    await fresh(session, f"{pages_url}/form.html")
+    await fresh(session, f"{site}/form.html")
     await session.page.wait_for_load_state("networkidle")
 
     asked = asyncio.Event()
@@ -216,23 +216,23 @@ async def test_wait_for_network_idle_counts_a_request_started_once_the_page_was_
         await session.page.unroute("**/slow", slow)
 
 
-async def test_navigate_go_back_and_links(session, pages_url):
-    text = await fresh(session, f"{pages_url}/form.html")
+async def test_navigate_go_back_and_links(session, site):
+    text = await fresh(session, f"{site}/form.html")
     out, err = await call(session, "click", ref=ref_of(text, 'link "Next page"'))
     assert not err and "navigated to" in out and session.page.url.endswith("page2.html")
     out, err = await call(session, "go_back")
     assert not err and session.page.url.endswith("form.html")
     out, err = await call(session, "navigate", url="page2.html")
     assert not err and "Second page" in out
-    out, err = await call(session, "navigate", url=f"{pages_url}/missing.html")
+    out, err = await call(session, "navigate", url=f"{site}/missing.html")
     assert not err and "HTTP 404" in out
     out, err = await call(session, "navigate", url="http://127.0.0.1:9/")
     assert err and "Could not open" in out
 
 
-async def test_new_tab_becomes_the_current_page(pages_url):
+async def test_new_tab_becomes_the_current_page(site):
     async with await BrowserSession.start(action_timeout_s=2.0) as tab_session:
-        text = await fresh(tab_session, f"{pages_url}/form.html")
+        text = await fresh(tab_session, f"{site}/form.html")
         out, err = await call(tab_session, "click", ref=ref_of(text, 'link "Open in new tab"'))
         assert not err and "new tab" in out, out
         assert tab_session.page.url.endswith("page2.html")
@@ -240,8 +240,8 @@ async def test_new_tab_becomes_the_current_page(pages_url):
         assert "4217" in out
 
 
-async def test_snapshot_tool_modes_scope_and_paging(session, pages_url):
-    await fresh(session, f"{pages_url}/form.html")
+async def test_snapshot_tool_modes_scope_and_paging(session, site):
+    await fresh(session, f"{site}/form.html")
     out, err = await call(session, "snapshot", mode="interactive")
     assert not err and out.startswith("@e")
     out, err = await call(session, "snapshot", scope="#signup")
@@ -253,15 +253,15 @@ async def test_snapshot_tool_modes_scope_and_paging(session, pages_url):
 
 
 @pytest.mark.parametrize("spelling", ["@e{n}", "e{n}", "ref=e{n}"])
-async def test_refs_accepted_in_every_spelling(session, pages_url, spelling):
-    text = await fresh(session, f"{pages_url}/page2.html")
+async def test_refs_accepted_in_every_spelling(session, site, spelling):
+    text = await fresh(session, f"{site}/page2.html")
     number = ref_of(text, "link").lstrip("@e")
     out, err = await call(session, "get_text", ref=spelling.format(n=number))
     assert not err and out == "Back to form"
 
 
-async def test_dblclick(session, pages_url):
-    await session.goto(f"{pages_url}/form.html")
+async def test_dblclick(session, site):
+    await session.goto(f"{site}/form.html")
     await session.page.evaluate(
         "document.getElementById('rename').addEventListener('dblclick', "
         "() => { document.getElementById('out').textContent = 'double'; })"
