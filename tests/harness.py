@@ -16,8 +16,6 @@ import inspect
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -55,10 +53,8 @@ __all__ = [
     "LaunchCounter",
     "PageHandler",
     "RunningServer",
-    "ServeProcess",
     "Turn",
     "Turns",
-    "agent_serve",
     "assert_error",
     "find_ref",
     "free_port",
@@ -371,65 +367,6 @@ class LaunchCounter:
             navigation_timeout_s=self.agent_settings.navigation_timeout,
             box=self.box,
         )
-
-
-@dataclasses.dataclass
-class ServeProcess:
-    """An ``agent serve`` started by :func:`agent_serve`: its process and base URL."""
-
-    process: subprocess.Popen[str]
-    url: str
-
-    def output(self) -> str:
-        """Everything it printed, once it has exited."""
-        return self.process.communicate(timeout=60)[0] if self.process.stdout else ""
-
-
-@contextmanager
-def agent_serve(
-    env: dict[str, str],
-    *,
-    python: str = sys.executable,
-    port: int | None = None,
-    wait: bool = True,
-) -> Iterator[ServeProcess]:
-    """``python -m agent serve`` as a user runs it, with this checkout first on ``PYTHONPATH``.
-
-    With ``wait`` the block starts once ``/health`` answers (the test fails with the server's
-    output if it exits first); without it, right away (for a server expected to refuse to start).
-    The server gets SIGTERM when the block ends.
-    """
-    port = port or free_port()
-    root = str(Path(__file__).resolve().parents[1])
-    full_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))}
-    process = subprocess.Popen(
-        [python, "-m", "agent", "serve", "--port", str(port), "--log-level", "warning"],
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    served = ServeProcess(process, f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 90
-        while wait:
-            try:
-                httpx.get(f"{served.url}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    pytest.fail(f"agent serve exited {process.returncode}: {served.output()}")
-                assert time.monotonic() < deadline, "agent serve did not answer in 90 s"
-                time.sleep(0.2)
-        yield served
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 def scrape_id_of(response: httpx.Response) -> str:

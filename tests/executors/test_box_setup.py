@@ -23,7 +23,8 @@ import pytest
 
 from agent.executors import executors_for
 from agent.server import ServerSettings
-from tests.harness import RunningServer, agent_serve, assert_error, scrape_id_of
+from tests.harness import RunningServer, assert_error, scrape_id_of
+from tests.subprocesses import agent_serve
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
 

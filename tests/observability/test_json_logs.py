@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +21,12 @@ from playwright.async_api import async_playwright
 
 from agent.service.keys import unnamed_key_name
 from evals.provider_server import FakeProviderServer, chat_completion, chat_tool_call
-from tests.harness import free_port, wait_until
+from tests.subprocesses import agent_serve_logged
 
 NAMED_KEY = "json-log-key-6d2b8e4f1a"
 BARE_KEY = "bare-log-key-0c9e7d5b3a"
 WRONG_KEY = "wrong-log-key-1f2e3d4c5b"
 MODEL_KEY = "sk-json-model-9a8b7c6d5e4f"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +41,8 @@ def served(
 ) -> Iterator[tuple[str, Path]]:
     """``agent serve --log-format json`` on a free port (its URL) and its whole output."""
     folder = tmp_path_factory.mktemp("json-serve")
-    port = free_port()
-    log = folder / "server.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-        "PYTHONPATH": str(ROOT),
-        "AGENT_PORT": str(port),
         "AGENT_API_KEYS": f"ci:{NAMED_KEY},{BARE_KEY}",
         "AGENT_MODEL": "openai:gpt-4.1-mini",
         "AGENT_BASE_URL": provider.openai_base_url,
@@ -59,30 +51,9 @@ def served(
         "AGENT_DATA_DIR": str(folder / "data"),
         "AGENT_WARM_BROWSERS": "0",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent", "serve", "--log-level", "debug", "--log-format",
-             "json"],
-            cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(url), timeout_s=60, interval_s=0.2)
-        yield url, log
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    args = ("--log-level", "debug", "--log-format", "json")
+    with agent_serve_logged(env, folder, *args) as running:
+        yield running
 
 
 async def _use_the_links(links: dict[str, str]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from agent.server import ServerSettings
 from agent.service.usage import UNLIMITED
 from evals.infra import redis_server
 from tests.harness import HeldMcpSession, RunningServer, Turns, assert_error, quick_agent_settings
+from tests.subprocesses import npm_packages
 
 CI_KEY = "usage-ci-key-5e7a1b3c9d"
 TINY_KEY = "usage-tiny-key-2f4d6b8a0c"
@@ -194,16 +194,7 @@ async def test_mcp_over_http_counts_for_its_key_and_keeps_its_budget(
 
 @pytest.fixture(scope="module")
 def js_sdk() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the JS SDK test")
-    if not (JS_DIR / "node_modules" / "@mendable" / "firecrawl-js").is_dir():
-        installed = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS_DIR, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        if installed.returncode != 0:
-            pytest.skip(f"could not install @mendable/firecrawl-js: {installed.stderr[-500:]}")
-    return JS_DIR
+    return npm_packages(JS_DIR, "@mendable/firecrawl-js", "the JS SDK (@mendable/firecrawl-js)")
 
 
 def test_firecrawl_js_reads_the_same(js_sdk: Path, server: RunningServer, ci_used: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from agent import procfs
 from agent.browser import box_memory, cdp_router
 from agent.server import ServerSettings
 from tests.harness import RunningServer, assert_error, quick_agent_settings, wait_until
+from tests.reliability.boxed import boxed_server, read_page_code
 
 SECRET = "sk-browser-box-test-5d1e9a7c3b2f4e60"
 """A credential in the server's own environment, as a model key would be."""
@@ -42,16 +42,8 @@ def guard_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def served(profiles_dir: Path) -> Iterator[RunningServer]:
-    os.environ["AGENT_TEST_MODEL_KEY"] = SECRET
-    try:
-        with RunningServer(
-            ServerSettings(profiles_dir=profiles_dir, warm_browsers=0),
-            agent_settings=quick_agent_settings(sandbox="bwrap"),
-            count_launches=False,  # the browsers `agent serve` starts: boxed by default
-        ) as server:
-            yield server
-    finally:
-        del os.environ["AGENT_TEST_MODEL_KEY"]
+    with boxed_server(profiles_dir, secret=SECRET) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -82,26 +74,6 @@ def run(served: RunningServer, session: str, code: str, language: str) -> dict[s
 
 # -- reading the host through the browser ---------------------------------------------------------
 
-READ = {
-    "python": """
-try:
-    await page.goto(URL, timeout=10000)
-    text = await page.evaluate("document.documentElement.innerText")
-except Exception as exc:
-    text = "could not: " + str(exc)
-text
-""",
-    "node": """
-let text;
-try {
-  await page.goto(URL, {timeout: 10000});
-  text = await page.evaluate(() => document.documentElement.innerText);
-} catch (e) { text = "could not: " + e; }
-text
-""",
-    "bash": "agent-browser open URL_SH >/dev/null 2>&1; agent-browser get text body 2>&1",
-}
-
 
 async def _read_over_cdp(cdp_url: str, url: str) -> str:
     async with async_playwright() as playwright:
@@ -122,8 +94,7 @@ def read_through_browser(served: RunningServer, session: str, url: str, client: 
     if client == "cdpUrl":
         cdp_url = run(served, session, "1", "python")["cdpUrl"]
         return asyncio.run(_read_over_cdp(cdp_url, url))
-    code = READ[client].replace("URL_SH", url).replace("URL", json.dumps(url))
-    reply = run(served, session, code, client)
+    reply = run(served, session, read_page_code(client, url, 10000), client)
     return str(reply["stdout"] if client == "bash" else reply["result"])
 
 

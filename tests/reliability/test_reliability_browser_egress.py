@@ -34,6 +34,7 @@ from agent.browser.addresses import is_private_address, treat_as_public_for_test
 from agent.server import ServerSettings
 from agent.service import registry as registry_module
 from tests.harness import PageHandler, RunningServer, assert_error, quick_agent_settings, serve_http
+from tests.reliability.boxed import read_page_code
 
 CLIENTS = ("python", "node", "bash", "cdpUrl")
 
@@ -159,25 +160,6 @@ def run(served: RunningServer, session: str, code: str, language: str) -> dict[s
 
 # -- the attacks ----------------------------------------------------------------------------------
 
-NAVIGATE = {
-    "python": """
-try:
-    await page.goto(URL, timeout=15000)
-    text = await page.evaluate("document.documentElement.innerText")
-except Exception as exc:
-    text = "could not: " + str(exc)
-text
-""",
-    "node": """
-let text;
-try {
-  await page.goto(URL, {timeout: 15000});
-  text = await page.evaluate(() => document.documentElement.innerText);
-} catch (e) { text = "could not: " + e; }
-text
-""",
-    "bash": "agent-browser open URL_SH >/dev/null 2>&1; agent-browser get text body 2>&1",
-}
 SCRIPT = {
     "python": """
 await page.goto(PAGE)
@@ -259,7 +241,7 @@ def attack(served: RunningServer, session: str, how: str, url: str, page: str, c
         cdp_url = run(served, session, "1", "python")["cdpUrl"]
         return asyncio.run(_over_cdp(cdp_url, how, url, page))
     if how == "navigate":
-        code = NAVIGATE[client].replace("URL_SH", url).replace("URL", json.dumps(url))
+        code = read_page_code(client, url, 15000)
     else:
         code = (
             SCRIPT[client]

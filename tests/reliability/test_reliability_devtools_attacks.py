@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from agent.server import ServerSettings
-from tests.harness import RunningServer, quick_agent_settings
+from tests.harness import RunningServer
 from tests.reliability import cdp_nested
+from tests.reliability.boxed import boxed_server
 from tests.reliability.devtools_clients import (
     CLIENTS,
     bash_call,
@@ -50,12 +50,7 @@ OFF_THE_LIST: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def served(profiles_dir: Path) -> Iterator[RunningServer]:
-    agent_settings = quick_agent_settings(sandbox="bwrap", sandbox_memory_mb=1024)
-    with RunningServer(
-        ServerSettings(profiles_dir=profiles_dir, warm_browsers=0),
-        agent_settings=agent_settings,
-        count_launches=False,
-    ) as server:
+    with boxed_server(profiles_dir, sandbox_memory_mb=1024) as server:
         yield server
 
 

@@ -9,9 +9,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,55 +18,26 @@ import websockets
 from playwright.async_api import async_playwright
 
 from agent.observability.redaction import REDACTED, install_redaction, redact
-from tests.harness import free_port, wait_until
+from tests.subprocesses import agent_serve_logged
 
 API_KEY = "agent-key-5d1c9e7a3b2f4e60"
 WRONG_KEY = "wrong-key-8a7b6c5d4e3f2a1b"
 MODEL_KEY = "sk-model-key-0f1e2d3c4b5a6978"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``agent serve`` on a free port (its URL) and the file its output goes to."""
     folder = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    log = folder / "server.log"
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "AGENT_PORT": str(port),
         "AGENT_API_KEYS": f"{API_KEY},another-key-1234567890",
         "OPENAI_API_KEY": MODEL_KEY,
         "AGENT_PROFILES_DIR": str(folder / "profiles"),
         "AGENT_WARM_BROWSERS": "0",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent", "serve", "--log-level", "debug"],
-            cwd=folder,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(url), timeout_s=60, interval_s=0.2)
-        yield url, log
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with agent_serve_logged(env, folder, "--log-level", "debug") as served:
+        yield served
 
 
 async def _use_the_links(links: dict[str, str]) -> None:

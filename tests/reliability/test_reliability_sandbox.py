@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +22,9 @@ import websockets
 from playwright.async_api import async_playwright
 
 from agent.executors.sandbox import BOX_RPC_PORT
-from agent.server import ServerSettings
-from tests.harness import RunningServer, quick_agent_settings
+from tests.harness import RunningServer
+from tests.reliability.boxed import boxed_server
+from tests.subprocesses import npm_packages
 
 SECRET = "sk-sandbox-test-9c2e7f4a1b3d5e6f"
 """A credential in the server's own environment, as a model key would be."""
@@ -33,19 +33,9 @@ JS = Path(__file__).parent / "js"
 
 @pytest.fixture(scope="module")
 def served(profiles_dir: Path) -> Iterator[RunningServer]:
-    agent_settings = quick_agent_settings(
-        sandbox="bwrap", sandbox_memory_mb=1024, sandbox_file_size_mb=20
-    )
-    os.environ["AGENT_TEST_MODEL_KEY"] = SECRET
-    try:
-        with RunningServer(
-            ServerSettings(profiles_dir=profiles_dir, warm_browsers=0),
-            agent_settings=agent_settings,
-            count_launches=False,
-        ) as server:
-            yield server
-    finally:
-        del os.environ["AGENT_TEST_MODEL_KEY"]
+    limits = {"sandbox_memory_mb": 1024, "sandbox_file_size_mb": 20}
+    with boxed_server(profiles_dir, secret=SECRET, **limits) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -470,20 +460,7 @@ def test_playwright_python_drives_the_session_through_cdp_url(
 
 @pytest.fixture(scope="module")
 def node_clients() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the Node clients")
-    if not (JS / "node_modules" / "puppeteer-core").is_dir():
-        installed = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if installed.returncode != 0:
-            pytest.skip(f"could not install the Node clients: {installed.stderr[-500:]}")
-    return JS
+    return npm_packages(JS, "puppeteer-core", "the Node clients")
 
 
 @pytest.mark.parametrize("client", ["playwright", "puppeteer"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,25 +21,14 @@ import pytest
 
 from agent.messages import Message
 from tests.harness import RunningServer, Turns, latest_observation
+from tests.subprocesses import npm_packages
 
 JS_DIR = Path(__file__).parent / "js"
 
 
 @pytest.fixture(scope="module")
 def js_sdk() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the JS SDK test")
-    if not (JS_DIR / "node_modules" / "@mendable" / "firecrawl-js").is_dir():
-        installed = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if installed.returncode != 0:
-            pytest.skip(f"could not install @mendable/firecrawl-js: {installed.stderr[-500:]}")
-    return JS_DIR
+    return npm_packages(JS_DIR, "@mendable/firecrawl-js", "the JS SDK (@mendable/firecrawl-js)")
 
 
 def _report_count(messages: Sequence[Message]) -> str:
