@@ -1,5 +1,5 @@
 """What several attack files share: the server with everything boxed as ``agent serve`` boxes
-it, and the code each client runs to read a page from inside a session."""
+it, the victim's session, and the code each client runs to read a page from inside a session."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from agent.server import ServerSettings
 from tests.harness import RunningServer, quick_agent_settings
 
-__all__ = ["boxed_server", "read_page_code"]
+__all__ = ["boxed_server", "read_page_code", "victim_session"]
 
 
 @contextmanager
@@ -35,6 +35,14 @@ def boxed_server(
     finally:
         if secret is not None:
             del os.environ["AGENT_TEST_MODEL_KEY"]
+
+
+def victim_session(served: RunningServer, site: str) -> str:
+    """Session B ("bob", logged in on the site), opened again from the profile its first
+    session saved, so the profile is on disk for an attacker to aim at; its scrape id."""
+    bob = served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
+    served.stop_session(bob)  # writes bob's profile
+    return served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
 
 
 _READ = {

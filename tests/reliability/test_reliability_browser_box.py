@@ -27,7 +27,7 @@ from agent import procfs
 from agent.browser import box_memory, cdp_router
 from agent.server import ServerSettings
 from tests.harness import RunningServer, assert_error, quick_agent_settings, wait_until
-from tests.reliability.boxed import boxed_server, read_page_code
+from tests.reliability.boxed import boxed_server, read_page_code, victim_session
 
 SECRET = "sk-browser-box-test-5d1e9a7c3b2f4e60"
 """A credential in the server's own environment, as a model key would be."""
@@ -49,9 +49,7 @@ def served(profiles_dir: Path) -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def victim(served: RunningServer, site: str, profiles_dir: Path) -> Iterator[dict[str, str]]:
     """Session B, with a saved profile, and what A's browser could aim at."""
-    bob = served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
-    served.stop_session(bob)  # writes bob's profile
-    bob = served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
+    bob = victim_session(served, site)
     yield {
         "id": bob,
         "profiles": str(profiles_dir),

@@ -26,6 +26,13 @@ from tests.harness import RunningServer, assert_error, quick_agent_settings
 MODEL_TIMEOUT_S = 1.0
 RETRIES = 2
 
+# A 429 that asks to be retried in 0.1 s, as a hosted API's rate limit does.
+RATE_LIMITED = Reply(
+    429,
+    chat_error(429, "Rate limit reached", type="rate_limit_error").body,
+    headers={"retry-after": "0.1"},
+)
+
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[FakeProviderServer]:
@@ -73,8 +80,7 @@ def test_429_then_success_is_retried(
     served: RunningServer, scrape_id: str, fake: FakeProviderServer
 ) -> None:
     fake.enqueue(
-        Reply(429, chat_error(429, "Rate limit reached", type="rate_limit_error").body,
-              headers={"retry-after": "0.1"}),
+        RATE_LIMITED,
         chat_completion(text="The page says hello."),
     )  # fmt: skip
     response, _ = _prompt(served, scrape_id)
@@ -133,8 +139,7 @@ def test_json_and_summary_follow_the_same_retry_and_503_rules(
     served: RunningServer, site: str, fake: FakeProviderServer
 ) -> None:
     fake.enqueue(
-        Reply(429, chat_error(429, "Rate limit reached", type="rate_limit_error").body,
-              headers={"retry-after": "0.1"}),
+        RATE_LIMITED,
         chat_completion(text='{"heading": "Reliability page"}'),
     )  # fmt: skip
     extracted = served.scrape(f"{site}/page", formats=[{"type": "json", "prompt": "The heading"}])

@@ -23,7 +23,7 @@ from playwright.async_api import async_playwright
 
 from agent.executors.sandbox import BOX_RPC_PORT
 from tests.harness import RunningServer
-from tests.reliability.boxed import boxed_server
+from tests.reliability.boxed import boxed_server, victim_session
 from tests.subprocesses import npm_packages
 
 SECRET = "sk-sandbox-test-9c2e7f4a1b3d5e6f"
@@ -41,9 +41,7 @@ def served(profiles_dir: Path) -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def victim(served: RunningServer, site: str, profiles_dir: Path) -> Iterator[dict[str, str]]:
     """Session B, logged in with a saved profile, and what A's code could aim at."""
-    bob = served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
-    served.stop_session(bob)  # writes bob's profile
-    bob = served.scrape_id(f"{site}/page?set=bob", profile={"name": "bob"})
+    bob = victim_session(served, site)
     reply = served.interact(bob, code="1", language="python").json()
     yield {
         "id": bob,

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from playwright.async_api import async_playwright
+from playwright.async_api import CDPSession, async_playwright
 
 from agent.server import ServerSettings
 from tests.harness import RunningServer, quick_agent_settings
@@ -146,14 +147,20 @@ async def _nested_from_outside(cdp_url: str, client: str, depth: int) -> Any:
             )
         finally:
             await connection.close()
+    async with _own_page_over_playwright(cdp_url) as cdp:
+        send, events = await cdp_nested.over_playwright(cdp)
+        own = (await send("Target.getTargetInfo", {}))["targetInfo"]["targetId"]
+        return await cdp_nested.attack(send, events, download_dir="", own_target=own, **kwargs)
+
+
+@asynccontextmanager
+async def _own_page_over_playwright(cdp_url: str) -> AsyncIterator[CDPSession]:
+    """A DevTools session on A's own page, through Playwright connected to A's cdpUrl."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.connect_over_cdp(cdp_url)
         try:
             page = next(p for c in browser.contexts for p in c.pages if "who=a" in p.url)
-            cdp = await page.context.new_cdp_session(page)
-            send, events = await cdp_nested.over_playwright(cdp)
-            own = (await send("Target.getTargetInfo", {}))["targetInfo"]["targetId"]
-            return await cdp_nested.attack(send, events, download_dir="", own_target=own, **kwargs)
+            yield await page.context.new_cdp_session(page)
         finally:
             await browser.close()
 
@@ -213,14 +220,8 @@ async def _flat_from_outside(cdp_url: str, client: str, known: dict[str, str]) -
             return await cdp_nested.cross_context_flat(on_page, victim_url_part="who=b", **known)
         finally:
             await connection.close()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.connect_over_cdp(cdp_url)
-        try:
-            page = next(p for c in browser.contexts for p in c.pages if "who=a" in p.url)
-            cdp = await page.context.new_cdp_session(page)
-            return await cdp_nested.cross_context_flat(cdp.send, victim_url_part="who=b", **known)
-        finally:
-            await browser.close()
+    async with _own_page_over_playwright(cdp_url) as cdp:
+        return await cdp_nested.cross_context_flat(cdp.send, victim_url_part="who=b", **known)
 
 
 @pytest.mark.parametrize("client", CLIENTS)
