@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Error as PlaywrightError
 
 from agent.browser.session import BrowserSession
 from tests.harness import ARTIFACTS, processes_of, require_agent_browser, serve_http
@@ -66,7 +67,10 @@ async def session(shared_session: BrowserSession) -> AsyncIterator[BrowserSessio
     for extra in pages[1:]:
         await extra.close()
     shared_session.switch_to(pages[0])
-    await pages[0].goto("about:blank")
+    try:
+        await pages[0].goto("about:blank")
+    except PlaywrightError:  # a navigation the test started (say, to an error page) landed first
+        await pages[0].goto("about:blank")
 
 
 @pytest.fixture(scope="session")
