@@ -16,6 +16,7 @@ import inspect
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from collections import deque
@@ -56,6 +57,7 @@ __all__ = [
     "Turn",
     "Turns",
     "assert_error",
+    "ended_pid",
     "find_ref",
     "free_port",
     "in_ci",
@@ -196,6 +198,13 @@ def _process_table() -> list[_Process]:
         command = argv[0].decode(errors="replace") if argv else ""
         table.append(_Process(pid, stat.ppid, stat.zombie, command, tuple(environ)))
     return table
+
+
+def ended_pid() -> int:
+    """The pid of a process that has ended (and been waited for): /proc has nothing of it."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def wait_until(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent import procfs
+from tests.harness import ended_pid
 
 
 @pytest.fixture
@@ -23,12 +24,6 @@ def child() -> Iterator[subprocess.Popen[bytes]]:
     yield process
     process.kill()
     process.wait()
-
-
-def _ended_pid() -> int:
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
 
 
 def test_this_process_as_proc_shows_it() -> None:
@@ -57,7 +52,7 @@ def test_a_child_is_found_below_its_parent_with_its_arguments_and_environment(
 
 
 def test_an_ended_process_reads_as_absent() -> None:
-    pid = _ended_pid()
+    pid = ended_pid()
     assert procfs.stat(pid) is None and procfs.status(pid) is None
     assert procfs.cmdline(pid) is None and procfs.environ(pid) is None
     assert procfs.children(pid) == [] and procfs.tree(pid) == [pid]

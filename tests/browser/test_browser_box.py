@@ -32,6 +32,7 @@ from agent.browser.egress import BLOCKED, UNRESOLVED, EgressCheckpoint
 from agent.browser.launch import launch_browser
 from agent.config import Settings, default_browser_memory_mb
 from agent.errors import ConfigError
+from tests.harness import ended_pid
 
 # -- the address policy ---------------------------------------------------------------------------
 
@@ -243,7 +244,7 @@ def test_cgroups_a_killed_server_left_are_removed(monkeypatch: pytest.MonkeyPatc
         pytest.skip("this machine lets this process make no memory cgroup")
     guard.close()
     place = Path(guard.join_file).parent.parent
-    dead_pid = _a_dead_pid()
+    dead_pid = ended_pid()
     orphan, ours = place / f"box-{dead_pid}-0rphan", place / f"box-{os.getpid()}-l1ve"
     orphan.mkdir()
     ours.mkdir()
@@ -258,12 +259,6 @@ def test_cgroups_a_killed_server_left_are_removed(monkeypatch: pytest.MonkeyPatc
         for folder in place.glob(f"box-{os.getpid()}-*"):
             with contextlib.suppress(OSError):
                 folder.rmdir()
-
-
-def _a_dead_pid() -> int:
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
 
 
 def test_the_default_memory_limit_follows_the_machine() -> None:
