@@ -10,6 +10,8 @@ route their own browser. Any other http(s) request is aborted, so a page can nev
 from __future__ import annotations
 
 import functools
+import io
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -18,12 +20,13 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, Thread
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evals.site_pages import SITES_DIR, page_html
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Route
 
 __all__ = ["SITES_DIR", "SITE_ORIGIN", "SiteServer", "route_sites", "serve_page", "site_url"]
 
-SITES_DIR = Path(__file__).resolve().parent / "sites"
 SITE_ORIGIN = "http://127.0.0.1:8931"
 """The origin every eval page is opened at, whatever port the server really listens on."""
 
@@ -33,6 +36,21 @@ _ANY_WEB = re.compile(r"^(https?|wss?)://")
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def send_head(self) -> Any:
+        path = self.translate_path(self.path)
+        if os.path.isdir(path) and self.path.split("?")[0].endswith("/"):
+            path = os.path.join(path, "index.html")
+        if not (path.endswith(".html") and os.path.isfile(path)):
+            return super().send_head()
+        body = page_html(
+            Path(os.path.relpath(path, self.directory)).as_posix(), Path(self.directory)
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
 
     def end_headers(self) -> None:
         # Pages must not be cached between tasks: a stale page would change what a task sees.
