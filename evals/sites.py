@@ -13,13 +13,13 @@ import functools
 import io
 import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evals.loopback import LoopbackServer
 from evals.site_pages import SITES_DIR, page_html
 
 if TYPE_CHECKING:
@@ -58,37 +58,17 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         super().end_headers()
 
 
-class SiteServer:
+class SiteServer(LoopbackServer):
     """Serves ``evals/sites`` (or another folder) on 127.0.0.1; use as a context manager."""
 
     def __init__(self, root: Path = SITES_DIR) -> None:
         self.root = root
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(functools.partial(_QuietHandler, directory=str(root)))
 
     @property
     def live_origin(self) -> str:
         """Where the server really listens, e.g. ``http://127.0.0.1:40213``."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> SiteServer:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> SiteServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return self.url
 
 
 def site_url(path: str) -> str:
@@ -134,11 +114,5 @@ def serve_page(html: bytes) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OnePage)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(_OnePage) as server:
+        yield server.url
