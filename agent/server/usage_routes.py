@@ -10,7 +10,7 @@ Periods are calendar months (UTC): ``startDate`` its first instant, ``endDate`` 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -23,6 +23,9 @@ from agent.service.usage_store import MonthUsage
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_api_key)])
+
+ByKey = Annotated[bool, Query(alias="byApiKey")]
+"""``?byApiKey=true``: the history per key name rather than in all."""
 
 
 def _this_month() -> str:
@@ -63,21 +66,20 @@ async def _left_this_month(request: Request, kind: Literal["Credits", "Tokens"])
 
 
 @router.get("/team/credit-usage/historical")
-async def credit_usage_historical(
-    request: Request, by_api_key: bool = Query(False, alias="byApiKey")
-) -> dict[str, Any]:
+async def credit_usage_historical(request: Request, by_api_key: ByKey = False) -> dict[str, Any]:
     """Credits spent per month, in all or per key name."""
-    months = await server_state(request).usage.months()
-    return {"success": True, "periods": _periods(months, "creditsUsed", by_api_key)}
+    return await _history(request, "creditsUsed", by_api_key)
 
 
 @router.get("/team/token-usage/historical")
-async def token_usage_historical(
-    request: Request, by_api_key: bool = Query(False, alias="byApiKey")
-) -> dict[str, Any]:
+async def token_usage_historical(request: Request, by_api_key: ByKey = False) -> dict[str, Any]:
     """Model tokens used per month, in all or per key name."""
+    return await _history(request, "tokensUsed", by_api_key)
+
+
+async def _history(request: Request, field: str, by_key: bool) -> dict[str, Any]:
     months = await server_state(request).usage.months()
-    return {"success": True, "periods": _periods(months, "tokensUsed", by_api_key)}
+    return {"success": True, "periods": _periods(months, field, by_key)}
 
 
 def _periods(months: list[MonthUsage], field: str, by_key: bool) -> list[dict[str, Any]]:
