@@ -38,6 +38,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
     def send_head(self) -> Any:
+        # A page is rendered from its template (see evals.site_pages); anything else is a file.
         path = self.translate_path(self.path)
         if os.path.isdir(path) and self.path.split("?")[0].endswith("/"):
             path = os.path.join(path, "index.html")
@@ -49,6 +50,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Last-Modified", self.date_time_string(int(os.path.getmtime(path))))
         self.end_headers()
         return io.BytesIO(body)
 
