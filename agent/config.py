@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -47,9 +47,11 @@ __all__ = [
     "SERVER_TABLE",
     "Settings",
     "TomlFileSource",
+    "TomlSettings",
     "default_browser_memory_mb",
     "default_data_dir",
     "load_settings",
+    "total_memory_mib",
 ]
 
 SERVER_TABLE = "server"
@@ -68,16 +70,40 @@ def default_data_dir() -> Path:
     return Path(base) / "browser-agent"
 
 
+def total_memory_mib() -> float | None:
+    """The machine's memory (``MemTotal``), MiB; None when /proc/meminfo does not say."""
+    total_kib = procfs.memory_total_kib()
+    return None if total_kib is None else total_kib / 1024
+
+
 def default_browser_memory_mb() -> int:
     """One eighth of the machine's memory, at least 1 GiB and at most 4 GiB: room for a heavy page
     (a few hundred MiB) many times over, while one session can never take the machine."""
-    total_kib = procfs.memory_total_kib()
-    if total_kib is None:
+    total_mib = total_memory_mib()
+    if total_mib is None:
         return 2048
-    return min(4096, max(1024, total_kib // 1024 // 8))
+    return min(4096, max(1024, int(total_mib) // 8))
 
 
-class Settings(BaseSettings):
+class TomlSettings(BaseSettings):
+    """Settings from arguments, then the environment, then the TOML file (its top level, or the
+    table a subclass names in ``toml_table``)."""
+
+    toml_table: ClassVar[str | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlFileSource(settings_cls, table=cls.toml_table))
+
+
+class Settings(TomlSettings):
     """Everything the agent can be configured with; see the module docstring for sources."""
 
     model_config = SettingsConfigDict(
@@ -188,17 +214,6 @@ class Settings(BaseSettings):
     @classmethod
     def _sandbox_none(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() == "none" else value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlFileSource(settings_cls))
 
     def __init__(self, **values: Any) -> None:
         with _as_config_error():

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from evals.infra import Process, free_port, wait_until
+from evals.infra import Process, answers, free_port, wait_until
 from evals.sites import serve_page
 
 __all__ = ["main"]
@@ -67,13 +67,6 @@ class Sink(BaseHTTPRequestHandler):
         pass
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 """
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @contextmanager
@@ -125,7 +118,7 @@ def _server(folder: Path, name: str, env: dict[str, str]) -> Iterator[tuple[str,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{url}/health"), 60, f"the {name} server")
+        wait_until(lambda: answers(f"{url}/health"), 60, f"the {name} server")
         yield url, server.process.pid
     finally:
         server.kill()

@@ -28,6 +28,7 @@ from agent.executors.node_deps import ensure_node_deps
 __all__ = [
     "Process",
     "Replica",
+    "answers",
     "cdp_chromium",
     "free_port",
     "playwright_server",
@@ -78,7 +79,8 @@ class Process:
             self.process.wait(timeout=10)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether ``url`` answers a GET with 200 within 2 s."""
     try:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -100,7 +102,7 @@ def cdp_chromium() -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{url}/json/version"), 30, "the remote Chromium to listen")
+        wait_until(lambda: answers(f"{url}/json/version"), 30, "the remote Chromium to listen")
         yield url
     finally:
         chromium.kill()
@@ -145,13 +147,13 @@ def redis_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: _redis_answers(port), 20, "redis-server to listen")
+        wait_until(lambda: _redisanswers(port), 20, "redis-server to listen")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         redis.kill(signal.SIGTERM)
 
 
-def _redis_answers(port: int) -> bool:
+def _redisanswers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
@@ -192,7 +194,7 @@ class Replica:
             stdout=self._log,
             stderr=self._log,
         )
-        wait_until(lambda: _answers(f"{self.url}/health"), 60, f"the replica at {self.url}")
+        wait_until(lambda: answers(f"{self.url}/health"), 60, f"the replica at {self.url}")
         return server
 
     def restart(self) -> None:

@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -441,6 +443,21 @@ def _print_report(summary: dict[str, Any]) -> None:
         print(f"  error: {example}")
 
 
+@contextmanager
+def _sampled_server(
+    max_sessions: int, spares: int, profiles: str, interval_s: float
+) -> Iterator[tuple[ServerProcess, MemorySampler]]:
+    """A server whose process tree's memory is sampled while it runs; both end on the way out."""
+    server = ServerProcess(max_sessions, spares, profiles)
+    sampler = MemorySampler(server.process.pid, interval_s)
+    sampler.start()
+    try:
+        yield server, sampler
+    finally:
+        sampler.stop()
+        server.stop()
+
+
 def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -> int:
     report = SuiteReport(burst=args.burst, idle=args.idle)
     load_before = os.getloadavg()[0]
@@ -459,10 +476,8 @@ def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -
     # Idle sessions and code calls, on a server with the default reserve.
     spares = args.warm_browsers if args.warm_browsers is not None else 2
     print(f"idle and calls: a server with {spares} spare browsers", file=sys.stderr)
-    server = ServerProcess(args.idle + 4, spares, profiles)
-    sampler = MemorySampler(server.process.pid, args.sample_interval)
-    sampler.start()
-    try:
+    sampled = _sampled_server(args.idle + 4, spares, profiles, args.sample_interval)
+    with sampled as (server, sampler):
         asyncio.run(
             run_idle(
                 server.url,
@@ -484,9 +499,6 @@ def _run_suite_command(args: argparse.Namespace, page_url: str, profiles: str) -
             )
         )
         report.calls = calls
-    finally:
-        sampler.stop()
-        server.stop()
     print(f"(machine: {os.cpu_count()} cores, load average {load_before:.1f} before the run)")
     return 0 if _print_suite(report) else 1
 
@@ -558,10 +570,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     with serve_page(_PAGE) as base, tempfile.TemporaryDirectory(prefix="agent-load-") as profiles:
         page_url = f"{base}/load.html"
-        server = ServerProcess(concurrency + 2, args.warm_browsers or 2, profiles)
-        sampler = MemorySampler(server.process.pid, args.sample_interval)
-        sampler.start()
-        try:
+        spares = args.warm_browsers or 2
+        sampled = _sampled_server(concurrency + 2, spares, profiles, args.sample_interval)
+        with sampled as (server, sampler):
             asyncio.run(
                 run_load(
                     server.url,
@@ -572,9 +583,6 @@ def main(argv: list[str] | None = None) -> int:
                     together=args.together,
                 )
             )
-        finally:
-            sampler.stop()
-            server.stop()
     report.memory = sampler.peaks
     summary = report.summary()
     summary["machine"] = {"cpus": os.cpu_count(), "load_average_before": round(load_before, 1)}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from mcp import StdioServerParameters
 
 from agent.browser.launch import find_chromium
+from agent.executors.node_deps import npm_ci
 from evals.errors import EvalError
 
 __all__ = ["PLAYWRIGHT_MCP_DIR", "ensure_playwright_mcp", "our_server", "playwright_mcp_server"]
@@ -37,17 +37,10 @@ def ensure_playwright_mcp() -> Path:
             f"then run `npm ci --prefix {PLAYWRIGHT_MCP_DIR}`."
         )
     print(f"installing Playwright MCP: npm ci --prefix {PLAYWRIGHT_MCP_DIR}", file=sys.stderr)
-    completed = subprocess.run(
-        [npm, "ci", "--prefix", str(PLAYWRIGHT_MCP_DIR), "--no-audit", "--no-fund"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if completed.returncode != 0 or not _BIN.is_file():
-        tail = (completed.stderr or completed.stdout).strip()[-1500:]
+    status, tail = npm_ci(npm, PLAYWRIGHT_MCP_DIR, timeout_s=600)
+    if status != 0 or not _BIN.is_file():
         raise EvalError(
-            f"`npm ci --prefix {PLAYWRIGHT_MCP_DIR}` failed (exit {completed.returncode}); run it "
+            f"`npm ci --prefix {PLAYWRIGHT_MCP_DIR}` failed (exit {status}); run it "
             f"by hand to see why. Its output ended with:\n{tail}"
         )
     return _BIN

@@ -36,12 +36,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Literal
 
 from agent.browser.tokens import token_counter
 from agent.models.providers import provider_spec
 from evals.errors import ProtocolError
+from evals.loopback import LoopbackServer
 from evals.reference import REFERENCE_MODEL_NAME, ConversationView, ReferencePolicy
 
 __all__ = [
@@ -315,7 +316,7 @@ def _refuse(wire: Wire, request: ReceivedRequest) -> Reply | None:
 # --- the servers -------------------------------------------------------------------------------
 
 
-class FakeProviderServer:
+class FakeProviderServer(LoopbackServer):
     """Serves queued replies on ``/v1/chat/completions`` and ``/v1/messages``.
 
     Replies are served in the order queued, to requests that pass the wire rules (those are
@@ -330,16 +331,7 @@ class FakeProviderServer:
         )
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(_make_handler(self), poll_interval=0.02)
 
     def base_url(self, provider: str) -> str:
         """The base URL an SDK of ``provider`` is given to talk to this server: its API root
@@ -361,21 +353,6 @@ class FakeProviderServer:
         with self._lock:
             for reply in replies:
                 self._replies.extend([reply] * times)
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def handle(self, request: ReceivedRequest) -> Reply:
         """The reply to one request: a refusal, or what this server answers."""

@@ -170,11 +170,7 @@ def _task_result(
     elif opened.transport is not None:
         provenance = opened.transport.provenance
     return TaskResult(
-        task_id=task.id,
-        config=config_name(backend),
-        prompt=task.prompt,
-        start_url=site_url(task.start),
-        tags=task.tags,
+        **_task_fields(task, backend),
         success=passed,
         check=detail,
         answer=outcome.output if outcome.success else None,
@@ -241,14 +237,21 @@ class _ShotTaker:
         return relative.as_posix()
 
 
+def _task_fields(task: Task, backend: EvalBackend) -> dict[str, Any]:
+    """What a task's result says of the task and the backend, whether it ran or failed."""
+    return {
+        "task_id": task.id,
+        "config": config_name(backend),
+        "prompt": task.prompt,
+        "start_url": site_url(task.start),
+        "tags": task.tags,
+    }
+
+
 def _failed(task: Task, backend: EvalBackend, error: BaseException, wall_s: float) -> TaskResult:
     reason = "cassette_mismatch" if isinstance(error, CassetteMismatchError) else "error"
     return TaskResult(
-        task_id=task.id,
-        config=config_name(backend),
-        prompt=task.prompt,
-        start_url=site_url(task.start),
-        tags=task.tags,
+        **_task_fields(task, backend),
         success=False,
         check="not checked: the run failed",
         stop_reason=reason,

@@ -10,20 +10,23 @@ route their own browser. Any other http(s) request is aborted, so a page can nev
 from __future__ import annotations
 
 import functools
+import io
+import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from evals.loopback import LoopbackServer
+from evals.site_pages import SITES_DIR, page_html
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Route
 
 __all__ = ["SITES_DIR", "SITE_ORIGIN", "SiteServer", "route_sites", "serve_page", "site_url"]
 
-SITES_DIR = Path(__file__).resolve().parent / "sites"
 SITE_ORIGIN = "http://127.0.0.1:8931"
 """The origin every eval page is opened at, whatever port the server really listens on."""
 
@@ -34,43 +37,40 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def send_head(self) -> Any:
+        # A page is rendered from its template (see evals.site_pages); anything else is a file.
+        path = self.translate_path(self.path)
+        if os.path.isdir(path) and self.path.split("?")[0].endswith("/"):
+            path = os.path.join(path, "index.html")
+        if not (path.endswith(".html") and os.path.isfile(path)):
+            return super().send_head()
+        body = page_html(
+            Path(os.path.relpath(path, self.directory)).as_posix(), Path(self.directory)
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Last-Modified", self.date_time_string(int(os.path.getmtime(path))))
+        self.end_headers()
+        return io.BytesIO(body)
+
     def end_headers(self) -> None:
         # Pages must not be cached between tasks: a stale page would change what a task sees.
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
 
-class SiteServer:
+class SiteServer(LoopbackServer):
     """Serves ``evals/sites`` (or another folder) on 127.0.0.1; use as a context manager."""
 
     def __init__(self, root: Path = SITES_DIR) -> None:
         self.root = root
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(functools.partial(_QuietHandler, directory=str(root)))
 
     @property
     def live_origin(self) -> str:
         """Where the server really listens, e.g. ``http://127.0.0.1:40213``."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> SiteServer:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> SiteServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return self.url
 
 
 def site_url(path: str) -> str:
@@ -116,11 +116,5 @@ def serve_page(html: bytes) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OnePage)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(_OnePage) as server:
+        yield server.url

@@ -54,6 +54,7 @@ from agent.browser.bwrap import (
     box_user_args,
     parent_dirs,
     release_uid,
+    require_box_tools,
     runtime_prefixes,
     system_mounts,
 )
@@ -391,14 +392,10 @@ def _probe_run(binary: str, flags: list[str]) -> str | None:
 
 def check_box_tools() -> None:
     """Raise ``ConfigError`` naming what is missing to make browser boxes here."""
-    if shutil.which("bwrap") is None:
-        raise ConfigError(
-            "Each session's browser runs in a bubblewrap box, and bwrap is not installed: "
-            "install it (`apt-get install bubblewrap`), or set AGENT_BROWSER_SANDBOX=none to run "
-            "browsers as the server's own user (trusted single-user mode only)."
-        )
-    if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        raise ConfigError(
-            "The browser box runs each session's browser as a user of its own, which needs "
-            "setpriv (`apt-get install util-linux`), or set AGENT_BROWSER_SANDBOX=none."
-        )
+    require_box_tools(
+        no_bwrap="Each session's browser runs in a bubblewrap box, and bwrap is not installed: "
+        "install it (`apt-get install bubblewrap`), or set AGENT_BROWSER_SANDBOX=none to run "
+        "browsers as the server's own user (trusted single-user mode only).",
+        no_setpriv="The browser box runs each session's browser as a user of its own, which needs "
+        "setpriv (`apt-get install util-linux`), or set AGENT_BROWSER_SANDBOX=none.",
+    )

@@ -23,6 +23,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from agent.errors import ConfigError
+
 __all__ = [
     "UID_BASE",
     "UID_RANGE",
@@ -30,6 +32,7 @@ __all__ = [
     "box_user_args",
     "parent_dirs",
     "release_uid",
+    "require_box_tools",
     "runtime_prefixes",
     "system_mounts",
 ]
@@ -89,6 +92,18 @@ def release_uid(uid: int | None) -> None:
         fd = _held.pop(uid, None)
     if fd is not None:
         os.close(fd)  # closing the file releases its flock
+
+
+def require_box_tools(*, no_bwrap: str, no_setpriv: str) -> str:
+    """bwrap's path; else raise ``ConfigError(no_bwrap)``, or ``ConfigError(no_setpriv)`` as root
+    without setpriv (it makes a box's processes the box's user). Each kind of box says in its own
+    words what runs there and which setting turns its box off."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise ConfigError(no_bwrap)
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        raise ConfigError(no_setpriv)
+    return bwrap
 
 
 def box_user_args(uid: int | None) -> list[str]:

@@ -10,6 +10,8 @@ import os
 import sys
 from typing import Any
 
+from agent.cli.options import add_log_options
+
 __all__ = ["register"]
 
 
@@ -24,14 +26,7 @@ def register(subparsers: Any) -> None:
         "every browser closes when the client disconnects. Over HTTP, `agent serve` serves "
         "the same at /mcp.",
     )
-    parser.add_argument(
-        "--log-level", default="warning", help="log level on stderr (default warning)"
-    )
-    parser.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        help="log lines as text or one JSON object per line (AGENT_LOG_FORMAT, default text)",
-    )
+    add_log_options(parser, level="warning", level_help="log level on stderr")
     parser.set_defaults(handler=_mcp)
 
 

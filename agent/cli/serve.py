@@ -15,6 +15,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
+from agent.cli.options import add_log_options
 from agent.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,12 +43,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", help="address to listen on (AGENT_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (AGENT_PORT, default 3002)")
-    parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
-    parser.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        help="log lines as text or one JSON object per line (AGENT_LOG_FORMAT, default text)",
-    )
+    add_log_options(parser, level="info", level_help="uvicorn log level")
     parser.set_defaults(handler=_serve)
 
 

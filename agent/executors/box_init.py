@@ -8,6 +8,8 @@ unprivileged user, with only the standard library. It
   descriptors (SCM_RIGHTS), so the server reads and writes a sandboxed child's pipes directly;
 * starts each child in its own process group (so a kill takes everything the code started), with
   the per-process CPU-time limit set, and reports ``started`` / ``failed`` and later ``exited``;
+  ``started`` is sent before the child may exec, so code that kills this process at once cannot
+  make a start that ran look like one that did not;
 * kills a child's whole group on request;
 * forwards ``127.0.0.1:$BOX_CDP_PORT`` of the sandbox's own network namespace to the session's
   DevTools socket (``$BOX_CDP_SOCKET``), for tools that speak CDP over TCP only (agent-browser),
@@ -26,13 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
-import subprocess
 import sys
 from typing import Any
 
@@ -47,7 +50,7 @@ class Supervisor:
     def __init__(self, control: socket.socket, cpu_seconds: int) -> None:
         self.control = control
         self.cpu_seconds = cpu_seconds
-        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.children: dict[int, int] = {}  # child id -> pid
         self.done = asyncio.Event()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -79,56 +82,130 @@ class Supervisor:
                 os.close(fd)
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
+        """Start a child, and report ``started`` before it may run a line of its code.
+
+        The child waits on a gate pipe between fork and exec until ``started`` is on its way to
+        the server. Without it, code such as ``kill -9 -1`` could end this process before the
+        report, and the server would say the code never ran when it had. If this process dies
+        before opening the gate, the child reads end-of-file and exits without running the code,
+        so an unacknowledged start really is one that did not run.
+        """
         child_id = int(request["id"])
         env = dict(request.get("env") or {})
         stdin, stdout, stderr, *extra = fds
         for name, fd in zip(request.get("fd_env") or [], extra, strict=False):
             env[name] = str(fd)
-        cpu = self.cpu_seconds
-
-        def limit_cpu() -> None:
-            if cpu > 0:
-                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-
+        argv = [str(arg) for arg in request["argv"]]
         try:
-            child = subprocess.Popen(
-                request["argv"],
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=tuple(extra),
-                env=env,
-                cwd=request.get("cwd") or "/",
-                start_new_session=True,
-                preexec_fn=limit_cpu,
-            )
+            executable = _executable(argv[0], env)
+            gate_read, gate_write = os.pipe()
         except OSError as exc:
             self.send({"op": "failed", "id": child_id, "error": f"{type(exc).__name__}: {exc}"})
-        else:
-            self.children[child_id] = child
-            self.send({"op": "started", "id": child_id, "pid": child.pid})
-        finally:
-            for fd in fds:
-                os.close(fd)
+            _close_all(fds)
+            return
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(gate_write)
+            _exec_behind_gate(
+                gate_read,
+                executable,
+                argv,
+                env,
+                request.get("cwd") or "/",
+                (stdin, stdout, stderr),
+                extra,
+                self.cpu_seconds,
+            )
+        os.close(gate_read)
+        self.children[child_id] = pid
+        self.send({"op": "started", "id": child_id, "pid": pid})
+        with contextlib.suppress(OSError):  # a child already gone finds out by itself
+            os.write(gate_write, b"go")
+        os.close(gate_write)
+        _close_all(fds)
 
     def kill(self, child_id: int) -> None:
-        child = self.children.get(child_id)
-        if child is not None:
-            kill_session(child.pid)
+        pid = self.children.get(child_id)
+        if pid is not None:
+            kill_session(pid)
 
     def reap(self) -> None:
-        for child_id, child in list(self.children.items()):
-            status = child.poll()
-            if status is not None:
+        for child_id, pid in list(self.children.items()):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 255 << 8
+            if done:
                 del self.children[child_id]
                 # What the code left running ends with it: its process group, and any group it
                 # made in the same session (`timeout` does, and so may a fork bomb's survivors).
-                kill_session(child.pid)
-                self.send({"op": "exited", "id": child_id, "status": status})
+                kill_session(pid)
+                self.send(
+                    {"op": "exited", "id": child_id, "status": os.waitstatus_to_exitcode(status)}
+                )
 
     def kill_all(self) -> None:
         for child_id in list(self.children):
             self.kill(child_id)
+
+
+def _executable(name: str, env: dict[str, str]) -> str:
+    """The file ``name`` runs, found the way exec would; OSError when there is none."""
+    if "/" in name:
+        found: str | None = name if os.access(name, os.X_OK) else None
+    else:
+        found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, "no such program", name)
+    return found
+
+
+def _exec_behind_gate(
+    gate: int,
+    executable: str,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    stdio: tuple[int, int, int],
+    extra: list[int],
+    cpu_seconds: int,
+) -> None:
+    """In a freshly forked child: set it up, wait for the gate, then exec (or exit 127)."""
+    try:
+        os.setsid()  # its own session and group, so a kill takes everything the code started
+        if cpu_seconds > 0:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+        low = [os.dup(fd) if fd < 3 else fd for fd in stdio]
+        for target, fd in enumerate(low):
+            os.dup2(fd, target)  # dup2's copies are inheritable; the originals close on exec
+        for fd in extra:
+            os.set_inheritable(fd, True)
+        _close_all_but(set(extra) | {gate})  # the control socket above all: code must not speak
+        for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
+            signal.signal(number, signal.SIG_DFL)
+        os.chdir(cwd)
+        if os.read(gate, 2) != b"go":
+            os._exit(127)  # the supervisor died before reporting the start: do not run
+        os.execve(executable, argv, env)
+    except BaseException as exc:  # nothing may escape a forked child into the event loop
+        with contextlib.suppress(BaseException):
+            os.write(2, f"could not start {argv[0]}: {type(exc).__name__}: {exc}\n".encode())
+    os._exit(127)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    """Close every descriptor above stderr that is not in ``keep``."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def kill_session(leader: int) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agent.errors import ConfigError
 
-__all__ = ["NODE_DIR", "ensure_node_deps", "node_binary", "node_installed"]
+__all__ = ["NODE_DIR", "ensure_node_deps", "node_binary", "node_installed", "npm_ci"]
 
 NODE_DIR = Path(__file__).parent / "node"
 _REQUIRED = ("playwright-core", "acorn")
@@ -58,17 +58,23 @@ def ensure_node_deps(*, install: bool = True) -> Path:
                 f"The node executor's packages are missing and npm is not on PATH: install npm, "
                 f"then run `npm ci --prefix {NODE_DIR}`."
             )
-        completed = subprocess.run(
-            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if completed.returncode != 0 or not node_installed():
-            tail = (completed.stderr or completed.stdout).strip()[-1500:]
+        status, tail = npm_ci(npm, NODE_DIR, timeout_s=300)
+        if status != 0 or not node_installed():
             raise ConfigError(
-                f"`npm ci --prefix {NODE_DIR}` failed (exit {completed.returncode}); run it by "
+                f"`npm ci --prefix {NODE_DIR}` failed (exit {status}); run it by "
                 f"hand to see why. Its output ended with:\n{tail}"
             )
     return NODE_DIR
+
+
+def npm_ci(npm: str, prefix: Path, *, timeout_s: float) -> tuple[int, str]:
+    """Run ``npm ci`` in ``prefix`` (its lock file pins every package): its exit status and the
+    end of its output, for the caller's error when it failed."""
+    completed = subprocess.run(
+        [npm, "ci", "--prefix", str(prefix), "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    return completed.returncode, (completed.stderr or completed.stdout).strip()[-1500:]

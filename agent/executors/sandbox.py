@@ -41,7 +41,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.browser.bwrap import UID_RANGE, allocate_uid
+from agent.browser.bwrap import (
+    UID_RANGE,
+    allocate_uid,
+    box_user_args,
+    parent_dirs,
+    require_box_tools,
+    runtime_prefixes,
+    system_mounts,
+)
 from agent.browser.bwrap import release_uid as _release_uid
 from agent.config import Settings
 from agent.errors import ConfigError, ExecutorStartError
@@ -91,18 +99,13 @@ def check_sandbox(settings: Settings) -> None:
     """
     if settings.sandbox is None:
         return
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        raise ConfigError(
-            "Code runs in a bubblewrap sandbox, and bwrap is not installed: install it "
-            "(`apt-get install bubblewrap`), or set AGENT_SANDBOX=none to run code as the "
-            "server's own user (trusted single-user mode only)."
-        )
-    if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        raise ConfigError(
-            "The sandbox runs each session's code as a user of its own, which needs setpriv "
-            "(`apt-get install util-linux`), or set AGENT_SANDBOX=none."
-        )
+    bwrap = require_box_tools(
+        no_bwrap="Code runs in a bubblewrap sandbox, and bwrap is not installed: install it "
+        "(`apt-get install bubblewrap`), or set AGENT_SANDBOX=none to run code as the "
+        "server's own user (trusted single-user mode only).",
+        no_setpriv="The sandbox runs each session's code as a user of its own, which needs "
+        "setpriv (`apt-get install util-linux`), or set AGENT_SANDBOX=none.",
+    )
     probe = [bwrap, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--dev", "/dev"]
     if os.geteuid() != 0:
         probe.append("--unshare-user")
@@ -201,16 +204,7 @@ class BoxLauncher:
         bwrap = shutil.which("bwrap") or "bwrap"
         # No forwarded port when the box shares the host's network (see run.py).
         forwarded_port = 0 if settings.sandbox_outbound_network else BOX_CDP_PORT
-        argv = [bwrap, "--ro-bind", "/usr", "/usr"]
-        for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
-            path = Path("/") / name
-            if path.is_symlink():
-                argv += ["--symlink", os.readlink(path), str(path)]
-            elif path.is_dir():
-                argv += ["--ro-bind", str(path), str(path)]
-        argv += ["--perms", "0755", "--dir", "/etc"]
-        for name in _ETC_FILES:
-            argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        argv = [bwrap, *system_mounts(_ETC_FILES)]
         argv += [
             "--perms", "0755", "--dir", BOX_LAYOUT_ROOT,
             "--ro-bind", str(_SCRIPTS / "python_worker.py"), self.layout.python_worker,
@@ -232,8 +226,8 @@ class BoxLauncher:
         # Bound last, so that none of the box's own mounts (its /tmp and /run, /work) hides them:
         # a virtualenv made under /tmp is a common place for the server's Python. A bind mount is
         # not part of the tmpfs it sits in, so it does not count against /tmp's size.
-        for prefix in _runtime_prefixes():
-            argv += [*_parents(prefix), "--ro-bind", prefix, prefix]
+        for prefix in runtime_prefixes():
+            argv += [*parent_dirs(prefix), "--ro-bind", prefix, prefix]
         argv += [
             "--chdir", "/work",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -264,17 +258,8 @@ class BoxLauncher:
             "--core=0",
             "--",
         ]
-        if os.geteuid() == 0:
-            assert self.uid is not None
-            argv += [
-                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                "--cap-add", "CAP_SETPCAP", "--",
-                "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--",
-            ]  # fmt: skip
-        else:
-            argv += ["--unshare-user", "--"]
-        return argv + limits + init
+        assert self.uid is not None or os.geteuid() != 0  # start() gives root's box a user
+        return argv + box_user_args(self.uid) + limits + init
 
     async def start(self) -> None:
         """Start the box and wait until its first process says it is ready."""
@@ -499,31 +484,6 @@ def _read_available(fd: int) -> str:
 def _wait(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
-
-
-def _runtime_prefixes() -> list[str]:
-    """Installations outside /usr the box needs: Python's (a pyenv or venv), Node.js's."""
-    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    node = shutil.which("node")
-    if node:
-        prefixes.add(os.path.dirname(os.path.dirname(os.path.realpath(node))))
-    return sorted(p for p in prefixes if not p.startswith("/usr") and p != "/")
-
-
-def runtime_prefixes() -> list[str]:
-    """The installations outside /usr a box binds read-only (for messages that name them)."""
-    return _runtime_prefixes()
-
-
-def _parents(path: str) -> list[str]:
-    """``--dir`` arguments for the folders above a bind mount, so a hidden home stays hidden."""
-    parts = Path(path).parts[1:-1]
-    argv: list[str] = []
-    current = ""
-    for part in parts:
-        current += "/" + part
-        argv += ["--perms", "0755", "--dir", current]
-    return argv
 
 
 def box_path() -> str:

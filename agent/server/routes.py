@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -61,14 +62,7 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
         cdp_url=cdp_url(base_url(request), session),
         live_view_url=view_url,
         interactive_live_view_url=control_url,
-        output=outcome.output,
-        stdout=outcome.stdout,
-        result=outcome.result,
-        stderr=outcome.stderr,
-        exit_code=outcome.exit_code,
-        killed=outcome.killed,
-        truncated=outcome.truncated,
-        error=outcome.error,
+        **dataclasses.asdict(outcome),  # the outcome's fields are the answer's, by name
     ).wire()
 
 

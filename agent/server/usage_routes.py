@@ -10,7 +10,7 @@ Periods are calendar months (UTC): ``startDate`` its first instant, ``endDate`` 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -24,6 +24,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v2", dependencies=[Depends(require_api_key)])
 
+ByKey = Annotated[bool, Query(alias="byApiKey")]
+"""``?byApiKey=true``: the history per key name rather than in all."""
+
 
 def _this_month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
@@ -32,37 +35,30 @@ def _this_month() -> str:
 @router.get("/team/credit-usage")
 async def credit_usage(request: Request) -> dict[str, Any]:
     """The calling key's credits left this month."""
-    state = server_state(request)
-    key, month = current_key(), _this_month()
-    credits, _tokens = await state.usage.spent(key, month)
-    budget = state.usage.budgets.get(key)
-    plan = budget.credits if budget is not None and budget.credits is not None else UNLIMITED
-    start, end = month_bounds(month)
-    return {
-        "success": True,
-        "data": {
-            "remainingCredits": max(0, plan - credits),
-            "planCredits": plan,
-            "billingPeriodStart": start,
-            "billingPeriodEnd": end,
-        },
-    }
+    return await _left_this_month(request, "Credits")
 
 
 @router.get("/team/token-usage")
 async def token_usage(request: Request) -> dict[str, Any]:
     """The calling key's model tokens left this month."""
+    return await _left_this_month(request, "Tokens")
+
+
+async def _left_this_month(request: Request, kind: Literal["Credits", "Tokens"]) -> dict[str, Any]:
+    """The calling key's budget of credits or tokens this month and what is left of it."""
     state = server_state(request)
     key, month = current_key(), _this_month()
-    _credits, tokens = await state.usage.spent(key, month)
+    credits, tokens = await state.usage.spent(key, month)
+    spent = credits if kind == "Credits" else tokens
     budget = state.usage.budgets.get(key)
-    plan = budget.tokens if budget is not None and budget.tokens is not None else UNLIMITED
+    limit = None if budget is None else budget.credits if kind == "Credits" else budget.tokens
+    plan = limit if limit is not None else UNLIMITED
     start, end = month_bounds(month)
     return {
         "success": True,
         "data": {
-            "remainingTokens": max(0, plan - tokens),
-            "planTokens": plan,
+            f"remaining{kind}": max(0, plan - spent),
+            f"plan{kind}": plan,
             "billingPeriodStart": start,
             "billingPeriodEnd": end,
         },
@@ -70,21 +66,20 @@ async def token_usage(request: Request) -> dict[str, Any]:
 
 
 @router.get("/team/credit-usage/historical")
-async def credit_usage_historical(
-    request: Request, by_api_key: bool = Query(False, alias="byApiKey")
-) -> dict[str, Any]:
+async def credit_usage_historical(request: Request, by_api_key: ByKey = False) -> dict[str, Any]:
     """Credits spent per month, in all or per key name."""
-    months = await server_state(request).usage.months()
-    return {"success": True, "periods": _periods(months, "creditsUsed", by_api_key)}
+    return await _history(request, "creditsUsed", by_api_key)
 
 
 @router.get("/team/token-usage/historical")
-async def token_usage_historical(
-    request: Request, by_api_key: bool = Query(False, alias="byApiKey")
-) -> dict[str, Any]:
+async def token_usage_historical(request: Request, by_api_key: ByKey = False) -> dict[str, Any]:
     """Model tokens used per month, in all or per key name."""
+    return await _history(request, "tokensUsed", by_api_key)
+
+
+async def _history(request: Request, field: str, by_key: bool) -> dict[str, Any]:
     months = await server_state(request).usage.months()
-    return {"success": True, "periods": _periods(months, "tokensUsed", by_api_key)}
+    return {"success": True, "periods": _periods(months, field, by_key)}
 
 
 def _periods(months: list[MonthUsage], field: str, by_key: bool) -> list[dict[str, Any]]:

@@ -12,22 +12,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from agent import procfs
 from agent.browser.providers import Endpoint
-from agent.config import SERVER_TABLE, TomlFileSource
+from agent.config import SERVER_TABLE, TomlSettings, default_data_dir, total_memory_mib
 from agent.errors import ConfigError
 from agent.service.keys import ANONYMOUS, ApiKey, KeyBudget, parse_api_keys
 from agent.service.pool import DEFAULT_LAUNCH_CONCURRENCY
@@ -51,19 +44,18 @@ room to spare, for the default session limit."""
 
 def default_max_sessions() -> int:
     """As many sessions as 80% of the machine's memory holds at ``SESSION_MEMORY_MIB`` each."""
-    total_kib = procfs.memory_total_kib()
-    if total_kib is None:
+    total_mib = total_memory_mib()
+    if total_mib is None:
         return 8
-    return max(2, int(total_kib / 1024 * 0.8 / SESSION_MEMORY_MIB))
+    return max(2, int(total_mib * 0.8 / SESSION_MEMORY_MIB))
 
 
 def default_profiles_dir() -> Path:
     """Where named profiles live unless AGENT_PROFILES_DIR says otherwise (XDG data dir)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "browser-agent" / "profiles"
+    return default_data_dir() / "profiles"
 
 
-class ServerSettings(BaseSettings):
+class ServerSettings(TomlSettings):
     """How the Firecrawl-compatible server listens, authenticates and bounds its sessions."""
 
     model_config = SettingsConfigDict(
@@ -72,6 +64,7 @@ class ServerSettings(BaseSettings):
         env_ignore_empty=True,
         extra="ignore",  # AGENT_* also holds the agent's own settings (agent.config.Settings)
     )
+    toml_table = SERVER_TABLE
 
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=3002, ge=0, le=65535, description="Port; 0 picks a free one.")
@@ -218,17 +211,6 @@ class ServerSettings(BaseSettings):
         "rest is cut off, with a warning (keep it within the model's context window).",
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlFileSource(settings_cls, table=SERVER_TABLE))
-
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -240,18 +222,11 @@ class ServerSettings(BaseSettings):
             )
             raise ConfigError(f"Invalid server settings: {problems}.") from None
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "allowed_hosts", mode="before")
     @classmethod
-    def _split_keys(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
-        return value
-
-    @field_validator("allowed_hosts", mode="before")
-    @classmethod
-    def _split_hosts(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [host.strip() for host in value.split(",") if host.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("browser_endpoints", mode="before")
