@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent import procfs
-from tests.harness import ended_pid
+from tests.harness import ended_pid, wait_until
 
 
 @pytest.fixture
@@ -21,6 +21,8 @@ def child() -> Iterator[subprocess.Popen[bytes]]:
         [sys.executable, "-c", "import time; time.sleep(60)", "marker-arg"],
         env={**os.environ, "PROCFS_TEST": "yes"},
     )
+    # Until it has exec'd, the child shows its parent's command line and environment.
+    wait_until(lambda: (procfs.cmdline(process.pid) or [b""])[-1] == b"marker-arg", 10, 0.02)
     yield process
     process.kill()
     process.wait()
