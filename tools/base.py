@@ -10,17 +10,22 @@ with ``is_error`` set; only a lost browser or a bug escapes as an exception.
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_type_hints, overload
 
+from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from agent.errors import SessionLostError, ToolError
+from agent.errors import SessionLostError, ToolError, first_line
+from tools.changes import Changes
 from tools.context import ToolContext
 
 __all__ = ["Tool", "ToolBox", "ToolImage", "ToolOutcome", "ToolSpec", "call_tool", "tool"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,19 @@ class ToolImage:
 
 @dataclass(frozen=True)
 class ToolOutcome:
-    """What a tool call produced: text for the model, and any images that go with it."""
+    """What a tool call produced: text for the model, any images that go with it, and what the
+    action changed besides its element (already said at the end of ``content``).
+
+    Attributes:
+        unexpected: the call failed in a way no tool foresaw (a Playwright error it did not
+            turn into a ``ToolError``); ``content`` is ``NAME failed: REASON``.
+    """
 
     content: str
     is_error: bool = False
     images: tuple[ToolImage, ...] = ()
+    changes: Changes = field(default_factory=Changes)
+    unexpected: bool = False
 
 
 ToolFunction = Callable[..., Awaitable[str | ToolOutcome]]
@@ -156,7 +169,9 @@ async def call_tool(selected: Tool, ctx: object, arguments: dict[str, Any]) -> T
 
     ``ctx`` is the first argument the tool's function takes: a ``ToolContext`` for the browser
     tools, or a face's own context for tools that act on sessions rather than on one page (the
-    MCP server's ``scrape``). Every error the model can fix comes back as text.
+    MCP server's ``scrape``). Every error the model can fix comes back as text, and so does
+    a Playwright error no tool foresaw (``unexpected``); a lost browser raises
+    ``SessionLostError``. This is the one fallback every face's calls go through.
     """
     try:
         parsed = selected.arguments.model_validate(arguments)
@@ -172,4 +187,14 @@ async def call_tool(selected: Tool, ctx: object, arguments: dict[str, Any]) -> T
         raise
     except ToolError as exc:
         return ToolOutcome(str(exc), True)
+    except PlaywrightError as exc:
+        # Tools turn the failures they expect into ToolError; anything else Playwright raises
+        # (a navigation racing the action, a closed frame) is worth a retry, unless the
+        # browser itself is gone.
+        if isinstance(ctx, ToolContext) and not ctx.session.alive:
+            raise SessionLostError(
+                "The session's browser died during the interaction. Start a new session."
+            ) from exc
+        log.warning("tool %s raised %s", selected.name, exc)
+        return ToolOutcome(f"{selected.name} failed: {first_line(exc)}", True, unexpected=True)
     return produced if isinstance(produced, ToolOutcome) else ToolOutcome(produced)

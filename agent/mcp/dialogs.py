@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
@@ -20,7 +21,8 @@ from playwright.async_api import Error as PlaywrightError
 from agent.errors import ToolError, first_line
 from agent.mcp.context import McpToolContext
 from tools.base import ToolOutcome, tool
-from tools.elements import settle, what_changed
+from tools.changes import Changes, ChangeWatch
+from tools.elements import settle
 
 if TYPE_CHECKING:
     from playwright.async_api import Dialog
@@ -85,10 +87,16 @@ async def run_catching_dialogs(
     )
     if running.done():
         outcome = running.result()
-        return ToolOutcome(f"{outcome.content}; {note}", outcome.is_error, outcome.images)
+        return replace(
+            outcome,
+            content=f"{outcome.content}; {note}",
+            changes=replace(outcome.changes, dialog=describe(dialog)),
+        )
     ctx.interrupted = running
     running.add_done_callback(_log_parked_failure)
-    return ToolOutcome(f"{tool_name} is waiting on the page: {note}.")
+    return ToolOutcome(
+        f"{tool_name} is waiting on the page: {note}.", changes=Changes(dialog=describe(dialog))
+    )
 
 
 def _log_parked_failure(call: asyncio.Future[ToolOutcome]) -> None:
@@ -111,7 +119,7 @@ async def browser_handle_dialog(
     if dialog is None:
         raise ToolError("No dialog is open, so there is nothing to answer.")
     session = ctx.session
-    url, pages = session.page.url, len(session.tabs)
+    watch = ChangeWatch(session)
     ctx.dialog = None
     try:
         if accept:
@@ -133,4 +141,4 @@ async def browser_handle_dialog(
     await settle(session)
     answer = f" with {promptText!r}" if accept and promptText is not None else ""
     verb = "accepted" if accept else "dismissed"
-    return f"{verb} the {describe(dialog)}{answer}" + what_changed(session, url, pages)
+    return f"{verb} the {describe(dialog)}{answer}" + watch.changes().note()

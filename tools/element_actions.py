@@ -1,0 +1,222 @@
+"""The actions on one element every face offers: click, fill, type, press, hover, select, check.
+
+Each takes an element a target named (``tools.targets.resolve``), checks it can be acted on,
+acts, waits for the page to settle and returns a ``ToolOutcome``: the result in the words the
+planner's tools have always used (``clicked @e5 button "Go"``), ending with what changed (a
+navigation, a new tab). The planner's tools, MCP's ``browser_*`` tools, ``agent browser`` and the
+scrape actions call these and only word the outcome their own way; none of them calls a
+Playwright action itself (``tests/test_action_ownership.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from agent.errors import ToolError
+from tools.base import ToolOutcome
+from tools.changes import ChangeWatch
+from tools.elements import act_on, settle
+
+if TYPE_CHECKING:
+    from playwright.async_api import ElementHandle, Locator
+
+    from tools.context import ToolContext
+    from tools.targets import Found
+
+__all__ = [
+    "MouseButton",
+    "choose_options",
+    "click",
+    "fill",
+    "hover",
+    "press",
+    "select",
+    "set_checked",
+    "type_into",
+]
+
+MouseButton = Literal["left", "right", "middle"]
+
+
+def _outcome(text: str, watch: ChangeWatch) -> ToolOutcome:
+    changes = watch.changes()
+    return ToolOutcome(text + changes.note(), changes=changes)
+
+
+async def click(
+    ctx: ToolContext,
+    found: Found,
+    *,
+    double: bool = False,
+    button: MouseButton | None = None,
+    modifiers: list[Any] | None = None,
+) -> ToolOutcome:
+    """Click (or double-click) the element, with a mouse button and modifier keys."""
+    session = ctx.session
+    options: dict[str, Any] = {"timeout": session.action_timeout_ms}
+    if button:
+        options["button"] = button
+    if modifiers:
+        options["modifiers"] = modifiers
+
+    async def clicking(t: Locator | ElementHandle) -> None:
+        await (t.dblclick(**options) if double else t.click(**options))
+
+    watch = ChangeWatch(session)
+    await act_on(session, found.element, found.label, clicking)
+    return _outcome(f"{'double-clicked' if double else 'clicked'} {found.label}", watch)
+
+
+async def fill(ctx: ToolContext, found: Found, value: str, *, submit: bool = False) -> ToolOutcome:
+    """Replace what a field holds with ``value``; press Enter after it with ``submit``."""
+    session = ctx.session
+    timeout = session.action_timeout_ms
+
+    async def filling(t: Locator | ElementHandle) -> None:
+        await t.fill(value, timeout=timeout)
+        if submit:
+            await t.press("Enter", timeout=timeout)
+
+    watch = ChangeWatch(session)
+    await act_on(session, found.element, found.label, filling, pointer=False)
+    if submit:
+        await settle(session)
+    done = f"filled {found.label} with {value!r}" + (" and pressed Enter" if submit else "")
+    return _outcome(done, watch)
+
+
+async def type_into(
+    ctx: ToolContext,
+    found: Found,
+    text: str,
+    *,
+    submit: bool = False,
+    at_end: bool = True,
+) -> ToolOutcome:
+    """Type ``text`` key by key into a field: after what it holds (``at_end``), or where the
+    caret is; press Enter after it with ``submit``."""
+    session = ctx.session
+    timeout = session.action_timeout_ms
+
+    async def typing(t: Locator | ElementHandle) -> None:
+        await t.focus()
+        if at_end:
+            await t.press("End", timeout=timeout)
+        await session.page.keyboard.type(text)
+        if submit:
+            await t.press("Enter", timeout=timeout)
+
+    watch = ChangeWatch(session)
+    await act_on(session, found.element, found.label, typing, pointer=False)
+    if submit:
+        await settle(session)
+    done = f"typed {text!r} into {found.label}" + (" and pressed Enter" if submit else "")
+    return _outcome(done, watch)
+
+
+async def press(ctx: ToolContext, key: str, found: Found | None = None) -> ToolOutcome:
+    """Press a key (or a combination such as Control+A) on the element, or on whatever has
+    focus when ``found`` is None."""
+    session = ctx.session
+    watch = ChangeWatch(session)
+    try:
+        if found is not None:
+            await act_on(
+                session,
+                found.element,
+                found.label,
+                lambda t: t.press(key, timeout=session.action_timeout_ms),
+                pointer=False,
+            )
+        else:
+            await session.page.keyboard.press(key)
+    except ToolError:
+        raise
+    except Exception as exc:
+        if "Unknown key" in str(exc):
+            raise ToolError(
+                f"{key!r} is not a key name. Use names like Enter, Tab, Escape, ArrowDown, "
+                "Backspace, or combinations like Control+A."
+            ) from exc
+        raise
+    await settle(session)
+    where = f" on {found.label}" if found is not None else ""
+    return _outcome(f"pressed {key}{where}", watch)
+
+
+async def hover(ctx: ToolContext, found: Found) -> ToolOutcome:
+    """Move the mouse over the element (opens hover menus and tooltips)."""
+    session = ctx.session
+    watch = ChangeWatch(session)
+    await act_on(
+        session,
+        found.element,
+        found.label,
+        lambda t: t.hover(timeout=session.action_timeout_ms),
+    )
+    return _outcome(f"hovering over {found.label}", watch)
+
+
+_OPTIONS_JS = """(el) => el.tagName !== 'SELECT' ? null : Array.from(el.options).map(
+  o => ({value: o.value, label: o.label || o.text, disabled: o.disabled}))"""
+
+
+async def choose_options(
+    target: Locator | ElementHandle, label: str, values: list[str]
+) -> list[str]:
+    """The option values of a native dropdown that ``values`` name, by label or value (exact,
+    then ignoring case and surrounding space); a ``ToolError`` naming the options otherwise."""
+    options: list[dict[str, Any]] | None = await target.evaluate(_OPTIONS_JS)
+    if options is None:
+        raise ToolError(
+            f"{label} is not a native dropdown. For a custom dropdown, click it and then click "
+            "the option in a new snapshot."
+        )
+    chosen: list[str] = []
+    for wanted in values:
+        match = next((o for o in options if o["label"] == wanted or o["value"] == wanted), None)
+        if match is None:
+            folded = wanted.strip().casefold()
+            match = next(
+                (
+                    o
+                    for o in options
+                    if o["label"].strip().casefold() == folded or o["value"].casefold() == folded
+                ),
+                None,
+            )
+        if match is None:
+            listed = ", ".join(repr(o["label"]) for o in options[:40])
+            raise ToolError(f"{label} has no option {wanted!r}. Its options are: {listed}.")
+        if match["disabled"]:
+            raise ToolError(f"The option {match['label']!r} of {label} is disabled.")
+        chosen.append(match["value"])
+    return chosen
+
+
+async def select(ctx: ToolContext, found: Found, values: list[str]) -> ToolOutcome:
+    """Choose options of a native dropdown by their label or value."""
+    session = ctx.session
+    chosen = await choose_options(found.element, found.label, values)
+    watch = ChangeWatch(session)
+    await act_on(
+        session,
+        found.element,
+        found.label,
+        lambda t: t.select_option(value=chosen, timeout=session.action_timeout_ms),
+        pointer=False,
+    )
+    return _outcome(f"selected {', '.join(repr(v) for v in values)} in {found.label}", watch)
+
+
+async def set_checked(ctx: ToolContext, found: Found, checked: bool) -> ToolOutcome:
+    """Tick or untick a checkbox or switch, or choose a radio button."""
+    session = ctx.session
+    watch = ChangeWatch(session)
+    await act_on(
+        session,
+        found.element,
+        found.label,
+        lambda t: t.set_checked(checked, timeout=session.action_timeout_ms),
+    )
+    return _outcome(f"{'checked' if checked else 'unchecked'} {found.label}", watch)

@@ -1,0 +1,163 @@
+"""From what a caller names to the element(s) an action acts on: the one place every face
+resolves a target, with one wording of what can go wrong.
+
+A target is a ref from the session's snapshots (``@e3``; ``agent.browser.refs`` is the only way
+from a ref to an element, so a stale ref says so) or a selector. How many elements a selector
+may match is the face's contract, said once here:
+
+* ``one`` (Playwright MCP's "unique element selector"): exactly one, never the first of
+  several, so an action never lands on an element the caller did not mean;
+* ``first`` (``agent browser``, as agent-browser does, and Firecrawl's scrape actions): the
+  first match;
+* ``all`` (a scrape ``click`` with ``all: true``): every match, none being no error.
+
+What cannot be acted on once found (detached, hidden, disabled, covered) is said by
+``tools.elements.ensure_actionable``, the other half of the vocabulary. ``Target`` is a union so
+that another way of naming an element (by role and name, as agent-browser's ``find`` does) is
+one more case of it and of ``resolve``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from playwright.async_api import Error as PlaywrightError
+
+from agent.browser.grammar import is_ref
+from agent.errors import ToolError, first_line
+
+if TYPE_CHECKING:
+    from playwright.async_api import ElementHandle, Locator
+
+    from tools.context import ToolContext
+
+__all__ = [
+    "Found",
+    "Match",
+    "RefTarget",
+    "SelectorTarget",
+    "Target",
+    "TargetError",
+    "invalid_message",
+    "no_match_message",
+    "parse_target",
+    "resolve",
+    "resolve_all",
+]
+
+Match = Literal["one", "first", "all"]
+"""How many elements a selector may match: exactly one, the first of any, or all of them."""
+
+
+@dataclass(frozen=True)
+class RefTarget:
+    """An element by its ref from a snapshot of this session (``@e3``, ``e3``, ``ref=e3``)."""
+
+    ref: str
+
+
+@dataclass(frozen=True)
+class SelectorTarget:
+    """Elements by a CSS (or Playwright) selector.
+
+    Attributes:
+        selector: the selector.
+        match: how many it may match (``Match``).
+        label: how results name the element; ``'#go'`` (the selector, quoted) when None.
+    """
+
+    selector: str
+    match: Match = "one"
+    label: str | None = None
+
+
+Target = RefTarget | SelectorTarget
+"""What names an element; a further kind (a ``find`` description) is one more member."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """An element a target named, and how results and errors name it (``@e5 button "Go"``)."""
+
+    element: Locator | ElementHandle
+    label: str
+
+
+class TargetError(ToolError):
+    """A target names no element, or not the one element it must (stale ref, no match, several
+    matches, invalid selector); the message says which and what to do."""
+
+
+def parse_target(text: str, *, match: Match = "one", label: str | None = None) -> Target:
+    """``text`` as a target: a ref when it is spelled as one, else a selector."""
+    if is_ref(text):
+        return RefTarget(text)
+    return SelectorTarget(text, match, label)
+
+
+async def resolve(ctx: ToolContext, target: Target) -> Found:
+    """The one element ``target`` names (the first, for ``match="first"``).
+
+    Raises:
+        ToolError: the ref is stale or unknown (``StaleRefError``, ``UnknownRefError``), or
+            ``TargetError``: the selector is invalid, matches nothing, or (``match="one"``)
+            several elements.
+    """
+    if isinstance(target, RefTarget):
+        return Found(await ctx.session.resolve(target.ref), ctx.label(target.ref))
+    locator = ctx.page.locator(target.selector)
+    count = await _count(locator, target.selector)
+    if count == 0:
+        raise TargetError(no_match_message(target.selector))
+    if count > 1 and target.match == "one":
+        raise TargetError(
+            f"{target.selector!r} matches {count} elements, so which one is meant is unclear. "
+            "Use a ref from the latest snapshot (like @e3) or a selector that matches one "
+            "element."
+        )
+    return Found(locator.first if count > 1 else locator, _label(target))
+
+
+async def resolve_all(ctx: ToolContext, target: Target) -> list[Found]:
+    """Every element ``target`` names, in document order; none is no error for a selector.
+
+    Handles, not nth locators: an action on one match that removes it must not shift the rest.
+
+    Raises:
+        ToolError: a stale or unknown ref, or an invalid selector.
+    """
+    if isinstance(target, RefTarget):
+        return [await resolve(ctx, target)]
+    try:
+        handles = await ctx.page.query_selector_all(target.selector)
+    except PlaywrightError as exc:
+        if not ctx.session.alive:
+            raise
+        raise TargetError(invalid_message(target.selector, exc)) from exc
+    label = _label(target)
+    return [Found(h, f"{label} (match {n + 1})") for n, h in enumerate(handles)]
+
+
+def no_match_message(selector: str) -> str:
+    """What to say when a selector matches nothing."""
+    return (
+        f"No element matches the CSS selector {selector!r}. Check the selector, or take a new "
+        "look at the page: it may have changed, or the element may appear later."
+    )
+
+
+def invalid_message(selector: str, exc: BaseException) -> str:
+    """What to say when a selector cannot be parsed."""
+    return f"{selector!r} is not a ref (like @e3) and not a valid CSS selector: {first_line(exc)}"
+
+
+async def _count(locator: Locator, selector: str) -> int:
+    try:
+        return await locator.count()
+    except PlaywrightError as exc:
+        raise TargetError(invalid_message(selector, exc)) from exc
+
+
+def _label(target: SelectorTarget) -> str:
+    return target.label if target.label is not None else repr(target.selector)
