@@ -30,7 +30,9 @@ __all__ = [
     "fill",
     "hover",
     "press",
+    "scroll_into_view",
     "select",
+    "send_keys",
     "set_checked",
     "type_into",
 ]
@@ -220,3 +222,40 @@ async def set_checked(ctx: ToolContext, found: Found, checked: bool) -> ToolOutc
         lambda t: t.set_checked(checked, timeout=session.action_timeout_ms),
     )
     return _outcome(f"{'checked' if checked else 'unchecked'} {found.label}", watch)
+
+
+async def scroll_into_view(ctx: ToolContext, found: Found) -> ToolOutcome:
+    """Scroll the page until the element is in view."""
+    await found.element.scroll_into_view_if_needed(timeout=ctx.session.action_timeout_ms)
+    return ToolOutcome(f"scrolled {found.label} into view")
+
+
+async def send_keys(
+    ctx: ToolContext,
+    found: Found | None,
+    *,
+    text: str | None = None,
+    key: str | None = None,
+    settle_after: bool = True,
+) -> None:
+    """Type ``text`` or press ``key`` where the keyboard is: on ``found``, the focused element
+    (checked like any element acted on first), or at the page when None.
+
+    Raises:
+        ToolError: the focused element cannot take keys (hidden, disabled).
+        PlaywrightError: ``key`` is no key name ("Unknown key"), for the face to word.
+    """
+    keyboard = ctx.page.keyboard
+
+    async def sending(_: object = None) -> None:
+        if text is not None:
+            await keyboard.type(text)
+        if key is not None:
+            await keyboard.press(key)
+
+    if found is None:
+        await sending()
+    else:
+        await act_on(ctx.session, found.element, found.label, sending, pointer=False)
+    if settle_after:
+        await settle(ctx.session)

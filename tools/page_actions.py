@@ -63,19 +63,17 @@ async def screenshot(
     also written to ``path`` when given.
 
     Raises:
-        ToolError: the browser could not take it (timed out, the element went away).
+        PlaywrightError: the browser could not take it (``PlaywrightTimeoutError`` when it
+            timed out): each face says so its own way, and a scrape's deadline is a 408.
     """
     timeout = timeout_ms if timeout_ms is not None else ctx.session.navigation_timeout_ms
     options: dict[str, Any] = {"type": type, "scale": scale, "timeout": timeout, "path": path}
     if quality is not None:
         options["quality"] = quality
-    try:
-        if found is not None:
-            data = await found.element.screenshot(**options)
-        else:
-            data = await ctx.page.screenshot(full_page=full_page, **options)
-    except PlaywrightError as exc:
-        raise ToolError(f"Could not take the screenshot: {first_line(exc)}") from exc
+    if found is not None:
+        data = await found.element.screenshot(**options)
+    else:
+        data = await ctx.page.screenshot(full_page=full_page, **options)
     return ToolImage(data, f"image/{type}")
 
 

@@ -39,8 +39,8 @@ __all__ = [
     "SelectorTarget",
     "Target",
     "TargetError",
-    "invalid_message",
-    "no_match_message",
+    "count_matches",
+    "focused",
     "parse_target",
     "resolve",
     "resolve_all",
@@ -85,8 +85,16 @@ class Found:
 
 
 class TargetError(ToolError):
-    """A target names no element, or not the one element it must (stale ref, no match, several
-    matches, invalid selector); the message says which and what to do."""
+    """A selector names no element, or not the one element it must (no match, several matches,
+    invalid selector; a stale ref is ``agent.errors.StaleRefError``).
+
+    Attributes:
+        problem: what went wrong, for a face that gives its own advice (a scrape action).
+    """
+
+    def __init__(self, problem: str, advice: str) -> None:
+        super().__init__(f"{problem} {advice}")
+        self.problem = problem
 
 
 def parse_target(text: str, *, match: Match = "one", label: str | None = None) -> Target:
@@ -109,12 +117,15 @@ async def resolve(ctx: ToolContext, target: Target) -> Found:
     locator = ctx.page.locator(target.selector)
     count = await _count(locator, target.selector)
     if count == 0:
-        raise TargetError(no_match_message(target.selector))
+        raise TargetError(
+            f"No element matches the CSS selector {target.selector!r}.",
+            "Use a ref from the latest snapshot (like @e3), or take a new snapshot if the page "
+            "changed.",
+        )
     if count > 1 and target.match == "one":
         raise TargetError(
-            f"{target.selector!r} matches {count} elements, so which one is meant is unclear. "
-            "Use a ref from the latest snapshot (like @e3) or a selector that matches one "
-            "element."
+            f"{target.selector!r} matches {count} elements, so which one is meant is unclear.",
+            "Use a ref from the latest snapshot (like @e3) or a selector that matches one element.",
         )
     return Found(locator.first if count > 1 else locator, _label(target))
 
@@ -134,30 +145,52 @@ async def resolve_all(ctx: ToolContext, target: Target) -> list[Found]:
     except PlaywrightError as exc:
         if not ctx.session.alive:
             raise
-        raise TargetError(invalid_message(target.selector, exc)) from exc
+        raise _invalid(target.selector, exc) from exc
     label = _label(target)
     return [Found(h, f"{label} (match {n + 1})") for n, h in enumerate(handles)]
 
 
-def no_match_message(selector: str) -> str:
-    """What to say when a selector matches nothing."""
-    return (
-        f"No element matches the CSS selector {selector!r}. Check the selector, or take a new "
-        "look at the page: it may have changed, or the element may appear later."
+def _invalid(selector: str, exc: BaseException) -> TargetError:
+    return TargetError(
+        f"{selector!r} is not a ref (like @e3) and not a valid CSS selector "
+        f"({first_line(exc).rstrip('.')}).",
+        "Fix the selector.",
     )
-
-
-def invalid_message(selector: str, exc: BaseException) -> str:
-    """What to say when a selector cannot be parsed."""
-    return f"{selector!r} is not a ref (like @e3) and not a valid CSS selector: {first_line(exc)}"
 
 
 async def _count(locator: Locator, selector: str) -> int:
     try:
         return await locator.count()
     except PlaywrightError as exc:
-        raise TargetError(invalid_message(selector, exc)) from exc
+        raise _invalid(selector, exc) from exc
 
 
 def _label(target: SelectorTarget) -> str:
     return target.label if target.label is not None else repr(target.selector)
+
+
+async def count_matches(ctx: ToolContext, target: Target) -> int:
+    """How many elements ``target`` names: 1 for a live ref, any number for a selector.
+
+    Raises:
+        ToolError: a stale or unknown ref, or an invalid selector.
+    """
+    if isinstance(target, RefTarget):
+        await resolve(ctx, target)
+        return 1
+    return await _count(ctx.page.locator(target.selector), target.selector)
+
+
+# The element keys go to: the focused one, looking into open shadow roots; None when nothing
+# but the document itself has focus.
+_FOCUSED_JS = """() => {
+  let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  return el && el !== document.body && el !== document.documentElement ? el : null;
+}"""
+
+
+async def focused(ctx: ToolContext) -> Found | None:
+    """The element that has focus (where keys go), or None when only the document has it."""
+    element = (await ctx.page.evaluate_handle(_FOCUSED_JS)).as_element()
+    return Found(element, "the focused element") if element is not None else None

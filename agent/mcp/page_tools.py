@@ -14,9 +14,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Literal
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from agent.errors import ToolError
+from agent.errors import ToolError, first_line
 from agent.mcp.changes import snapshot_changes
 from agent.mcp.navigations import navigation_watch
 from agent.mcp.warmup import navigating, prepare_snapshot, prepared_look
@@ -256,7 +257,12 @@ async def browser_take_screenshot(
     if fullPage and target:
         raise ToolError("fullPage cannot be combined with target: choose one.")
     found = await _found(ctx, target) if target else None
-    image = await page_actions.screenshot(ctx, found, type=type, full_page=fullPage, scale=scale)
+    try:
+        image = await page_actions.screenshot(
+            ctx, found, type=type, full_page=fullPage, scale=scale
+        )
+    except PlaywrightError as exc:
+        raise ToolError(f"Could not take the screenshot: {first_line(exc)}") from exc
     what = found.label if found else ("the whole page" if fullPage else "the viewport")
     return ToolOutcome(
         f"screenshot of {what} of {ctx.page.url} ({type}, {len(image.data)} bytes)",

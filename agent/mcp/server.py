@@ -138,7 +138,7 @@ async def _on_page(
             outcome = await run_catching_dialogs(
                 ctx, selected.name, lambda: call_tool(selected, ctx, arguments)
             )
-    if outcome.unexpected:  # a Playwright error no tool foresaw: worth a retry
+    if outcome.failure is not None:  # a Playwright error no tool foresaw: worth a retry
         return replace(outcome, content=outcome.content + ". Try again.")
     return outcome
 
