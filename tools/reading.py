@@ -14,7 +14,15 @@ if TYPE_CHECKING:
     from tools.context import ToolContext
     from tools.targets import Found
 
-__all__ = ["MAX_TEXT_CHARS", "element_state", "get_text", "read_property", "read_text", "snapshot"]
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "element_state",
+    "get_text",
+    "read_page",
+    "read_property",
+    "read_text",
+    "snapshot",
+]
 
 MAX_TEXT_CHARS = 6000
 # A field's text is its value (innerText of an <input> is empty); anything else reads as shown.
@@ -76,6 +84,12 @@ async def snapshot(
         raise ToolError("page starts at 1.")
     shot = await ctx.snapshot(mode=mode, scope=scope, page_number=page)
     return shot.text
+
+
+async def read_page(ctx: ToolContext, what: str) -> str:
+    """The whole page's ``text`` (as shown) or ``html`` (the document), unabridged."""
+    page = ctx.page
+    return await (page.inner_text("body") if what == "text" else page.content())
 
 
 async def read_property(found: Found, what: str, name: str | None = None) -> str:

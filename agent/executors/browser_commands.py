@@ -30,7 +30,7 @@ from tools import ToolBox, ToolContext, default_toolbox, page_actions
 from tools import element_actions as act
 from tools.base import guarded
 from tools.navigation import scroll_by
-from tools.reading import element_state, read_property
+from tools.reading import element_state, read_page, read_property
 from tools.targets import Found, SelectorTarget, count_matches, parse_target, resolve
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class BrowserCommands:
                 raise ToolError("get count needs a CSS selector or a ref.")
             return str(await count_matches(ctx, parse_target(target)))
         if what in ("text", "html") and not target:
-            return await (page.inner_text("body") if what == "text" else page.content())
+            return await read_page(ctx, what)
         if not target:
             raise ToolError(f"get {what} needs a target: a ref like @e3 or a CSS selector.")
         return await read_property(await self._found(ctx, target), what, args.get("name"))
