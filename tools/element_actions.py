@@ -39,6 +39,9 @@ __all__ = [
 
 MouseButton = Literal["left", "right", "middle"]
 
+_FOLLOWS_A_LINK = frozenset({"Enter", "Space", " "})
+"""Keys that follow a focused link or submit a focused form's button, as a click does."""
+
 
 def _outcome(text: str, watch: ChangeWatch) -> ToolOutcome:
     changes = watch.changes()
@@ -129,6 +132,7 @@ async def press(ctx: ToolContext, key: str, found: Found | None = None) -> ToolO
                 found.label,
                 lambda t: t.press(key, timeout=session.action_timeout_ms),
                 pointer=False,
+                opens_tab=key in _FOLLOWS_A_LINK,
             )
         else:
             await session.page.keyboard.press(key)
@@ -155,6 +159,7 @@ async def hover(ctx: ToolContext, found: Found) -> ToolOutcome:
         found.element,
         found.label,
         lambda t: t.hover(timeout=session.action_timeout_ms),
+        opens_tab=False,  # a hover over a target=_blank link opens nothing: no wait for a tab
     )
     return _outcome(f"hovering over {found.label}", watch)
 

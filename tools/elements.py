@@ -94,9 +94,12 @@ async def act_on(
     action: Callable[[Locator | ElementHandle], Awaitable[Any]],
     *,
     pointer: bool = True,
+    opens_tab: bool | None = None,
 ) -> None:
     """Check an element found by a ref or a selector, act on it, and wait for the page to
-    settle; ``label`` names it in errors. ``pointer`` actions also fail on a covered element."""
+    settle; ``label`` names it in errors. ``pointer`` actions also fail on a covered element.
+    ``opens_tab``: the action follows a link or submits a form (a click; Enter on one), so on a
+    ``target=_blank`` one it waits for the new tab to be announced; pointer actions by default."""
     state = await ensure_actionable(target, label, pointer=pointer)
     url_before, tabs_before = session.page.url, len(session.tabs)
     try:
@@ -107,7 +110,7 @@ async def act_on(
         if not session.alive:
             raise SessionLostError("The session's browser died during the action.") from exc
         raise ToolError(f"Could not act on {label}: {first_line(exc)}") from exc
-    if pointer and state.get("opensTab"):
+    if (pointer if opens_tab is None else opens_tab) and state.get("opensTab"):
         await _new_tab_announced(session, tabs_before)
     if session.page.url != url_before or pointer:
         await settle(session)
