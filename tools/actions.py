@@ -1,7 +1,10 @@
-"""The planner's tools that act on one element: click, fill, type, press, hover, select, check.
+"""The tools that act on one element: click, fill, type, press, hover, select, check, drag.
 
 Each names its element by a ref from the latest snapshot and runs the shared action of
-``tools.element_actions``; these functions only say what the model may pass.
+``tools.element_actions``; these functions only say what the model may pass. ``drag`` is also
+offered by MCP and ``agent browser`` as it is (``tools.SHARED_TOOLS``): its targets go through
+``found_by``, so each face's callers may name them as that face allows (a ref; a selector
+over MCP and in ``agent browser``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from tools import element_actions as act
 from tools.base import ToolOutcome, tool
-from tools.targets import RefTarget, resolve
+from tools.changes import ChangeWatch
+from tools.elements import act_on
+from tools.targets import RefTarget, found_by, resolve
 
 if TYPE_CHECKING:
     from tools.context import ToolContext
@@ -19,6 +24,7 @@ __all__ = [
     "check",
     "click",
     "dblclick",
+    "drag",
     "fill",
     "hover",
     "press",
@@ -123,3 +129,31 @@ async def uncheck(ctx: ToolContext, ref: str) -> ToolOutcome:
         ref: The checkbox or switch ref from the latest snapshot, like @e3.
     """
     return await act.set_checked(ctx, await resolve(ctx, RefTarget(ref)), False)
+
+
+@tool
+async def drag(ctx: ToolContext, target: str, to: str) -> ToolOutcome:
+    """Drag an element and drop it onto another (sortable lists, drop zones, kanban boards).
+
+    Args:
+        target: The element to drag: its ref from the latest snapshot, like @e3.
+        to: The element to drop it on: its ref, like @e7.
+    """
+    source, destination = await found_by(ctx, target), await found_by(ctx, to)
+    session = ctx.session
+    timeout = session.action_timeout_ms
+    mouse = session.page.mouse
+
+    async def dragging(element: object) -> None:
+        # Pressed, moved and released as a person would: pages listen for HTML drag and drop
+        # or for the pointer events themselves, and Chromium gives both from these.
+        await source.element.hover(timeout=timeout)
+        await mouse.down()
+        await destination.element.hover(timeout=timeout)
+        await mouse.up()
+
+    watch = ChangeWatch(session)
+    await act_on(session, source.element, source.label, dragging)
+    changes = watch.changes()
+    done = f"dragged {source.label} onto {destination.label}"
+    return ToolOutcome(done + changes.note(), changes=changes)

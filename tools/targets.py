@@ -41,9 +41,11 @@ __all__ = [
     "TargetError",
     "count_matches",
     "focused",
+    "found_by",
     "parse_target",
     "resolve",
     "resolve_all",
+    "target_of",
 ]
 
 Match = Literal["one", "first", "all"]
@@ -102,6 +104,21 @@ def parse_target(text: str, *, match: Match = "one", label: str | None = None) -
     if is_ref(text):
         return RefTarget(text)
     return SelectorTarget(text, match, label)
+
+
+def target_of(ctx: ToolContext, text: str) -> Target:
+    """What ``text`` names for this caller (``ToolContext.selectors``): a ref, or a selector
+    where the caller's face takes one (named as written for ``first``, as ``agent browser``
+    prints it; quoted otherwise)."""
+    if ctx.selectors is None or is_ref(text):
+        return RefTarget(text)
+    return SelectorTarget(text, ctx.selectors, text if ctx.selectors == "first" else None)
+
+
+async def found_by(ctx: ToolContext, text: str) -> Found:
+    """The element ``text`` names for this caller (``target_of``), for a tool's target
+    argument."""
+    return await resolve(ctx, target_of(ctx, text))
 
 
 async def resolve(ctx: ToolContext, target: Target) -> Found:

@@ -26,12 +26,12 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent.browser.grammar import compact, is_ref
 from agent.errors import ToolError, first_line
 from agent.executors.browser_cli import COMMANDS as DECLARED
-from tools import ToolBox, ToolContext, default_toolbox, page_actions
+from tools import SHARED_TOOLS, ToolBox, ToolContext, default_toolbox, page_actions
 from tools import element_actions as act
-from tools.base import guarded
+from tools.base import Tool, call_tool, guarded
 from tools.navigation import scroll_by
 from tools.reading import element_state, read_page, read_property
-from tools.targets import Found, SelectorTarget, count_matches, parse_target, resolve
+from tools.targets import Found, SelectorTarget, count_matches, found_by, parse_target
 
 if TYPE_CHECKING:
     from playwright.async_api import Locator, Page
@@ -85,7 +85,8 @@ class BrowserCommands:
     # -- shared pieces ---------------------------------------------------------------------------
 
     def _context(self, session: BrowserSession) -> ToolContext:
-        return ToolContext(session, last_snapshot=self._last_snapshot)
+        # A selector names its first match, as agent-browser's do.
+        return ToolContext(session, last_snapshot=self._last_snapshot, selectors="first")
 
     async def _tool(self, ctx: ToolContext, name: str, args: dict[str, Any]) -> str:
         outcome = await self.toolbox.call(ctx, name, args)
@@ -97,7 +98,7 @@ class BrowserCommands:
     async def _found(ctx: ToolContext, target: str) -> Found:
         """A ref, or the first match of a CSS selector (as agent-browser does), named in results
         as it was written (``clicked #go``)."""
-        return await resolve(ctx, parse_target(target, match="first", label=target))
+        return await found_by(ctx, target)
 
     def _tab_id(self, page: Page) -> str:
         if page not in self._tab_ids:
@@ -343,10 +344,26 @@ class BrowserCommands:
 _Handler = Callable[[BrowserCommands, ToolContext, dict[str, Any]], Awaitable[str]]
 
 
+def _shared(selected: Tool) -> _Handler:
+    """A command that runs ``selected`` (a tool of ``tools.SHARED_TOOLS``) with the arguments
+    its ``COMMANDS`` row parsed, named as the tool's parameters."""
+
+    async def handler(_: BrowserCommands, ctx: ToolContext, args: dict[str, Any]) -> str:
+        given = {name: value for name, value in args.items() if value is not None}
+        outcome = await call_tool(selected, ctx, given)
+        if outcome.is_error:
+            raise ToolError(outcome.failure or outcome.content)
+        return outcome.content
+
+    return handler
+
+
 def _bind_handlers() -> dict[str, _Handler]:
-    """Each declared command's handler; a declared command without one, or a handler nobody
-    declared, is a bug in this module, caught at import rather than by a user."""
-    handlers = {
+    """Each declared command's handler: its ``cmd_`` method, or the shared tool of its name. A
+    declared command without one, or a handler nobody declared, is a bug in this module,
+    caught at import rather than by a user."""
+    handlers: dict[str, _Handler] = {t.name: _shared(t) for t in SHARED_TOOLS}
+    handlers |= {
         name.removeprefix("cmd_"): getattr(BrowserCommands, name)
         for name in dir(BrowserCommands)
         if name.startswith("cmd_")

@@ -22,11 +22,10 @@ from agent.mcp.warmup import prepare_snapshot
 from tools import element_actions as act
 from tools.base import ToolOutcome, tool
 from tools.changes import ChangeWatch
-from tools.targets import parse_target, resolve
+from tools.targets import found_by
 
 if TYPE_CHECKING:
     from tools.context import ToolContext
-    from tools.targets import Found
 
 __all__ = [
     "FormField",
@@ -61,15 +60,10 @@ async def browser_click(
         modifiers: Modifier keys to hold while clicking.
     """
     clicked = await act.click(
-        ctx, await _found(ctx, target), double=doubleClick, button=button, modifiers=modifiers
+        ctx, await found_by(ctx, target), double=doubleClick, button=button, modifiers=modifiers
     )
     prepare_snapshot(ctx)  # a click is what changes pages: the client looks next
     return clicked
-
-
-async def _found(ctx: ToolContext, target: str) -> Found:
-    """Playwright MCP's ``target``: a ref, or a selector that matches exactly one element."""
-    return await resolve(ctx, parse_target(target, match="one"))
 
 
 @tool
@@ -92,7 +86,7 @@ async def browser_type(
         slowly: Type one key at a time where the caret is, for pages that react to each key
             (autocomplete); by default the whole text is filled in at once.
     """
-    found = await _found(ctx, target)
+    found = await found_by(ctx, target)
     if slowly:
         return await act.type_into(ctx, found, text, submit=submit, at_end=False)
     return await act.fill(ctx, found, text, submit=submit)
@@ -144,7 +138,7 @@ async def browser_fill_form(ctx: ToolContext, fields: list[FormField]) -> ToolOu
 
 async def _fill_field(ctx: ToolContext, field: FormField) -> str:
     """One field's part of the result, without what changed (said once, for the form)."""
-    found = await _found(ctx, field.target)
+    found = await found_by(ctx, field.target)
     if field.type in ("checkbox", "radio"):
         wanted = field.value.strip().lower()
         if wanted not in ("true", "false"):
@@ -180,7 +174,7 @@ async def browser_hover(ctx: ToolContext, target: str, element: str | None = Non
             that matches exactly one element.
         element: A human-readable description of the element (optional).
     """
-    return await act.hover(ctx, await _found(ctx, target))
+    return await act.hover(ctx, await found_by(ctx, target))
 
 
 @tool
@@ -195,4 +189,4 @@ async def browser_select_option(
         values: The options to select; more than one only for a multi-select.
         element: A human-readable description of the dropdown (optional).
     """
-    return await act.select(ctx, await _found(ctx, target), values)
+    return await act.select(ctx, await found_by(ctx, target), values)

@@ -25,14 +25,13 @@ from tools import page_actions
 from tools.base import ToolOutcome, tool
 from tools.navigation import go_back, navigate
 from tools.reading import read_text
-from tools.targets import parse_target, resolve
+from tools.targets import found_by
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
     from agent.browser.snapshot import Snapshot, SnapshotMode
     from tools.context import ToolContext
-    from tools.targets import Found
 
 __all__ = [
     "MAX_RESULT_CHARS",
@@ -179,14 +178,9 @@ async def browser_get_text(ctx: ToolContext, target: str | None = None, offset: 
             whole page.
         offset: Start at this character, to read on in a long text.
     """
-    found = await _found(ctx, target) if target else None
+    found = await found_by(ctx, target) if target else None
     element = found.element if found is not None else None
     return await read_text(ctx.session, element, offset, reader="browser_get_text")
-
-
-async def _found(ctx: ToolContext, target: str) -> Found:
-    """Playwright MCP's ``target``: a ref, or a selector that matches exactly one element."""
-    return await resolve(ctx, parse_target(target, match="one"))
 
 
 @tool
@@ -256,7 +250,7 @@ async def browser_take_screenshot(
     """
     if fullPage and target:
         raise ToolError("fullPage cannot be combined with target: choose one.")
-    found = await _found(ctx, target) if target else None
+    found = await found_by(ctx, target) if target else None
     try:
         image = await page_actions.screenshot(
             ctx, found, type=type, full_page=fullPage, scale=scale
@@ -282,7 +276,7 @@ async def browser_evaluate(
             one element.
         element: A human-readable description of the element (optional).
     """
-    found = await _found(ctx, target) if target else None
+    found = await found_by(ctx, target) if target else None
     value = await page_actions.evaluate(ctx, function, found)
     text = "undefined" if value is None else json.dumps(value, ensure_ascii=False, default=str)
     if len(text) > MAX_RESULT_CHARS:
