@@ -18,6 +18,8 @@ from tools.changes import ChangeWatch
 from tools.elements import act_on, settle
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from playwright.async_api import ElementHandle, Locator
 
     from tools.context import ToolContext
@@ -74,20 +76,12 @@ async def click(
 
 async def fill(ctx: ToolContext, found: Found, value: str, *, submit: bool = False) -> ToolOutcome:
     """Replace what a field holds with ``value``; press Enter after it with ``submit``."""
-    session = ctx.session
-    timeout = session.action_timeout_ms
+    timeout = ctx.session.action_timeout_ms
 
     async def filling(t: Locator | ElementHandle) -> None:
         await t.fill(value, timeout=timeout)
-        if submit:
-            await t.press("Enter", timeout=timeout)
 
-    watch = ChangeWatch(session)
-    await act_on(session, found.element, found.label, filling, pointer=False)
-    if submit:
-        await settle(session)
-    done = f"filled {found.label} with {value!r}" + (" and pressed Enter" if submit else "")
-    return _outcome(done, watch)
+    return await _enter(ctx, found, filling, f"filled {found.label} with {value!r}", submit)
 
 
 async def type_into(
@@ -101,22 +95,37 @@ async def type_into(
     """Type ``text`` key by key into a field: after what it holds (``at_end``), or where the
     caret is; press Enter after it with ``submit``."""
     session = ctx.session
-    timeout = session.action_timeout_ms
 
     async def typing(t: Locator | ElementHandle) -> None:
         await t.focus()
         if at_end:
-            await t.press("End", timeout=timeout)
+            await t.press("End", timeout=session.action_timeout_ms)
         await session.page.keyboard.type(text)
+
+    return await _enter(ctx, found, typing, f"typed {text!r} into {found.label}", submit)
+
+
+async def _enter(
+    ctx: ToolContext,
+    found: Found,
+    put: Callable[[Locator | ElementHandle], Awaitable[None]],
+    done: str,
+    submit: bool,
+) -> ToolOutcome:
+    """Put text into a field with ``put``, then press Enter on it with ``submit`` and wait for
+    what that set off (a form sent, a search run)."""
+    session = ctx.session
+
+    async def entering(t: Locator | ElementHandle) -> None:
+        await put(t)
         if submit:
-            await t.press("Enter", timeout=timeout)
+            await t.press("Enter", timeout=session.action_timeout_ms)
 
     watch = ChangeWatch(session)
-    await act_on(session, found.element, found.label, typing, pointer=False)
+    await act_on(session, found.element, found.label, entering, pointer=False)
     if submit:
         await settle(session)
-    done = f"typed {text!r} into {found.label}" + (" and pressed Enter" if submit else "")
-    return _outcome(done, watch)
+    return _outcome(done + (" and pressed Enter" if submit else ""), watch)
 
 
 async def press(ctx: ToolContext, key: str, found: Found | None = None) -> ToolOutcome:
