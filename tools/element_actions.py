@@ -50,6 +50,23 @@ def _outcome(text: str, watch: ChangeWatch) -> ToolOutcome:
     return ToolOutcome(text + changes.note(), changes=changes)
 
 
+async def _act(
+    ctx: ToolContext,
+    found: Found,
+    action: Callable[[Locator | ElementHandle], Awaitable[Any]],
+    done: str,
+    *,
+    pointer: bool = True,
+    opens_tab: bool | None = None,
+) -> ToolOutcome:
+    """Run ``action`` on the element through ``act_on``; ``done``, and what changed."""
+    watch = ChangeWatch(ctx.session)
+    await act_on(
+        ctx.session, found.element, found.label, action, pointer=pointer, opens_tab=opens_tab
+    )
+    return _outcome(done, watch)
+
+
 async def click(
     ctx: ToolContext,
     found: Found,
@@ -69,9 +86,9 @@ async def click(
     async def clicking(t: Locator | ElementHandle) -> None:
         await (t.dblclick(**options) if double else t.click(**options))
 
-    watch = ChangeWatch(session)
-    await act_on(session, found.element, found.label, clicking)
-    return _outcome(f"{'double-clicked' if double else 'clicked'} {found.label}", watch)
+    return await _act(
+        ctx, found, clicking, f"{'double-clicked' if double else 'clicked'} {found.label}"
+    )
 
 
 async def fill(ctx: ToolContext, found: Found, value: str, *, submit: bool = False) -> ToolOutcome:
@@ -120,12 +137,10 @@ async def _enter(
         await put(t)
         if submit:
             await t.press("Enter", timeout=session.action_timeout_ms)
+            await settle(session)
 
-    watch = ChangeWatch(session)
-    await act_on(session, found.element, found.label, entering, pointer=False)
-    if submit:
-        await settle(session)
-    return _outcome(done + (" and pressed Enter" if submit else ""), watch)
+    done += " and pressed Enter" if submit else ""
+    return await _act(ctx, found, entering, done, pointer=False)
 
 
 async def press(ctx: ToolContext, key: str, found: Found | None = None) -> ToolOutcome:
@@ -161,16 +176,14 @@ async def press(ctx: ToolContext, key: str, found: Found | None = None) -> ToolO
 
 async def hover(ctx: ToolContext, found: Found) -> ToolOutcome:
     """Move the mouse over the element (opens hover menus and tooltips)."""
-    session = ctx.session
-    watch = ChangeWatch(session)
-    await act_on(
-        session,
-        found.element,
-        found.label,
-        lambda t: t.hover(timeout=session.action_timeout_ms),
+    timeout = ctx.session.action_timeout_ms
+    return await _act(
+        ctx,
+        found,
+        lambda t: t.hover(timeout=timeout),
+        f"hovering over {found.label}",
         opens_tab=False,  # a hover over a target=_blank link opens nothing: no wait for a tab
     )
-    return _outcome(f"hovering over {found.label}", watch)
 
 
 _OPTIONS_JS = """(el) => el.tagName !== 'SELECT' ? null : Array.from(el.options).map(
@@ -212,30 +225,26 @@ async def choose_options(
 
 async def select(ctx: ToolContext, found: Found, values: list[str]) -> ToolOutcome:
     """Choose options of a native dropdown by their label or value."""
-    session = ctx.session
+    timeout = ctx.session.action_timeout_ms
     chosen = await choose_options(found.element, found.label, values)
-    watch = ChangeWatch(session)
-    await act_on(
-        session,
-        found.element,
-        found.label,
-        lambda t: t.select_option(value=chosen, timeout=session.action_timeout_ms),
+    return await _act(
+        ctx,
+        found,
+        lambda t: t.select_option(value=chosen, timeout=timeout),
+        f"selected {', '.join(repr(v) for v in values)} in {found.label}",
         pointer=False,
     )
-    return _outcome(f"selected {', '.join(repr(v) for v in values)} in {found.label}", watch)
 
 
 async def set_checked(ctx: ToolContext, found: Found, checked: bool) -> ToolOutcome:
     """Tick or untick a checkbox or switch, or choose a radio button."""
-    session = ctx.session
-    watch = ChangeWatch(session)
-    await act_on(
-        session,
-        found.element,
-        found.label,
-        lambda t: t.set_checked(checked, timeout=session.action_timeout_ms),
+    timeout = ctx.session.action_timeout_ms
+    return await _act(
+        ctx,
+        found,
+        lambda t: t.set_checked(checked, timeout=timeout),
+        f"{'checked' if checked else 'unchecked'} {found.label}",
     )
-    return _outcome(f"{'checked' if checked else 'unchecked'} {found.label}", watch)
 
 
 async def scroll_into_view(ctx: ToolContext, found: Found) -> ToolOutcome:
