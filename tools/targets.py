@@ -169,9 +169,8 @@ async def resolve_all(ctx: ToolContext, target: Target) -> list[Found]:
 
 def _invalid(selector: str, exc: BaseException) -> TargetError:
     return TargetError(
-        f"{selector!r} is not a ref (like @e3) and not a valid CSS selector "
-        f"({first_line(exc).rstrip('.')}).",
-        "Fix the selector.",
+        f"{selector!r} is not a valid CSS selector ({first_line(exc).rstrip('.')}).",
+        "Fix the selector, or use a ref from the latest snapshot (like @e3).",
     )
 
 
