@@ -457,16 +457,9 @@ class _PlannerRun:
         return await self._call_tool(call), "tool"
 
     async def _call_tool(self, call: ToolCall) -> ToolOutcome:
-        try:
-            return await self.toolbox.call(self.ctx, call.name, call.arguments)
-        except SessionLostError:
-            raise
-        except PlaywrightError as exc:
-            # Tools turn the failures they expect into ToolError; anything else Playwright
-            # raises (a navigation racing the action, a closed frame) the model can still retry.
-            self._check_alive(exc)
-            log.warning("tool %s raised %s", call.name, exc)
-            return ToolOutcome(f"{call.name} failed: {first_line(exc)}", True)
+        # A Playwright error no tool foresaw comes back as text the model can retry on, and a
+        # lost browser as SessionLostError, from the one fallback in ``tools.base.call_tool``.
+        return await self.toolbox.call(self.ctx, call.name, call.arguments)
 
     def _check_alive(self, exc: BaseException) -> None:
         if not self.session.alive:

@@ -7,6 +7,7 @@ from tools.actions import (
     check,
     click,
     dblclick,
+    drag,
     fill,
     hover,
     press,
@@ -21,6 +22,7 @@ from tools.reading import get_text, snapshot
 
 __all__ = [
     "BROWSER_TOOLS",
+    "SHARED_TOOLS",
     "Tool",
     "ToolBox",
     "ToolContext",
@@ -32,6 +34,7 @@ __all__ = [
     "click",
     "dblclick",
     "default_toolbox",
+    "drag",
     "fill",
     "get_text",
     "go_back",
@@ -51,6 +54,13 @@ BROWSER_TOOLS: tuple[Tool, ...] = (
     click, fill, type_text, press, scroll, get_text, select_option, check, uncheck, hover,
     wait_for, navigate, go_back, snapshot, dblclick,
 )  # fmt: skip
+"""What the planner offers the model. A tool added here changes every recorded model request:
+re-record the eval cassettes (CONTRIBUTING.md, "Add a tool")."""
+
+SHARED_TOOLS: tuple[Tool, ...] = (drag,)
+"""Tools every other face offers as they are: MCP as ``browser_NAME`` (``agent.mcp.catalog``)
+and ``agent browser`` as ``NAME``, with the arguments its ``COMMANDS`` row declares
+(``agent.executors.browser_commands``). Nothing else is written for them."""
 
 
 def default_toolbox() -> ToolBox:

@@ -1,23 +1,30 @@
-"""Tools that act on one element: click, fill, type, press, hover, select, check."""
+"""The tools that act on one element: click, fill, type, press, hover, select, check, drag.
+
+Each names its element by a ref from the latest snapshot and runs the shared action of
+``tools.element_actions``; these functions only say what the model may pass. ``drag`` is also
+offered by MCP and ``agent browser`` as it is (``tools.SHARED_TOOLS``): its targets go through
+``found_by``, so each face's callers may name them as that face allows (a ref; a selector
+over MCP and in ``agent browser``).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from agent.errors import ToolError
-from tools.base import tool
-from tools.elements import act, settle, what_changed
+from tools import element_actions as act
+from tools.base import ToolOutcome, tool
+from tools.changes import ChangeWatch
+from tools.elements import act_on
+from tools.targets import RefTarget, found_by, resolve
 
 if TYPE_CHECKING:
-    from playwright.async_api import ElementHandle, Locator
-
     from tools.context import ToolContext
 
 __all__ = [
     "check",
-    "choose_options",
     "click",
     "dblclick",
+    "drag",
     "fill",
     "hover",
     "press",
@@ -28,48 +35,38 @@ __all__ = [
 
 
 @tool
-async def click(ctx: ToolContext, ref: str) -> str:
+async def click(ctx: ToolContext, ref: str) -> ToolOutcome:
     """Click an element.
 
     Args:
         ref: The element's ref from the latest snapshot, like @e3.
     """
-    session = ctx.session
-    url, pages = session.page.url, len(session.tabs)
-    await act(session, ref, lambda t: t.click(timeout=session.action_timeout_ms))
-    return f"clicked {ctx.label(ref)}" + what_changed(session, url, pages)
+    return await act.click(ctx, await resolve(ctx, RefTarget(ref)))
 
 
 @tool
-async def dblclick(ctx: ToolContext, ref: str) -> str:
+async def dblclick(ctx: ToolContext, ref: str) -> ToolOutcome:
     """Double-click an element.
 
     Args:
         ref: The element's ref from the latest snapshot, like @e3.
     """
-    session = ctx.session
-    url, pages = session.page.url, len(session.tabs)
-    await act(session, ref, lambda t: t.dblclick(timeout=session.action_timeout_ms))
-    return f"double-clicked {ctx.label(ref)}" + what_changed(session, url, pages)
+    return await act.click(ctx, await resolve(ctx, RefTarget(ref)), double=True)
 
 
 @tool
-async def fill(ctx: ToolContext, ref: str, value: str) -> str:
+async def fill(ctx: ToolContext, ref: str, value: str) -> ToolOutcome:
     """Replace the value of a text field (input, textarea, contenteditable) with new text.
 
     Args:
         ref: The field's ref from the latest snapshot, like @e3.
         value: The full text the field should hold; an empty string clears it.
     """
-    session = ctx.session
-    await act(
-        session, ref, lambda t: t.fill(value, timeout=session.action_timeout_ms), pointer=False
-    )
-    return f"filled {ctx.label(ref)} with {value!r}"
+    return await act.fill(ctx, await resolve(ctx, RefTarget(ref)), value)
 
 
 @tool(name="type")
-async def type_text(ctx: ToolContext, ref: str, text: str, submit: bool = False) -> str:
+async def type_text(ctx: ToolContext, ref: str, text: str, submit: bool = False) -> ToolOutcome:
     """Type text key by key into a field, after what it holds (for fields that react to typing).
 
     Args:
@@ -77,28 +74,11 @@ async def type_text(ctx: ToolContext, ref: str, text: str, submit: bool = False)
         text: The text to type.
         submit: Press Enter after typing.
     """
-    session = ctx.session
-
-    async def typing(target: Locator | ElementHandle) -> None:
-        await target.focus()
-        await target.press("End", timeout=session.action_timeout_ms)
-        await session.page.keyboard.type(text)
-        if submit:
-            await target.press("Enter", timeout=session.action_timeout_ms)
-
-    url, pages = session.page.url, len(session.tabs)
-    await act(session, ref, typing, pointer=False)
-    if submit:
-        await settle(session)
-    return (
-        f"typed {text!r} into {ctx.label(ref)}"
-        + (" and pressed Enter" if submit else "")
-        + what_changed(session, url, pages)
-    )
+    return await act.type_into(ctx, await resolve(ctx, RefTarget(ref)), text, submit=submit)
 
 
 @tool
-async def press(ctx: ToolContext, key: str, ref: str | None = None) -> str:
+async def press(ctx: ToolContext, key: str, ref: str | None = None) -> ToolOutcome:
     """Press a key or key combination, on an element or on whatever has focus.
 
     Args:
@@ -106,121 +86,74 @@ async def press(ctx: ToolContext, key: str, ref: str | None = None) -> str:
             such as Control+A.
         ref: The element to focus first, like @e3; omit to press on the focused element.
     """
-    session = ctx.session
-    url, pages = session.page.url, len(session.tabs)
-    try:
-        if ref:
-            await act(
-                session,
-                ref,
-                lambda t: t.press(key, timeout=session.action_timeout_ms),
-                pointer=False,
-            )
-        else:
-            await session.page.keyboard.press(key)
-    except ToolError:
-        raise
-    except Exception as exc:
-        if "Unknown key" in str(exc):
-            raise ToolError(
-                f"{key!r} is not a key name. Use names like Enter, Tab, Escape, ArrowDown, "
-                "Backspace, or combinations like Control+A."
-            ) from exc
-        raise
-    await settle(session)
-    where = f" on {ctx.label(ref)}" if ref else ""
-    return f"pressed {key}{where}" + what_changed(session, url, pages)
+    found = await resolve(ctx, RefTarget(ref)) if ref else None
+    return await act.press(ctx, key, found)
 
 
 @tool
-async def hover(ctx: ToolContext, ref: str) -> str:
+async def hover(ctx: ToolContext, ref: str) -> ToolOutcome:
     """Move the mouse over an element (opens hover menus and tooltips).
 
     Args:
         ref: The element's ref from the latest snapshot, like @e3.
     """
-    session = ctx.session
-    await act(session, ref, lambda t: t.hover(timeout=session.action_timeout_ms))
-    return f"hovering over {ctx.label(ref)}"
-
-
-_OPTIONS_JS = """(el) => el.tagName !== 'SELECT' ? null : Array.from(el.options).map(
-  o => ({value: o.value, label: o.label || o.text, disabled: o.disabled}))"""
-
-
-async def choose_options(
-    target: Locator | ElementHandle, label: str, values: list[str]
-) -> list[str]:
-    """The option values of a native dropdown that ``values`` name, by label or value (exact,
-    then ignoring case and surrounding space); a ``ToolError`` naming the options otherwise."""
-    options: list[dict[str, Any]] | None = await target.evaluate(_OPTIONS_JS)
-    if options is None:
-        raise ToolError(
-            f"{label} is not a native dropdown. For a custom dropdown, click it and then click "
-            "the option in a new snapshot."
-        )
-    chosen: list[str] = []
-    for wanted in values:
-        match = next((o for o in options if o["label"] == wanted or o["value"] == wanted), None)
-        if match is None:
-            folded = wanted.strip().casefold()
-            match = next(
-                (
-                    o
-                    for o in options
-                    if o["label"].strip().casefold() == folded or o["value"].casefold() == folded
-                ),
-                None,
-            )
-        if match is None:
-            listed = ", ".join(repr(o["label"]) for o in options[:40])
-            raise ToolError(f"{label} has no option {wanted!r}. Its options are: {listed}.")
-        if match["disabled"]:
-            raise ToolError(f"The option {match['label']!r} of {label} is disabled.")
-        chosen.append(match["value"])
-    return chosen
+    return await act.hover(ctx, await resolve(ctx, RefTarget(ref)))
 
 
 @tool
-async def select_option(ctx: ToolContext, ref: str, values: list[str]) -> str:
+async def select_option(ctx: ToolContext, ref: str, values: list[str]) -> ToolOutcome:
     """Choose options of a native dropdown (<select>) by their visible label or value.
 
     Args:
         ref: The dropdown's ref from the latest snapshot, like @e3.
         values: The options to choose, by label or value; more than one only for multi-selects.
     """
-    session = ctx.session
-    chosen = await choose_options(await session.resolve(ref), ref, values)
-    await act(
-        session,
-        ref,
-        lambda t: t.select_option(value=chosen, timeout=session.action_timeout_ms),
-        pointer=False,
-    )
-    return f"selected {', '.join(repr(v) for v in values)} in {ctx.label(ref)}"
-
-
-async def _set_checked(ctx: ToolContext, ref: str, checked: bool) -> str:
-    session = ctx.session
-    await act(session, ref, lambda t: t.set_checked(checked, timeout=session.action_timeout_ms))
-    return f"{'checked' if checked else 'unchecked'} {ctx.label(ref)}"
+    return await act.select(ctx, await resolve(ctx, RefTarget(ref)), values)
 
 
 @tool
-async def check(ctx: ToolContext, ref: str) -> str:
+async def check(ctx: ToolContext, ref: str) -> ToolOutcome:
     """Tick a checkbox, or choose a radio button or switch (does nothing if already on).
 
     Args:
         ref: The checkbox, radio or switch ref from the latest snapshot, like @e3.
     """
-    return await _set_checked(ctx, ref, True)
+    return await act.set_checked(ctx, await resolve(ctx, RefTarget(ref)), True)
 
 
 @tool
-async def uncheck(ctx: ToolContext, ref: str) -> str:
+async def uncheck(ctx: ToolContext, ref: str) -> ToolOutcome:
     """Untick a checkbox or switch (does nothing if already off).
 
     Args:
         ref: The checkbox or switch ref from the latest snapshot, like @e3.
     """
-    return await _set_checked(ctx, ref, False)
+    return await act.set_checked(ctx, await resolve(ctx, RefTarget(ref)), False)
+
+
+@tool
+async def drag(ctx: ToolContext, target: str, to: str) -> ToolOutcome:
+    """Drag an element and drop it onto another (sortable lists, drop zones, kanban boards).
+
+    Args:
+        target: The element to drag: its ref from the latest snapshot, like @e3.
+        to: The element to drop it on: its ref, like @e7.
+    """
+    source, destination = await found_by(ctx, target), await found_by(ctx, to)
+    session = ctx.session
+    timeout = session.action_timeout_ms
+    mouse = session.page.mouse
+
+    async def dragging(element: object) -> None:
+        # Pressed, moved and released as a person would: pages listen for HTML drag and drop
+        # or for the pointer events themselves, and Chromium gives both from these.
+        await source.element.hover(timeout=timeout)
+        await mouse.down()
+        await destination.element.hover(timeout=timeout)
+        await mouse.up()
+
+    watch = ChangeWatch(session)
+    await act_on(session, source.element, source.label, dragging)
+    changes = watch.changes()
+    done = f"dragged {source.label} onto {destination.label}"
+    return ToolOutcome(done + changes.note(), changes=changes)

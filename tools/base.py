@@ -10,17 +10,31 @@ with ``is_error`` set; only a lost browser or a bug escapes as an exception.
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_type_hints, overload
 
+from playwright.async_api import Error as PlaywrightError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from agent.errors import SessionLostError, ToolError
+from agent.errors import SessionLostError, ToolError, first_line
+from tools.changes import Changes
 from tools.context import ToolContext
 
-__all__ = ["Tool", "ToolBox", "ToolImage", "ToolOutcome", "ToolSpec", "call_tool", "tool"]
+__all__ = [
+    "Tool",
+    "ToolBox",
+    "ToolImage",
+    "ToolOutcome",
+    "ToolSpec",
+    "call_tool",
+    "guarded",
+    "tool",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,11 +56,20 @@ class ToolImage:
 
 @dataclass(frozen=True)
 class ToolOutcome:
-    """What a tool call produced: text for the model, and any images that go with it."""
+    """What a tool call produced: text for the model, any images that go with it, and what the
+    action changed besides its element (already said at the end of ``content``).
+
+    Attributes:
+        failure: when the call failed in a way no tool foresaw (a Playwright error it did not
+            turn into a ``ToolError``), that error in one line; ``content`` is then
+            ``NAME failed: FAILURE``, and each face may word it its own way.
+    """
 
     content: str
     is_error: bool = False
     images: tuple[ToolImage, ...] = ()
+    changes: Changes = field(default_factory=Changes)
+    failure: str | None = None
 
 
 ToolFunction = Callable[..., Awaitable[str | ToolOutcome]]
@@ -156,7 +179,9 @@ async def call_tool(selected: Tool, ctx: object, arguments: dict[str, Any]) -> T
 
     ``ctx`` is the first argument the tool's function takes: a ``ToolContext`` for the browser
     tools, or a face's own context for tools that act on sessions rather than on one page (the
-    MCP server's ``scrape``). Every error the model can fix comes back as text.
+    MCP server's ``scrape``). Every error the model can fix comes back as text, and so does
+    a Playwright error no tool foresaw (``guarded``); a lost browser raises
+    ``SessionLostError``.
     """
     try:
         parsed = selected.arguments.model_validate(arguments)
@@ -166,10 +191,31 @@ async def call_tool(selected: Tool, ctx: object, arguments: dict[str, Any]) -> T
             for err in exc.errors()
         )
         return ToolOutcome(f"Invalid arguments for {selected.name}: {problems}.", True)
+    return await guarded(ctx, selected.name, lambda: selected.function(ctx, **dict(parsed)))
+
+
+async def guarded(
+    ctx: object, name: str, call: Callable[[], Awaitable[str | ToolOutcome]]
+) -> ToolOutcome:
+    """Run one call of the tool or command ``name`` as an outcome, whatever it raises.
+
+    This is the one fallback every face's calls go through: a ``ToolError`` becomes its text; a
+    Playwright error no tool foresaw (a navigation racing the action, a closed frame) becomes
+    ``NAME failed: REASON``, worth a retry, unless the browser itself is gone, which raises
+    ``SessionLostError``.
+    """
     try:
-        produced = await selected.function(ctx, **dict(parsed))
+        produced = await call()
     except SessionLostError:
         raise
     except ToolError as exc:
         return ToolOutcome(str(exc), True)
+    except PlaywrightError as exc:
+        if isinstance(ctx, ToolContext) and not ctx.session.alive:
+            raise SessionLostError(
+                "The session's browser died during the interaction. Start a new session."
+            ) from exc
+        log.warning("tool %s raised %s", name, exc)
+        reason = first_line(exc)
+        return ToolOutcome(f"{name} failed: {reason}", True, failure=reason)
     return produced if isinstance(produced, ToolOutcome) else ToolOutcome(produced)

@@ -9,7 +9,7 @@ share a budget or a last snapshot, and nothing per-run is parked on the session 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from agent.browser.grammar import format_ref, parse_ref
 
@@ -31,11 +31,15 @@ class ToolContext:
         max_snapshot_tokens: the token cap of snapshots the tools take; None for no cap.
         last_snapshot: the latest snapshot shown to the caller; result messages name elements
             as it showed them (``clicked @e5 button "Go"``).
+        selectors: whether a target may be a selector besides a ref, and what it must match
+            (``tools.targets``): None for refs only (the planner: its model sees refs), ``one``
+            for exactly one element (MCP), ``first`` for the first match (``agent browser``).
     """
 
     session: BrowserSession
     max_snapshot_tokens: int | None = None
     last_snapshot: Snapshot | None = None
+    selectors: Literal["one", "first"] | None = None
 
     @property
     def page(self) -> Page:

@@ -1,4 +1,4 @@
-"""What every element tool shares: resolving a ref, checking it can be acted on, and waiting
+"""What every element action shares: checking the element can be acted on, acting, and waiting
 for the page to settle afterwards. Errors are ``ToolError`` with text written for the model."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from agent.browser.session import BrowserSession
 
-__all__ = ["act", "act_on", "ensure_actionable", "problem_of", "settle", "what_changed"]
+__all__ = ["act_on", "ensure_actionable", "problem_of", "settle"]
 
 
 async def _actionable_state(target: Locator | ElementHandle, ref: str) -> dict[str, Any]:
@@ -87,19 +87,6 @@ async def settle(session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: fl
             await session.page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
 
 
-async def act(
-    session: BrowserSession,
-    ref: str,
-    action: Callable[[Locator | ElementHandle], Awaitable[Any]],
-    *,
-    pointer: bool = True,
-) -> Locator | ElementHandle:
-    """Resolve ``ref``, check it, run ``action`` on it and wait for the page to settle."""
-    target = await session.resolve(ref)
-    await act_on(session, target, ref, action, pointer=pointer)
-    return target
-
-
 async def act_on(
     session: BrowserSession,
     target: Locator | ElementHandle,
@@ -107,9 +94,12 @@ async def act_on(
     action: Callable[[Locator | ElementHandle], Awaitable[Any]],
     *,
     pointer: bool = True,
+    opens_tab: bool | None = None,
 ) -> None:
     """Check an element found by a ref or a selector, act on it, and wait for the page to
-    settle; ``label`` names it in errors. ``pointer`` actions also fail on a covered element."""
+    settle; ``label`` names it in errors. ``pointer`` actions also fail on a covered element.
+    ``opens_tab``: the action follows a link or submits a form (a click; Enter on one), so on a
+    ``target=_blank`` one it waits for the new tab to be announced; pointer actions by default."""
     state = await ensure_actionable(target, label, pointer=pointer)
     url_before, tabs_before = session.page.url, len(session.tabs)
     try:
@@ -120,7 +110,7 @@ async def act_on(
         if not session.alive:
             raise SessionLostError("The session's browser died during the action.") from exc
         raise ToolError(f"Could not act on {label}: {first_line(exc)}") from exc
-    if pointer and state.get("opensTab"):
+    if (pointer if opens_tab is None else opens_tab) and state.get("opensTab"):
         await _new_tab_announced(session, tabs_before)
     if session.page.url != url_before or pointer:
         await settle(session)
@@ -136,17 +126,6 @@ async def _new_tab_announced(
     deadline = loop.time() + wait_s
     while len(session.tabs) <= tabs_before and loop.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
-
-
-def what_changed(session: BrowserSession, url_before: str, pages_before: int) -> str:
-    """What an action changed besides the element, as a tail for its result: a new tab, or a
-    navigation; empty when neither happened."""
-    notes = []
-    if len(session.tabs) > pages_before:
-        notes.append(f"a new tab opened and is now the current page: {session.page.url}")
-    elif session.page.url != url_before:
-        notes.append(f"the page navigated to {session.page.url}")
-    return ("; " + "; ".join(notes)) if notes else ""
 
 
 def _explain_timeout(ref: str, exc: Exception, timeout_ms: float) -> str:

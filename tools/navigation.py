@@ -12,12 +12,15 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent.errors import ToolError, first_line
 from tools.base import tool
 from tools.elements import settle
+from tools.page_actions import wait_for_target, wait_for_text
+from tools.targets import RefTarget, resolve
 
 if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from tools.context import ToolContext
+    from tools.targets import Found
 
-__all__ = ["go_back", "navigate", "scroll", "wait_for"]
+__all__ = ["go_back", "navigate", "scroll", "scroll_by", "wait_for"]
 
 
 @tool
@@ -94,6 +97,18 @@ async def scroll(
         ref: A scrollable element to scroll instead of the page (like @e3); an element
             that cannot scroll is scrolled into view.
     """
+    found = await resolve(ctx, RefTarget(ref)) if ref else None
+    return await scroll_by(ctx, direction, amount, found)
+
+
+async def scroll_by(
+    ctx: ToolContext,
+    direction: Literal["down", "up", "left", "right"],
+    amount: int | None = None,
+    found: Found | None = None,
+) -> str:
+    """Scroll the page, or the element ``found`` (an element that cannot scroll is scrolled
+    into view), by ``amount`` pixels or about one screen, and wait for what the page loads."""
     session = ctx.session
     viewport = session.page.viewport_size or {"width": 1280, "height": 800}
     step = (
@@ -103,10 +118,9 @@ async def scroll(
     )
     dx = {"left": -step, "right": step}.get(direction, 0)
     dy = {"up": -step, "down": step}.get(direction, 0)
-    if ref:
-        target = await session.resolve(ref)
-        state = await target.evaluate(f"(el) => ({_SCROLL_JS})([el, {dx}, {dy}])")
-        where = ctx.label(ref)
+    if found is not None:
+        state = await found.element.evaluate(f"(el) => ({_SCROLL_JS})([el, {dx}, {dy}])")
+        where = found.label
     else:
         state = await session.page.evaluate(_SCROLL_JS, [None, dx, dy])
         where = "the page"
@@ -174,13 +188,9 @@ async def wait_for(
         if load_state == "networkidle":
             await _network_quiet(session, _NETWORK_IDLE_S, timeout_ms / 1000)
         if text:
-            await page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_ms)
+            await wait_for_text(ctx, text, timeout_ms=timeout_ms)
         if ref:
-            target = await session.resolve(ref)
-            if hasattr(target, "wait_for"):
-                await target.wait_for(state="visible", timeout=timeout_ms)  # Locator
-            else:
-                await target.wait_for_element_state("visible", timeout=timeout_ms)
+            await wait_for_target(ctx, RefTarget(ref), timeout_ms=timeout_ms)
     except PlaywrightTimeoutError as exc:
         what = " and ".join(
             x

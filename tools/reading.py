@@ -12,8 +12,17 @@ if TYPE_CHECKING:
 
     from agent.browser.session import BrowserSession
     from tools.context import ToolContext
+    from tools.targets import Found
 
-__all__ = ["MAX_TEXT_CHARS", "get_text", "read_text", "snapshot"]
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "element_state",
+    "get_text",
+    "read_page",
+    "read_property",
+    "read_text",
+    "snapshot",
+]
 
 MAX_TEXT_CHARS = 6000
 # A field's text is its value (innerText of an <input> is empty); anything else reads as shown.
@@ -75,3 +84,47 @@ async def snapshot(
         raise ToolError("page starts at 1.")
     shot = await ctx.snapshot(mode=mode, scope=scope, page_number=page)
     return shot.text
+
+
+async def read_page(ctx: ToolContext, what: str) -> str:
+    """The whole page's ``text`` (as shown) or ``html`` (the document), unabridged."""
+    page = ctx.page
+    return await (page.inner_text("body") if what == "text" else page.content())
+
+
+async def read_property(found: Found, what: str, name: str | None = None) -> str:
+    """One thing about an element, as ``agent browser get`` reads it: its ``text`` (as shown),
+    ``html`` (inside it), ``value`` (of a field) or ``attr`` ``name`` (empty when absent).
+
+    Raises:
+        ToolError: ``what`` is none of these, or ``attr`` without a name.
+    """
+    element = found.element
+    if what == "text":
+        return await element.inner_text()
+    if what == "html":
+        return await element.inner_html()
+    if what == "value":
+        return await element.input_value()
+    if what == "attr":
+        if not name:
+            raise ToolError("get attr needs an attribute name: get attr @e3 href")
+        return await element.get_attribute(name) or ""
+    raise ToolError(f"get {what!r}: use text, html, value, attr, title, url or count.")
+
+
+async def element_state(found: Found, what: str) -> bool:
+    """Whether the element is ``visible``, ``enabled`` or ``checked``.
+
+    Raises:
+        ToolError: ``what`` is none of these.
+    """
+    element = found.element
+    checks = {
+        "visible": element.is_visible,
+        "enabled": element.is_enabled,
+        "checked": element.is_checked,
+    }
+    if what not in checks:
+        raise ToolError(f"is {what!r}: use visible, enabled or checked.")
+    return await checks[what]()

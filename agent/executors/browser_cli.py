@@ -150,6 +150,8 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command("scrollintoview", "scroll an element into view", (_TARGET,), ("scrollinto",)),
+    Command("drag", "drag an element and drop it onto another",
+            (_TARGET, Arg("to", "where to drop it: a ref or a CSS selector"))),
     Command(
         "get",
         "read from the page: text, html, value, attr, title, url or count",

@@ -3,10 +3,13 @@
 The commands are declared once, in ``agent.executors.browser_cli.COMMANDS``; each is handled
 here by the ``BrowserCommands`` method ``cmd_<name>``, and importing this module fails if the two
 disagree. A target is a ref from the session's snapshots (``@e3``, ``e3``, ``ref=e3``) or a CSS
-selector; a ref goes through the planner's own tool (click, fill, type, press, scroll, select,
-check, hover, wait, open, back, snapshot), a selector through the same element checks, so a
-script and the planner share one page, one set of refs and one wording of errors. Every failure
-the script can act on is a ``ToolError`` whose message becomes the command's one-line reason.
+selector, of which the first match is meant, as in agent-browser (``tools.targets``). The
+handlers only translate arguments: every action is the one the planner and MCP run
+(``tools.element_actions``, ``tools.page_actions``, the planner's own tools for open, back and
+wait), so a script and the planner share one page, one set of refs and one wording of results
+and errors. Every failure the script can act on is a ``ToolError`` whose message becomes the
+command's one-line reason; a Playwright error no action foresaw goes through the tools' one
+fallback (``tools.base.guarded``).
 """
 
 from __future__ import annotations
@@ -18,17 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from agent.browser.grammar import compact, is_ref
 from agent.errors import ToolError, first_line
 from agent.executors.browser_cli import COMMANDS as DECLARED
-from tools import ToolBox, ToolContext, default_toolbox
-from tools.elements import act_on, settle
+from tools import SHARED_TOOLS, ToolBox, ToolContext, default_toolbox, page_actions
+from tools import element_actions as act
+from tools.base import Tool, call_tool, guarded
+from tools.navigation import scroll_by
+from tools.reading import element_state, read_page, read_property
+from tools.targets import Found, SelectorTarget, count_matches, found_by, parse_target
 
 if TYPE_CHECKING:
-    from playwright.async_api import ElementHandle, Page
+    from playwright.async_api import Locator, Page
 
     from agent.browser.session import BrowserSession
     from agent.browser.snapshot import Snapshot
@@ -50,18 +56,6 @@ def _as_text(value: Any) -> str:
         return repr(value)
 
 
-def _typing(text: str) -> Callable[[Locator | ElementHandle], Awaitable[None]]:
-    """Type ``text`` key by key into an element, after what it holds."""
-
-    async def typing(element: Locator | ElementHandle) -> None:
-        if isinstance(element, Locator):
-            await element.press_sequentially(text)
-        else:
-            await element.type(text)
-
-    return typing
-
-
 class BrowserCommands:
     """Runs ``agent browser`` commands on one session; keeps its tab ids and the last snapshot
     its commands showed (so ``click @e3`` reports the element as that snapshot named it)."""
@@ -79,43 +73,32 @@ class BrowserCommands:
         handler = HANDLERS.get(command)
         if handler is None:
             raise ToolError(f"unknown command {command!r}; known: {', '.join(sorted(HANDLERS))}")
+        ctx = self._context(session)
         try:
-            return await handler(self, session, args)
-        except PlaywrightTimeoutError as exc:
-            raise ToolError(f"timed out: {first_line(exc)}") from exc
-        except PlaywrightError as exc:
-            raise ToolError(first_line(exc)) from exc
+            outcome = await guarded(ctx, command, lambda: handler(self, ctx, args))
+        finally:
+            self._last_snapshot = ctx.last_snapshot
+        if outcome.is_error:
+            raise ToolError(outcome.failure or outcome.content)
+        return outcome.content
 
     # -- shared pieces ---------------------------------------------------------------------------
 
     def _context(self, session: BrowserSession) -> ToolContext:
-        return ToolContext(session, last_snapshot=self._last_snapshot)
+        # A selector names its first match, as agent-browser's do.
+        return ToolContext(session, last_snapshot=self._last_snapshot, selectors="first")
 
-    async def _tool(self, session: BrowserSession, name: str, args: dict[str, Any]) -> str:
-        ctx = self._context(session)
+    async def _tool(self, ctx: ToolContext, name: str, args: dict[str, Any]) -> str:
         outcome = await self.toolbox.call(ctx, name, args)
-        self._last_snapshot = ctx.last_snapshot
         if outcome.is_error:
-            raise ToolError(outcome.content)
+            raise ToolError(outcome.failure or outcome.content)
         return outcome.content
 
-    async def _act(
-        self,
-        session: BrowserSession,
-        target: str,
-        tool: str,
-        tool_args: dict[str, Any],
-        action: Callable[[Locator | ElementHandle], Awaitable[Any]],
-        done: str,
-        *,
-        pointer: bool = True,
-    ) -> str:
-        """A ref goes through the planner's tool; a CSS selector through the same checks."""
-        if is_ref(target):
-            return await self._tool(session, tool, {"ref": target, **tool_args})
-        element = await session.locate(target)
-        await act_on(session, element, target, action, pointer=pointer)
-        return done
+    @staticmethod
+    async def _found(ctx: ToolContext, target: str) -> Found:
+        """A ref, or the first match of a CSS selector (as agent-browser does), named in results
+        as it was written (``clicked #go``)."""
+        return await found_by(ctx, target)
 
     def _tab_id(self, page: Page) -> str:
         if page not in self._tab_ids:
@@ -132,136 +115,76 @@ class BrowserCommands:
 
     # -- commands, one per entry of browser_cli.COMMANDS -----------------------------------------
 
-    async def cmd_open(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        return await self._tool(session, "navigate", {"url": args["url"]})
+    async def cmd_open(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        return await self._tool(ctx, "navigate", {"url": args["url"]})
 
-    async def cmd_back(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        return await self._tool(session, "go_back", {})
+    async def cmd_back(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        return await self._tool(ctx, "go_back", {})
 
-    async def cmd_forward(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        page = session.page
-        before = page.url
-        # "commit", then settle: a page restored from the back-forward cache fires no load event.
-        await page.go_forward(wait_until="commit")
-        if page.url == before:
-            raise ToolError("There is no next page in this tab's history.")
-        await settle(session)
-        return f"went forward to {page.url}"
+    async def cmd_forward(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        return await page_actions.go_forward(ctx)
 
-    async def cmd_reload(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        await session.page.reload()
-        await settle(session)
-        return f"reloaded {session.page.url}"
+    async def cmd_reload(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        return await page_actions.reload(ctx)
 
-    async def cmd_snapshot(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_snapshot(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         depth = args.get("depth")
         if depth is not None and depth < 0:
             raise ToolError("-d takes a depth of 0 or more.")
-        ctx = self._context(session)
         shot = await ctx.snapshot(
             mode="interactive" if args.get("interactive") else "full",
             scope=args.get("selector"),
             max_depth=depth,
         )
-        self._last_snapshot = shot
         text = compact(shot.text) if args.get("compact") else shot.text
         return text or "(nothing to show on this page)"
 
-    async def cmd_click(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target = args["target"]
-        return await self._act(
-            session, target, "click", {}, lambda t: t.click(), f"clicked {target}"
-        )
+    async def cmd_click(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        return (await act.click(ctx, await self._found(ctx, args["target"]))).content
 
-    async def cmd_dblclick(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target = args["target"]
-        return await self._act(
-            session, target, "dblclick", {}, lambda t: t.dblclick(), f"double-clicked {target}"
-        )
+    async def cmd_dblclick(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        found = await self._found(ctx, args["target"])
+        return (await act.click(ctx, found, double=True)).content
 
-    async def cmd_hover(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target = args["target"]
-        return await self._act(
-            session, target, "hover", {}, lambda t: t.hover(), f"hovered {target}"
-        )
+    async def cmd_hover(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        return (await act.hover(ctx, await self._found(ctx, args["target"]))).content
 
-    async def cmd_fill(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target, text = args["target"], args["text"]
-        return await self._act(
-            session,
-            target,
-            "fill",
-            {"value": text},
-            lambda t: t.fill(text),
-            f"filled {target} with {text!r}",
-            pointer=False,
-        )
+    async def cmd_fill(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        found = await self._found(ctx, args["target"])
+        return (await act.fill(ctx, found, args["text"])).content
 
-    async def cmd_type(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target, text = args["target"], args["text"]
-        return await self._act(
-            session,
-            target,
-            "type",
-            {"text": text},
-            _typing(text),
-            f"typed {text!r} into {target}",
-            pointer=False,
-        )
+    async def cmd_type(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        found = await self._found(ctx, args["target"])
+        return (await act.type_into(ctx, found, args["text"])).content
 
-    async def cmd_select(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target, values = args["target"], list(args["values"])
-        return await self._act(
-            session,
-            target,
-            "select_option",
-            {"values": values},
-            lambda t: t.select_option(values),
-            f"selected {', '.join(map(repr, values))} in {target}",
-            pointer=False,
-        )
+    async def cmd_select(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        found = await self._found(ctx, args["target"])
+        return (await act.select(ctx, found, list(args["values"]))).content
 
-    async def cmd_check(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target = args["target"]
-        return await self._act(
-            session, target, "check", {}, lambda t: t.set_checked(True), f"checked {target}"
-        )
+    async def cmd_check(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        found = await self._found(ctx, args["target"])
+        return (await act.set_checked(ctx, found, True)).content
 
-    async def cmd_uncheck(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        target = args["target"]
-        return await self._act(
-            session, target, "uncheck", {}, lambda t: t.set_checked(False), f"unchecked {target}"
-        )
+    async def cmd_uncheck(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        found = await self._found(ctx, args["target"])
+        return (await act.set_checked(ctx, found, False)).content
 
-    async def cmd_press(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        key, target = args["key"], args.get("target")
-        if target is None or is_ref(target):
-            return await self._tool(session, "press", {"key": key, "ref": target})
-        element = await session.locate(target)
-        await act_on(session, element, target, lambda t: t.press(key), pointer=False)
-        return f"pressed {key} on {target}"
+    async def cmd_press(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        target = args.get("target")
+        found = await self._found(ctx, target) if target else None
+        return (await act.press(ctx, args["key"], found)).content
 
-    async def cmd_scroll(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        direction, pixels, target = args["direction"], args.get("pixels"), args.get("selector")
-        if target is None or is_ref(target):
-            return await self._tool(
-                session, "scroll", {"direction": direction, "amount": pixels, "ref": target}
-            )
-        locator = await session.locate(target)
-        step = pixels if pixels is not None else 400
-        dx = {"left": -step, "right": step}.get(direction, 0)
-        dy = {"up": -step, "down": step}.get(direction, 0)
-        await locator.evaluate("(el, [dx, dy]) => el.scrollBy(dx, dy)", [dx, dy])
-        return f"scrolled {target} {direction} by {step}px"
+    async def cmd_scroll(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        target = args.get("selector")
+        found = await self._found(ctx, target) if target else None
+        return await scroll_by(ctx, args["direction"], args.get("pixels"), found)
 
-    async def cmd_scrollintoview(self, session: BrowserSession, args: dict[str, Any]) -> str:
-        element = await session.locate(args["target"])
-        await element.scroll_into_view_if_needed()
-        return f"scrolled {args['target']} into view"
+    async def cmd_scrollintoview(self, ctx: ToolContext, args: dict[str, Any]) -> str:
+        return (await act.scroll_into_view(ctx, await self._found(ctx, args["target"]))).content
 
-    async def cmd_get(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_get(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         what, target = args["what"], args.get("target")
-        page = session.page
+        page = ctx.page
         if what == "title":
             return await page.title()
         if what == "url":
@@ -269,50 +192,24 @@ class BrowserCommands:
         if what == "count":
             if not target:
                 raise ToolError("get count needs a CSS selector or a ref.")
-            if is_ref(target):
-                await session.resolve(target)
-                return "1"
-            try:
-                return str(await page.locator(target).count())
-            except PlaywrightError as exc:
-                raise ToolError(f"{target!r} is not a valid selector: {first_line(exc)}") from exc
+            return str(await count_matches(ctx, parse_target(target)))
         if what in ("text", "html") and not target:
-            return await (page.inner_text("body") if what == "text" else page.content())
+            return await read_page(ctx, what)
         if not target:
             raise ToolError(f"get {what} needs a target: a ref like @e3 or a CSS selector.")
-        element = await session.locate(target)
-        if what == "text":
-            return await element.inner_text()
-        if what == "html":
-            return await element.inner_html()
-        if what == "value":
-            return await element.input_value()
-        if what == "attr":
-            name = args.get("name")
-            if not name:
-                raise ToolError("get attr needs an attribute name: get attr @e3 href")
-            return await element.get_attribute(name) or ""
-        raise ToolError(f"get {what!r}: use text, html, value, attr, title, url or count.")
+        return await read_property(await self._found(ctx, target), what, args.get("name"))
 
-    async def cmd_is(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_is(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         what, target = args["what"], args["target"]
-        if what == "visible" and not is_ref(target):
-            locator = session.page.locator(target)
-            return "true" if await locator.count() and await locator.first.is_visible() else "false"
-        element = await session.locate(target)
-        checks = {
-            "visible": element.is_visible,
-            "enabled": element.is_enabled,
-            "checked": element.is_checked,
-        }
-        if what not in checks:
-            raise ToolError(f"is {what!r}: use visible, enabled or checked.")
-        return "true" if await checks[what]() else "false"
+        if what == "visible" and not await count_matches(ctx, parse_target(target)):
+            return "false"  # nothing to see is not an error
+        state = await element_state(await self._found(ctx, target), what)
+        return "true" if state else "false"
 
-    async def cmd_find(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_find(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         by, value, action = args["by"], args["value"], args["action"]
         text, name, exact = args.get("text"), args.get("name"), bool(args.get("exact"))
-        page = session.page
+        page = ctx.page
         locators: dict[str, Callable[[], Locator]] = {
             "role": lambda: page.get_by_role(value, name=name, exact=exact),
             "text": lambda: page.get_by_text(value, exact=exact),
@@ -336,26 +233,25 @@ class BrowserCommands:
             raise ToolError(f"find {described}: {first_line(exc)}") from exc
         if count == 0:
             raise ToolError(f"no element found by {described}.")
-        locator = all_matches.first
+        found = Found(all_matches.first, described)
         if action == "text":
-            return await locator.inner_text()
+            return await read_property(found, "text")
         if action in ("fill", "type") and text is None:
             raise ToolError(f"find ... {action} needs the text to enter.")
-        actions: dict[str, tuple[Callable[[Locator | ElementHandle], Awaitable[Any]], bool]] = {
-            "click": (lambda t: t.click(), True),
-            "dblclick": (lambda t: t.dblclick(), True),
-            "hover": (lambda t: t.hover(), True),
-            "check": (lambda t: t.set_checked(True), True),
-            "uncheck": (lambda t: t.set_checked(False), True),
-            "fill": (lambda t: t.fill(text or ""), False),
-            "type": (_typing(text or ""), False),
+        actions: dict[str, Callable[[], Awaitable[Any]]] = {
+            "click": lambda: act.click(ctx, found),
+            "dblclick": lambda: act.click(ctx, found, double=True),
+            "hover": lambda: act.hover(ctx, found),
+            "check": lambda: act.set_checked(ctx, found, True),
+            "uncheck": lambda: act.set_checked(ctx, found, False),
+            "fill": lambda: act.fill(ctx, found, text or ""),
+            "type": lambda: act.type_into(ctx, found, text or ""),
         }
-        run, pointer = actions[action]
-        await act_on(session, locator, described, run, pointer=pointer)
+        await actions[action]()
         more = f" (first of {count})" if count > 1 else ""
         return f"{action}: {described}{more}"
 
-    async def cmd_wait(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_wait(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         target, text, url, load = (args.get(k) for k in ("target", "text", "url", "load"))
         timeout_ms = float(args.get("timeout") or 10_000)
         if target and target.isdigit():
@@ -366,46 +262,36 @@ class BrowserCommands:
                 "wait needs a ref, a CSS selector, milliseconds, --text, --url or --load."
             )
         done: list[str] = []
+        if target and not is_ref(target):
+            wanted = SelectorTarget(target, "first")
+            await page_actions.wait_for_target(ctx, wanted, timeout_ms=timeout_ms)
+            done.append(f"{target} is visible")
+            target = None
         if target or text or load:
-            if target and not is_ref(target):
-                await session.page.locator(target).first.wait_for(
-                    state="visible", timeout=timeout_ms
-                )
-                done.append(f"{target} is visible")
-                target = None
-            if target or text or load:
-                done.append(
-                    await self._tool(
-                        session,
-                        "wait_for",
-                        {
-                            "ref": target,
-                            "text": text,
-                            "load_state": load,
-                            "timeout_s": timeout_ms / 1000,
-                        },
-                    )
-                )
+            wait_args = {"ref": target, "text": text, "load_state": load}
+            done.append(
+                await self._tool(ctx, "wait_for", {**wait_args, "timeout_s": timeout_ms / 1000})
+            )
         if url:
             pattern = url if "*" in url else (lambda u: url in u)
             try:
-                await session.page.wait_for_url(pattern, timeout=timeout_ms)
+                await ctx.page.wait_for_url(pattern, timeout=timeout_ms)
             except PlaywrightTimeoutError as exc:
                 raise ToolError(
                     f"Waited {timeout_ms / 1000:.1f} s for the URL to match {url!r}; it is "
-                    f"{session.page.url}."
+                    f"{ctx.page.url}."
                 ) from exc
-            done.append(f"url is {session.page.url}")
+            done.append(f"url is {ctx.page.url}")
         return "; ".join(done)
 
-    async def cmd_eval(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_eval(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         try:
-            value = await session.page.evaluate(args["script"])
-        except PlaywrightError as exc:
-            raise ToolError(f"JavaScript failed: {first_line(exc)}") from exc
+            value = await page_actions.evaluate(ctx, args["script"])
+        except page_actions.ScriptError as exc:
+            raise ToolError(f"JavaScript failed: {exc.reason}") from exc
         return _as_text(value)
 
-    async def cmd_screenshot(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_screenshot(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         path = args.get("path")
         if path:
             target = Path(path)
@@ -415,11 +301,14 @@ class BrowserCommands:
             self._screenshots += 1
             target = self.workdir / f"screenshot-{self._screenshots}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
-        await session.page.screenshot(path=str(target), full_page=bool(args.get("full")))
+        await page_actions.screenshot(
+            ctx, full_page=bool(args.get("full")), scale="device", path=str(target)
+        )
         return str(target)
 
-    async def cmd_tab(self, session: BrowserSession, args: dict[str, Any]) -> str:
+    async def cmd_tab(self, ctx: ToolContext, args: dict[str, Any]) -> str:
         action, arg = args.get("action") or "list", args.get("arg")
+        session = ctx.session
         tabs = self._tabs(session)
         current = session.page
         if action == "list":
@@ -429,22 +318,18 @@ class BrowserCommands:
                 lines.append(f"{mark} {tab_id} {await page.title()!r} {page.url}")
             return "\n".join(lines)
         if action == "new":
-            page = await session.new_tab()
-            tab_id = self._tab_id(page)
+            tab_id = self._tab_id(await page_actions.new_tab(ctx))
             if arg:
-                opened = await self._tool(session, "navigate", {"url": arg})
+                opened = await self._tool(ctx, "navigate", {"url": arg})
                 return f"opened tab {tab_id}: {opened}"
             return f"opened tab {tab_id}"
         if action == "close":
             page = self._find_tab(tabs, arg) if arg else current
-            if len(tabs) == 1:
-                raise ToolError("This is the only tab; open another before closing it.")
             tab_id = self._tab_id(page)
-            await page.close()
+            await page_actions.close_tab(ctx, page, keep_one=False)
             return f"closed tab {tab_id}; the current tab is {self._tab_id(session.page)}"
         page = self._find_tab(tabs, action)
-        session.switch_to(page)
-        await page.bring_to_front()
+        await page_actions.select_tab(ctx, page)
         return f"switched to tab {self._tab_id(page)}: {page.url}"
 
     @staticmethod
@@ -456,13 +341,29 @@ class BrowserCommands:
         raise ToolError(f"there is no tab {wanted!r}; open tabs: {known} (see `tab list`).")
 
 
-_Handler = Callable[[BrowserCommands, "BrowserSession", dict[str, Any]], Awaitable[str]]
+_Handler = Callable[[BrowserCommands, ToolContext, dict[str, Any]], Awaitable[str]]
+
+
+def _shared(selected: Tool) -> _Handler:
+    """A command that runs ``selected`` (a tool of ``tools.SHARED_TOOLS``) with the arguments
+    its ``COMMANDS`` row parsed, named as the tool's parameters."""
+
+    async def handler(_: BrowserCommands, ctx: ToolContext, args: dict[str, Any]) -> str:
+        given = {name: value for name, value in args.items() if value is not None}
+        outcome = await call_tool(selected, ctx, given)
+        if outcome.is_error:
+            raise ToolError(outcome.failure or outcome.content)
+        return outcome.content
+
+    return handler
 
 
 def _bind_handlers() -> dict[str, _Handler]:
-    """Each declared command's handler; a declared command without one, or a handler nobody
-    declared, is a bug in this module, caught at import rather than by a user."""
-    handlers = {
+    """Each declared command's handler: its ``cmd_`` method, or the shared tool of its name. A
+    declared command without one, or a handler nobody declared, is a bug in this module,
+    caught at import rather than by a user."""
+    handlers: dict[str, _Handler] = {t.name: _shared(t) for t in SHARED_TOOLS}
+    handlers |= {
         name.removeprefix("cmd_"): getattr(BrowserCommands, name)
         for name in dir(BrowserCommands)
         if name.startswith("cmd_")

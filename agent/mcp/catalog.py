@@ -35,6 +35,7 @@ from agent.mcp.page_tools import (
     browser_wait_for,
 )
 from agent.mcp.session_tools import browser_close, interact, scrape, stop_interaction
+from tools import SHARED_TOOLS
 from tools.base import Tool
 
 __all__ = ["BROWSER_TOOLS", "READ_ONLY", "SESSION_TOOLS", "mcp_tools"]
@@ -47,8 +48,12 @@ BROWSER_TOOLS: dict[str, Tool] = {
         browser_wait_for, browser_take_screenshot, browser_tabs, browser_evaluate,
         browser_handle_dialog, browser_get_text,
     )
+} | {
+    f"browser_{t.name}": Tool(f"browser_{t.name}", t.description, t.function, t.arguments)
+    for t in SHARED_TOOLS
 }  # fmt: skip
-"""Tools of one session's page, run with the client's ``McpToolContext`` for that session."""
+"""Tools of one session's page, run with the client's ``McpToolContext`` for that session:
+Playwright MCP's, then every tool of ``tools.SHARED_TOOLS`` as ``browser_NAME``, generated."""
 
 SESSION_TOOLS: dict[str, Tool] = {
     t.name: t for t in (browser_close, scrape, interact, stop_interaction)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tools.context import ToolContext
 
@@ -36,6 +36,7 @@ class McpToolContext(ToolContext):
         preparing: that look, for the client's next call.
     """
 
+    selectors: Literal["one", "first"] | None = "one"  # Playwright MCP's "unique selector"
     dialog: Dialog | None = None
     interrupted: asyncio.Future[ToolOutcome] | None = None
     prepare_snapshots: bool = True

@@ -1,4 +1,5 @@
-"""JavaScript dialogs during MCP calls: caught, reported, and answered by the model.
+"""JavaScript dialogs during MCP calls: caught, reported, and answered by the model, in MCP's
+words over ``tools.dialogs``.
 
 Playwright dismisses a dialog nobody listens for; while a tool of ours runs, we listen instead,
 so the model decides: the call that opened the dialog returns at once saying so (the page is
@@ -9,36 +10,23 @@ calls nobody listens, so a dialog a timer opens then is dismissed, as Playwright
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from playwright.async_api import Error as PlaywrightError
-
-from agent.errors import ToolError, first_line
+from agent.errors import ToolError
 from agent.mcp.context import McpToolContext
 from tools.base import ToolOutcome, tool
-from tools.elements import settle, what_changed
+from tools.changes import Changes
+from tools.dialogs import answer_dialog, catch_dialogs, describe
 
 if TYPE_CHECKING:
-    from playwright.async_api import Dialog
+    import asyncio
 
 __all__ = ["blocked_message", "browser_handle_dialog", "describe", "run_catching_dialogs"]
 
 log = logging.getLogger(__name__)
-
-_PARKED_CALL_WAIT_S = 3.0
-"""How long answering a dialog waits for the call that opened it to finish."""
-
-
-def describe(dialog: Dialog) -> str:
-    """``confirm dialog "Delete?"``, as results name it."""
-    text = f'{dialog.type} dialog "{dialog.message}"'
-    if dialog.type == "prompt" and dialog.default_value:
-        text += f' (default answer "{dialog.default_value}")'
-    return text
 
 
 def blocked_message(ctx: McpToolContext, tool_name: str) -> str | None:
@@ -56,28 +44,9 @@ async def run_catching_dialogs(
 ) -> ToolOutcome:
     """Run ``call``; if it opens a dialog, return at once saying so and park the call on
     ``ctx`` until the dialog is answered."""
-    opened: asyncio.Future[Dialog] = asyncio.get_running_loop().create_future()
-
-    def on_dialog(dialog: Dialog) -> None:
-        if opened.done():  # only one can be open: the page is frozen until it is answered
-            return
-        opened.set_result(dialog)
-
-    context = ctx.session.context
-    context.on("dialog", on_dialog)
-    running = asyncio.ensure_future(call())
-    try:
-        either: list[asyncio.Future[Any]] = [running, opened]
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:  # the client went away or cancelled the request
-        running.cancel()
-        raise
-    finally:
-        context.remove_listener("dialog", on_dialog)
-    if not opened.done():
-        opened.cancel()
+    dialog, running = await catch_dialogs(ctx, call)
+    if dialog is None:
         return running.result()
-    dialog = opened.result()
     ctx.dialog = dialog
     note = (
         f"a {describe(dialog)} opened and blocks the page: answer it with "
@@ -85,10 +54,16 @@ async def run_catching_dialogs(
     )
     if running.done():
         outcome = running.result()
-        return ToolOutcome(f"{outcome.content}; {note}", outcome.is_error, outcome.images)
+        return replace(
+            outcome,
+            content=f"{outcome.content}; {note}",
+            changes=replace(outcome.changes, dialog=describe(dialog)),
+        )
     ctx.interrupted = running
     running.add_done_callback(_log_parked_failure)
-    return ToolOutcome(f"{tool_name} is waiting on the page: {note}.")
+    return ToolOutcome(
+        f"{tool_name} is waiting on the page: {note}.", changes=Changes(dialog=describe(dialog))
+    )
 
 
 def _log_parked_failure(call: asyncio.Future[ToolOutcome]) -> None:
@@ -100,7 +75,7 @@ def _log_parked_failure(call: asyncio.Future[ToolOutcome]) -> None:
 @tool
 async def browser_handle_dialog(
     ctx: McpToolContext, accept: bool, promptText: str | None = None
-) -> str:
+) -> ToolOutcome:
     """Answer the JavaScript dialog (alert, confirm, prompt) that blocks the page.
 
     Args:
@@ -110,27 +85,6 @@ async def browser_handle_dialog(
     dialog = ctx.dialog
     if dialog is None:
         raise ToolError("No dialog is open, so there is nothing to answer.")
-    session = ctx.session
-    url, pages = session.page.url, len(session.tabs)
     ctx.dialog = None
-    try:
-        if accept:
-            await dialog.accept(promptText)
-        else:
-            await dialog.dismiss()
-    except PlaywrightError as exc:
-        raise ToolError(
-            f"The {describe(dialog)} could not be answered ({first_line(exc)}); it was probably "
-            "closed already. Take a snapshot to see the page."
-        ) from exc
     parked, ctx.interrupted = ctx.interrupted, None
-    if parked is not None and not parked.done():
-        # Let the call finish what it was doing (a click's navigation, say) before the next one.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(parked), _PARKED_CALL_WAIT_S)
-        if not parked.done():
-            parked.cancel()
-    await settle(session)
-    answer = f" with {promptText!r}" if accept and promptText is not None else ""
-    verb = "accepted" if accept else "dismissed"
-    return f"{verb} the {describe(dialog)}{answer}" + what_changed(session, url, pages)
+    return await answer_dialog(ctx, dialog, accept, promptText, parked)

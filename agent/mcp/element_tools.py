@@ -2,8 +2,9 @@
 
 Each is a typed async function of a ``ToolContext`` whose schema ``@tool`` generates, like the
 planner's own tools; they map Playwright MCP's arguments (``target``, ``text``, ``values``,
-``fields``) onto the shared helpers in ``tools.elements``, so stale refs, covered, hidden and
-disabled elements fail the same way for every caller. ``element``, Playwright MCP's
+``fields``) onto the shared actions of ``tools.element_actions``, a target through
+``tools.targets`` (a ref, or a selector matching exactly one element), so stale refs, covered,
+hidden and disabled elements fail the same way for every caller. ``element``, Playwright MCP's
 human-readable description "used to obtain permission", is accepted and not needed: the target
 alone says which element. Results say what happened and what changed (a navigation, a new tab),
 never a whole snapshot. Argument names are camelCase where Playwright MCP's are, so that clients
@@ -12,20 +13,18 @@ written for it work unchanged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ToolError
-from agent.mcp.targets import locate
 from agent.mcp.warmup import prepare_snapshot
-from tools.actions import choose_options, press
+from tools import element_actions as act
 from tools.base import ToolOutcome, tool
-from tools.elements import act_on, settle, what_changed
+from tools.changes import ChangeWatch
+from tools.targets import found_by
 
 if TYPE_CHECKING:
-    from playwright.async_api import ElementHandle, Locator
-
     from tools.context import ToolContext
 
 __all__ = [
@@ -49,7 +48,7 @@ async def browser_click(
     doubleClick: bool = False,
     button: Literal["left", "right", "middle"] | None = None,
     modifiers: list[Modifier] | None = None,
-) -> str:
+) -> ToolOutcome:
     """Click an element of the page.
 
     Args:
@@ -60,22 +59,11 @@ async def browser_click(
         button: The mouse button; left by default.
         modifiers: Modifier keys to hold while clicking.
     """
-    session = ctx.session
-    found, label = await locate(ctx, target)
-    url, pages = session.page.url, len(session.tabs)
-    options: dict[str, Any] = {"timeout": session.action_timeout_ms}
-    if button:
-        options["button"] = button
-    if modifiers:
-        options["modifiers"] = modifiers
-
-    async def clicking(t: Locator | ElementHandle) -> None:
-        await (t.dblclick(**options) if doubleClick else t.click(**options))
-
-    await act_on(session, found, label, clicking)
+    clicked = await act.click(
+        ctx, await found_by(ctx, target), double=doubleClick, button=button, modifiers=modifiers
+    )
     prepare_snapshot(ctx)  # a click is what changes pages: the client looks next
-    verb = "double-clicked" if doubleClick else "clicked"
-    return f"{verb} {label}" + what_changed(session, url, pages)
+    return clicked
 
 
 @tool
@@ -86,7 +74,7 @@ async def browser_type(
     element: str | None = None,
     submit: bool = False,
     slowly: bool = False,
-) -> str:
+) -> ToolOutcome:
     """Type text into an editable element; it replaces what the field holds unless slowly is set.
 
     Args:
@@ -98,24 +86,10 @@ async def browser_type(
         slowly: Type one key at a time where the caret is, for pages that react to each key
             (autocomplete); by default the whole text is filled in at once.
     """
-    session = ctx.session
-    found, label = await locate(ctx, target)
-    url, pages = session.page.url, len(session.tabs)
-
-    async def typing(t: Locator | ElementHandle) -> None:
-        if slowly:
-            await t.focus()
-            await session.page.keyboard.type(text)
-        else:
-            await t.fill(text, timeout=session.action_timeout_ms)
-        if submit:
-            await t.press("Enter", timeout=session.action_timeout_ms)
-
-    await act_on(session, found, label, typing, pointer=False)
-    if submit:
-        await settle(session)
-    verb = f"typed {text!r} into {label}" if slowly else f"filled {label} with {text!r}"
-    return verb + (" and pressed Enter" if submit else "") + what_changed(session, url, pages)
+    found = await found_by(ctx, target)
+    if slowly:
+        return await act.type_into(ctx, found, text, submit=submit, at_end=False)
+    return await act.fill(ctx, found, text, submit=submit)
 
 
 class FormField(BaseModel):
@@ -141,14 +115,13 @@ class FormField(BaseModel):
 
 
 @tool
-async def browser_fill_form(ctx: ToolContext, fields: list[FormField]) -> str:
+async def browser_fill_form(ctx: ToolContext, fields: list[FormField]) -> ToolOutcome:
     """Fill several form fields at once: textboxes, checkboxes, radios, dropdowns, sliders.
 
     Args:
         fields: The fields to fill, in order.
     """
-    session = ctx.session
-    url, pages = session.page.url, len(session.tabs)
+    watch = ChangeWatch(ctx.session)
     done: list[str] = []
     for field in fields:
         try:
@@ -159,13 +132,13 @@ async def browser_fill_form(ctx: ToolContext, fields: list[FormField]) -> str:
                 f"Filled {len(done)} of {len(fields)} fields{so_far}; field {field.name!r} "
                 f"failed: {exc}"
             ) from exc
-    return "; ".join(done) + what_changed(session, url, pages)
+    changes = watch.changes()
+    return ToolOutcome("; ".join(done) + changes.note(), changes=changes)
 
 
 async def _fill_field(ctx: ToolContext, field: FormField) -> str:
-    session = ctx.session
-    timeout = session.action_timeout_ms
-    found, label = await locate(ctx, field.target)
+    """One field's part of the result, without what changed (said once, for the form)."""
+    found = await found_by(ctx, field.target)
     if field.type in ("checkbox", "radio"):
         wanted = field.value.strip().lower()
         if wanted not in ("true", "false"):
@@ -173,22 +146,12 @@ async def _fill_field(ctx: ToolContext, field: FormField) -> str:
         on = wanted == "true"
         if field.type == "radio" and not on:
             raise ToolError("a radio button cannot be turned off; choose another one instead.")
-        await act_on(session, found, label, lambda t: t.set_checked(on, timeout=timeout))
-        return f"{'checked' if on else 'unchecked'} {label}"
-    if field.type == "combobox":
-        chosen = await choose_options(found, label, [field.value])
-        await act_on(
-            session,
-            found,
-            label,
-            lambda t: t.select_option(value=chosen, timeout=timeout),
-            pointer=False,
-        )
-        return f"selected {field.value!r} in {label}"
-    await act_on(
-        session, found, label, lambda t: t.fill(field.value, timeout=timeout), pointer=False
-    )
-    return f"filled {label} with {field.value!r}"
+        done = await act.set_checked(ctx, found, on)
+    elif field.type == "combobox":
+        done = await act.select(ctx, found, [field.value])
+    else:
+        done = await act.fill(ctx, found, field.value)
+    return done.content.removesuffix(done.changes.note())
 
 
 @tool
@@ -199,11 +162,11 @@ async def browser_press_key(ctx: ToolContext, key: str) -> str | ToolOutcome:
         key: A key name such as Enter, Tab, Escape, ArrowLeft or PageDown, a character such as
             a, or a combination such as Control+A.
     """
-    return await press.function(ctx, key)
+    return await act.press(ctx, key)
 
 
 @tool
-async def browser_hover(ctx: ToolContext, target: str, element: str | None = None) -> str:
+async def browser_hover(ctx: ToolContext, target: str, element: str | None = None) -> ToolOutcome:
     """Move the mouse over an element (opens hover menus and tooltips).
 
     Args:
@@ -211,16 +174,13 @@ async def browser_hover(ctx: ToolContext, target: str, element: str | None = Non
             that matches exactly one element.
         element: A human-readable description of the element (optional).
     """
-    session = ctx.session
-    found, label = await locate(ctx, target)
-    await act_on(session, found, label, lambda t: t.hover(timeout=session.action_timeout_ms))
-    return f"hovering over {label}"
+    return await act.hover(ctx, await found_by(ctx, target))
 
 
 @tool
 async def browser_select_option(
     ctx: ToolContext, target: str, values: list[str], element: str | None = None
-) -> str:
+) -> ToolOutcome:
     """Select options in a dropdown (<select>), by their visible label or value.
 
     Args:
@@ -229,16 +189,4 @@ async def browser_select_option(
         values: The options to select; more than one only for a multi-select.
         element: A human-readable description of the dropdown (optional).
     """
-    session = ctx.session
-    found, label = await locate(ctx, target)
-    chosen = await choose_options(found, label, values)
-    url, pages = session.page.url, len(session.tabs)
-    await act_on(
-        session,
-        found,
-        label,
-        lambda t: t.select_option(value=chosen, timeout=session.action_timeout_ms),
-        pointer=False,
-    )
-    listed = ", ".join(repr(v) for v in values)
-    return f"selected {listed} in {label}" + what_changed(session, url, pages)
+    return await act.select(ctx, await found_by(ctx, target), values)

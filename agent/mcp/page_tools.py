@@ -20,11 +20,12 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from agent.errors import ToolError, first_line
 from agent.mcp.changes import snapshot_changes
 from agent.mcp.navigations import navigation_watch
-from agent.mcp.targets import locate
 from agent.mcp.warmup import navigating, prepare_snapshot, prepared_look
-from tools.base import ToolImage, ToolOutcome, tool
+from tools import page_actions
+from tools.base import ToolOutcome, tool
 from tools.navigation import go_back, navigate
 from tools.reading import read_text
+from tools.targets import found_by
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -177,8 +178,9 @@ async def browser_get_text(ctx: ToolContext, target: str | None = None, offset: 
             whole page.
         offset: Start at this character, to read on in a long text.
     """
-    found = (await locate(ctx, target))[0] if target else None
-    return await read_text(ctx.session, found, offset, reader="browser_get_text")
+    found = await found_by(ctx, target) if target else None
+    element = found.element if found is not None else None
+    return await read_text(ctx.session, element, offset, reader="browser_get_text")
 
 
 @tool
@@ -199,7 +201,6 @@ async def browser_wait_for(
     """
     if time is None and not text and not textGone:
         raise ToolError("browser_wait_for needs time, text or textGone.")
-    page = ctx.page
     done: list[str] = []
     if time is not None:
         seconds = min(max(time, 0.0), 30.0)
@@ -214,7 +215,9 @@ async def browser_wait_for(
         if not wanted:
             continue
         try:
-            await page.get_by_text(wanted).first.wait_for(state=state, timeout=timeout_ms)
+            await page_actions.wait_for_text(
+                ctx, wanted, gone=state == "hidden", timeout_ms=timeout_ms
+            )
         except PlaywrightTimeoutError as exc:
             how = "appear" if state == "visible" else "disappear"
             raise ToolError(
@@ -247,22 +250,17 @@ async def browser_take_screenshot(
     """
     if fullPage and target:
         raise ToolError("fullPage cannot be combined with target: choose one.")
-    timeout = ctx.session.navigation_timeout_ms  # a long page on a busy machine takes seconds
+    found = await found_by(ctx, target) if target else None
     try:
-        if target:
-            found, label = await locate(ctx, target)
-            data = await found.screenshot(type=type, scale=scale, timeout=timeout)
-            what = label
-        else:
-            data = await ctx.page.screenshot(
-                type=type, full_page=fullPage, scale=scale, timeout=timeout
-            )
-            what = "the whole page" if fullPage else "the viewport"
+        image = await page_actions.screenshot(
+            ctx, found, type=type, full_page=fullPage, scale=scale
+        )
     except PlaywrightError as exc:
         raise ToolError(f"Could not take the screenshot: {first_line(exc)}") from exc
+    what = found.label if found else ("the whole page" if fullPage else "the viewport")
     return ToolOutcome(
-        f"screenshot of {what} of {ctx.page.url} ({type}, {len(data)} bytes)",
-        images=(ToolImage(data, f"image/{type}"),),
+        f"screenshot of {what} of {ctx.page.url} ({type}, {len(image.data)} bytes)",
+        images=(image,),
     )
 
 
@@ -278,14 +276,8 @@ async def browser_evaluate(
             one element.
         element: A human-readable description of the element (optional).
     """
-    try:
-        if target:
-            found = (await locate(ctx, target))[0]
-            value = await found.evaluate(function)
-        else:
-            value = await ctx.page.evaluate(function)
-    except PlaywrightError as exc:
-        raise ToolError(f"The function failed: {first_line(exc)}") from exc
+    found = await found_by(ctx, target) if target else None
+    value = await page_actions.evaluate(ctx, function, found)
     text = "undefined" if value is None else json.dumps(value, ensure_ascii=False, default=str)
     if len(text) > MAX_RESULT_CHARS:
         text = (
@@ -314,7 +306,7 @@ async def browser_tabs(
     if action == "list":
         return await _tab_list(ctx)
     if action == "new":
-        await session.new_tab()
+        await page_actions.new_tab(ctx)
         if url:
             opened = await navigate.function(ctx, url)
             return f"opened a new tab, now the current one; {opened}"
@@ -324,13 +316,10 @@ async def browser_tabs(
         raise ToolError("select needs the index of a tab; see browser_tabs with action list.")
     chosen = session.page if index is None else _tab_at(tabs, index)
     if action == "select":
-        session.switch_to(chosen)
-        await chosen.bring_to_front()
+        await page_actions.select_tab(ctx, chosen)
         return f'selected tab {tabs.index(chosen)}: {chosen.url} "{await chosen.title()}"'
-    if len(tabs) == 1:
-        await session.new_tab()  # the session keeps a page to act on
     closed = tabs.index(chosen)
-    await chosen.close()
+    await page_actions.close_tab(ctx, chosen, keep_one=True)  # the session keeps a page
     return f"closed tab {closed}; now on {session.page.url}"
 
 

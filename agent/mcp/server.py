@@ -13,6 +13,7 @@ import base64
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -26,7 +27,6 @@ from mcp.types import (
     PaginatedRequestParams,
     TextContent,
 )
-from playwright.async_api import Error as PlaywrightError
 
 from agent.errors import AgentError, RequestError, SessionLostError, ToolError, first_line, one_line
 from agent.mcp.catalog import BROWSER_TOOLS, SESSION_TOOLS, mcp_tools
@@ -109,11 +109,6 @@ async def dispatch(clients: ClientSessions, name: str, arguments: dict[str, Any]
         return ToolOutcome(str(exc), True)
     except AgentError as exc:  # misconfiguration (no model for prompts), no browser to start
         return ToolOutcome(one_line(exc), True)
-    except PlaywrightError as exc:
-        # Tools turn the failures they expect into ToolError; anything else Playwright raises
-        # (a navigation racing the action, a closed frame) is worth retrying.
-        log.warning("MCP tool %s raised %s", name, exc)
-        return ToolOutcome(f"{name} failed: {first_line(exc)}. Try again.", True)
     except Exception as exc:
         log.exception("MCP tool %s failed", name)
         return ToolOutcome(
@@ -140,9 +135,12 @@ async def _on_page(
         arrived_during = preparing(ctx)
         async with ctx.session.lock:  # one call at a time per page, prompts and code included
             claim_prepared(ctx, arrived_during)
-            return await run_catching_dialogs(
+            outcome = await run_catching_dialogs(
                 ctx, selected.name, lambda: call_tool(selected, ctx, arguments)
             )
+    if outcome.failure is not None:  # a Playwright error no tool foresaw: worth a retry
+        return replace(outcome, content=outcome.content + ". Try again.")
+    return outcome
 
 
 def to_result(outcome: ToolOutcome) -> CallToolResult:

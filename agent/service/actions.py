@@ -42,11 +42,13 @@ from agent.service.scrape_options import (
     WaitAction,
     WriteAction,
 )
-from tools.elements import act_on, problem_of, settle
+from tools import element_actions as act
+from tools import page_actions
+from tools.context import ToolContext
+from tools.elements import problem_of
+from tools.targets import SelectorTarget, TargetError, focused, resolve, resolve_all
 
 if TYPE_CHECKING:
-    from playwright.async_api import ElementHandle, Locator, Page
-
     from agent.browser.session import BrowserSession
 
 __all__ = ["ActionRun", "describe", "take_screenshot"]
@@ -55,14 +57,6 @@ _API_PREFIX = re.compile(r"^[A-Z]\w*\.\w+: ")
 # What a click with `all` passes over: a match no one could click (hidden, or under another
 # element), or one an earlier click of the same action removed.
 _SKIPPED_BY_CLICK_ALL = frozenset({"hidden", "covered", "detached"})
-# The element keys go to: the focused one, looking into open shadow roots; None when nothing
-# but the document itself has focus.
-_FOCUSED_JS = """() => {
-  let el = document.activeElement;
-  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
-  return el && el !== document.body && el !== document.documentElement ? el : null;
-}"""
-
 # Scroll an element that scrolls by one of its own heights (one of the window's without one);
 # an element that cannot scroll is brought into view instead, as Firecrawl's own scroll does.
 _SCROLL_JS = """([el, sign]) => {
@@ -158,7 +152,12 @@ class ActionRun:
     def _failure(self, index: int, action: Action, exc: Exception) -> RequestError:
         # Playwright names its own API call first ("Page.evaluate: Error: boom"): the client
         # wrote no such call, so only what went wrong is kept.
-        reason = str(exc) if isinstance(exc, ToolError) else _API_PREFIX.sub("", first_line(exc))
+        if isinstance(exc, TargetError):
+            reason = exc.problem  # the advice is this face's own (_advice)
+        elif isinstance(exc, ToolError):
+            reason = str(exc)
+        else:
+            reason = _API_PREFIX.sub("", first_line(exc))
         return RequestError(
             "SCRAPE_ACTION_ERROR",
             f"actions[{index}] ({describe(action)}) failed: {reason.rstrip('.')}"
@@ -170,111 +169,99 @@ class ActionRun:
         return max(1.0, (self.deadline - time.monotonic()) * 1000)
 
     async def _run_one(self, action: Action) -> None:
-        session = self.session
-        page = session.page
+        ctx = ToolContext(self.session)  # the actions name elements by selector, never by ref
+        page = ctx.page
         if isinstance(action, WaitAction):
             if action.milliseconds is not None:
                 await page.wait_for_timeout(action.milliseconds)
             else:
                 assert action.selector is not None
-                await page.locator(action.selector).first.wait_for(
-                    state="visible", timeout=self._remaining_ms()
+                await page_actions.wait_for_target(
+                    ctx, _first(action.selector), timeout_ms=self._remaining_ms()
                 )
         elif isinstance(action, ClickAction):
-            await self._click(action)
-        elif isinstance(action, WriteAction):
-            await self._keys(page, lambda: page.keyboard.type(action.text), settle_after=False)
-        elif isinstance(action, PressAction):
-            await self._keys(page, lambda: page.keyboard.press(action.key), settle_after=True)
+            await self._click(ctx, action)
+        elif isinstance(action, WriteAction | PressAction):
+            await self._keys(ctx, action)
         elif isinstance(action, ScrollAction):
-            target = await session.locate(action.selector) if action.selector else None
+            target = await resolve(ctx, _first(action.selector)) if action.selector else None
             sign = -1 if action.direction == "up" else 1
-            if target is None:
-                await page.evaluate(_SCROLL_JS, [None, sign])
-            else:
-                await target.evaluate(f"(el) => ({_SCROLL_JS})([el, {sign}])")
-            await settle(session, max_wait_s=1.5)  # what the page loads on scroll
+            script = f"() => ({_SCROLL_JS})([null, {sign}])"
+            if target is not None:
+                script = f"(el) => ({_SCROLL_JS})([el, {sign}])"
+            # settle: what the page loads on scroll
+            await page_actions.evaluate(ctx, script, target, settle_after=True)
         elif isinstance(action, ScreenshotAction):
             self.screenshots.append(
-                await take_screenshot(page, action, timeout_ms=self._remaining_ms())
+                await take_screenshot(ctx, action, timeout_ms=self._remaining_ms())
             )
         elif isinstance(action, ScrapeAction):
             self.scrapes.append({"url": page.url, "html": await page.content()})
         elif isinstance(action, ExecuteJavascriptAction):
-            self.javascript_returns.append(await self._script(page, action.script))
+            self.javascript_returns.append(await self._script(ctx, action.script))
         elif isinstance(action, PdfAction):
             pdf = await page.pdf(
                 format=action.format, landscape=action.landscape, scale=action.scale
             )
             self.pdfs.append(_data_url("application/pdf", pdf))
 
-    async def _click(self, action: ClickAction) -> None:
-        session = self.session
-
-        async def click(target: Locator | ElementHandle) -> None:
-            await target.click(timeout=session.action_timeout_ms)
-
+    async def _click(self, ctx: ToolContext, action: ClickAction) -> None:
         if not action.all:
-            first = await session.locate(action.selector)  # ToolError when nothing matches
-            await act_on(session, first, repr(action.selector), click)
+            await act.click(ctx, await resolve(ctx, _first(action.selector)))
             return
-        try:
-            # Handles, not nth locators: a click that removes a match must not shift the rest.
-            matches = await session.page.query_selector_all(action.selector)
-        except PlaywrightError as exc:
-            if not session.alive:
-                raise
-            raise ToolError(
-                f"{action.selector!r} is not a valid CSS selector: {first_line(exc)}"
-            ) from exc
-        for number, target in enumerate(matches):  # none: nothing to do, not an error
-            label = f"{action.selector!r} (match {number + 1})"
-            if await problem_of(target, label, pointer=True) in _SKIPPED_BY_CLICK_ALL:
+        for match in await resolve_all(ctx, SelectorTarget(action.selector, "all")):
+            # none: nothing to do, not an error; one no user could click is passed over
+            problem = await problem_of(match.element, match.label, pointer=True)
+            if problem in _SKIPPED_BY_CLICK_ALL:
                 continue
-            await act_on(session, target, label, click)
+            await act.click(ctx, match)
 
-    async def _keys(self, page: Page, send: Any, *, settle_after: bool) -> None:
+    async def _keys(self, ctx: ToolContext, action: WriteAction | PressAction) -> None:
         """Send keys to the focused element, checked like any element the tools act on."""
-        focused = (await page.evaluate_handle(_FOCUSED_JS)).as_element()
-        if focused is None:
-            if not settle_after:  # text typed at the document goes nowhere
+        found = await focused(ctx)
+        if isinstance(action, WriteAction):
+            if found is None:  # text typed at the document goes nowhere
                 raise ToolError(
                     "no element has focus, so the text would go nowhere. Put a click action on "
                     "the field before the write action"
                 )
-            await send()
+            await act.send_keys(ctx, found, text=action.text, settle_after=False)
         else:
-            await act_on(
-                self.session, focused, "the focused element", lambda _: send(), pointer=False
-            )
-        if settle_after:
-            await settle(self.session)
+            await act.send_keys(ctx, found, key=action.key)
 
-    async def _script(self, page: Page, script: str) -> dict[str, Any]:
+    async def _script(self, ctx: ToolContext, script: str) -> dict[str, Any]:
         try:
-            answer = await page.evaluate(_SCRIPT_WRAPPER.format(script=script))
-        except PlaywrightError as exc:
-            if not self.session.alive:
-                raise
-            raise ToolError(f"the script threw {_API_PREFIX.sub('', first_line(exc))}") from exc
-        await settle(self.session, max_wait_s=1.5)  # a script may click or navigate
+            answer = await page_actions.evaluate(
+                ctx, _SCRIPT_WRAPPER.format(script=script), settle_after=True
+            )
+        except page_actions.ScriptError as exc:
+            raise ToolError(f"the script threw {_API_PREFIX.sub('', exc.reason)}") from exc
         raw = answer.get("json")
         return {"type": answer["type"], "value": json.loads(raw) if raw is not None else None}
 
 
-async def take_screenshot(page: Page, options: ScreenshotOptions, *, timeout_ms: float) -> str:
-    """A screenshot of ``page`` as a ``data:`` URL: JPEG with a quality, else PNG."""
+def _first(selector: str) -> SelectorTarget:
+    """A scrape action's selector: its first match, as Firecrawl's actions take it."""
+    return SelectorTarget(selector, "first")
+
+
+async def take_screenshot(
+    ctx: ToolContext, options: ScreenshotOptions, *, timeout_ms: float
+) -> str:
+    """A screenshot of the page as a ``data:`` URL: JPEG with a quality, else PNG."""
     if options.viewport is not None:
-        await page.set_viewport_size(
+        await ctx.page.set_viewport_size(
             {"width": options.viewport.width, "height": options.viewport.height}
         )
-    if options.quality is not None:
-        image = await page.screenshot(
-            full_page=options.full_page, type="jpeg", quality=options.quality, timeout=timeout_ms
-        )
-        return _data_url("image/jpeg", image)
-    image = await page.screenshot(full_page=options.full_page, type="png", timeout=timeout_ms)
-    return _data_url("image/png", image)
+    image = await page_actions.screenshot(
+        ctx,
+        type="jpeg" if options.quality is not None else "png",
+        quality=options.quality,
+        full_page=options.full_page,
+        scale="device",
+        timeout_ms=timeout_ms,
+    )
+    return _data_url(image.mime_type, image.data)
 
 
 def _data_url(mime: str, data: bytes) -> str:

@@ -24,6 +24,7 @@ from agent.service.extract import Extractor
 from agent.service.metrics import outcome_of
 from agent.service.registry import ServerSession
 from agent.service.schemas import ScrapeRequest
+from tools.context import ToolContext
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession, Page, Response
@@ -217,7 +218,7 @@ async def scrape_page(
                 phase = "collect"
             # The actions may have moved on to another tab: the content is the page they left.
             data, markdown = await _collect(
-                session.page, request, response, scrape_id, deadline=started + timeout_s
+                session, request, response, scrape_id, deadline=started + timeout_s
             )
         if request.actions:
             data["actions"] = run.outputs()
@@ -456,15 +457,16 @@ def _load_error(url: str, exc: PlaywrightError) -> RequestError:
 
 
 async def _collect(
-    page: Page,
+    session: BrowserSession,
     request: ScrapeRequest,
     response: Response | None,
     scrape_id: str,
     *,
     deadline: float,
 ) -> tuple[dict[str, Any], str]:
-    """The content formats and metadata of ``page``, and its markdown (what json and summary
-    are made from, whether or not markdown was asked for)."""
+    """The content formats and metadata of the session's page, and its markdown (what json and
+    summary are made from, whether or not markdown was asked for)."""
+    page = session.page
     formats = request.format_names()
     raw_html = await page.content()
     final_url = page.url
@@ -501,7 +503,9 @@ async def _collect(
         # The scrape's own deadline bounds the screenshot, not the short per-action timeout:
         # a full-page shot of a long page on a busy machine takes seconds.
         remaining_ms = max(1000.0, (deadline - time.monotonic()) * 1000)
-        data["screenshot"] = await take_screenshot(page, shot, timeout_ms=remaining_ms)
+        data["screenshot"] = await take_screenshot(
+            ToolContext(session), shot, timeout_ms=remaining_ms
+        )
     metadata = content.extract_metadata(raw_html, final_url)
     metadata.update(
         {
