@@ -28,6 +28,7 @@ BY_PATH: dict[str, tuple[str, ...]] = {
     "browser/test_cdp_guard.py": (REPLACE,),
     "browser/test_browser_box.py": ("sandbox",),
     "tools": ("browser",),
+    "tools/test_action_ownership.py": (REPLACE,),  # reads the source, starts nothing
     # `agent` as a user types it: it starts its own server in the background.
     "cli": ("browser", "sandbox", "slow"),
     "docs": (),
