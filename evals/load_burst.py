@@ -84,6 +84,9 @@ class BurstReport:
             "cpu_per_start_s": [round(c, 2) for c in self.cpu_per_start],
             "cpu_during_burst_s": {k: round(v, 2) for k, v in sorted(self.cpu.items())},
             "cpu_per_scrape_s": round(total_cpu / self.scrapes, 2) if self.scrapes else 0,
+            # The share of the machine the burst had: on a shared machine, the latencies of two
+            # runs compare only alongside it.
+            "cores_used": round(total_cpu / self.wall_s, 2) if self.wall_s else 0,
             "browser_cpu_p50_s": round(statistics.median(self.cpu_per_browser), 2)
             if self.cpu_per_browser
             else None,
@@ -210,7 +213,8 @@ def _print(run: int, summary: dict[str, Any]) -> None:
     print(
         f"  browser starts during the burst {summary['browser_starts_during_burst']}; CPU per "
         f"start (idle spares) {summary['cpu_per_start_s']} s; CPU per scrape "
-        f"{summary['cpu_per_scrape_s']} s {summary['cpu_during_burst_s']}; a browser's tree at "
+        f"{summary['cpu_per_scrape_s']} s {summary['cpu_during_burst_s']}, cores used "
+        f"{summary['cores_used']} of {os.cpu_count()}; a browser's tree at "
         f"the end (start + scrape), p50 {summary['browser_cpu_p50_s']} s; load average before "
         f"{summary['load_average_before']}"
     )
