@@ -103,7 +103,11 @@ class ScrapeTurns:
                 within ``wait_s``.
         """
         if self.concurrency <= 0:
-            yield Turn(self.hold_s, lambda: None)
+            free = Turn(self.hold_s, lambda: None)
+            try:
+                yield free
+            finally:
+                free._stop_clock()
             return
         await self._acquire()
         loop = asyncio.get_running_loop()
