@@ -25,7 +25,9 @@ from agent.browser.grammar import compact, is_ref
 from agent.errors import ToolError, first_line
 from agent.executors.browser_cli import COMMANDS as DECLARED
 from tools import ToolBox, ToolContext, default_toolbox
+from tools.actions import choose_options
 from tools.elements import act_on, settle
+from tools.find import Description, Landmark, locate_all
 
 if TYPE_CHECKING:
     from playwright.async_api import ElementHandle, Page
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HANDLERS", "BrowserCommands"]
 
-_FIND_ACTIONS = ("click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text")
+_FIND_ACTIONS = (
+    "click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text", "select", "focus"
+)  # fmt: skip
 MAX_WAIT_MS = 300_000
 
 
@@ -329,18 +333,33 @@ class BrowserCommands:
                 f"find ... {action!r}: the action is one of {', '.join(_FIND_ACTIONS)}."
             )
         described = f"{by} {value!r}" + (f" named {name!r}" if name else "")
+        nth, within = args.get("nth"), args.get("within")
         try:
-            all_matches = locators[by]()
+            if nth is not None or within:
+                all_matches = _described_matches(page, by, value, name, exact, args)
+                described += f" in {within}" if within else ""
+            else:
+                all_matches = locators[by]()
             count = await all_matches.count()
         except PlaywrightError as exc:
             raise ToolError(f"find {described}: {first_line(exc)}") from exc
         if count == 0:
             raise ToolError(f"no element found by {described}.")
-        locator = all_matches.first
+        if nth is not None and not 0 <= nth < count:
+            raise ToolError(f"find {described} --nth {nth}: there are {count} (0 to {count - 1}).")
+        locator = all_matches.nth(nth) if nth is not None else all_matches.first
         if action == "text":
             return await locator.inner_text()
-        if action in ("fill", "type") and text is None:
+        if action in ("fill", "type", "select") and text is None:
             raise ToolError(f"find ... {action} needs the text to enter.")
+        if action == "focus":
+            await locator.focus()
+            return f"focus: {described}"
+        if action == "select":
+            chosen = await choose_options(locator, described, (text or "").split(","))
+            await act_on(session, locator, described,
+                         lambda t: t.select_option(value=chosen), pointer=False)  # fmt: skip
+            return f"select: {described}"
         actions: dict[str, tuple[Callable[[Locator | ElementHandle], Awaitable[Any]], bool]] = {
             "click": (lambda t: t.click(), True),
             "dblclick": (lambda t: t.dblclick(), True),
@@ -478,3 +497,14 @@ def _bind_handlers() -> dict[str, _Handler]:
 
 
 HANDLERS: dict[str, _Handler] = _bind_handlers()
+
+
+def _described_matches(
+    page: Page, by: str, value: str, name: str | None, exact: bool, args: dict[str, Any]
+) -> Locator:
+    """``find`` with ``--within`` or ``--nth``: the matches of a description (exact names)."""
+    if by not in ("role", "label", "placeholder", "text") or not exact:
+        raise ToolError("--within and --nth take role, label, placeholder or text, with --exact.")
+    within = args.get("within")
+    landmark = Landmark(within, args.get("within_name") or "") if within else None
+    return locate_all(page, Description(by, value, name or "", landmark))  # type: ignore[arg-type]

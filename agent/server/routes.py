@@ -69,6 +69,8 @@ async def interact(request: Request, scrape_id: str, body: InteractRequest) -> d
         killed=outcome.killed,
         truncated=outcome.truncated,
         error=outcome.error,
+        script=outcome.script,
+        cache=outcome.cache,
     ).wire()
 
 
