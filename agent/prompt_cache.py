@@ -54,15 +54,19 @@ async def run_cached_prompt(
     on_step: StepCallback | None = None,
     timeout_s: float | None = None,
     redact: re.Pattern[str] | None = None,
+    scope: str = "",
 ) -> InteractionResult:
     """Carry out ``prompt`` from the cache when it holds a recipe for it on this page, with the
     planner otherwise (or from where the replay stopped); store the recipe of a successful run.
+
+    ``scope`` keeps callers apart (a server passes the API key's name): a recipe, with the
+    values it types, is replayed only for the caller whose run recorded it.
 
     Raises:
         SessionLostError: the browser died or its last page was closed.
     """
     tools = toolbox if toolbox is not None else default_toolbox()
-    key = cache_key(prompt, _url(session), redact)
+    key = cache_key(prompt, _url(session), redact, scope=scope)
     entry = await store.get(key.key)
     recipe = fill_secrets(entry.recipe, key.secrets) if entry is not None else None
     run = dict(model=model, settings=settings, toolbox=toolbox, on_step=on_step)
@@ -175,6 +179,7 @@ async def _store(store: RecipeStore, key: CacheKey, result: InteractionResult) -
             recipe=redact_recipe(recipe, key.secrets),
             stored_at=now,
             expires_at=now + store.ttl_s,
+            scope=key.scope,
         )
     )
 

@@ -30,10 +30,14 @@ class CacheKey:
     origin: str
     path: str
     secrets: tuple[str, ...] = ()
+    scope: str = ""
 
 
-def cache_key(prompt: str, url: str, redact: re.Pattern[str] | None = None) -> CacheKey:
-    """The key of ``prompt`` on the page at ``url``."""
+def cache_key(
+    prompt: str, url: str, redact: re.Pattern[str] | None = None, *, scope: str = ""
+) -> CacheKey:
+    """The key of ``prompt`` on the page at ``url`` for the caller ``scope`` (a server's API key
+    name): one caller's recipes, and the values they type, are never replayed for another."""
     secrets: tuple[str, ...] = ()
     text = prompt
     if redact is not None:
@@ -44,8 +48,9 @@ def cache_key(prompt: str, url: str, redact: re.Pattern[str] | None = None) -> C
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else parts.scheme
     path = parts.path or "/"
-    digest = hashlib.sha256("\n".join((normalized, origin, path)).encode()).hexdigest()[:32]
-    return CacheKey(digest, normalized, origin, path, secrets)
+    text = "\n".join((scope, normalized, origin, path))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return CacheKey(digest, normalized, origin, path, secrets, scope)
 
 
 def _swap(value: object, change: object) -> object:

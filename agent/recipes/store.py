@@ -46,6 +46,7 @@ class CacheEntry:
     stored_at: float
     expires_at: float
     failed_heals: int = 0
+    scope: str = ""  # whose it is: the API key name of the server's caller
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
@@ -57,6 +58,7 @@ class CacheEntry:
             "storedAt": self.stored_at,
             "expiresAt": self.expires_at,
             "failedHeals": self.failed_heals,
+            "scope": self.scope,
         }
         return json.dumps(data)
 
@@ -72,6 +74,7 @@ class CacheEntry:
             stored_at=float(data["storedAt"]),
             expires_at=float(data["expiresAt"]),
             failed_heals=int(data.get("failedHeals", 0)),
+            scope=str(data.get("scope", "")),
         )
 
 

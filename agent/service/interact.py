@@ -162,6 +162,7 @@ async def _run(
         settings=settings,
         timeout_s=timeout_s,
         redact=settings.redact_pattern,
+        scope=current_key(),
     )
 
 
