@@ -29,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def empty_cache(server: RunningServer) -> Iterator[None]:
     """Each test starts with an empty cache and no scripted turns."""
     server.turns.clear()

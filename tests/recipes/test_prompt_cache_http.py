@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from agent.browser import grammar
 from agent.messages import Message, UserMessage
 from agent.models import tool_call
 from tests.harness import RunningServer, latest_observation
 
 PROMPT = "Enter ada@example.com as the email and press Continue."
+
+
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 def _model_calls(server: RunningServer) -> int:

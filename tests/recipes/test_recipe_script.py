@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from agent.browser import grammar
 from agent.messages import Message
 from agent.models import tool_call
 from tests.harness import RunningServer, latest_observation, require_agent_browser
+
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 def _ref(messages: Sequence[Message], role: str, name: str, after: str = "") -> str:
