@@ -241,7 +241,9 @@ class _PlannerRun:
     def finish(
         self, reason: StopReason, output: str, *, error: str | None = None
     ) -> InteractionResult:
-        recipe = self.recorder.recipe(output) if reason in ("done", "answer") else None
+        recipe = None
+        if reason in ("done", "answer"):
+            recipe = self.recorder.recipe(output, prompt=self.prompt, seen=self.last_seen)
         return InteractionResult(
             recipe=recipe,
             script=render_bash(recipe) if recipe is not None else None,

@@ -4,6 +4,7 @@ step when it succeeded. The recipe comes out of a successful run only."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,12 +80,15 @@ class RecipeRecorder:
         self.steps.append(RecipeStep(pending.tool, pending.arguments, pending.target))
         self.last_text = content if pending.tool == "get_text" else None
 
-    def recipe(self, answer: str) -> Recipe:
-        """The recipe of the run that ended with ``answer``.
+    def recipe(self, answer: str, *, prompt: str = "", seen: str = "") -> Recipe:
+        """The recipe of the run that ended with ``answer``, given the ``prompt`` and the
+        snapshot text the model had ``seen`` last.
 
-        A run that acted and read nothing is an action prompt: its answer is replayed as it was.
-        A run that read (``get_text``) or did nothing but look answered from the page, so a
-        replay reads the final page again.
+        A replay answers without the model only when the answer carries nothing read from the
+        page: a run that read (``get_text``), did nothing but look, or answered with a number
+        or a name the page showed and the prompt did not hold, answered from the page, so a
+        replay reads the final page again (one model call) rather than repeat an answer that
+        may be stale.
         """
         acted = any(
             step.tool in _ACTIONS or step.tool in ("navigate", "go_back") for step in self.steps
@@ -93,10 +97,20 @@ class RecipeRecorder:
         last = self.last_text
         return Recipe(
             steps=tuple(self.steps),
-            reads=read or not acted,
+            reads=read or not acted or _from_page(answer, prompt, seen),
             answer=answer,
             complete=self.complete,
             answer_is_text=last is not None
             and bool(last.strip())
             and last.strip() == answer.strip(),
         )
+
+
+# Numbers (with their units and signs) and capitalised words: what an answer read off a page.
+_FACT = re.compile(r"[$€£]?\d[\w.,:/%-]*|\b[A-Z][\w'-]{2,}")
+
+
+def _from_page(answer: str, prompt: str, seen: str) -> bool:
+    """Whether ``answer`` holds a fact the page showed (``seen``) that the prompt did not."""
+    facts = (fact.rstrip(".,:;-/") for fact in _FACT.findall(answer))
+    return any(fact and fact in seen and fact not in prompt for fact in facts)

@@ -3,7 +3,8 @@ all on the same origin and path (so the same cache key):
 
 * ``plain``: the page a recipe is recorded on;
 * ``restyled``: other ids, classes and nesting, the two plans in the other order, and unrelated
-  elements (a "Help" button, a "Search" box) before the targets; every name unchanged;
+  elements (a "Help" button, a "Search" box) before the targets; every name unchanged, the
+  total another;
 * ``renamed``: the "Continue" button says "Next";
 * ``gone``: no "Continue" button, a "Cancel" button instead.
 
@@ -41,6 +42,7 @@ def checkout_page(variant: str) -> str:
     if restyled:
         plans.reverse()
     field_id = "em-7781" if restyled else "email"
+    total = "14.00" if restyled else "12.50"  # the price changed with the redesign
     noise = (
         "<div class='noise'><button onclick=\"act('help')\">Help</button>"
         "<label>Search <input name='q'></label></div>"
@@ -67,7 +69,8 @@ def checkout_page(variant: str) -> str:
     return (
         "<!doctype html><html><head><title>Checkout</title></head><body>"
         "<header><nav aria-label='Top'><a href='/checkout'>Home</a></nav></header>"
-        f"<main>{noise}<h1>Checkout</h1>{''.join(plans)}{form}<p id='status'></p></main>"
+        f"<main>{noise}<h1>Checkout</h1>{''.join(plans)}{form}<p>Total: {total} EUR</p>"
+        "<p id='status'></p></main>"
         f"{_SCRIPT}</body></html>"
     )
 

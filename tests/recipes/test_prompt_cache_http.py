@@ -3,6 +3,7 @@ scripted model counting its calls (issue 25's "Done when")."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -190,3 +191,33 @@ def test_a_failed_run_yields_no_recipe(server: RunningServer, site: str) -> None
     assert body["cache"]["status"] == "miss"
     assert server.run(server.app.state.server.recipes.entries()) == []
     server.stop_session(scrape_id)
+
+
+def test_a_prompt_that_reads_reads_the_final_page_again(server: RunningServer, site: str) -> None:
+    prompt = "Press Continue and tell me the total."
+
+    def total(messages: Sequence[Message]) -> Any:
+        found = re.search(r"Total: ([\d.]+) EUR", latest_observation(messages))
+        assert found
+        return _done(f"The total is {found.group(1)} EUR.")
+
+    server.turns.add(_click("Continue"), total)
+    first = _session(server, site)
+    body = _interact(server, first, prompt, cache=True)
+    assert body["output"] == "The total is 12.50 EUR." and body["cache"]["status"] == "miss"
+    server.stop_session(first)
+
+    seen: list[str] = []
+
+    def read_again(messages: Sequence[Message]) -> Any:
+        seen.extend(m.content for m in messages if isinstance(m, UserMessage))
+        return total(messages)
+
+    server.turns.add(read_again)
+    restyled = _session(server, site, "restyled")
+    body = _interact(server, restyled, prompt, cache=True)
+    assert body["cache"] == {"status": "hit", "modelCalls": 1, "steps": 1}
+    assert body["output"] == "The total is 14.00 EUR."  # read again, not the recorded answer
+    assert any("every step of it worked" in text for text in seen)
+    assert _acted(server, restyled) == ["continue:"]
+    server.stop_session(restyled)
