@@ -78,14 +78,17 @@ async def run_cached_prompt(
     replay = await _replay(session, recipe, tools, settings, timeout_s)
     if replay is None:
         return _timed_out(recipe, timeout_s, started)
-    if replay.finished and not recipe.reads:
-        return await _hit(session, recipe, recipe.answer, settings, started)
-    if replay.finished and recipe.answer_is_text and replay.last_text:
-        return await _hit(session, recipe, replay.last_text, settings, started)
+    if replay.finished:
+        seen = await _final_snapshot(session, settings)
+        holds = all(fact in seen for fact in recipe.facts)  # the answer is still true
+        if not recipe.reads and holds:
+            return _hit(recipe, recipe.answer, seen, started)
+        if recipe.answer_is_text and replay.last_text:
+            return _hit(recipe, replay.last_text, seen, started)
     left = None if timeout_s is None else max(1.0, timeout_s - (time.perf_counter() - started))
     result = await run_prompt(session, prompt, timeout_s=left, handover=replay, **run)  # type: ignore[arg-type]
     result = replace(result, duration_s=time.perf_counter() - started)
-    if replay.finished:  # a prompt that reads: one call to read the final page
+    if replay.finished:  # a prompt that reads, or a stale answer: one call reads the page
         return replace(result, cache=_report("hit", result, len(recipe.steps)))
     healed = (
         result.success
@@ -117,17 +120,19 @@ async def _replay(
         return None
 
 
-async def _hit(
-    session: BrowserSession, recipe: Recipe, answer: str, settings: Settings, started: float
-) -> InteractionResult:
+async def _final_snapshot(session: BrowserSession, settings: Settings) -> str:
+    """The text of the page a replay left, for ``result`` and to check the answer against."""
     async with session.lock:
         try:
             shot = await session.snapshot(max_tokens=settings.max_snapshot_tokens)
-            seen = shot.text
         except SessionLostError:
             raise
-        except Exception:  # the answer stands without the final snapshot
-            seen = ""
+        except Exception:  # an unreadable page: the answer cannot be checked, the model reads
+            return ""
+    return shot.text
+
+
+def _hit(recipe: Recipe, answer: str, seen: str, started: float) -> InteractionResult:
     return InteractionResult(
         output=answer,
         result=seen,

@@ -58,6 +58,9 @@ class Recipe:
             (its script says where a step is missing).
         answer_is_text: the answer was exactly the text the last step (``get_text``) read, so
             a replay answers with what that step reads then, with no model call.
+        facts: what an action prompt's answer quoted from the page (numbers, names the prompt
+            did not hold): the recorded answer is given again only while the final page still
+            shows every one; otherwise the model reads the page.
     """
 
     steps: tuple[RecipeStep, ...]
@@ -65,6 +68,7 @@ class Recipe:
     answer: str = ""
     complete: bool = True
     answer_is_text: bool = False
+    facts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +77,7 @@ class Recipe:
             "answer": self.answer,
             "complete": self.complete,
             "answerIsText": self.answer_is_text,
+            "facts": list(self.facts),
         }
 
     @classmethod
@@ -83,4 +88,5 @@ class Recipe:
             answer=str(data.get("answer", "")),
             complete=bool(data.get("complete", True)),
             answer_is_text=bool(data.get("answerIsText")),
+            facts=tuple(str(fact) for fact in data.get("facts") or ()),
         )

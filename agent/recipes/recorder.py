@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.messages import ToolCall
 
-__all__ = ["PendingStep", "RecipeRecorder"]
+__all__ = ["PendingStep", "RecipeRecorder", "page_facts"]
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,10 @@ class RecipeRecorder:
         """The recipe of the run that ended with ``answer``, given the ``prompt`` and the
         snapshot text the model had ``seen`` last.
 
-        A replay answers without the model only when the answer carries nothing read from the
-        page: a run that read (``get_text``), did nothing but look, or answered with a number
-        or a name the page showed and the prompt did not hold, answered from the page, so a
-        replay reads the final page again (one model call) rather than repeat an answer that
-        may be stale.
+        A run that read (``get_text``) or did nothing but look answered from the page: a replay
+        reads the final page again (one model call). An action prompt's answer is replayed as
+        recorded, but only while the final page still shows what it quoted from the page
+        (:attr:`Recipe.facts`), so a stale number is never repeated.
         """
         acted = any(
             step.tool in _ACTIONS or step.tool in ("navigate", "go_back") for step in self.steps
@@ -97,12 +96,13 @@ class RecipeRecorder:
         last = self.last_text
         return Recipe(
             steps=tuple(self.steps),
-            reads=read or not acted or _from_page(answer, prompt, seen),
+            reads=read or not acted,
             answer=answer,
             complete=self.complete,
             answer_is_text=last is not None
             and bool(last.strip())
             and last.strip() == answer.strip(),
+            facts=page_facts(answer, prompt, seen),
         )
 
 
@@ -110,7 +110,7 @@ class RecipeRecorder:
 _FACT = re.compile(r"[$€£]?\d[\w.,:/%-]*|\b[A-Z][\w'-]{2,}")
 
 
-def _from_page(answer: str, prompt: str, seen: str) -> bool:
-    """Whether ``answer`` holds a fact the page showed (``seen``) that the prompt did not."""
+def page_facts(answer: str, prompt: str, seen: str) -> tuple[str, ...]:
+    """The facts of ``answer`` that the page showed (``seen``) and the prompt did not hold."""
     facts = (fact.rstrip(".,:;-/") for fact in _FACT.findall(answer))
-    return any(fact and fact in seen and fact not in prompt for fact in facts)
+    return tuple(dict.fromkeys(f for f in facts if f and f in seen and f not in prompt))
