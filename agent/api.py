@@ -18,6 +18,8 @@ from agent.config import Settings, load_settings
 from agent.errors import BrowserError, ConfigError, first_line
 from agent.loop import StepCallback, run_prompt
 from agent.models.base import Model, create_model
+from agent.prompt_cache import run_cached_prompt
+from agent.recipes import RecipeStore, open_recipe_store
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -43,11 +45,22 @@ class Agent:
         *,
         settings: Settings,
         toolbox: ToolBox | None = None,
+        recipes: RecipeStore | None = None,
     ) -> None:
         self.session = session
         self.model = model
         self.settings = settings
         self.toolbox = toolbox
+        self._recipes = recipes
+
+    @property
+    def recipes(self) -> RecipeStore:
+        """The prompt cache's store: SQLite in ``settings.data_dir`` unless one was given."""
+        if self._recipes is None:
+            self._recipes = open_recipe_store(
+                None, self.settings.data_dir, ttl_s=self.settings.prompt_cache_ttl
+            )
+        return self._recipes
 
     @classmethod
     async def open(
@@ -125,6 +138,7 @@ class Agent:
         max_steps: int | None = None,
         timeout_s: float | None = None,
         on_step: StepCallback | None = None,
+        cache: bool | None = None,
     ) -> InteractionResult:
         """Carry out ``prompt`` on the current page; ``output`` is the answer, ``result`` the
         snapshot it was based on.
@@ -134,12 +148,28 @@ class Agent:
             max_steps: planner steps for this prompt; ``settings.max_steps`` when None.
             timeout_s: wall-clock limit for this prompt; none when None.
             on_step: called with each step as it finishes.
+            cache: replay from the prompt cache when it holds this prompt for this page, and
+                store the recipe of a successful run (``result.cache`` says what happened);
+                None: ``settings.prompt_cache`` decides. ``result.script`` is the recipe as
+                agent-browser commands either way.
         """
         settings = self.settings
         if max_steps is not None:
             if max_steps < 1:
                 raise ConfigError(f"max_steps must be at least 1, got {max_steps}.")
             settings = settings.model_copy(update={"max_steps": max_steps})
+        if cache if cache is not None else settings.prompt_cache:
+            return await run_cached_prompt(
+                self.session,
+                prompt,
+                model=self.model,
+                store=self.recipes,
+                settings=settings,
+                toolbox=self.toolbox,
+                on_step=on_step,
+                timeout_s=timeout_s,
+                redact=settings.redact_pattern,
+            )
         return await run_prompt(
             self.session,
             prompt,
@@ -163,5 +193,7 @@ class Agent:
             )
 
     async def close(self) -> None:
-        """Close the browser; safe to call twice."""
+        """Close the browser (and the prompt cache's store); safe to call twice."""
         await self.session.close()
+        if self._recipes is not None:
+            await self._recipes.close()

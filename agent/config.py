@@ -24,6 +24,7 @@ never show in ``repr`` or logs.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -209,6 +210,38 @@ class Settings(TomlSettings):
         description="Let sandboxed code use the network. It then shares the host's network, "
         "loopback services included: for trusted code only.",
     )
+
+    prompt_cache: bool = Field(
+        default=False,
+        description="Replay a prompt seen before on the same page from its recorded recipe, "
+        "with no model call (on|off); a request's cache field, or the Python API's cache=, "
+        "overrides it. See docs/prompt-cache.md.",
+    )
+    prompt_cache_ttl: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Seconds a cached recipe is kept after it was stored or healed.",
+    )
+    prompt_cache_redact: str | None = Field(
+        default=None,
+        description="Regular expression: what it matches in a prompt (a password, a card "
+        "number) is kept out of the prompt cache and replayed from the new prompt's text.",
+    )
+
+    @field_validator("prompt_cache_redact")
+    @classmethod
+    def _valid_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @property
+    def redact_pattern(self) -> re.Pattern[str] | None:
+        """``prompt_cache_redact`` compiled; None when unset."""
+        return re.compile(self.prompt_cache_redact) if self.prompt_cache_redact else None
 
     @field_validator("sandbox", "browser_sandbox", mode="before")
     @classmethod

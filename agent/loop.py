@@ -38,6 +38,7 @@ from agent.messages import (
 )
 from agent.models.traced import provider_and_name, request_model
 from agent.observability import current_telemetry
+from agent.recipes import RecipeRecorder, render_bash
 from agent.results import InteractionResult, Step, StopReason
 from prompts import render
 from tools import default_toolbox
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.browser.snapshot import Snapshot
     from agent.models.base import Model
+    from agent.recipes import Replay
 
 __all__ = ["DONE_TOOL", "StepCallback", "done", "run_prompt"]
 
@@ -81,6 +83,7 @@ async def run_prompt(
     toolbox: ToolBox | None = None,
     on_step: StepCallback | None = None,
     timeout_s: float | None = None,
+    handover: Replay | None = None,
 ) -> InteractionResult:
     """Carry out ``prompt`` on the session's page with ``model`` choosing the tool calls.
 
@@ -95,6 +98,9 @@ async def run_prompt(
         toolbox: the tools offered besides ``done``; every browser tool when None.
         on_step: called with each step as it finishes.
         timeout_s: wall-clock limit for the whole run (waiting for the lock included).
+        handover: a recipe replay that stopped (or finished, for a prompt that asks to read
+            the page): the model is told what was done and carries on from the page as it is;
+            the recipe of a successful run starts with the steps the replay did.
 
     Raises:
         SessionLostError: the browser died or its last page was closed.
@@ -107,6 +113,7 @@ async def run_prompt(
         settings,
         toolbox if toolbox is not None else default_toolbox(),
         on_step=on_step,
+        handover=handover,
     )
     telemetry = current_telemetry()
     provider, name = provider_and_name(model.model_id)
@@ -174,6 +181,7 @@ class _PlannerRun:
         toolbox: ToolBox,
         *,
         on_step: StepCallback | None,
+        handover: Replay | None = None,
     ) -> None:
         self.session = session
         # The run's own budget and last snapshot travel with its tool calls.
@@ -186,6 +194,9 @@ class _PlannerRun:
         self.finisher = ToolBox([DONE_TOOL])
         self.specs = [*toolbox.specs, DONE_TOOL.spec]
         self.on_step = on_step
+        # The recipe of this run (issue 25): fed by every successful tool call.
+        self.handover = handover
+        self.recorder = RecipeRecorder(session, steps=tuple(handover.steps) if handover else ())
         self.started = time.perf_counter()
         self.messages: list[Message] = []
         self.steps: list[Step] = []
@@ -209,6 +220,11 @@ class _PlannerRun:
                 )
             )
         )
+        if self.handover is not None:
+            replay = self.handover
+            note = render("handover", done=replay.done, stopped_at=replay.stopped_at,
+                          reason=replay.reason, done_tool=DONE_TOOL.name)  # fmt: skip
+            self.messages.append(UserMessage(note))
         for number in range(1, self.settings.max_steps + 1):
             ending = await self._step(number)
             if ending is not None:
@@ -225,7 +241,12 @@ class _PlannerRun:
     def finish(
         self, reason: StopReason, output: str, *, error: str | None = None
     ) -> InteractionResult:
+        recipe = None
+        if reason in ("done", "answer"):
+            recipe = self.recorder.recipe(output, prompt=self.prompt, seen=self.last_seen)
         return InteractionResult(
+            recipe=recipe,
+            script=render_bash(recipe) if recipe is not None else None,
             output=output,
             result=self.last_seen,
             stop_reason=reason,
@@ -409,7 +430,9 @@ class _PlannerRun:
         """Run the calls in order; stop at a valid ``done`` and return its answer."""
         results: list[ToolResult] = []
         for call in calls:
+            pending = await self.recorder.before(call)
             outcome, kind = await self._traced_call(call)
+            self.recorder.after(pending, ok=not outcome.is_error, content=outcome.content)
             if call.name == DONE_TOOL.name and not outcome.is_error:
                 results.append(ToolResult(call.id, call.name, "finished"))
                 return results, outcome.content

@@ -6,11 +6,27 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from agent.messages import ToolCall, ToolResult, Usage
+from agent.recipes.model import Recipe
 
-__all__ = ["InteractionResult", "Step", "StopReason"]
+__all__ = ["CacheReport", "CacheStatus", "InteractionResult", "Step", "StopReason"]
 
 StopReason: TypeAlias = Literal["done", "answer", "max_steps", "model_error", "timeout"]
 """Why a run ended: ``done`` (the done tool), ``answer`` (plain text), or a limit or failure."""
+
+
+CacheStatus: TypeAlias = Literal["off", "miss", "hit", "healed"]
+"""What the prompt cache did: not asked, nothing stored, replayed, or replayed and repaired."""
+
+
+@dataclass(frozen=True)
+class CacheReport:
+    """The prompt cache's part in a run: its status, the model calls made, the recipe's steps."""
+
+    status: CacheStatus = "off"
+    model_calls: int = 0
+    steps: int = 0
+    stopped_at: int | None = None  # the recipe step a replay stopped at, if it did
+    reason: str | None = None  # why it stopped there
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,10 @@ class InteractionResult:
         success: the model gave an answer (``done`` or ``answer``).
         error: what went wrong when there is no answer, else None.
         duration_s: wall-clock seconds of the whole run.
+        recipe: what a successful run did, each target described (see ``agent.recipes``);
+            None when the run failed.
+        script: the recipe as a bash script of ``agent-browser`` commands; None with no recipe.
+        cache: what the prompt cache did; status ``off`` when it was not asked.
     """
 
     output: str
@@ -62,6 +82,9 @@ class InteractionResult:
     usage: Usage = field(default_factory=Usage)
     error: str | None = None
     duration_s: float = 0.0
+    recipe: Recipe | None = None
+    script: str | None = None
+    cache: CacheReport = field(default_factory=CacheReport)
     success: bool = field(init=False)
 
     def __post_init__(self) -> None:

@@ -3,6 +3,7 @@
 Run::
 
     python -m evals.load --suite        # every capacity target (burst, idle memory, code calls)
+    python -m evals.load --cold-burst   # 30 scrapes at once, default settings (evals.load_burst)
     python -m evals.load --sessions 50 --concurrency 50 --calls 3 --together
     python -m evals.load --sessions 100 --calls 10 --concurrency 10
     python -m evals.load --sessions 20 --calls 5 --mode mixed --language node
@@ -36,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from evals.load_burst import burst_main
 from evals.load_server import TITLE, ServerProcess
 from evals.proc_memory import MemoryPeaks, MemorySampler, cpu_by_kind
 from evals.sites import serve_page
@@ -559,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--suite"]:
         return _suite_main(argv[1:])
+    if argv[:1] == ["--cold-burst"]:
+        return burst_main(argv[1:])
     parser = _load_parser()
     args = parser.parse_args(argv)
     concurrency = args.concurrency or min(10, args.sessions)

@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-sessions", type=int, required=True)
     parser.add_argument("--warm-browsers", type=int, default=0)
     parser.add_argument("--profiles-dir", required=True)
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="every other setting at its default (AGENT_* from the environment), for the cold "
+        "burst: --max-sessions and --warm-browsers are ignored",
+    )
     args = parser.parse_args(argv)
     import socket
 
@@ -48,21 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     from agent.models import ScriptedModel
     from agent.server import ServerSettings, create_app
 
-    settings = ServerSettings(
-        host="127.0.0.1",
-        max_sessions=args.max_sessions,
-        warm_browsers=args.warm_browsers,
-        session_ttl=3600,
-        activity_ttl=3600,
-        profiles_dir=Path(args.profiles_dir),
-        default_scrape_timeout=120,
-        queue_timeout=120,
-    )
-    app = create_app(
-        settings,
-        agent_settings=Settings(max_steps=4, action_timeout=30, navigation_timeout=120),
-        model=ScriptedModel(_scripted_policy),
-    )
+    if args.defaults:
+        settings = ServerSettings(host="127.0.0.1", profiles_dir=Path(args.profiles_dir))
+        agent_settings = Settings(max_steps=4)
+    else:
+        settings = ServerSettings(
+            host="127.0.0.1",
+            profiles_dir=Path(args.profiles_dir),
+            **_load_overrides(args.max_sessions, args.warm_browsers),
+        )
+        agent_settings = Settings(max_steps=4, action_timeout=30, navigation_timeout=120)
+    app = create_app(settings, agent_settings=agent_settings, model=ScriptedModel(_scripted_policy))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -74,15 +76,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _load_overrides(max_sessions: int, warm_browsers: int) -> dict[str, Any]:
+    """The load test's settings: room for every session, and waits long enough for any load."""
+    return dict(
+        max_sessions=max_sessions,
+        warm_browsers=warm_browsers,
+        session_ttl=3600,
+        activity_ttl=3600,
+        default_scrape_timeout=120,
+        queue_timeout=120,
+    )
+
+
 class ServerProcess:
     """The server in a child process; stopping it closes every session it still has."""
 
-    def __init__(self, max_sessions: int, warm_browsers: int, profiles_dir: str) -> None:
+    def __init__(
+        self, max_sessions: int, warm_browsers: int, profiles_dir: str, *, defaults: bool = False
+    ) -> None:
+        """``defaults``: the server's default settings, ``max_sessions`` and ``warm_browsers``
+        ignored (the cold burst)."""
         command = [
             sys.executable, "-m", "evals.load_server",
             "--max-sessions", str(max_sessions),
             "--warm-browsers", str(warm_browsers),
             "--profiles-dir", profiles_dir,
+            *(["--defaults"] if defaults else []),
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None

@@ -37,6 +37,7 @@ BY_PATH: dict[str, tuple[str, ...]] = {
     "evals/test_eval_cassette_hygiene.py": (REPLACE,),
     "evals/test_provider_server.py": (REPLACE,),
     "evals/test_tasks.py": (REPLACE,),
+    "evals/test_load_burst.py": ("sandbox",),  # agent serve's default, boxed browsers
     # Code runs in a bubblewrap box, bound to a real browser session.
     "executors": ("browser", "sandbox"),
     "loop": ("browser",),
@@ -71,6 +72,10 @@ BY_PATH: dict[str, tuple[str, ...]] = {
     "scale/test_scale_cross_context.py": ("sandbox",),
     "scale/test_scale_observability.py": ("redis",),
     "scale/test_scale_out.py": ("redis",),
+    # The prompt cache and recipes: replayed on a real server and browser, by replicas on Redis.
+    "recipes": ("browser",),
+    "recipes/test_prompt_cache_redis.py": ("redis", "slow"),
+    "recipes/test_recipe_script.py": ("sandbox",),
     "server": ("browser",),
     "server/test_server_interact.py": ("sandbox",),
     "server/test_server_js_sdk.py": ("slow",),

@@ -30,6 +30,7 @@ __all__ = [
     "choose_options",
     "click",
     "fill",
+    "focus",
     "hover",
     "press",
     "scroll_into_view",
@@ -245,6 +246,12 @@ async def set_checked(ctx: ToolContext, found: Found, checked: bool) -> ToolOutc
         lambda t: t.set_checked(checked, timeout=timeout),
         f"{'checked' if checked else 'unchecked'} {found.label}",
     )
+
+
+async def focus(ctx: ToolContext, found: Found) -> ToolOutcome:
+    """Give the element the keyboard focus (what a recipe's later key presses go to)."""
+    await found.element.focus()
+    return ToolOutcome(f"focused {found.label}")
 
 
 async def scroll_into_view(ctx: ToolContext, found: Found) -> ToolOutcome:

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from agent.cli import demo, interact, mcp, scrape, serve
+from agent.cli import cache, demo, interact, mcp, scrape, serve
 from agent.cli import eval as eval_command
 from agent.errors import AgentError, one_line
 from agent.executors import browser_cli
@@ -25,7 +25,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-_COMMANDS = (browser_cli, demo, eval_command, interact, mcp, scrape, serve)
+_COMMANDS = (browser_cli, cache, demo, eval_command, interact, mcp, scrape, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,6 +66,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--solutions", action="store_true", help="run the reference solutions")
     mode.add_argument("--miniwob", action="store_true", help="run the MiniWoB++ subset")
     mode.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"), help="compare runs")
+    mode.add_argument(
+        "--cache",
+        action="store_true",
+        help="run each task twice with the prompt cache: fill, then replay (see docs/evals.md)",
+    )
+    parser.add_argument(
+        "--perturbed", action="store_true", help="with --cache: replay on restyled pages"
+    )
     parser.add_argument(
         "--provider",
         choices=(*_recordable(), "both"),
@@ -100,6 +108,10 @@ def _handle(args: argparse.Namespace) -> int:
         return _compare(args.compare[0], args.compare[1])
     if args.miniwob:
         return asyncio.run(_miniwob(args))
+    if args.cache:
+        from evals.cache_eval import main as cache_main
+
+        return asyncio.run(cache_main(pattern=args.tasks, perturbed=args.perturbed))
     return asyncio.run(_suite(args))
 
 

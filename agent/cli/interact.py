@@ -35,7 +35,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--timeout", type=int, default=30, help="seconds for code (1-300)")
     parser.add_argument("--id", dest="scrape_id", help="the session (scrape id) to act on")
     parser.add_argument("--json", action="store_true", help="print the whole response as JSON")
-    parser.set_defaults(handler=_interact, language=None)
+    parser.add_argument(
+        "--script",
+        action="store_true",
+        help="print the prompt's recipe as agent-browser commands instead of its answer",
+    )
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache", dest="cache", action="store_const", const=True,
+        help="replay the prompt from the prompt cache when it holds it (and store its recipe)",
+    )  # fmt: skip
+    cache.add_argument("--no-cache", dest="cache", action="store_const", const=False)
+    parser.set_defaults(handler=_interact, language=None, cache=None)
 
 
 def _session_id(explicit: str | None) -> str:
@@ -70,6 +81,8 @@ def _interact(args: argparse.Namespace) -> int:
             wait_s = args.timeout + 30.0
         else:
             body["prompt"] = " ".join(args.words)
+            if args.cache is not None:
+                body["cache"] = args.cache
             wait_s = 900.0
         client.ensure_server(start=False)
         response = client.interact(scrape_id, body, timeout_s=wait_s)
@@ -78,6 +91,10 @@ def _interact(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps(response, indent=2))
+    elif args.script and args.code is None:
+        print(response.get("script") or "", end="")
+        if not response.get("script"):
+            print("agent interact: the prompt failed, so it has no script.", file=sys.stderr)
     else:
         _print_human(response, prompt=args.code is None)
     return 0 if response.get("success") else 1

@@ -176,11 +176,19 @@ COMMANDS: tuple[Command, ...] = (
                 "choices": ("role", "text", "label", "placeholder", "alt", "title", "testid")}),
             Arg("value"),
             Arg("action", metavar="ACTION", options={"choices": (
-                "click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text")}),
-            Arg("text", "the text for fill and type", options={"nargs": "?"}),
+                "click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text",
+                "select", "focus")}),
+            Arg("text", "the text for fill and type; the option(s) for select, comma-separated",
+                options={"nargs": "?"}),
             Arg("name", "for role: the accessible name", ("--name",)),
             Arg("exact", "match the text exactly", ("--exact",),
                 options={"action": "store_true"}),
+            Arg("within", "look only inside the landmark of this role (main, navigation, form, "
+                "region, ...)", ("--within",), "ROLE"),
+            Arg("within_name", "the landmark's exact accessible name", ("--within-name",),
+                "NAME"),
+            Arg("nth", "the element at this position among the matches (0-based); without it "
+                "more than one match is an error", ("--nth",), "N", {"type": int}),
         ),
     ),
     Command(

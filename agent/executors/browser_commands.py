@@ -29,6 +29,7 @@ from agent.executors.browser_cli import COMMANDS as DECLARED
 from tools import SHARED_TOOLS, ToolBox, ToolContext, default_toolbox, page_actions
 from tools import element_actions as act
 from tools.base import Tool, call_tool, guarded
+from tools.find import Description, Landmark, locate_all
 from tools.navigation import scroll_by
 from tools.reading import element_state, read_page, read_property
 from tools.targets import Found, SelectorTarget, count_matches, found_by, parse_target
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HANDLERS", "BrowserCommands"]
 
-_FIND_ACTIONS = ("click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text")
+_FIND_ACTIONS = (
+    "click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text", "select", "focus"
+)  # fmt: skip
 MAX_WAIT_MS = 300_000
 
 
@@ -226,17 +229,24 @@ class BrowserCommands:
                 f"find ... {action!r}: the action is one of {', '.join(_FIND_ACTIONS)}."
             )
         described = f"{by} {value!r}" + (f" named {name!r}" if name else "")
+        nth, within = args.get("nth"), args.get("within")
         try:
-            all_matches = locators[by]()
+            if nth is not None or within:
+                all_matches = _described_matches(page, by, value, name, exact, args)
+                described += f" in {within}" if within else ""
+            else:
+                all_matches = locators[by]()
             count = await all_matches.count()
         except PlaywrightError as exc:
             raise ToolError(f"find {described}: {first_line(exc)}") from exc
         if count == 0:
             raise ToolError(f"no element found by {described}.")
-        found = Found(all_matches.first, described)
+        if nth is not None and not 0 <= nth < count:
+            raise ToolError(f"find {described} --nth {nth}: there are {count} (0 to {count - 1}).")
+        found = Found(all_matches.nth(nth) if nth is not None else all_matches.first, described)
         if action == "text":
             return await read_property(found, "text")
-        if action in ("fill", "type") and text is None:
+        if action in ("fill", "type", "select") and text is None:
             raise ToolError(f"find ... {action} needs the text to enter.")
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
             "click": lambda: act.click(ctx, found),
@@ -246,6 +256,8 @@ class BrowserCommands:
             "uncheck": lambda: act.set_checked(ctx, found, False),
             "fill": lambda: act.fill(ctx, found, text or ""),
             "type": lambda: act.type_into(ctx, found, text or ""),
+            "select": lambda: act.select(ctx, found, (text or "").split(",")),
+            "focus": lambda: act.focus(ctx, found),
         }
         await actions[action]()
         more = f" (first of {count})" if count > 1 else ""
@@ -379,3 +391,14 @@ def _bind_handlers() -> dict[str, _Handler]:
 
 
 HANDLERS: dict[str, _Handler] = _bind_handlers()
+
+
+def _described_matches(
+    page: Page, by: str, value: str, name: str | None, exact: bool, args: dict[str, Any]
+) -> Locator:
+    """``find`` with ``--within`` or ``--nth``: the matches of a description (exact names)."""
+    if by not in ("role", "label", "placeholder", "text") or not exact:
+        raise ToolError("--within and --nth take role, label, placeholder or text, with --exact.")
+    within = args.get("within")
+    landmark = Landmark(within, args.get("within_name") or "") if within else None
+    return locate_all(page, Description(by, value, name or "", landmark))  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.config import Settings
 from agent.errors import ConfigError, RequestError
-from agent.server import cdp_proxy, live_view, routes, usage_routes
+from agent.server import cache_routes, cdp_proxy, live_view, routes, usage_routes
 from agent.server.errors import SafeJSONResponse, error_response, install_error_handlers
 from agent.server.forwarder import ReplicaForwarder
 from agent.server.request_telemetry import RequestTelemetry
@@ -91,6 +91,7 @@ def create_app(
     app.add_middleware(RequestTelemetry, telemetry=state.telemetry, metrics=state.metrics)
     app.include_router(routes.router)
     app.include_router(usage_routes.router)
+    app.include_router(cache_routes.router)
     app.include_router(live_view.router)
     app.include_router(cdp_proxy.router)
 

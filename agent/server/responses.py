@@ -28,11 +28,14 @@ class InteractResponse(BaseModel):
     killed: bool
     truncated: bool = False
     error: str | None = None
+    script: str | None = None
+    cache: dict[str, Any] | None = None
 
     def wire(self) -> dict[str, Any]:
         body = self.model_dump(by_alias=True)
-        if body["error"] is None:
-            del body["error"]
+        for extra in ("error", "script", "cache"):  # present only when they say something
+            if body[extra] is None:
+                del body[extra]
         return body
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from agent.errors import ExecutorStartError, RequestError, SessionLostError
 from agent.executors import run_code
 from agent.loop import run_prompt
+from agent.prompt_cache import run_cached_prompt
 from agent.service.accounting import current_key
 from agent.service.metrics import outcome_of
 from agent.service.schemas import InteractRequest, Language
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from agent.browser.session import BrowserSession
     from agent.config import Settings
     from agent.models.base import Model
+    from agent.recipes import RecipeStore
+    from agent.results import InteractionResult
     from agent.service.registry import ServerSession
     from agent.service.state import ServerState
 
@@ -38,6 +41,8 @@ class InteractOutcome:
     killed: bool
     truncated: bool = False
     error: str | None = None
+    script: str | None = None  # a prompt's recipe as agent-browser commands (issue 25)
+    cache: dict[str, object] | None = None  # what the prompt cache did, for a prompt
 
     @property
     def success(self) -> bool:
@@ -66,12 +71,16 @@ async def run_interact(
     started, outcome = time.perf_counter(), "success"
     try:
         if prompted:
+            use_cache = request.cache
+            if use_cache is None:
+                use_cache = state.agent_settings.prompt_cache
             done = await run_prompt_call(
                 session,
                 request.prompt or "",
                 model=await state.model(),
                 settings=state.agent_settings,
                 timeout_s=float(request.timeout or state.settings.default_prompt_timeout),
+                cache=state.recipes if use_cache else None,
             )
         else:
             done = await run_code_call(
@@ -93,15 +102,25 @@ async def run_interact(
 
 
 async def run_prompt_call(
-    session: BrowserSession, prompt: str, *, model: Model, settings: Settings, timeout_s: float
+    session: BrowserSession,
+    prompt: str,
+    *,
+    model: Model,
+    settings: Settings,
+    timeout_s: float,
+    cache: RecipeStore | None = None,
 ) -> InteractOutcome:
     """Let the planner carry out ``prompt``; ``output`` is its answer, ``result`` the snapshot.
+
+    ``cache``: the prompt cache's store, when this call may replay from it (see
+    :mod:`agent.prompt_cache`); None runs the planner as always.
 
     Raises:
         RequestError: MODEL_BACKEND_ERROR when the model backend failed, so the caller knows
             to retry later rather than to rephrase.
     """
-    run = await run_prompt(session, prompt, model=model, settings=settings, timeout_s=timeout_s)
+    run = await _run(session, prompt, model=model, settings=settings, timeout_s=timeout_s,
+                     cache=cache)  # fmt: skip
     if run.stop_reason == "model_error":
         raise RequestError(
             "MODEL_BACKEND_ERROR",
@@ -117,7 +136,52 @@ async def run_prompt_call(
         exit_code=0 if run.success else (124 if killed else 1),
         killed=killed,
         error=None if run.success else (run.error or run.output),
+        script=run.script,
+        cache=_cache_field(run),
     )
+
+
+async def _run(
+    session: BrowserSession,
+    prompt: str,
+    *,
+    model: Model,
+    settings: Settings,
+    timeout_s: float,
+    cache: RecipeStore | None,
+) -> InteractionResult:
+    if cache is None:
+        return await run_prompt(
+            session, prompt, model=model, settings=settings, timeout_s=timeout_s
+        )
+    return await run_cached_prompt(
+        session,
+        prompt,
+        model=model,
+        store=cache,
+        settings=settings,
+        timeout_s=timeout_s,
+        redact=settings.redact_pattern,
+        scope=current_key(),
+    )
+
+
+def _cache_field(run: InteractionResult) -> dict[str, object]:
+    """The response's ``cache``: ``{status, modelCalls, steps}``, and where a replay stopped."""
+    report = run.cache
+    field: dict[str, object] = {
+        "status": report.status,
+        "modelCalls": report.model_calls if report.status != "off" else len(run.steps),
+        "steps": report.steps
+        if report.status != "off"
+        else len(run.recipe.steps)
+        if run.recipe
+        else 0,
+    }
+    if report.stopped_at is not None:
+        field["stoppedAt"] = report.stopped_at
+        field["reason"] = report.reason
+    return field
 
 
 async def run_code_call(

@@ -359,6 +359,11 @@ class InteractRequest(_CamelModel):
     language: str | None = None
     timeout: int | None = Field(default=None, ge=1, le=300, description="Seconds.")
     origin: str | None = None
+    cache: bool | None = Field(
+        default=None,
+        description="For a prompt: replay it from the prompt cache (true) or not (false); "
+        "unset: AGENT_PROMPT_CACHE decides. Ours, not Firecrawl's.",
+    )
 
     @field_validator("prompt", "code")
     @classmethod

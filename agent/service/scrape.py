@@ -24,6 +24,7 @@ from agent.service.extract import Extractor
 from agent.service.metrics import outcome_of
 from agent.service.registry import ServerSession
 from agent.service.schemas import ScrapeRequest
+from agent.service.turns import Turn
 from tools.context import ToolContext
 
 if TYPE_CHECKING:
@@ -117,9 +118,11 @@ async def scrape_into_new_session(
                     ModelSettings.from_settings(state.agent_settings),
                     max_input_tokens=settings.max_extract_tokens,
                 )
-            async with state.turns.turn():
+            async with state.turns.turn() as turn:
                 with state.registry.serving_scrape():
-                    session, data = await _scrape_into_new_session(state, request, extractor, key)
+                    session, data = await _scrape_into_new_session(
+                        state, request, extractor, key, turn
+                    )
             if span is not None:
                 span.set_attribute("agent.session.id", session.id)
                 span.set_attribute("http.response.status_code", data["metadata"]["statusCode"])
@@ -146,16 +149,21 @@ def _span_attributes(request: ScrapeRequest) -> dict[str, Any]:
 
 
 async def _scrape_into_new_session(
-    state: ServerState, request: ScrapeRequest, extractor: Extractor | None, key: str
+    state: ServerState,
+    request: ScrapeRequest,
+    extractor: Extractor | None,
+    key: str,
+    turn: Turn,
 ) -> tuple[ServerSession, dict[str, Any]]:
     settings = state.settings
-    session = await state.registry.open(
-        ttl_s=request.ttl,
-        activity_ttl_s=request.activity_ttl,
-        profile=request.profile,
-        key_name=key,
-        url=request.url,  # checked against the address policy before a browser starts
-    )
+    with turn.starting():  # the turn is kept while a browser starts for this scrape
+        session = await state.registry.open(
+            ttl_s=request.ttl,
+            activity_ttl_s=request.activity_ttl,
+            profile=request.profile,
+            key_name=key,
+            url=request.url,  # checked against the address policy before a browser starts
+        )
     # An explicit timeout bounds the whole scrape, as the client's own HTTP timeout does; by
     # default json and summary get the time a prompt gets, after the page is loaded.
     if request.timeout:

@@ -149,7 +149,8 @@ class ServerSettings(TomlSettings):
         ge=0,
         le=256,
         description="Scrapes at work at once; more wait their turn, first come first served "
-        "(a turn ends after 2 s, so a slow site does not hold others); 0: no limit.",
+        "(a turn is kept while the scrape's browser starts and ends 2 s after, so a slow site "
+        "does not hold others); 0: no limit.",
         json_schema_extra={"doc_default": "four per core"},
     )
     queue_timeout: float = Field(

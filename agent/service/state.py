@@ -12,6 +12,7 @@ from agent.config import Settings, load_settings
 from agent.models import create_model, model_keys
 from agent.observability import Telemetry
 from agent.observability.redaction import install_redaction
+from agent.recipes import RecipeStore, open_recipe_store
 from agent.service.accounting import AppRecorder, SessionCounter
 from agent.service.browsers import SessionFactory, local_browser_factory, remote_browser_factory
 from agent.service.metrics import LiveFigures, ServerMetrics
@@ -41,6 +42,7 @@ class ServerState:
     usage: UsageLedger
     metrics: ServerMetrics | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
+    recipes: RecipeStore | None = None  # the prompt cache's store, see agent.prompt_cache
     turns: ScrapeTurns = field(init=False)
     replicas: ReplicaCoordinator = field(init=False)
     _model: Model | None = None
@@ -67,6 +69,8 @@ class ServerState:
             await self.registry.close_all()
         finally:
             await self.usage.close()
+            if self.recipes is not None:
+                await self.recipes.close()
             await asyncio.to_thread(self.telemetry.shutdown)
 
     async def model(self) -> Model:
@@ -134,6 +138,9 @@ def build_state(
         open_usage_store(settings.redis_url, agent_settings.data_dir), settings.key_budgets
     )
     state = ServerState(settings, agent_settings, registry, model_factory, usage)
+    state.recipes = open_recipe_store(
+        settings.redis_url, agent_settings.data_dir, ttl_s=agent_settings.prompt_cache_ttl
+    )
     if settings.metrics:
         state.metrics = ServerMetrics(
             LiveFigures(

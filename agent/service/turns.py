@@ -12,6 +12,15 @@ loading by then is waiting on its site rather than the CPU, and keeping its turn
 scrapes behind a slow page. So a turn is a place in line for the start of the work, and no
 scrape waits for more than ``hold_s`` per turn ahead of it.
 
+A scrape that must wait for a browser to start keeps its turn meanwhile (``Turn.starting``):
+the clock of ``hold_s`` stops while its browser starts and runs again, from zero, once it has
+the browser. Starting a browser is CPU work of its own (half a CPU-second), so starts and page
+loads share one line, in the order the scrapes came: without this, a burst's first turns ran out
+while their browsers started, the scrapes behind them came in and set off starts of their own,
+and every page load of the burst ran beside them, unbounded; with it, at most ``concurrency``
+scrapes are at work, starting (as many at once as ``AGENT_LAUNCH_CONCURRENCY``) or loading, and
+the oldest finish first.
+
 A scrape waits at most ``wait_s`` for its turn; past that it is answered 429 with
 ``Retry-After`` before any browser is taken for it, so it loses nothing by retrying.
 """
@@ -22,17 +31,46 @@ import asyncio
 import contextlib
 import math
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from agent.errors import RequestError
 from agent.service.wait_line import WaitLine
 
-__all__ = ["DEFAULT_SCRAPE_CONCURRENCY", "ScrapeTurns"]
+__all__ = ["DEFAULT_SCRAPE_CONCURRENCY", "ScrapeTurns", "Turn"]
 
 DEFAULT_SCRAPE_CONCURRENCY = 4 * (os.cpu_count() or 2)
 """Scrapes at work at once by default: four per core, so that a scrape waiting on its pipe or
 the network leaves the core to another. (On two cores, bursts of 50: 2 at a time gave a median of
 8.2 s, 4 gave 7.8 s, 8 gave 6.9 s; all at once, 20 s.)"""
+
+
+class Turn:
+    """One scrape's turn, held until it ends or its clock runs ``hold_s`` (see ``starting``)."""
+
+    def __init__(self, hold_s: float, release: Callable[[], None]) -> None:
+        self._hold_s = hold_s
+        self._release = release
+        self._timer: asyncio.TimerHandle | None = None
+        self._run_clock()
+
+    def _run_clock(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self._hold_s, self._release)
+
+    def _stop_clock(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        """Around the wait for this scrape's browser: the turn is kept however long the start
+        takes (it is CPU work in the scrape's place in line), and ``hold_s`` counts again from
+        when the browser is in hand."""
+        self._stop_clock()
+        try:
+            yield
+        finally:
+            self._run_clock()
 
 
 class ScrapeTurns:
@@ -56,15 +94,20 @@ class ScrapeTurns:
         return self._active
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Wait for this scrape's turn, then hold it while the body runs (up to ``hold_s``).
+    async def turn(self) -> AsyncIterator[Turn]:
+        """Wait for this scrape's turn, then hold it while the body runs (up to ``hold_s``, not
+        counting the time in ``Turn.starting``).
 
         Raises:
             RequestError: TOO_MANY_SESSIONS (429, with Retry-After) when the turn did not come
                 within ``wait_s``.
         """
         if self.concurrency <= 0:
-            yield
+            free = Turn(self.hold_s, lambda: None)
+            try:
+                yield free
+            finally:
+                free._stop_clock()
             return
         await self._acquire()
         loop = asyncio.get_running_loop()
@@ -79,11 +122,11 @@ class ScrapeTurns:
                 self._turn_s = 0.8 * self._turn_s + 0.2 * held
                 self._release()
 
-        timer = loop.call_later(self.hold_s, release)
+        turn = Turn(self.hold_s, release)
         try:
-            yield
+            yield turn
         finally:
-            timer.cancel()
+            turn._stop_clock()
             release()
 
     async def _acquire(self) -> None:

@@ -38,6 +38,12 @@ EXAMPLES: dict[str, dict[str, object]] = {
     "extract_page": {"page": "# Kettle", "task": "json", "prompt": "The price", "schema": "{}"},
     "extract_retry": {"problems": ["at $.price: 'x' is not of type 'number'"], "has_schema": True},
     "demo_help": {"not_understood": ["book a flight"]},
+    "handover": {
+        "done": ['click button "Continue"'],
+        "stopped_at": 2,
+        "reason": 'no element button "Pay" on the page.',
+        "done_tool": "done",
+    },
 }
 
 

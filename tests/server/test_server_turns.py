@@ -88,3 +88,23 @@ async def test_no_limit_lets_everyone_in_at_once() -> None:
     log: list[str] = []
     await asyncio.gather(*(_worker(turns, name, log, work_s=0.01) for name in range(5)))
     assert log[:5] == [f"start {name}" for name in range(5)]
+
+
+async def test_a_turn_is_kept_while_its_browser_starts_and_its_clock_runs_again_after() -> None:
+    turns = ScrapeTurns(1, hold_s=0.1, wait_s=10)
+    log: list[str] = []
+
+    async def starting_slowly() -> None:
+        async with turns.turn() as turn:
+            with turn.starting():
+                await asyncio.sleep(0.3)  # a start longer than hold_s keeps the turn
+            log.append("started 0")
+            await asyncio.sleep(1.0)  # then the clock runs: past hold_s the next one comes in
+
+    slow = asyncio.create_task(starting_slowly())
+    await asyncio.sleep(0)
+    quick = asyncio.create_task(_worker(turns, 1, log, work_s=0.0))
+    await asyncio.wait_for(quick, 0.8)  # at 0.3 + 0.1 s, well before the slow one ends
+    assert log == ["started 0", "start 1", "end 1"]
+    await slow
+    assert turns.waiting == 0 and turns.active == 0
