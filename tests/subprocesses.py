@@ -19,7 +19,7 @@ import pytest
 
 from tests.harness import free_port, wait_until
 
-__all__ = ["ServeProcess", "agent_serve", "agent_serve_logged", "npm_packages"]
+__all__ = ["ServeProcess", "agent_serve", "agent_serve_logged", "answers", "npm_packages"]
 
 
 @dataclasses.dataclass
@@ -100,7 +100,7 @@ def agent_serve_logged(env: dict[str, str], folder: Path, *args: str) -> Iterato
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(url), timeout_s=60, interval_s=0.2)
+        wait_until(lambda: answers(f"{url}/health"), timeout_s=60, interval_s=0.2)
         yield url, log
     finally:
         process.send_signal(signal.SIGINT)
@@ -111,9 +111,10 @@ def agent_serve_logged(env: dict[str, str], folder: Path, *args: str) -> Iterato
             process.wait()
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether ``GET url`` answers 200 now (a server still starting does not)."""
     try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -16,6 +16,7 @@ import pytest
 from agent.server import ServerSettings
 from evals.infra import Process
 from tests.harness import RunningServer, free_port, in_ci, wait_until
+from tests.subprocesses import answers
 
 KEY = "prometheus-key-9d8c7b6a5f"
 
@@ -73,18 +74,11 @@ def prometheus(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) 
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _ready(url), timeout_s=60, interval_s=0.2)
+        wait_until(lambda: answers(f"{url}/-/ready"), timeout_s=60, interval_s=0.2)
         yield url
     finally:
         running.kill(signal.SIGTERM)
         log.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _query(prometheus: str, expr: str) -> list[dict[str, Any]]:

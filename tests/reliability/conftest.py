@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import PageHandler, serve_http
+from tests.harness import PageHandler, RunningServer, serve_http
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Reliability page</title></head><body><main>
@@ -72,3 +72,11 @@ def site() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def profiles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("profiles")
+
+
+@pytest.fixture(scope="module")
+def attacker(served: RunningServer, site: str) -> Iterator[str]:
+    """Session A ("alice"), on the module's own server (its ``served``), that attacks."""
+    alice = served.scrape_id(f"{site}/page?set=alice")
+    yield alice
+    served.stop_session(alice)

@@ -59,13 +59,6 @@ def victim(served: RunningServer, site: str, profiles_dir: Path) -> Iterator[dic
     served.stop_session(bob)
 
 
-@pytest.fixture(scope="module")
-def attacker(served: RunningServer, site: str) -> Iterator[str]:
-    alice = served.scrape_id(f"{site}/page?set=alice")
-    yield alice
-    served.stop_session(alice)
-
-
 def run(served: RunningServer, session: str, code: str, language: str) -> dict[str, Any]:
     return served.run_code(session, code, language, timeout=60)
 

@@ -54,13 +54,6 @@ def victim(served: RunningServer, site: str, profiles_dir: Path) -> Iterator[dic
     served.stop_session(bob)
 
 
-@pytest.fixture(scope="module")
-def attacker(served: RunningServer, site: str) -> Iterator[str]:
-    alice = served.scrape_id(f"{site}/page?set=alice")
-    yield alice
-    served.stop_session(alice)
-
-
 def run(
     served: RunningServer, session: str, code: str, language: str, timeout: int = 30
 ) -> dict[str, Any]:
