@@ -56,6 +56,7 @@ __all__ = [
     "RunningServer",
     "Turn",
     "Turns",
+    "agent_config",
     "assert_error",
     "ended_pid",
     "find_ref",
@@ -67,6 +68,7 @@ __all__ = [
     "quick_agent_settings",
     "require_agent_browser",
     "scrape_id_of",
+    "serve_hanging",
     "serve_http",
     "wait_until",
 ]
@@ -198,6 +200,26 @@ def _process_table() -> list[_Process]:
         command = argv[0].decode(errors="replace") if argv else ""
         table.append(_Process(pid, stat.ppid, stat.zombie, command, tuple(environ)))
     return table
+
+
+@contextmanager
+def serve_hanging(handler: type[BaseHTTPRequestHandler], release: threading.Event) -> Iterator[str]:
+    """``serve_http(handler)`` for a handler whose requests may wait on ``release``: it is set
+    at the end, so their threads can end."""
+    release.clear()
+    with serve_http(handler) as url:
+        try:
+            yield url
+        finally:
+            release.set()
+
+
+def agent_config(monkeypatch: pytest.MonkeyPatch, folder: Path, text: str) -> Path:
+    """``folder/agent.toml`` holding ``text``, made the file ``AGENT_CONFIG`` names."""
+    path = folder / "agent.toml"
+    path.write_text(text)
+    monkeypatch.setenv("AGENT_CONFIG", str(path))
+    return path
 
 
 def ended_pid() -> int:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from agent.browser import grammar
-from tests.harness import HeldMcpSession, PageHandler, serve_http
+from tests.harness import HeldMcpSession, PageHandler, serve_hanging
 from tests.mcp.conftest import stdio_transport
 
 THINK_S = 0.5
@@ -85,12 +85,8 @@ class _SlowNavigation(PageHandler):
 @pytest.fixture
 def slow_site() -> Iterator[str]:
     _SlowNavigation.requested.clear()
-    _SlowNavigation.release.clear()
-    with serve_http(_SlowNavigation) as url:
-        try:
-            yield url
-        finally:
-            _SlowNavigation.release.set()
+    with serve_hanging(_SlowNavigation, _SlowNavigation.release) as url:
+        yield url
 
 
 async def test_a_navigation_after_a_click_does_not_hold_up_the_snapshot(

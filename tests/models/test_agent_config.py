@@ -10,6 +10,7 @@ import pytest
 from agent.config import Settings, load_settings
 from agent.errors import ConfigError
 from agent.messages import ModelSettings
+from tests.harness import agent_config
 
 
 @pytest.fixture(autouse=True)
@@ -185,17 +186,17 @@ def test_server_table_configures_the_server_and_not_the_agent(
 ) -> None:
     from agent.server import ServerSettings
 
-    path = tmp_path / "agent.toml"
-    path.write_text(
+    agent_config(
+        monkeypatch,
+        tmp_path,
         'model = "openai:gpt-4.1-mini"\n'
         "max_steps = 7\n"
         "[server]\n"
         "port = 4010\n"
         "max_sessions = 3\n"
         'api_keys = ["k-one", "k-two"]\n'
-        "block_private_addresses = true\n"
+        "block_private_addresses = true\n",
     )
-    monkeypatch.setenv("AGENT_CONFIG", str(path))
     monkeypatch.setenv("AGENT_MAX_SESSIONS", "5")  # the environment wins over the file
     agent_settings = load_settings()
     assert (agent_settings.model, agent_settings.max_steps) == ("openai:gpt-4.1-mini", 7)

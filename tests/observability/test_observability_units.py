@@ -33,6 +33,7 @@ from agent.service.metrics import END_REASONS, end_reason, outcome_of
 from agent.service.settings import ServerSettings
 from agent.service.usage import UsageLedger, month_bounds
 from agent.service.usage_store import SqliteUsageStore, UsageRow
+from tests.harness import agent_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -142,12 +143,12 @@ def test_two_keys_with_one_name_and_a_budget_for_no_key_stop_the_server() -> Non
 def test_named_keys_and_budgets_from_the_toml_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = tmp_path / "agent.toml"
-    config.write_text(
+    agent_config(
+        monkeypatch,
+        tmp_path,
         '[server]\napi_keys = ["ci:KEY1-abcdefgh", "tiny:KEY2-abcdefgh"]\n'
-        "[server.key_budgets]\ntiny = { credits = 1000, tokens = 200000 }\n"
+        "[server.key_budgets]\ntiny = { credits = 1000, tokens = 200000 }\n",
     )
-    monkeypatch.setenv("AGENT_CONFIG", str(config))
     monkeypatch.delenv("AGENT_API_KEYS", raising=False)
     settings = ServerSettings()
     assert [k.name for k in settings.keys()] == ["ci", "tiny"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import PageHandler, RunningServer, serve_http
+from tests.harness import PageHandler, RunningServer, serve_hanging
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Reliability page</title></head><body><main>
@@ -61,12 +61,8 @@ class HostileSite(PageHandler):
 @pytest.fixture(scope="session")
 def site() -> Iterator[str]:
     """Base URL of the hostile site (no trailing slash)."""
-    HostileSite.release.clear()
-    with serve_http(HostileSite) as url:
-        try:
-            yield url
-        finally:
-            HostileSite.release.set()
+    with serve_hanging(HostileSite, HostileSite.release) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
