@@ -17,8 +17,9 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 
 from agent.browser.session import BrowserSession
-from tests.harness import ARTIFACTS, processes_of, require_agent_browser, serve_http
+from tests.harness import ARTIFACTS, require_agent_browser, serve_http
 from tests.marks import marks_for
+from tests.processes import processes_of
 
 PAGES = Path(__file__).parent / "pages"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent import procfs
-from tests.harness import ended_pid, wait_until
+from tests.harness import wait_until
+from tests.processes import ended_pid
 
 
 @pytest.fixture

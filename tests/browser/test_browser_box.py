@@ -32,7 +32,7 @@ from agent.browser.egress import BLOCKED, UNRESOLVED, EgressCheckpoint
 from agent.browser.launch import launch_browser
 from agent.config import Settings, default_browser_memory_mb
 from agent.errors import ConfigError
-from tests.harness import ended_pid
+from tests.processes import ended_pid
 
 # -- the address policy ---------------------------------------------------------------------------
 

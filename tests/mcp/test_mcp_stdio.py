@@ -16,8 +16,9 @@ from pathlib import Path
 from mcp.types import ImageContent
 
 from agent.browser import grammar
-from tests.harness import HeldMcpSession, processes_of, wait_until
+from tests.harness import HeldMcpSession, wait_until
 from tests.mcp.conftest import CLIENT_MARKER, stdio_transport
+from tests.processes import processes_of
 
 # Playwright MCP 0.0.83's required arguments (tools/list of npm @playwright/mcp), which ours
 # must match so that calls written for it work unchanged. Its browser_take_screenshot lists

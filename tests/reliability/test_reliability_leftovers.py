@@ -16,7 +16,8 @@ from agent.browser.session import BrowserSession
 from agent.config import Settings
 from agent.executors import run_code
 from tests import conftest
-from tests.harness import processes_with_env, wait_until
+from tests.harness import wait_until
+from tests.processes import processes_with_env
 
 
 def test_the_leftover_check_finds_detached_children_and_forgets_ended_ones(

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from agent.cli.serve import EXIT_PORT_IN_USE
-from tests.harness import free_port, processes_with_env
+from tests.harness import free_port
+from tests.processes import processes_with_env
 
 
 def _serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
