@@ -8,11 +8,10 @@ import asyncio
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.config import load_settings
-from agent.recipes import RecipeStore, open_recipe_store
-from agent.service.settings import ServerSettings
+if TYPE_CHECKING:
+    from agent.recipes import RecipeStore
 
 __all__ = ["register"]
 
@@ -32,6 +31,12 @@ def register(subparsers: Any) -> None:
 
 
 def _open() -> RecipeStore:
+    # Imported here, not at the top: every `agent` command loads this module to register it,
+    # and the recipes pull in the tools and the model layer (a second of start-up for nothing).
+    from agent.config import load_settings
+    from agent.recipes import open_recipe_store
+    from agent.service.settings import ServerSettings
+
     settings = load_settings()
     redis_url = ServerSettings().redis_url
     return open_recipe_store(redis_url, settings.data_dir, ttl_s=settings.prompt_cache_ttl)

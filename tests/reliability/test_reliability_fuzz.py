@@ -107,6 +107,11 @@ OPERATIONS = [
     ("GET", "/v2/team/token-usage/historical"),
     ("GET", "/v2/concurrency-check"),
     ("GET", "/v2/team/queue-status"),
+    # Ours: the prompt cache's recipes, the caller's own.
+    ("GET", "/v2/cache"),
+    ("DELETE", "/v2/cache"),
+    ("GET", "/v2/cache/{key}"),
+    ("DELETE", "/v2/cache/{key}"),
 ]
 
 
