@@ -183,3 +183,23 @@ def test_a_scrolled_region_replays_without_the_model(server: RunningServer, page
     assert _acted(server, again) == ["open:katherine"]  # the button was drawn by the scroll
     assert _model_calls(server) == calls
     server.stop_session(again)
+
+
+def test_the_script_reaches_into_the_iframe_on_a_fresh_session(
+    server: RunningServer, pages: str
+) -> None:
+    script = _record_feedback(server, pages)["script"]
+    fresh = server.scrape_id(f"{pages}/feedback", formats=["links"])
+    try:
+        ran = server.run_code(fresh, script, "bash", timeout=60)
+        assert ran["exitCode"] == 0, ran
+        assert _acted(server, fresh) == ["send:Fast"]
+    finally:
+        server.stop_session(fresh)
+    moved = server.scrape_id(f"{pages}/feedback?v=moved", formats=["links"])
+    try:
+        ran = server.run_code(moved, script, "bash", timeout=60)
+        assert ran["exitCode"] != 0  # no "Feedback form" iframe: the script stops, acting on none
+        assert _acted(server, moved) == []
+    finally:
+        server.stop_session(moved)
