@@ -6,6 +6,8 @@ real Chromium on pages of this test's own site, and the scripted model counting 
   the same names on the top page, which a replay must not take for the ones it recorded.
 * ``/members``: a "Members" region that scrolls, whose last member's button is drawn only once
   the region has been scrolled to its end.
+* ``/confirm``: a "Confirm" button; ``?v=late`` draws it only after 4 s, longer than a replay
+  waits for a target by itself, so only the recorded ``wait_for`` of it lets the replay hold.
 
 Every action is pushed to the top page's ``window.acted``.
 """
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.usefixtures("empty_cache")
 
 FEEDBACK = 'Write "Fast" as the comment and send the feedback.'
 MEMBERS = "Open Katherine Johnson in the members list."
+CONFIRM = "Wait for the Confirm button and press it."
 
 _ACTED = "<script>window.acted = [];</script>"
 _FRAME = (
@@ -65,12 +68,22 @@ def _feedback(variant: str) -> str:
     )
 
 
+def _confirm(variant: str) -> str:
+    draw = (
+        "const b = document.createElement('button'); b.textContent = 'Confirm';"
+        "b.onclick = () => acted.push('confirm'); document.querySelector('main').appendChild(b);"
+    )
+    later = f"setTimeout(() => {{ {draw} }}, 4000);" if variant == "late" else draw
+    return f"<!doctype html><html><body>{_ACTED}<main></main><script>{later}</script></body></html>"
+
+
 class _Site(PageHandler):
     def do_GET(self) -> None:
         parts = urllib.parse.urlsplit(self.path)
         variant = urllib.parse.parse_qs(parts.query).get("v", ["plain"])[0]
         rows = "".join(f"<p style='height:40px'>Member {n}</p>" for n in range(12))
         pages = {
+            "/confirm": lambda: _confirm(variant),
             "/feedback": lambda: _feedback(variant),
             "/feedback-frame": lambda: _FRAME,
             "/members": lambda: _MEMBERS % (_ACTED, rows),
@@ -203,3 +216,27 @@ def test_the_script_reaches_into_the_iframe_on_a_fresh_session(
         assert _acted(server, moved) == []
     finally:
         server.stop_session(moved)
+
+
+def test_a_recorded_wait_for_an_element_lets_a_late_page_replay(
+    server: RunningServer, pages: str
+) -> None:
+    def wait(messages: Sequence[Message]) -> Any:
+        confirm = _ref(messages, "button", "Confirm")
+        return [tool_call("wait_for", ref=confirm, timeout_s=10), tool_call("click", ref=confirm)]
+
+    server.turns.add(wait, [tool_call("done", answer="Confirmed.")])
+    first = server.scrape_id(f"{pages}/confirm", formats=["links"])
+    body = _interact(server, first, CONFIRM)
+    assert _acted(server, first) == ["confirm"]
+    assert body["cache"] == {"status": "miss", "modelCalls": 2, "steps": 2}
+    assert "agent browser find role button wait --name Confirm --exact" in body["script"]
+    server.stop_session(first)
+
+    calls = _model_calls(server)
+    late = server.scrape_id(f"{pages}/confirm?v=late", formats=["links"])
+    body = _interact(server, late, CONFIRM)
+    assert body["cache"] == {"status": "hit", "modelCalls": 0, "steps": 2}
+    assert _acted(server, late) == ["confirm"]
+    assert _model_calls(server) == calls
+    server.stop_session(late)
