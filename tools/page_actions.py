@@ -19,7 +19,7 @@ from tools.elements import settle
 from tools.targets import RefTarget, resolve
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import ElementHandle, Locator, Page
 
     from tools.context import ToolContext
     from tools.targets import Found, Target
@@ -35,6 +35,7 @@ __all__ = [
     "select_tab",
     "wait_for_target",
     "wait_for_text",
+    "wait_visible",
 ]
 
 ImageType = Literal["png", "jpeg", "webp"]
@@ -121,13 +122,21 @@ async def wait_for_target(ctx: ToolContext, target: Target, *, timeout_ms: float
         PlaywrightTimeoutError: not visible within ``timeout_ms``.
     """
     if isinstance(target, RefTarget):
-        element = (await resolve(ctx, target)).element
-        if hasattr(element, "wait_for"):
-            await element.wait_for(state="visible", timeout=timeout_ms)  # Locator
-        else:
-            await element.wait_for_element_state("visible", timeout=timeout_ms)
+        await wait_visible((await resolve(ctx, target)).element, timeout_ms=timeout_ms)
         return
     await ctx.page.locator(target.selector).first.wait_for(state="visible", timeout=timeout_ms)
+
+
+async def wait_visible(element: Locator | ElementHandle, *, timeout_ms: float) -> None:
+    """Wait until ``element`` (a locator or a handle) is visible.
+
+    Raises:
+        PlaywrightTimeoutError: not visible within ``timeout_ms``.
+    """
+    if hasattr(element, "wait_for"):
+        await element.wait_for(state="visible", timeout=timeout_ms)  # Locator
+    else:
+        await element.wait_for_element_state("visible", timeout=timeout_ms)
 
 
 async def go_forward(ctx: ToolContext) -> str:

@@ -71,8 +71,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run each task twice with the prompt cache: fill, then replay (see docs/evals.md)",
     )
-    parser.add_argument(
+    pages = parser.add_mutually_exclusive_group()
+    pages.add_argument(
         "--perturbed", action="store_true", help="with --cache: replay on restyled pages"
+    )
+    pages.add_argument(
+        "--renamed",
+        action="store_true",
+        help="with --cache: replay on pages whose target labels are renamed (healing needed)",
     )
     parser.add_argument(
         "--provider",
@@ -109,9 +115,11 @@ def _handle(args: argparse.Namespace) -> int:
     if args.miniwob:
         return asyncio.run(_miniwob(args))
     if args.cache:
+        from evals.cache_eval import Pages
         from evals.cache_eval import main as cache_main
 
-        return asyncio.run(cache_main(pattern=args.tasks, perturbed=args.perturbed))
+        pages: Pages = "renamed" if args.renamed else "perturbed" if args.perturbed else "same"
+        return asyncio.run(cache_main(pattern=args.tasks, pages=pages))
     return asyncio.run(_suite(args))
 
 

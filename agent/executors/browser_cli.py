@@ -78,7 +78,8 @@ class Arg:
         metavar = self.metavar or self.name.upper()
         if self.flags:
             flag = self.flags[0]
-            return f"[{flag}]" if self.options.get("action") else f"[{flag} {metavar}]"
+            switch = self.options.get("action") in ("store_true", "store_false")
+            return f"[{flag}]" if switch else f"[{flag} {metavar}]"
         nargs = self.options.get("nargs")
         if nargs == "?":
             return f"[{metavar}]"
@@ -177,9 +178,9 @@ COMMANDS: tuple[Command, ...] = (
             Arg("value"),
             Arg("action", metavar="ACTION", options={"choices": (
                 "click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text",
-                "select", "focus")}),
-            Arg("text", "the text for fill and type; the option(s) for select, comma-separated",
-                options={"nargs": "?"}),
+                "select", "focus", "scroll", "wait")}),
+            Arg("text", "the text for fill and type; the option(s) for select, comma-separated; "
+                "for scroll, the direction and pixels ('down 500')", options={"nargs": "?"}),
             Arg("name", "for role: the accessible name", ("--name",)),
             Arg("exact", "match the text exactly", ("--exact",),
                 options={"action": "store_true"}),
@@ -189,6 +190,11 @@ COMMANDS: tuple[Command, ...] = (
                 "NAME"),
             Arg("nth", "the element at this position among the matches (0-based); without it "
                 "more than one match is an error", ("--nth",), "N", {"type": int}),
+            Arg("frame", "look inside the iframe of this title; repeat it for an iframe inside "
+                "that one", ("--frame",), "TITLE", {"action": "append"}),
+            Arg("frame_nth", "with --frame: that iframe's position among the iframes of its "
+                "title (0-based), one per --frame", ("--frame-nth",), "N",
+                {"action": "append", "type": int}),
         ),
     ),
     Command(

@@ -29,7 +29,7 @@ from agent.executors.browser_cli import COMMANDS as DECLARED
 from tools import SHARED_TOOLS, ToolBox, ToolContext, default_toolbox, page_actions
 from tools import element_actions as act
 from tools.base import Tool, call_tool, guarded
-from tools.find import Description, Landmark, locate_all
+from tools.find import Description, FrameStep, Landmark, locate_all
 from tools.navigation import scroll_by
 from tools.reading import element_state, read_page, read_property
 from tools.targets import Found, SelectorTarget, count_matches, found_by, parse_target
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["HANDLERS", "BrowserCommands"]
 
 _FIND_ACTIONS = (
-    "click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text", "select", "focus"
+    "click", "dblclick", "fill", "type", "check", "uncheck", "hover", "text", "select", "focus",
+    "scroll", "wait",
 )  # fmt: skip
 MAX_WAIT_MS = 300_000
 
@@ -229,11 +230,12 @@ class BrowserCommands:
                 f"find ... {action!r}: the action is one of {', '.join(_FIND_ACTIONS)}."
             )
         described = f"{by} {value!r}" + (f" named {name!r}" if name else "")
-        nth, within = args.get("nth"), args.get("within")
+        nth, within, frames = args.get("nth"), args.get("within"), _frames(args)
         try:
-            if nth is not None or within:
+            if nth is not None or within or frames:
                 all_matches = _described_matches(page, by, value, name, exact, args)
                 described += f" in {within}" if within else ""
+                described += "".join(f" in {frame.label()}" for frame in reversed(frames))
             else:
                 all_matches = locators[by]()
             count = await all_matches.count()
@@ -246,6 +248,11 @@ class BrowserCommands:
         found = Found(all_matches.nth(nth) if nth is not None else all_matches.first, described)
         if action == "text":
             return await read_property(found, "text")
+        if action == "scroll":
+            return await _scroll_found(ctx, found, text)
+        if action == "wait":
+            await page_actions.wait_visible(found.element, timeout_ms=10_000)
+            return f"wait: {described} is visible"
         if action in ("fill", "type", "select") and text is None:
             raise ToolError(f"find ... {action} needs the text to enter.")
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -401,4 +408,29 @@ def _described_matches(
         raise ToolError("--within and --nth take role, label, placeholder or text, with --exact.")
     within = args.get("within")
     landmark = Landmark(within, args.get("within_name") or "") if within else None
-    return locate_all(page, Description(by, value, name or "", landmark))  # type: ignore[arg-type]
+    frames = _frames(args)
+    return locate_all(page, Description(by, value, name or "", landmark, frames=frames))  # type: ignore[arg-type]
+
+
+def _frames(args: dict[str, Any]) -> tuple[FrameStep, ...]:
+    """``--frame`` titles, each at its ``--frame-nth`` position (0 when not given)."""
+    titles: list[str] = list(args.get("frame") or ())
+    positions: list[int] = list(args.get("frame_nth") or ())
+    if len(positions) > len(titles):
+        raise ToolError("find: give one --frame-nth per --frame, in the same order.")
+    positions += [0] * (len(titles) - len(positions))
+    # The position is checked when found: a description with ``among`` 1 asks for one match,
+    # which ``--frame-nth`` relaxes, as ``--nth`` does for the element itself.
+    return tuple(FrameStep(title, nth) for title, nth in zip(titles, positions, strict=True))
+
+
+async def _scroll_found(ctx: ToolContext, found: Found, text: str | None) -> str:
+    """``find ... scroll 'down 500'``: scroll the element (a region), or it into view."""
+    words = (text or "down").split()
+    direction = words[0] if words else "down"
+    if direction not in ("down", "up", "left", "right") or len(words) > 2:
+        raise ToolError("find ... scroll takes a direction (down, up, left, right) and pixels.")
+    if len(words) == 2 and not words[1].isdigit():
+        raise ToolError(f"find ... scroll {direction} {words[1]!r}: pixels are a whole number.")
+    amount = int(words[1]) if len(words) == 2 else None
+    return await scroll_by(ctx, direction, amount, found)  # type: ignore[arg-type]

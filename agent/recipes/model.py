@@ -12,9 +12,10 @@ __all__ = ["TARGET_TOOLS", "Recipe", "RecipeStep"]
 
 TARGET_TOOLS = frozenset(
     {"click", "dblclick", "fill", "type", "press", "hover", "check", "uncheck", "select_option",
-     "get_text"}
+     "get_text", "scroll", "wait_for"}
 )  # fmt: skip
-"""The tools whose ``ref`` names an element a recipe must describe."""
+"""The tools whose ``ref`` names an element a recipe must describe (``scroll`` and
+``wait_for`` take one optionally: a scrollable region, an element to wait for)."""
 
 
 @dataclass(frozen=True)

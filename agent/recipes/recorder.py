@@ -22,9 +22,8 @@ log = logging.getLogger(__name__)
 
 # Calls a recipe leaves out: they change nothing on the page.
 _SKIPPED = frozenset({"snapshot", "done"})
-# Calls whose element a replay cannot reach by description yet.
-_UNREPLAYABLE_WITH_REF = frozenset({"scroll", "wait_for"})
-_ACTIONS = TARGET_TOOLS - {"get_text"}
+# What changes the page: a run that did none of it only looked (scrolling and waiting reveal).
+_ACTIONS = TARGET_TOOLS - {"get_text", "scroll", "wait_for"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class RecipeRecorder:
         ref = call.arguments.get("ref")
         if not ref:
             return PendingStep(call.name, arguments, None, True)
-        if call.name in _UNREPLAYABLE_WITH_REF or call.name not in TARGET_TOOLS:
+        if call.name not in TARGET_TOOLS:
             return PendingStep(call.name, arguments, None, False)
         return PendingStep(call.name, arguments, *await self._describe(str(ref)))
 

@@ -11,9 +11,13 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.errors import SessionLostError, ToolError
+from playwright.async_api import Error as PlaywrightError
+
+from agent.errors import SessionLostError, ToolError, first_line
 from tools import element_actions as act
 from tools.find import MissingTargetError, resolve_description
+from tools.navigation import scroll_by
+from tools.page_actions import wait_visible
 from tools.reading import read_text
 from tools.targets import Found
 
@@ -70,14 +74,57 @@ async def _run_step(ctx: ToolContext, step: RecipeStep, toolbox: ToolBox) -> str
         if outcome.is_error:
             raise ToolError(outcome.content)
         return outcome.content
+    if step.tool == "wait_for":
+        return await _wait_for(ctx, step, toolbox)
     target = await _resolve(ctx, step)
+    if step.tool == "scroll":
+        return await _scroll(ctx, step, target)
     return await _act(ctx, step, target)
 
 
-async def _resolve(ctx: ToolContext, step: RecipeStep) -> Locator:
+async def _wait_for(ctx: ToolContext, step: RecipeStep, toolbox: ToolBox) -> str:
+    """A ``wait_for`` of an element: its text or load state as recorded, then the element,
+    found by its description within the step's own timeout, until it is visible."""
+    assert step.target is not None
+    args = dict(step.arguments)
+    timeout_s = min(max(float(args.get("timeout_s", 5.0)), 0.1), 30.0)
+    if args.get("text") or args.get("load_state"):
+        outcome = await toolbox.call(ctx, "wait_for", args)
+        if outcome.is_error:
+            raise ToolError(outcome.content)
+    target = await _resolve(ctx, step, appear_s=max(_APPEAR_S, timeout_s))
+    try:
+        await wait_visible(target, timeout_ms=timeout_s * 1000)
+    except PlaywrightError as exc:
+        raise ToolError(
+            f"Waited {timeout_s:g} s for {step.target.label()} to be visible: {first_line(exc)}"
+        ) from exc
+    return f"done waiting: {step.target.label()} is visible"
+
+
+async def _scroll(ctx: ToolContext, step: RecipeStep, target: Locator) -> str:
+    """A ``scroll`` of a region (or of an element into view), found by its description."""
+    assert step.target is not None
+    args = step.arguments
+    direction = str(args.get("direction", "down"))
+    if direction not in ("down", "up", "left", "right"):
+        raise ToolError(f"a recipe step scrolls {direction!r}, which is no direction.")
+    amount = args.get("amount")
+    try:
+        return await scroll_by(
+            ctx,
+            direction,  # type: ignore[arg-type]
+            int(amount) if amount is not None else None,
+            Found(target, step.target.label()),
+        )
+    except PlaywrightError as exc:
+        raise ToolError(f"could not scroll {step.target.label()}: {first_line(exc)}") from exc
+
+
+async def _resolve(ctx: ToolContext, step: RecipeStep, *, appear_s: float = _APPEAR_S) -> Locator:
     assert step.target is not None
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + _APPEAR_S
+    deadline = loop.time() + appear_s
     while True:
         try:
             return await resolve_description(ctx.page, step.target)

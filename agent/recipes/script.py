@@ -2,9 +2,10 @@
 session's bash code (``agent interact --bash``), and as far as it uses only agent-browser's own
 commands, on Firecrawl too.
 
-Steps agent-browser's ``find`` cannot say (a position among equals, a landmark, a dropdown
-option, a double click, typing key by key) use this project's ``agent browser find``, which
-takes the same words plus ``--within``, ``--within-name`` and ``--nth``. Every value is quoted
+Steps agent-browser's ``find`` cannot say (a position among equals, a landmark, an iframe, a
+dropdown option, a double click, typing key by key, scrolling a region, waiting for an element)
+use this project's ``agent browser find``, which takes the same words plus ``--within``,
+``--within-name``, ``--nth``, ``--frame`` and ``--frame-nth``. Every value is quoted
 for the shell: names and values come from the page and the model.
 """
 
@@ -24,7 +25,7 @@ _AGENT_BROWSER_FIND = frozenset({"click", "fill", "check", "hover", "text"})
 _FIND_ACTION = {
     "click": "click", "dblclick": "dblclick", "fill": "fill", "type": "type", "hover": "hover",
     "check": "check", "uncheck": "uncheck", "select_option": "select", "get_text": "text",
-    "press": "focus",
+    "press": "focus", "scroll": "scroll", "wait_for": "wait",
 }  # fmt: skip
 
 
@@ -54,7 +55,15 @@ def _lines(number: int, step: RecipeStep) -> list[str]:
         value = str(args.get("text", ""))
     elif step.tool == "select_option":
         value = ",".join(str(v) for v in args.get("values") or ())
-    lines = [_find(step.target, action, value)]
+    elif step.tool == "scroll":
+        amount = args.get("amount")
+        value = str(args.get("direction", "down")) + (f" {int(amount)}" if amount else "")
+    lines = []
+    if step.tool == "wait_for" and args.get("text"):
+        lines.append(f"agent-browser wait --text {quote(str(args['text']))}")
+    if step.tool == "wait_for" and args.get("load_state"):
+        lines.append(f"agent-browser wait --load {quote(str(args['load_state']))}")
+    lines.append(_find(step.target, action, value))
     if step.tool == "press":
         lines.append(f"agent-browser press {quote(str(args.get('key', '')))}")
     if step.tool == "type" and args.get("submit"):
@@ -68,6 +77,7 @@ def _find(target: Description, action: str, value: str | None) -> str:
         or target.within is not None
         or target.among > 1
         or (target.kind == "role" and not target.name)
+        or bool(target.frames)
     )
     words = ["agent browser find" if ours else "agent-browser find", target.kind]
     words.append(quote(target.value))
@@ -83,6 +93,10 @@ def _find(target: Description, action: str, value: str | None) -> str:
             words.append(f"--within-name {quote(target.within.name)}")
     if target.among > 1:
         words.append(f"--nth {target.nth}")
+    for frame in target.frames:
+        words.append(f"--frame {quote(frame.title)}")
+    if any(frame.among > 1 for frame in target.frames):
+        words.extend(f"--frame-nth {frame.nth}" for frame in target.frames)
     return " ".join(words)
 
 

@@ -67,6 +67,6 @@ def test_perturbed_page_keeps_names_and_changes_the_rest() -> None:
 
 
 async def test_replay_holds_on_the_perturbed_site() -> None:
-    [(fill, again)] = await run_cache_suite(load_tasks(pattern="login-basic"), perturbed=True)
+    [(fill, again)] = await run_cache_suite(load_tasks(pattern="login-basic"), pages="perturbed")
     assert fill.success and fill.status == "miss" and fill.model_calls > 0
     assert again.success and again.status == "hit" and again.model_calls == 0
