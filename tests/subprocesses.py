@@ -19,7 +19,23 @@ import pytest
 
 from tests.harness import free_port, wait_until
 
-__all__ = ["ServeProcess", "agent_serve", "agent_serve_logged", "answers", "npm_packages"]
+__all__ = [
+    "ServeProcess", "agent_serve", "agent_serve_logged", "answers", "npm_packages", "run_agent",
+]  # fmt: skip
+
+
+def run_agent(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m agent ARGS`` to its end, its output captured as text; never raises on exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @dataclasses.dataclass

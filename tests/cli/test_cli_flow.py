@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from evals.provider_server import FakeProviderServer, chat_completion, chat_tool_call
 from tests.harness import free_port
+from tests.subprocesses import run_agent
 
 
 @pytest.fixture
@@ -40,14 +40,7 @@ def cli_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeProviderServer
 def agent(
     env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_agent(env, *args, timeout=timeout)
 
 
 def test_scrape_interact_code_stop_flow(cli_env, site):

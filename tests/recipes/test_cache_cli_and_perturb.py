@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,19 +14,14 @@ from agent.recipes import CacheEntry, Recipe, RecipeStep, SqliteRecipeStore
 from evals.cache_eval import run_cache_suite
 from evals.perturb import perturb_html
 from evals.tasks import load_tasks
+from tests.subprocesses import run_agent
 from tools.find import Description
 
 
 def _agent(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
     env.update(AGENT_DATA_DIR=str(data), PYTHONPATH=os.getcwd())
-    return subprocess.run(
-        [sys.executable, "-m", "agent", "cache", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_agent(env, "cache", *args)
 
 
 async def test_cache_cli_lists_shows_and_clears(tmp_path: Path) -> None:

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from agent.browser import grammar
 from agent.messages import Message
 from agent.models import tool_call
-from tests.harness import PageHandler, RunningServer, latest_observation, serve_http
+from tests.harness import PageHandler, RunningServer, serve_http
+from tests.recipes.calls import model_calls, ref_in_latest, replay_hits
 
 pytestmark = pytest.mark.usefixtures("empty_cache")
 
@@ -100,17 +100,6 @@ def pages() -> Iterator[str]:
         yield url
 
 
-def _ref(messages: Sequence[Message], role: str, name: str) -> str:
-    text = latest_observation(messages)
-    found = grammar.find_ref(text, role, name)
-    assert found, f'no {role} "{name}" in the snapshot:\n{text}'
-    return found
-
-
-def _model_calls(server: RunningServer) -> int:
-    return len(server.model.requests)  # type: ignore[union-attr]
-
-
 def _interact(server: RunningServer, scrape_id: str, prompt: str) -> dict[str, Any]:
     response = server.interact(scrape_id, prompt=prompt, cache=True)
     assert response.status_code == 200, response.text
@@ -121,11 +110,24 @@ def _acted(server: RunningServer, scrape_id: str) -> list[str]:
     return list(server.evaluate(scrape_id, "window.acted"))
 
 
+def _recorded(
+    server: RunningServer, url: str, prompt: str, acted: list[str], *, model_calls: int
+) -> str:
+    """A first run with the cache on: the model plans two steps, they act, the recipe is
+    stored (a miss); its script."""
+    first = server.scrape_id(url, formats=["links"])
+    body = _interact(server, first, prompt)
+    assert _acted(server, first) == acted
+    assert body["cache"] == {"status": "miss", "modelCalls": model_calls, "steps": 2}
+    server.stop_session(first)
+    return str(body["script"])
+
+
 def _record_feedback(server: RunningServer, pages: str) -> dict[str, Any]:
     def send(messages: Sequence[Message]) -> Any:
         return [
-            tool_call("fill", ref=_ref(messages, "textbox", "Comment"), value="Fast"),
-            tool_call("click", ref=_ref(messages, "button", "Send")),
+            tool_call("fill", ref=ref_in_latest(messages, "textbox", "Comment"), value="Fast"),
+            tool_call("click", ref=ref_in_latest(messages, "button", "Send")),
         ]
 
     server.turns.add(send, [tool_call("done", answer="Sent.")])
@@ -147,13 +149,9 @@ def test_a_prompt_acting_inside_an_iframe_replays_without_the_model(
         "agent browser find role textbox fill Fast --name Comment --exact --frame 'Feedback form'"
         in first["script"]
     )
-    calls = _model_calls(server)
-    again = server.scrape_id(f"{pages}/feedback", formats=["links"])
-    body = _interact(server, again, FEEDBACK)
-    assert body["cache"] == {"status": "hit", "modelCalls": 0, "steps": 2}
+    again, body = replay_hits(server, f"{pages}/feedback", FEEDBACK, steps=2)
     assert body["output"] == "Sent."
     assert _acted(server, again) == ["send:Fast"]
-    assert _model_calls(server) == calls
     server.stop_session(again)
 
 
@@ -162,7 +160,7 @@ def test_a_missing_frame_hands_over_and_acts_on_nothing_else(
 ) -> None:
     _record_feedback(server, pages)
     server.turns.add([tool_call("done", answer="There is no feedback form, so nothing was sent.")])
-    calls = _model_calls(server)
+    calls = model_calls(server)
     moved = server.scrape_id(f"{pages}/feedback?v=moved", formats=["links"])
     body = _interact(server, moved, FEEDBACK)
     # The top page's Comment box and Send button have the recorded names; neither is used.
@@ -170,31 +168,23 @@ def test_a_missing_frame_hands_over_and_acts_on_nothing_else(
     assert server.evaluate(moved, "document.getElementById('top').value") == ""
     assert body["cache"]["status"] == "miss" and body["cache"]["stoppedAt"] == 1
     assert 'no frame "Feedback form" on the page' in body["cache"]["reason"]
-    assert _model_calls(server) == calls + 1  # handed over: the model was asked
+    assert model_calls(server) == calls + 1  # handed over: the model was asked
     server.stop_session(moved)
 
 
 def test_a_scrolled_region_replays_without_the_model(server: RunningServer, pages: str) -> None:
     def scroll(messages: Sequence[Message]) -> Any:
-        return [tool_call("scroll", ref=_ref(messages, "region", "Members"), amount=5000)]
+        return [tool_call("scroll", ref=ref_in_latest(messages, "region", "Members"), amount=5000)]
 
     def open_member(messages: Sequence[Message]) -> Any:
-        return [tool_call("click", ref=_ref(messages, "button", "Katherine Johnson"))]
+        return [tool_call("click", ref=ref_in_latest(messages, "button", "Katherine Johnson"))]
 
     server.turns.add(scroll, open_member, [tool_call("done", answer="Opened.")])
-    first = server.scrape_id(f"{pages}/members", formats=["links"])
-    body = _interact(server, first, MEMBERS)
-    assert _acted(server, first) == ["open:katherine"]
-    assert body["cache"] == {"status": "miss", "modelCalls": 3, "steps": 2}
-    assert "agent browser find role region scroll 'down 5000' --name Members" in body["script"]
-    server.stop_session(first)
+    script = _recorded(server, f"{pages}/members", MEMBERS, ["open:katherine"], model_calls=3)
+    assert "agent browser find role region scroll 'down 5000' --name Members" in script
 
-    calls = _model_calls(server)
-    again = server.scrape_id(f"{pages}/members", formats=["links"])
-    body = _interact(server, again, MEMBERS)
-    assert body["cache"] == {"status": "hit", "modelCalls": 0, "steps": 2}
+    again, _ = replay_hits(server, f"{pages}/members", MEMBERS, steps=2)
     assert _acted(server, again) == ["open:katherine"]  # the button was drawn by the scroll
-    assert _model_calls(server) == calls
     server.stop_session(again)
 
 
@@ -222,21 +212,13 @@ def test_a_recorded_wait_for_an_element_lets_a_late_page_replay(
     server: RunningServer, pages: str
 ) -> None:
     def wait(messages: Sequence[Message]) -> Any:
-        confirm = _ref(messages, "button", "Confirm")
+        confirm = ref_in_latest(messages, "button", "Confirm")
         return [tool_call("wait_for", ref=confirm, timeout_s=10), tool_call("click", ref=confirm)]
 
     server.turns.add(wait, [tool_call("done", answer="Confirmed.")])
-    first = server.scrape_id(f"{pages}/confirm", formats=["links"])
-    body = _interact(server, first, CONFIRM)
-    assert _acted(server, first) == ["confirm"]
-    assert body["cache"] == {"status": "miss", "modelCalls": 2, "steps": 2}
-    assert "agent browser find role button wait --name Confirm --exact" in body["script"]
-    server.stop_session(first)
+    script = _recorded(server, f"{pages}/confirm", CONFIRM, ["confirm"], model_calls=2)
+    assert "agent browser find role button wait --name Confirm --exact" in script
 
-    calls = _model_calls(server)
-    late = server.scrape_id(f"{pages}/confirm?v=late", formats=["links"])
-    body = _interact(server, late, CONFIRM)
-    assert body["cache"] == {"status": "hit", "modelCalls": 0, "steps": 2}
+    late, _ = replay_hits(server, f"{pages}/confirm?v=late", CONFIRM, steps=2)
     assert _acted(server, late) == ["confirm"]
-    assert _model_calls(server) == calls
     server.stop_session(late)

@@ -13,6 +13,7 @@ from agent.browser import grammar
 from agent.messages import Message, UserMessage
 from agent.models import tool_call
 from tests.harness import RunningServer, latest_observation
+from tests.recipes.calls import model_calls, ref_in_latest
 
 PROMPT = "Enter ada@example.com as the email and press Continue."
 
@@ -20,29 +21,20 @@ PROMPT = "Enter ada@example.com as the email and press Continue."
 pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
-def _model_calls(server: RunningServer) -> int:
-    return len(server.model.requests)  # type: ignore[union-attr]
-
-
-def _ref(messages: Sequence[Message], role: str, name: str) -> str:
-    text = latest_observation(messages)
-    found = grammar.find_ref(text, role, name)
-    assert found, f'no {role} "{name}" in the snapshot:\n{text}'
-    return found
-
-
 def _fill_and_click(button: str) -> Any:
     def turn(messages: Sequence[Message]) -> Any:
         return [
-            tool_call("fill", ref=_ref(messages, "textbox", "Email"), value="ada@example.com"),
-            tool_call("click", ref=_ref(messages, "button", button)),
+            tool_call(
+                "fill", ref=ref_in_latest(messages, "textbox", "Email"), value="ada@example.com"
+            ),
+            tool_call("click", ref=ref_in_latest(messages, "button", button)),
         ]
 
     return turn
 
 
 def _click(button: str) -> Any:
-    return lambda messages: [tool_call("click", ref=_ref(messages, "button", button))]
+    return lambda messages: [tool_call("click", ref=ref_in_latest(messages, "button", button))]
 
 
 def _done(answer: str) -> Any:
@@ -83,13 +75,13 @@ def test_repeated_action_prompt_makes_no_model_call(server: RunningServer, site:
         in (first["script"])
     )
     assert "agent-browser find role button click --name Continue --exact" in first["script"]
-    calls = _model_calls(server)
+    calls = model_calls(server)
     again = _session(server, site)
     body = _interact(server, again, PROMPT, cache=True)
     assert body["cache"] == {"status": "hit", "modelCalls": 0, "steps": 2}
     assert body["success"] is True and body["output"] == "Sent."
     assert _acted(server, again) == ["continue:ada@example.com"]
-    assert _model_calls(server) == calls
+    assert model_calls(server) == calls
     # The same words, other case and spacing, on the same path (another query): still a hit.
     server.stop_session(again)
     third = _session(server, site, "plain&utm=x")
@@ -100,12 +92,12 @@ def test_repeated_action_prompt_makes_no_model_call(server: RunningServer, site:
 
 def test_restyled_page_with_the_same_names_needs_no_model(server: RunningServer, site: str) -> None:
     _record(server, site)
-    calls = _model_calls(server)
+    calls = model_calls(server)
     restyled = _session(server, site, "restyled")
     body = _interact(server, restyled, PROMPT, cache=True)
     assert body["cache"]["status"] == "hit" and body["cache"]["modelCalls"] == 0
     assert _acted(server, restyled) == ["continue:ada@example.com"]  # not "help"
-    assert _model_calls(server) == calls
+    assert model_calls(server) == calls
     server.stop_session(restyled)
 
 
@@ -115,7 +107,7 @@ def test_renamed_label_asks_the_model_once_then_replays(server: RunningServer, s
 
     def heal(messages: Sequence[Message]) -> Any:
         seen.extend(m.content for m in messages if isinstance(m, UserMessage))
-        return [tool_call("click", ref=_ref(messages, "button", "Next"))]
+        return [tool_call("click", ref=ref_in_latest(messages, "button", "Next"))]
 
     server.turns.add(heal, _done("Sent."))
     renamed = _session(server, site, "renamed")
@@ -128,12 +120,12 @@ def test_renamed_label_asks_the_model_once_then_replays(server: RunningServer, s
     assert "--name Next --exact" in body["script"]
     server.stop_session(renamed)
 
-    calls = _model_calls(server)
+    calls = model_calls(server)
     again = _session(server, site, "renamed")
     body = _interact(server, again, PROMPT, cache=True)
     assert body["cache"] == {"status": "hit", "modelCalls": 0, "steps": 2}
     assert _acted(server, again) == ["continue:ada@example.com"]
-    assert _model_calls(server) == calls
+    assert model_calls(server) == calls
     server.stop_session(again)
 
 
@@ -173,10 +165,10 @@ def test_cache_is_off_unless_asked_for(server: RunningServer, site: str) -> None
     scrape_id = _session(server, site)
     for _ in range(2):
         server.turns.add(_fill_and_click("Continue"), _done("Sent."))
-        calls = _model_calls(server)
+        calls = model_calls(server)
         body = _interact(server, scrape_id, PROMPT)
         assert body["cache"] == {"status": "off", "modelCalls": 2, "steps": 2}
-        assert _model_calls(server) == calls + 2
+        assert model_calls(server) == calls + 2
         assert body["script"].startswith("#!/bin/sh")
     server.stop_session(scrape_id)
     assert server.run(server.app.state.server.recipes.entries()) == []

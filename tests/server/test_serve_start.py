@@ -7,7 +7,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,17 +15,11 @@ import pytest
 from agent.cli.serve import EXIT_PORT_IN_USE
 from tests.harness import free_port
 from tests.processes import processes_with_env
+from tests.subprocesses import run_agent
 
 
 def _serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent", "serve", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_agent(env, "serve", *args, timeout=120)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
