@@ -10,6 +10,7 @@ the model is told what was done and why it stopped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from dataclasses import replace
@@ -66,12 +67,15 @@ async def run_cached_prompt(
         SessionLostError: the browser died or its last page was closed.
     """
     tools = toolbox if toolbox is not None else default_toolbox()
-    key = cache_key(prompt, _url(session), redact, scope=scope)
+    key = cache_key(prompt, session.page.url, redact, scope=scope)
     entry = await store.get(key.key)
     recipe = fill_secrets(entry.recipe, key.secrets) if entry is not None else None
-    run = dict(model=model, settings=settings, toolbox=toolbox, on_step=on_step)
+    planner = functools.partial(
+        run_prompt, session, prompt, model=model, settings=settings, toolbox=toolbox,
+        on_step=on_step,
+    )  # fmt: skip
     if recipe is None:
-        result = await run_prompt(session, prompt, timeout_s=timeout_s, **run)  # type: ignore[arg-type]
+        result = await planner(timeout_s=timeout_s)
         await _store(store, key, result)
         return replace(result, cache=_report("miss", result))
     started = time.perf_counter()
@@ -86,7 +90,7 @@ async def run_cached_prompt(
         if recipe.answer_is_text and replay.last_text:
             return _hit(recipe, replay.last_text, seen, started)
     left = None if timeout_s is None else max(1.0, timeout_s - (time.perf_counter() - started))
-    result = await run_prompt(session, prompt, timeout_s=left, handover=replay, **run)  # type: ignore[arg-type]
+    result = await planner(timeout_s=left, handover=replay)
     result = replace(result, duration_s=time.perf_counter() - started)
     if replay.finished:  # a prompt that reads, or a stale answer: one call reads the page
         return replace(result, cache=_report("hit", result, len(recipe.steps)))
@@ -187,10 +191,3 @@ async def _store(store: RecipeStore, key: CacheKey, result: InteractionResult) -
             scope=key.scope,
         )
     )
-
-
-def _url(session: BrowserSession) -> str:
-    try:
-        return session.page.url
-    except SessionLostError:
-        raise
