@@ -7,7 +7,7 @@ does not fit is paged. The note at the end says what was left out and how to see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.browser.grammar import indent
@@ -18,18 +18,28 @@ __all__ = ["Budget", "Line", "join_lines"]
 _TEXT_SHORTEN_STEPS = (300, 120, 60)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
-    """One rendered line of a snapshot: its depth, text, kind and ref (if it has one)."""
+    """One rendered line of a snapshot: its depth, text, kind and ref (if it has one), and the
+    line as shown (indented).
+
+    A line is made once and kept while its part of the page does not change, so what it shows
+    is made with it: a snapshot of a page changed in one place joins the lines it kept as they
+    are instead of indenting each again.
+    """
 
     depth: int
     text: str
     kind: Literal["ref", "heading", "text"]
     ref: int | None = None
+    shown: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shown", indent(self.depth, self.text))
 
 
 def join_lines(lines: list[Line]) -> str:
-    return "\n".join(indent(line.depth, line.text) for line in lines)
+    return "\n".join([line.shown for line in lines])
 
 
 class Budget:
@@ -45,7 +55,7 @@ class Budget:
         reserve = 80  # room for the note that says what was left out
         limit = max(self.max_tokens - reserve, 50)
         texts = [line.text for line in lines]
-        costs = self.counter.count_many([indent(line.depth, line.text) for line in lines])
+        costs = self.counter.count_many([line.shown for line in lines])
         total = sum(costs) + len(lines)
         shortened = 0
         for cut in _TEXT_SHORTEN_STEPS:

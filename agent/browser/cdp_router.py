@@ -294,8 +294,12 @@ class CdpRouter:
     async def _send(self, message: dict[str, Any]) -> None:
         await self._upstream.send(json.dumps(message))
 
-    async def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A command of the router's own, on the upstream's root session (unconfined).
+    async def call(
+        self, method: str, params: dict[str, Any], *, session: str | None = None
+    ) -> dict[str, Any]:
+        """A command of the router's own (unconfined), on the upstream's root session or on
+        ``session``, one the router attached itself (``agent.browser.main_world``): no client
+        sees its answers or events.
 
         Raises:
             ConnectionError: the browser is gone, or answered with an error.
@@ -303,7 +307,10 @@ class CdpRouter:
         call_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._own_calls[call_id] = future
-        await self._send({"id": call_id, "method": method, "params": params})
+        message: dict[str, Any] = {"id": call_id, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        await self._send(message)
         stop: asyncio.Future[Any] = asyncio.ensure_future(self._closed.wait())
         try:
             done, _ = await asyncio.wait({future, stop}, return_when=asyncio.FIRST_COMPLETED)

@@ -18,6 +18,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
 
 from agent.browser import page_js
+from agent.browser.main_world import MainWorld, MainWorldUnavailable
 from agent.browser.refs import frame_clickable_key
 
 __all__ = ["PageScan", "scan_scope", "start_page_scan"]
@@ -43,14 +44,16 @@ async def scan_scope(target: Locator) -> PageScan:
     return PageScan(float(scan["doc"]), str(scan.get("title") or ""), list(scan["items"]))
 
 
-def start_page_scan(page: Page) -> asyncio.Future[PageScan]:
-    """Start the scan of a page and of all its frames (but error pages), with frame keys.
+def start_page_scan(page: Page, main_world: MainWorld | None = None) -> asyncio.Future[PageScan]:
+    """Start the scan of a page and of all its frames (but error pages), with frame keys; the
+    page's own document (and the frames it reaches) through ``main_world`` when given.
 
-    The evaluates start as tasks here, and tasks start in the order they are made: a call made
-    after this one (Playwright's snapshot) reaches the browser after them.
+    The evaluates start as tasks here, and tasks start in the order they are made: they reach
+    the browser after a call made before this one (Playwright's snapshot) and before one made
+    after it.
     """
     apart = _frames_apart(page)
-    main = _quiet(asyncio.ensure_future(page.evaluate(page_js.CLICKABLES, None)))
+    main = _quiet(asyncio.ensure_future(_scan_main(page, main_world)))
     separate = [_quiet(asyncio.ensure_future(_scan_frame(frame))) for _, frame in apart]
     return asyncio.ensure_future(_gather_page_scan(page, main, apart, separate))
 
@@ -86,6 +89,15 @@ async def _gather_page_scan(
     return PageScan(
         float(main["doc"]), str(main.get("title") or ""), list(main["items"]), frame_items
     )
+
+
+async def _scan_main(page: Page, main_world: MainWorld | None) -> Any:
+    if main_world is not None:
+        try:
+            return await main_world.evaluate(page, page_js.CLICKABLES_OF_PAGE)
+        except MainWorldUnavailable:
+            pass  # Playwright's evaluate runs the same scan, or says why it cannot
+    return await page.evaluate(page_js.CLICKABLES, None)
 
 
 def _quiet(task: asyncio.Future[Any]) -> asyncio.Future[Any]:

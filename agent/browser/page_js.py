@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-__all__ = ["CHECK_ACTIONABLE", "CLICKABLES", "CLICKABLE_BY_ID", "REF_OF", "REF_TAG"]
+__all__ = [
+    "CHECK_ACTIONABLE",
+    "CLICKABLES",
+    "CLICKABLES_OF_PAGE",
+    "CLICKABLE_BY_ID",
+    "REF_OF",
+    "REF_TAG",
+]
 
 
 def _load(name: str) -> str:
@@ -17,6 +24,8 @@ def _load(name: str) -> str:
 CLICKABLES = _load("clickables.js")
 """Scans a document (or an element) for inline elements only a pointer or onclick makes
 clickable; returns ``{doc, items: [{id, text, context}]}``."""
+CLICKABLES_OF_PAGE = f"({CLICKABLES.strip()})(null)"
+"""The scan of a whole page (its document and the frames it reaches), as an expression."""
 CLICKABLE_BY_ID = _load("clickable_by_id.js")
 """Finds a clickable the scan registered, by its id."""
 REF_TAG = _load("ref_tag.js")

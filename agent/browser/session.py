@@ -13,6 +13,7 @@ from agent.browser.cdp_router import CdpClient
 from agent.browser.grammar import is_ref
 from agent.browser.handle import BrowserHandle
 from agent.browser.launch import BoxOptions, launch_browser
+from agent.browser.main_world import MainWorld
 from agent.browser.network import NetworkMonitor
 from agent.browser.refs import RefRegistry, document_id, first_css_match
 from agent.browser.snapshot import PageLook, Snapshot, SnapshotMode, Snapshotter
@@ -46,8 +47,12 @@ class BrowserSession:
         self._browser = browser
         self.refs = RefRegistry()
         self.counter = counter or token_counter()
+        self._main_world = MainWorld(browser.router)
         self._snapshotter = Snapshotter(
-            self.refs, self.counter, timeout_ms=navigation_timeout_s * 1000
+            self.refs,
+            self.counter,
+            timeout_ms=navigation_timeout_s * 1000,
+            main_world=self._main_world,
         )
         self.action_timeout_ms = action_timeout_s * 1000
         self.navigation_timeout_ms = navigation_timeout_s * 1000
@@ -58,6 +63,7 @@ class BrowserSession:
         self._page.set_default_timeout(self.action_timeout_ms)
         self._page.set_default_navigation_timeout(self.navigation_timeout_ms)
         browser.context.on("page", self._on_new_page)
+        self._main_world.prepare(self._page)
 
     @classmethod
     async def start(
@@ -141,6 +147,7 @@ class BrowserSession:
         page.set_default_timeout(self.action_timeout_ms)
         page.set_default_navigation_timeout(self.navigation_timeout_ms)
         self._page = page
+        self._main_world.prepare(page)
 
     def switch_to(self, page: Page) -> None:
         """Make ``page``, one of the session's tabs, the page every call acts on."""
@@ -252,4 +259,5 @@ class BrowserSession:
                 await cleanup()
             except Exception:  # one failing cleanup must not leave the browser running
                 log.exception("session cleanup failed")
+        self._main_world.close()
         await self._browser.close()
