@@ -91,10 +91,23 @@ async def _gather_page_scan(
     )
 
 
+_SCAN_KEYS = frozenset({"doc", "items", "frames", "reached"})
+
+
 async def _scan_main(page: Page, main_world: MainWorld | None) -> Any:
+    """The page's own scan: through ``main_world`` by the function the document keeps (given
+    it on the first scan), so each call sends a line, not the script; else through Playwright.
+
+    The function is a global of the page (as the scan's registry is), so the page can replace
+    it: an answer not shaped like a scan is not used, and Playwright runs the script itself.
+    """
     if main_world is not None:
         try:
-            return await main_world.evaluate(page, page_js.CLICKABLES_OF_PAGE)
+            scan = await main_world.evaluate(page, page_js.CLICKABLES_OF_PAGE)
+            if scan is None:
+                scan = await main_world.evaluate(page, page_js.CLICKABLES_OF_PAGE_FIRST)
+            if isinstance(scan, dict) and _SCAN_KEYS <= scan.keys():
+                return scan
         except MainWorldUnavailable:
             pass  # Playwright's evaluate runs the same scan, or says why it cannot
     return await page.evaluate(page_js.CLICKABLES, None)

@@ -11,6 +11,7 @@ __all__ = [
     "CHECK_ACTIONABLE",
     "CLICKABLES",
     "CLICKABLES_OF_PAGE",
+    "CLICKABLES_OF_PAGE_FIRST",
     "CLICKABLE_BY_ID",
     "REF_OF",
     "REF_TAG",
@@ -24,8 +25,16 @@ def _load(name: str) -> str:
 CLICKABLES = _load("clickables.js")
 """Scans a document (or an element) for inline elements only a pointer or onclick makes
 clickable; returns ``{doc, items: [{id, text, context}]}``."""
-CLICKABLES_OF_PAGE = f"({CLICKABLES.strip()})(null)"
-"""The scan of a whole page (its document and the frames it reaches), as an expression."""
+_SCAN_KEY = 'Symbol.for("browser-agent.clickables.scan")'
+CLICKABLES_OF_PAGE = f"""(() => {{
+  const scan = globalThis[{_SCAN_KEY}];
+  return typeof scan === "function" ? scan(null) : null;
+}})()"""
+"""The scan of a whole page (its document and the frames it reaches) by the scan function the
+document was given (``CLICKABLES_OF_PAGE_FIRST``), as an expression; null when it has none."""
+CLICKABLES_OF_PAGE_FIRST = f"(globalThis[{_SCAN_KEY}] = ({CLICKABLES.strip()}))(null)"
+"""The first scan of a whole page, which gives the document the scan function: later scans send
+a hundred bytes instead of the whole script."""
 CLICKABLE_BY_ID = _load("clickable_by_id.js")
 """Finds a clickable the scan registered, by its id."""
 REF_TAG = _load("ref_tag.js")

@@ -9,10 +9,13 @@ the document and the refs it was given. So the lines of every drawn node that ha
 kept on it (``AriaNode.rendered``), and a node the parse took over unchanged from the last
 snapshot (``aria_tree.parse_snapshot_text``) is drawn by copying them, without a ref issued or a
 line built: a page that changed in one place costs the render of that place and its ancestors.
+Clickables are placed on copies (of the nodes that take them and of their ancestors), never on
+the parsed nodes, so a page with clickables keeps its kept lines too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.browser.aria_tree import AriaNode
@@ -53,59 +56,85 @@ def render_tree(
 ) -> list[Line]:
     """Place the scanned clickables in the parsed tree and render it into lines with refs.
 
-    With clickables to place, nothing kept is used: placing them changes the nodes that take
-    them, so the caller parses such a tree afresh (and does not keep it for the next parse).
+    The parsed nodes are tidied (once and for all), then left as they are: a clickable is
+    placed on a copy of the node that takes it and of that node's ancestors, so every other
+    subtree keeps what its last render kept, and the next parse can take the nodes over.
     """
-    placed = False
+    for root in roots:
+        _tidy(root)
     if items or frame_items:
-        framed = _iframe_descendants(roots)
-        items = list(items)
-        # A frame's clickables need some iframe text to sit in; without any (ads, trackers,
-        # failed embeds) they would only pile up at the end of the snapshot.
-        if frame_items and any(node.text or node.name for node in framed):
-            items.extend(frame_items)
-        placed = bool(items)
-        _attach_clickables(roots, items, framed)
-    return _Renderer(registry, doc, mode, max_depth, reuse=not placed).render(roots)
+        roots = _with_clickables(roots, items, frame_items)
+    return _Renderer(registry, doc, mode, max_depth).render(roots)
 
 
 def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _attach_clickables(
-    roots: list[AriaNode], items: list[dict[str, Any]], framed: list[AriaNode]
-) -> None:
-    """Place each inline clickable under the text run that contains it.
+@dataclass(slots=True)
+class _Run:
+    """A node holding a run of text a clickable may sit in, with its ancestors (root first)."""
+
+    node: AriaNode
+    ancestors: tuple[AriaNode, ...]
+    in_frame: bool
+
+
+def _text_runs(roots: list[AriaNode]) -> tuple[list[_Run], bool]:
+    """The text runs of the tree in document order, and whether any iframe shows text."""
+    runs: list[_Run] = []
+    stack: list[AriaNode] = []
+    frame_text = False
+
+    def visit(node: AriaNode, in_frame: bool) -> None:
+        nonlocal frame_text
+        if in_frame and (node.text or node.name):
+            frame_text = True
+        if node.role not in INTERACTIVE_ROLES and (
+            node.text or (node.name and node.role in _TRANSPARENT_ROLES)
+        ):
+            runs.append(_Run(node, tuple(stack), in_frame))
+        if node.children:
+            stack.append(node)
+            inside = in_frame or node.role == "iframe"
+            for child in node.children:
+                visit(child, inside)
+            stack.pop()
+
+    for root in roots:
+        visit(root, False)
+    return runs, frame_text
+
+
+def _with_clickables(
+    roots: list[AriaNode], items: list[dict[str, Any]], frame_items: list[dict[str, Any]]
+) -> list[AriaNode]:
+    """The tree with each inline clickable placed under the text run that contains it.
 
     The text run is found by the clickable's own text and the text of its enclosing block, so
     that a word that also appears earlier (say, in an instruction) lands in the right place;
-    ``framed`` (the nodes inside iframes) keeps a frame's clickables in frame content and the
-    page's out of it.
+    a frame's clickables go in frame content and the page's outside it.
     """
+    runs, frame_text = _text_runs(roots)
+    items = list(items)
+    # A frame's clickables need some iframe text to sit in; without any (ads, trackers,
+    # failed embeds) they would only pile up at the end of the snapshot.
+    if frame_items and frame_text:
+        items.extend(frame_items)
     if not items:
-        return
-    text_nodes = [
-        node
-        for root in roots
-        for node in root.walk()
-        if node.role not in INTERACTIVE_ROLES
-        and (node.text or (node.name and node.role in _TRANSPARENT_ROLES))
-    ]
-    in_frames = {id(node) for node in framed}
-    normalised = [_norm(node.text or node.name) for node in text_nodes]
-    position = 0
+        return roots
+    normalised = [_norm(run.node.text or run.node.name) for run in runs]
+    taken: dict[int, list[AriaNode]] = {}  # run index -> the clickables placed under it
+    become: dict[int, AriaNode] = {}  # run index -> the clickable the whole run is
     leftovers: list[AriaNode] = []
+    position = 0
     for item in items:
         wanted = _norm(str(item["text"]))
         context = _norm(str(item.get("context", "")))[:40]
         clickable = AriaNode(role="clickable", name=wanted, attrs={"clickable": str(item["id"])})
-        # A frame's clickable belongs in some iframe's content, a page's outside all of them.
         in_frame = bool(item.get("in_frame"))
         candidates = [
-            i
-            for i in range(len(text_nodes))
-            if wanted in normalised[i] and (id(text_nodes[i]) in in_frames) == in_frame
+            i for i in range(len(runs)) if wanted in normalised[i] and runs[i].in_frame == in_frame
         ]
         in_context = [i for i in candidates if context and context[:20] in normalised[i]]
         after = [i for i in (in_context or candidates) if i >= position]
@@ -114,28 +143,62 @@ def _attach_clickables(
         if chosen is None:
             leftovers.append(clickable)
             continue
-        host = text_nodes[chosen]
         position = chosen
-        if normalised[chosen] == wanted and not host.children:
+        if normalised[chosen] == wanted and not runs[chosen].node.children and chosen not in taken:
             # The whole text run is the clickable: show it once, as the clickable.
-            host.role, host.name, host.text = "clickable", wanted, ""
-            host.attrs = clickable.attrs
+            become[chosen] = clickable
             normalised[chosen] = ""
         else:
-            host.children.append(clickable)
-    if leftovers and roots:
-        roots[-1].children.extend(leftovers)
+            taken.setdefault(chosen, []).append(clickable)
+    return _Placed(roots).apply(runs, taken, become, leftovers)
 
 
-def _iframe_descendants(roots: list[AriaNode]) -> list[AriaNode]:
-    return [
-        inner
-        for root in roots
-        for node in root.walk()
-        if node.role == "iframe"
-        for child in node.children
-        for inner in child.walk()
-    ]
+class _Placed:
+    """Copies of the nodes that take clickables and of their ancestors, linked into a copy of
+    the roots; every other node is shared with the parse."""
+
+    def __init__(self, roots: list[AriaNode]) -> None:
+        self.roots = list(roots)
+        self.copies: dict[int, AriaNode] = {}
+
+    def apply(
+        self,
+        runs: list[_Run],
+        taken: dict[int, list[AriaNode]],
+        become: dict[int, AriaNode],
+        leftovers: list[AriaNode],
+    ) -> list[AriaNode]:
+        for index, clickables in taken.items():
+            self._copy(runs[index]).children.extend(clickables)
+        for index, clickable in become.items():
+            host = self._copy(runs[index])
+            host.role, host.name, host.text = "clickable", clickable.name, ""
+            host.attrs = clickable.attrs
+        if leftovers and self.roots:
+            self._copy(_Run(self.roots[-1], (), False)).children.extend(leftovers)
+        return self.roots
+
+    def _copy(self, run: _Run) -> AriaNode:
+        """The copy of ``run``'s node, in place in copies of its ancestors."""
+        parent: AriaNode | None = None
+        for node in (*run.ancestors, run.node):
+            parent = self._linked(parent, node)
+        assert parent is not None
+        return parent
+
+    def _linked(self, parent: AriaNode | None, node: AriaNode) -> AriaNode:
+        known = self.copies.get(id(node))
+        if known is not None:
+            return known
+        copied = self.copies[id(node)] = AriaNode(
+            node.role, node.name, node.attrs, node.text, node.props, list(node.children), node.size
+        )
+        siblings = self.roots if parent is None else parent.children
+        for i, sibling in enumerate(siblings):
+            if sibling is node:
+                siblings[i] = copied
+                break
+        return copied
 
 
 class _Renderer:
@@ -145,8 +208,6 @@ class _Renderer:
         doc: float,
         mode: SnapshotMode,
         max_depth: int | None,
-        *,
-        reuse: bool,
     ) -> None:
         self.registry = registry
         self.doc = doc
@@ -155,13 +216,9 @@ class _Renderer:
         self.lines: list[Line] = []
         # What a subtree's kept lines must have been drawn with to be copied; a remapped ref
         # (``RefRegistry.remaps``) may change any line that holds one, so it changes the key.
-        self.key: tuple[Any, ...] | None = (
-            (doc, mode, max_depth, registry.remaps) if reuse else None
-        )
+        self.key = (doc, mode, max_depth, registry.remaps)
 
     def render(self, roots: list[AriaNode]) -> list[Line]:
-        for root in roots:
-            _tidy(root)
         self._children(roots, 0)
         return self.lines
 
@@ -173,7 +230,7 @@ class _Renderer:
         # Called once per element of the page: the hot loop of rendering, kept to plain lookups.
         # A leaf is drawn again (as cheap as copying); a subtree is copied when it can be.
         key = self.key
-        if key is None or not node.children:
+        if not node.children:
             self._draw(node, depth)
             return
         kept = node.rendered

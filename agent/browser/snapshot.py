@@ -132,8 +132,8 @@ class Snapshotter:
         self.timeout_ms = timeout_ms
         self.counter = counter or token_counter()
         self._last_render: _Rendered | None = None
-        # The last parse, kept for the next one to take unchanged nodes from; None when its
-        # nodes took clickables (placing them changes nodes in ways a later text would not).
+        # The last parse, kept for the next one to take unchanged nodes from (clickables are
+        # placed on copies, so its nodes are what the text says).
         self._parsed: ParsedSnapshot | None = None
 
     async def take(
@@ -212,11 +212,9 @@ class Snapshotter:
         max_depth: int | None,
         inputs: tuple[Any, ...],
     ) -> _Rendered:
-        placing = bool(scan.items or scan.frame_items)
         with _gc_paused():
-            if parsed is None or (placing and parsed.reused):
-                # Clickables are placed on nodes of a parse of this text alone.
-                parsed = parse_snapshot_text(raw, None if placing else self._parsed)
+            if parsed is None:
+                parsed = parse_snapshot_text(raw, self._parsed)
             lines = _render_tree(
                 parsed.roots,
                 scan.items,
@@ -226,7 +224,7 @@ class Snapshotter:
                 mode,
                 max_depth,
             )
-        self._parsed = None if placing else parsed
+        self._parsed = parsed
         # Keyed by the refs issued *after* rendering: an identical render issues none.
         inputs = (*inputs[:-1], self.registry.issued)
         refs = {line.ref: line.text.strip() for line in lines if line.ref is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 
 from agent.browser import page_js
 from agent.browser.aria_tree import parse_snapshot_text
@@ -103,6 +104,45 @@ def test_a_parse_against_the_last_one_renders_as_a_fresh_parse_does():
                     registry.issue(1.0, "aria", f"e{rng.randint(1000, 1300)}", "button", "other")
                 lines = _edit(rng, lines, step)
     assert reused > total / 2  # most of each text was taken over, not parsed again
+
+
+def test_clickables_placed_on_a_kept_parse_render_as_on_a_fresh_one():
+    rng = random.Random(31)
+    placed = 0
+    for mode in ("full", "interactive"):
+        lines = _synthetic_snapshot(rng, 300)
+        registry, previous = RefRegistry(), None
+        for step in range(30):
+            text = "\n".join(lines)
+            runs = re.findall(r"(?:words|a paragraph|typed) \d+", text)
+            chosen = rng.sample(runs, min(len(runs), 4))
+            # A whole text run, or a word inside one: the run becomes the clickable, or holds it.
+            items = [
+                {"id": 100 + i, "text": run if i % 2 else run.split()[-1], "context": run}
+                for i, run in enumerate(chosen)
+            ]
+            fresh_registry = copy.deepcopy(registry)
+            parsed = parse_snapshot_text(text, previous)
+            lines_kept = render_tree(parsed.roots, items, [], registry, 1.0, mode, None)  # type: ignore[arg-type]
+            fresh_lines = render_tree(
+                parse_snapshot_text(text).roots,
+                items,
+                [],
+                fresh_registry,
+                1.0,
+                mode,
+                None,  # type: ignore[arg-type]
+            )
+            kept = join_lines(lines_kept)
+            assert kept == join_lines(fresh_lines), f"{mode} step {step}"
+            placed += kept.count("clickable")
+            # Placing copied the nodes it changed: the parse the next one starts from is the text's.
+            assert not any(
+                node.role == "clickable" for root in parsed.roots for node in root.walk()
+            )
+            previous = parsed
+            lines = _edit(rng, lines, step)
+    assert placed > 100
 
 
 def test_only_the_changed_place_is_parsed_again():
