@@ -47,6 +47,9 @@ async def test_the_router_evaluates_in_the_pages_main_world(session: BrowserSess
     await session.goto(f"{site}/page2.html")  # a new document, the same page
     assert await world.evaluate(session.page, "document.title") == await session.page.title()
     assert await world.evaluate(session.page, "typeof window.pageOwn") == "undefined"
+    # Another site: Chromium moves the page to another renderer process; the session follows.
+    await session.goto(f"{site.replace('127.0.0.1', 'localhost')}/clickables_live.html")
+    assert await world.evaluate(session.page, "location.hostname") == "localhost"
     with pytest.raises(MainWorldUnavailable):
         await world.evaluate(session.page, "(() => { throw new Error('no') })()")
     tab = await session.new_tab()
