@@ -48,9 +48,9 @@ def start_page_scan(page: Page, main_world: MainWorld | None = None) -> asyncio.
     """Start the scan of a page and of all its frames (but error pages), with frame keys; the
     page's own document (and the frames it reaches) through ``main_world`` when given.
 
-    The evaluates start as tasks here, and tasks start in the order they are made: they reach
-    the browser after a call made before this one (Playwright's snapshot) and before one made
-    after it.
+    The evaluates start as tasks here, so they are sent once the caller first waits: after a
+    call the caller has already written out (Playwright's snapshot), though the one through
+    ``main_world`` may reach the page first, not going through Playwright's driver.
     """
     apart = _frames_apart(page)
     main = _quiet(asyncio.ensure_future(_scan_main(page, main_world)))

@@ -11,12 +11,13 @@ or an onclick handler make clickable, which Playwright folds into their parent's
 too. A token cap keeps every actionable element it can: it shortens long text first, then drops
 text, then pages the rest, and says what it left out and how to see it.
 
-A snapshot costs Playwright's call and little more. The clickable scan goes to the page right
-after Playwright's call, by the session's router itself (``agent.browser.main_world``), so its
-answer never queues behind the aria text in Playwright's driver; on a page that changed in one
-place the browser runs it in a fraction of a millisecond against what it kept from the last
-scan. What is left is ours alone, after Playwright's call: the parse and the render. Both keep
-what did not change: an unchanged page is not parsed or rendered again at all, and a page that
+A snapshot costs Playwright's call and little more. The clickable scan is sent right after
+Playwright's call, by the session's router itself (``agent.browser.main_world``): it takes the
+short way (Playwright's call goes through Playwright's driver first), so it usually runs in the
+page before Playwright's call, in a fraction of a millisecond on a page that changed in one place
+(against what it kept from the last scan), and its answer never queues behind the aria text.
+What is left is ours alone, after Playwright's call: the parse and the render. Both keep what
+did not change: an unchanged page is not parsed or rendered again at all, and a page that
 changed in one place is parsed and rendered at that place and the elements around it
 (``aria_tree.parse_snapshot_text``, ``render``), its kept lines joined as they are.
 
