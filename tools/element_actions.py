@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MouseButton",
+    "argument_free",
     "choose_options",
     "click",
     "fill",
@@ -289,3 +290,17 @@ async def send_keys(
         await act_on(ctx.session, found.element, found.label, sending, pointer=False)
     if settle_after:
         await settle(ctx.session)
+
+
+def argument_free(
+    ctx: ToolContext, found: Found
+) -> dict[str, Callable[[], Awaitable[ToolOutcome]]]:
+    """The actions on ``found`` that take no argument, by the names agent-browser gives them
+    (``agent browser find``) and a recipe records (its replay): one table for both."""
+    return {
+        "click": lambda: click(ctx, found),
+        "dblclick": lambda: click(ctx, found, double=True),
+        "hover": lambda: hover(ctx, found),
+        "check": lambda: set_checked(ctx, found, True),
+        "uncheck": lambda: set_checked(ctx, found, False),
+    }

@@ -256,11 +256,7 @@ class BrowserCommands:
         if action in ("fill", "type", "select") and text is None:
             raise ToolError(f"find ... {action} needs the text to enter.")
         actions: dict[str, Callable[[], Awaitable[Any]]] = {
-            "click": lambda: act.click(ctx, found),
-            "dblclick": lambda: act.click(ctx, found, double=True),
-            "hover": lambda: act.hover(ctx, found),
-            "check": lambda: act.set_checked(ctx, found, True),
-            "uncheck": lambda: act.set_checked(ctx, found, False),
+            **act.argument_free(ctx, found),
             "fill": lambda: act.fill(ctx, found, text or ""),
             "type": lambda: act.type_into(ctx, found, text or ""),
             "select": lambda: act.select(ctx, found, (text or "").split(",")),

@@ -143,11 +143,7 @@ async def _act(ctx: ToolContext, step: RecipeStep, target: Locator) -> str:
         return await read_text(ctx.session, target, int(args.get("offset", 0)))
     text = str(args.get("text", ""))
     actions: dict[str, Callable[[], Awaitable[ToolOutcome]]] = {
-        "click": lambda: act.click(ctx, found),
-        "dblclick": lambda: act.click(ctx, found, double=True),
-        "hover": lambda: act.hover(ctx, found),
-        "check": lambda: act.set_checked(ctx, found, True),
-        "uncheck": lambda: act.set_checked(ctx, found, False),
+        **act.argument_free(ctx, found),
         "fill": lambda: act.fill(ctx, found, str(args.get("value", ""))),
         "press": lambda: act.press(ctx, str(args.get("key", "")), found),
         "type": lambda: act.type_into(ctx, found, text, submit=bool(args.get("submit"))),
