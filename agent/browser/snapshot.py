@@ -33,6 +33,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from playwright.async_api import Locator, Page
@@ -74,7 +75,6 @@ class _Rendered:
     inputs: tuple[Any, ...]
     lines: list[Line]
     text: str
-    refs: dict[int, str]  # ref number -> its line
     fitted: dict[tuple[int, int], _Fitted] = field(default_factory=dict)  # (cap, page) -> fit
 
 
@@ -96,7 +96,7 @@ class Snapshot:
     url: str
     title: str
     mode: SnapshotMode
-    refs: dict[int, str] = field(default_factory=dict)  # ref number -> its line
+    lines: list[Line] = field(default_factory=list, repr=False, compare=False)  # shared: read only
     counter: TokenCounter | None = field(default=None, repr=False)
     known_tokens: int | None = field(default=None, repr=False)
     capped: bool = False
@@ -106,6 +106,12 @@ class Snapshot:
 
     def __str__(self) -> str:
         return self.text
+
+    @cached_property
+    def refs(self) -> dict[int, str]:
+        """Ref number -> its line, over the whole render (all pages of a capped one); made on
+        first use, as most snapshots are only read."""
+        return {line.ref: line.text.strip() for line in self.lines if line.ref is not None}
 
     @property
     def tokens(self) -> int:
@@ -177,7 +183,7 @@ class Snapshotter:
             url=page.url,
             title=scan.title,
             mode=mode,
-            refs=dict(last.refs),
+            lines=last.lines,
             counter=self.counter,
             known_tokens=tokens,
             capped=capped,
@@ -228,8 +234,7 @@ class Snapshotter:
         self._parsed = parsed
         # Keyed by the refs issued *after* rendering: an identical render issues none.
         inputs = (*inputs[:-1], self.registry.issued)
-        refs = {line.ref: line.text.strip() for line in lines if line.ref is not None}
-        self._last_render = _Rendered(raw, inputs, lines, join_lines(lines), refs)
+        self._last_render = _Rendered(raw, inputs, lines, join_lines(lines))
         return self._last_render
 
     async def live_pw_refs(self, page: Page) -> LiveRefs:
@@ -259,11 +264,13 @@ class Snapshotter:
             return text, None, False, 1, 1
         fitted = rendered.fitted.get((max_tokens, page_number))
         if fitted is None:
-            total = self.counter.count(text)
-            if total <= max_tokens and page_number == 1:
-                fitted = text, total, False, 1, 1
-            else:
-                fitted = Budget(self.counter, max_tokens).fit(rendered.lines, page_number)
+            budget = Budget(self.counter, max_tokens)
+            if page_number == 1 and not budget.surely_over(rendered.lines, text):
+                total = self.counter.count(text)
+                if total <= max_tokens:
+                    fitted = text, total, False, 1, 1
+            if fitted is None:
+                fitted = budget.fit(rendered.lines, page_number)
             rendered.fitted[max_tokens, page_number] = fitted
         return fitted
 
