@@ -9,12 +9,13 @@ import re
 
 from agent.browser import page_js
 from agent.browser.aria_tree import parse_snapshot_text
-from agent.browser.budget import join_lines
+from agent.browser.budget import Budget, join_lines
 from agent.browser.clickables import _frames_apart
 from agent.browser.refs import RefRegistry
 from agent.browser.render import render_tree
 from agent.browser.session import BrowserSession
 from agent.browser.snapshot import Snapshotter
+from agent.browser.tokens import TokenCounter, token_counter
 from tests.browser.snapshot_lines import ref_of
 
 _LEAVES = [
@@ -143,6 +144,45 @@ def test_clickables_placed_on_a_kept_parse_render_as_on_a_fresh_one():
             previous = parsed
             lines = _edit(rng, lines, step)
     assert placed > 100
+
+
+class _CountingCounter(TokenCounter):
+    """The real counter, noting how many texts it was given to count one by one."""
+
+    def __init__(self) -> None:
+        super().__init__(token_counter().encoding)
+        self.counted = 0
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        self.counted += len(texts)
+        return super().count_many(texts)
+
+
+def test_a_capped_render_of_a_changed_page_counts_only_its_new_lines():
+    rng = random.Random(41)
+    lines = _synthetic_snapshot(rng, 400)
+    registry, previous = RefRegistry(), None
+    kept_counter = _CountingCounter()
+    counted = rendered = 0
+    for step in range(20):
+        text = "\n".join(lines)
+        fresh_registry = copy.deepcopy(registry)
+        previous = parse_snapshot_text(text, previous)
+        kept_lines = render_tree(previous.roots, [], [], registry, 1.0, "full", None)
+        fresh_lines = render_tree(
+            parse_snapshot_text(text).roots, [], [], fresh_registry, 1.0, "full", None
+        )
+        before = kept_counter.counted
+        for page_number in (1, 2):
+            fitted = Budget(kept_counter, 600).fit(kept_lines, page_number)
+            # The same page, note and token count as a render that never counted a line.
+            assert fitted == Budget(token_counter(), 600).fit(fresh_lines, page_number), step
+            assert fitted[2] and fitted[3] > 1  # capped, and paged
+        if step:
+            counted += kept_counter.counted - before
+            rendered += len(kept_lines)
+        lines = _edit(rng, lines, step)
+    assert counted < rendered / 3  # only lines an edit made were counted again (not all)
 
 
 def test_only_the_changed_place_is_parsed_again():
