@@ -46,7 +46,13 @@ from agent.browser.aria_tree import parse_aria_snapshot
 from agent.browser.snapshot import INTERACTIVE_ROLES
 from agent.browser.tokens import TokenCounter, token_counter
 from evals.corpus import corpus_dir, serve_corpus
-from evals.mcp_latency import SNAPSHOT_KINDS, PageLatency, print_latency_summary, print_page_latency
+from evals.mcp_latency import (
+    SNAPSHOT_KINDS,
+    PageLatency,
+    SnapshotCall,
+    print_latency_summary,
+    print_page_latency,
+)
 from evals.mcp_servers import our_server, playwright_mcp_server
 
 __all__ = ["main"]
@@ -103,8 +109,14 @@ class PageRun:
     def latency(self) -> PageLatency:
         """The wall times of this page's snapshot calls, ours and theirs."""
         calls = [
-            (SNAPSHOT_KINDS[step.label], step.our_ms, step.their_ms)
-            for step in self.steps
+            SnapshotCall(
+                SNAPSHOT_KINDS[step.label],
+                step.our_ms,
+                step.their_ms,
+                step.our_ms + before.our_ms,
+                step.their_ms + before.their_ms,
+            )
+            for before, step in zip(self.steps, self.steps[1:], strict=False)
             if step.label in SNAPSHOT_KINDS
         ]
         return PageLatency(self.name, self.ours_first, calls)

@@ -6,14 +6,30 @@ other. Three kinds: the first snapshot of a page, the snapshot after each click 
 ``mode="changes"``; theirs: the whole page, their only kind), and the first on the next page.
 Per page a ratio per call, ours over theirs; the page's worst call is its worst ratio, and the
 target holds when no page has one above 1.
+
+The snapshot call alone does not compare the same work on both sides. Playwright MCP's
+navigate and click wait for the page to settle (the load event, then half a second, longer
+while requests run) and take a snapshot before they answer, so its ``browser_snapshot`` that
+follows looks at a quiet page its browser has just snapshotted; ours answer once the page has
+loaded (a click: once it is done) and look at the page while the client reads that answer, so
+our snapshot call may wait for that first look. So each snapshot is also timed *with the
+action before it* (the navigate or the click): how long the client waits, from asking for the
+change, until it holds the changed page's snapshot.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["SNAPSHOT_KINDS", "PageLatency", "print_latency_summary", "print_page_latency"]
+__all__ = [
+    "SNAPSHOT_KINDS",
+    "PageLatency",
+    "SnapshotCall",
+    "print_latency_summary",
+    "print_page_latency",
+]
 
 SNAPSHOT_KINDS = {
     "browser_snapshot": "first",
@@ -23,25 +39,56 @@ SNAPSHOT_KINDS = {
 """The benchmark's step labels of snapshot calls, and the kind each is reported under."""
 
 
+@dataclass(frozen=True)
+class SnapshotCall:
+    """One snapshot call on both servers (ms), alone and with the action before it."""
+
+    kind: str
+    ours: float
+    theirs: float
+    ours_with_action: float
+    theirs_with_action: float
+
+
+Measure = Callable[[SnapshotCall], tuple[float, float]]
+
+
+def _alone(call: SnapshotCall) -> tuple[float, float]:
+    return call.ours, call.theirs
+
+
+def _with_action(call: SnapshotCall) -> tuple[float, float]:
+    return call.ours_with_action, call.theirs_with_action
+
+
+_MEASURES: tuple[tuple[str, Measure], ...] = (
+    ("browser_snapshot alone", _alone),
+    ("the action before it (navigate, click) + browser_snapshot", _with_action),
+)
+
+
 @dataclass
 class PageLatency:
-    """The snapshot calls of one page's session: (kind, our ms, their ms), in call order."""
+    """The snapshot calls of one page's session, in call order."""
 
     page: str
     ours_first: bool
-    calls: list[tuple[str, float, float]] = field(default_factory=list)
+    calls: list[SnapshotCall] = field(default_factory=list)
 
-    def of(self, kind: str) -> list[tuple[float, float]]:
-        return [(ours, theirs) for k, ours, theirs in self.calls if k == kind]
+    def of(self, kind: str, measure: Measure = _alone) -> list[tuple[float, float]]:
+        return [measure(call) for call in self.calls if call.kind == kind]
 
-    @property
-    def worst(self) -> float:
+    def worst(self, measure: Measure = _alone) -> float:
         """The largest ours/theirs ratio of any snapshot call of this page."""
-        return max((ours / max(theirs, 0.001) for _k, ours, theirs in self.calls), default=0.0)
+        return max((_ratio(*measure(call)) for call in self.calls), default=0.0)
 
-    @property
-    def totals(self) -> tuple[float, float]:
-        return sum(c[1] for c in self.calls), sum(c[2] for c in self.calls)
+    def totals(self, measure: Measure = _alone) -> tuple[float, float]:
+        pairs = [measure(call) for call in self.calls]
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
+
+def _ratio(ours: float, theirs: float) -> float:
+    return ours / max(theirs, 0.001)
 
 
 def _pair(times: list[tuple[float, float]]) -> str:
@@ -52,52 +99,59 @@ def _pair(times: list[tuple[float, float]]) -> str:
 
 
 def print_page_latency(latency: PageLatency) -> None:
-    """One line per page: every snapshot kind ours/theirs in ms, and the worst ratio."""
-    ours, theirs = latency.totals
+    """Per page, alone and with the action: every snapshot kind ours/theirs in ms, and the
+    worst ratio."""
     side = "ours" if latency.ours_first else "theirs"
-    print(
-        f"  snapshot latency ours/theirs ms: first {_pair(latency.of('first'))}, after clicks "
-        f"{_pair(latency.of('after click'))}, new page {_pair(latency.of('new page'))}; "
-        f"all {ours:.0f}/{theirs:.0f} = {ours / max(theirs, 0.001):.2f}x, worst call "
-        f"{latency.worst:.2f}x ({side} called first)"
-    )
+    for label, measure in (("snapshot", _alone), ("action + snapshot", _with_action)):
+        ours, theirs = latency.totals(measure)
+        print(
+            f"  {label} latency ours/theirs ms: first {_pair(latency.of('first', measure))}, "
+            f"after clicks {_pair(latency.of('after click', measure))}, new page "
+            f"{_pair(latency.of('new page', measure))}; all {ours:.0f}/{theirs:.0f} = "
+            f"{_ratio(ours, theirs):.2f}x, worst call {latency.worst(measure):.2f}x "
+            f"({side} called first)"
+        )
 
 
-def _medians(pages: list[PageLatency], kind: str) -> str:
-    calls = [call for page in pages for call in page.of(kind)]
+def _medians(pages: list[PageLatency], kind: str, measure: Measure) -> str:
+    calls = [pair for page in pages for pair in page.of(kind, measure)]
     if not calls:
         return f"  {kind:12s} no calls"
     ours = statistics.median(c[0] for c in calls)
     theirs = statistics.median(c[1] for c in calls)
-    ratio = statistics.median(c[0] / max(c[1], 0.001) for c in calls)
+    ratio = statistics.median(_ratio(*c) for c in calls)
     return (
         f"  {kind:12s} {len(calls):3d} calls  median ours {ours:6.0f} ms  theirs {theirs:6.0f} ms"
-        f"  median ratio {ratio:.2f}x  worst {max(c[0] / max(c[1], 0.001) for c in calls):.2f}x"
+        f"  median ratio {ratio:.2f}x  worst {max(_ratio(*c) for c in calls):.2f}x"
     )
 
 
 def print_latency_summary(pages: list[PageLatency]) -> None:
-    """The table of every page side by side, the medians per kind, and the verdict."""
+    """For each measure, the table of every page side by side, the medians per kind, and the
+    verdict."""
     if not pages:
         return
-    print("\nsnapshot latency (client wall time of browser_snapshot), ours/theirs in ms")
-    print(
-        f"  {'page':28s} {'first':>11s} {'after clicks':>13s} {'new page':>11s}"
-        f" {'all':>7s} {'worst':>6s}"
-    )
-    for page in pages:
-        ours, theirs = page.totals
+    for label, measure in _MEASURES:
+        print(f"\nsnapshot latency: client wall time of {label}; ours/theirs in ms")
         print(
-            f"  {page.page:28s} {_pair(page.of('first')):>11s} "
-            f"{_pair(page.of('after click')):>13s} {_pair(page.of('new page')):>11s} "
-            f"{ours / max(theirs, 0.001):6.2f}x {page.worst:5.2f}x"
+            f"  {'page':28s} {'first':>11s} {'after clicks':>13s} {'new page':>11s}"
+            f" {'all':>7s} {'worst':>6s}"
         )
-    for kind in dict.fromkeys(SNAPSHOT_KINDS.values()):
-        print(_medians(pages, kind))
-    worst = max(pages, key=lambda page: page.worst)
-    print(
-        f"  per-page worst ratio: median {statistics.median(p.worst for p in pages):.2f}x, "
-        f"max {worst.worst:.2f}x ({worst.page})"
-    )
-    every = all(page.worst <= 1.0 for page in pages)
-    print(f"  ours <= theirs on every page: {'yes' if every else 'no'}")
+        for page in pages:
+            ours, theirs = page.totals(measure)
+            print(
+                f"  {page.page:28s} {_pair(page.of('first', measure)):>11s} "
+                f"{_pair(page.of('after click', measure)):>13s} "
+                f"{_pair(page.of('new page', measure)):>11s} "
+                f"{_ratio(ours, theirs):6.2f}x {page.worst(measure):5.2f}x"
+            )
+        for kind in dict.fromkeys(SNAPSHOT_KINDS.values()):
+            print(_medians(pages, kind, measure))
+        worst = max(pages, key=lambda page: page.worst(measure))
+        print(
+            "  per-page worst ratio: median "
+            f"{statistics.median(p.worst(measure) for p in pages):.2f}x, "
+            f"max {worst.worst(measure):.2f}x ({worst.page})"
+        )
+        every = all(page.worst(measure) <= 1.0 for page in pages)
+        print(f"  ours <= theirs on every page ({label}): {'yes' if every else 'no'}")
