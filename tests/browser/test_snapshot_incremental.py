@@ -9,7 +9,7 @@ import re
 
 from agent.browser import page_js
 from agent.browser.aria_tree import parse_snapshot_text
-from agent.browser.budget import Budget, join_lines
+from agent.browser.budget import Budget, Line, join_lines
 from agent.browser.clickables import _frames_apart
 from agent.browser.refs import RefRegistry
 from agent.browser.render import render_tree
@@ -183,6 +183,22 @@ def test_a_capped_render_of_a_changed_page_counts_only_its_new_lines():
             rendered += len(kept_lines)
         lines = _edit(rng, lines, step)
     assert counted < rendered / 3  # only lines an edit made were counted again (not all)
+
+
+def test_a_long_text_is_told_over_the_cap_only_when_it_is():
+    counter = token_counter()
+    # Long in characters, few in tokens: rules of "=" (64 to a token). It fits the cap.
+    fitting = [Line(depth, "- text: " + "=" * 400, "text") for depth in range(40)]
+    text = join_lines(fitting)
+    budget = Budget(counter, 1000)
+    assert len(text) > 8 * 1000 and counter.count(text) <= 1000
+    assert not budget.surely_over(fitting, text)
+    # A synthetic page many times the cap is over, by the lines' own counts.
+    parsed = parse_snapshot_text("\n".join(_synthetic_snapshot(random.Random(5), 3000)))
+    lines = render_tree(parsed.roots, [], [], RefRegistry(), 1.0, "full", None)
+    text = join_lines(lines)
+    budget = Budget(counter, 1000)
+    assert budget.surely_over(lines, text) and counter.count(text) > 1000
 
 
 def test_only_the_changed_place_is_parsed_again():
