@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import re
 import statistics
 import sys
 
 from agent.browser.session import BrowserSession
 from agent.errors import first_line
 from evals.bench_snapshot import _CHANGE, _ours, _raw
-from evals.corpus import corpus_dir, serve_corpus
+from evals.corpus import corpus_dir, load_only_loopback, serve_corpus
 
 __all__ = ["main"]
 
@@ -32,9 +31,7 @@ async def _measure(repeat: int, limit: int | None) -> int:
     pages = sorted(p.name for p in corpus_dir().glob("*.html"))[:limit]
     with serve_corpus() as base:
         session = await BrowserSession.start(navigation_timeout_s=60)
-        await session.context.route(
-            re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort()
-        )
+        await load_only_loopback(session.context)
         try:
             for index, name in enumerate(pages, 1):
                 try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import sys
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from agent.config import Settings
 from agent.loop import run_prompt
 from agent.messages import Message, ToolCall, ToolSpec
 from agent.models.scripted import ScriptedModel, tool_call
-from evals.corpus import corpus_dir, serve_corpus
+from evals.corpus import corpus_dir, load_only_loopback, serve_corpus
 
 TARGET_MS = 150.0
 WARMUP_STEPS = 2
@@ -63,10 +62,7 @@ async def _measure(steps: int, page_name: str | None, max_tokens: int) -> int:
     with serve_corpus(directory) as base:
         session = await BrowserSession.start(navigation_timeout_s=15)
         try:
-            # Saved pages reference third-party hosts; only loopback may load, so nothing hangs.
-            await session.context.route(
-                re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort()
-            )
+            await load_only_loopback(session.context)
             await session.goto(f"{base}/{page.name}")
             result = await run_prompt(
                 session, "Read the page.", model=_policy(steps), settings=settings

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import sys
 import time
@@ -35,7 +34,7 @@ from agent.browser.session import BrowserSession
 from agent.browser.snapshot import INTERACTIVE_ROLES
 from agent.browser.tokens import token_counter
 from agent.errors import first_line
-from evals.corpus import corpus_dir, serve_corpus
+from evals.corpus import corpus_dir, load_only_loopback, serve_corpus
 from evals.snapshot_stages import StageClock, summarise
 
 # Appended before each "changed" call, so the page differs from the one snapshotted last.
@@ -147,10 +146,7 @@ async def _measure(
     differing: list[str] = []
     with serve_corpus() as base:
         session = await BrowserSession.start(navigation_timeout_s=60)
-        # Saved pages reference third-party hosts; only loopback may load, so nothing can hang.
-        await session.context.route(
-            re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort()
-        )
+        await load_only_loopback(session.context)
         if record or check:
             # Some pages write the time into their text; the same time makes them the same
             # pages from run to run (timers keep running).

@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["corpus_dir", "serve_corpus"]
+from playwright.async_api import BrowserContext
+
+__all__ = ["corpus_dir", "load_only_loopback", "serve_corpus"]
 
 
 def corpus_dir() -> Path:
@@ -43,3 +46,12 @@ def serve_corpus(directory: Path | None = None) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+_NOT_LOOPBACK = re.compile(r"^(?!http://127\.0\.0\.1)")
+
+
+async def load_only_loopback(context: BrowserContext) -> None:
+    """Abort every request of ``context`` but to loopback: saved pages reference third-party
+    hosts, and only the corpus server may answer, so nothing can hang."""
+    await context.route(_NOT_LOOPBACK, lambda route: route.abort())
