@@ -61,10 +61,15 @@ def _with_action(call: SnapshotCall) -> tuple[float, float]:
     return call.ours_with_action, call.theirs_with_action
 
 
-_MEASURES: tuple[tuple[str, Measure], ...] = (
-    ("browser_snapshot alone", _alone),
-    ("the action before it (navigate, click) + browser_snapshot", _with_action),
+_MEASURES: tuple[tuple[str, str, Measure], ...] = (
+    ("snapshot", "browser_snapshot alone", _alone),
+    (
+        "action + snapshot",
+        "the action before it (navigate, click) + browser_snapshot",
+        _with_action,
+    ),
 )
+"""Each measure: its name on a page's line, its name over the summary, and what it takes."""
 
 
 @dataclass
@@ -102,7 +107,7 @@ def print_page_latency(latency: PageLatency) -> None:
     """Per page, alone and with the action: every snapshot kind ours/theirs in ms, and the
     worst ratio."""
     side = "ours" if latency.ours_first else "theirs"
-    for label, measure in (("snapshot", _alone), ("action + snapshot", _with_action)):
+    for label, _, measure in _MEASURES:
         ours, theirs = latency.totals(measure)
         print(
             f"  {label} latency ours/theirs ms: first {_pair(latency.of('first', measure))}, "
@@ -131,7 +136,7 @@ def print_latency_summary(pages: list[PageLatency]) -> None:
     verdict."""
     if not pages:
         return
-    for label, measure in _MEASURES:
+    for _, label, measure in _MEASURES:
         print(f"\nsnapshot latency: client wall time of {label}; ours/theirs in ms")
         print(
             f"  {'page':28s} {'first':>11s} {'after clicks':>13s} {'new page':>11s}"
