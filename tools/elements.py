@@ -16,11 +16,13 @@ from agent.errors import SessionLostError, ToolError, first_line
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from playwright.async_api import ElementHandle, Locator
+    from playwright.async_api import ElementHandle, Locator, Page
 
     from agent.browser.session import BrowserSession
 
 __all__ = ["act_on", "ensure_actionable", "problem_of", "settle"]
+
+_IDLE_WAIT_CAP_S = 1.0  # the script caps itself at 0.6 s; a page can replace its timers
 
 
 async def _actionable_state(target: Locator | ElementHandle, ref: str) -> dict[str, Any]:
@@ -69,13 +71,26 @@ async def ensure_actionable(
     return state
 
 
-async def settle(session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: float = 3.0) -> None:
-    """Wait for what an action set off: a navigation to load, and network requests to finish."""
-    await asyncio.sleep(0.03)  # let a click's navigation, fetch or new tab start
+async def settle(
+    session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: float = 3.0, loaded: bool = False
+) -> None:
+    """Wait for what an action set off: a navigation to load, and network requests to finish.
+
+    ``loaded``: the action was a navigation that has already waited for its load event. The
+    requests the new document starts once loaded (its data, a script's timer) are then waited
+    for without the fixed quiet window: the page is let run until its main thread is idle, by
+    which time its startup code has started them, and only a page with a request in flight
+    waits for the network to go quiet. (The window cost every navigation 150 ms; Playwright
+    MCP's navigate waits for nothing after the load event.)
+    """
+    if not loaded:
+        await asyncio.sleep(0.03)  # let a click's navigation, fetch or new tab start
     page = session.page  # after the pause: a tab the action opened is the page to wait for
     with contextlib.suppress(PlaywrightError):
         await page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
     monitor = session.network
+    if loaded and await _ran_until_idle(page) and monitor.idle:
+        return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait_s
     while loop.time() < deadline and not monitor.quiet_for(quiet_ms / 1000):  # noqa: ASYNC110
@@ -85,6 +100,15 @@ async def settle(session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: fl
         # longer than the pause above): it is the page now, so wait for it to load too.
         with contextlib.suppress(PlaywrightError):
             await session.page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
+
+
+async def _ran_until_idle(page: Page) -> bool:
+    """Whether the page ran until its main thread was idle (False: it could not be asked)."""
+    try:
+        await asyncio.wait_for(page.evaluate(page_js.UNTIL_IDLE), _IDLE_WAIT_CAP_S)
+    except (PlaywrightError, TimeoutError):
+        return False
+    return True
 
 
 async def act_on(

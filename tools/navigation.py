@@ -42,7 +42,7 @@ async def navigate(ctx: ToolContext, url: str) -> str:
         ) from exc
     except PlaywrightError as exc:
         raise ToolError(f"Could not open {target}: {first_line(exc)}") from exc
-    await settle(session)
+    await settle(session, loaded=True)
     title = await session.page.title()
     code = f" (HTTP {status})" if status and status >= 400 else ""
     return f"opened {session.page.url}{code}, title {title!r}"

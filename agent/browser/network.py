@@ -35,6 +35,11 @@ class NetworkMonitor:
         self._inflight.discard(request)
         self._last_change = time.monotonic()
 
+    @property
+    def idle(self) -> bool:
+        """True when no request is in flight."""
+        return not self._inflight
+
     def quiet_for(self, seconds: float) -> bool:
         """True when nothing has been in flight for at least ``seconds``."""
         return not self._inflight and time.monotonic() - self._last_change >= seconds

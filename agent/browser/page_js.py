@@ -15,6 +15,7 @@ __all__ = [
     "CLICKABLE_BY_ID",
     "REF_OF",
     "REF_TAG",
+    "UNTIL_IDLE",
 ]
 
 
@@ -43,3 +44,6 @@ REF_OF = _load("ref_of.js")
 """The ref number an element was marked with, or null."""
 CHECK_ACTIONABLE = _load("check_actionable.js")
 """Says why an element cannot be acted on: detached, disabled, hidden, or covered (and by what)."""
+
+UNTIL_IDLE = _load("until_idle.js")
+"""Resolves once the page's main thread has been idle (at most about half a second)."""

@@ -216,6 +216,37 @@ async def test_wait_for_network_idle_counts_a_request_started_once_the_page_was_
         await session.page.unroute("**/slow", slow)
 
 
+_LOADS_THEN_ASKS = """<title>waiting</title><script>
+addEventListener("load", () => setTimeout(() => fetch("/first")
+  .then((r) => r.text()).then(() => fetch("/second"))
+  .then((r) => r.text()).then((t) => { document.title = t; }), 0));
+</script>"""
+
+
+async def test_navigate_waits_for_the_requests_a_loaded_page_starts(session, site):
+    """Navigate no longer waits a fixed quiet window after the load event, only until the page
+    has run idle; what the loaded page then asks for (a load handler's timer starts a request
+    whose answer starts another) is still waited for, each time."""
+
+    async def document(route: Route) -> None:
+        await route.fulfill(body=_LOADS_THEN_ASKS, content_type="text/html")
+
+    async def slow(route: Route) -> None:
+        await asyncio.sleep(0.3)
+        await route.fulfill(body="answered" if route.request.url.endswith("second") else "x")
+
+    await session.page.route("**/loads-then-asks.html*", document)
+    await session.page.route("**/first", slow)
+    await session.page.route("**/second", slow)
+    try:
+        for attempt in range(5):
+            out, err = await call(session, "navigate", url=f"{site}/loads-then-asks.html?{attempt}")
+            assert not err, out
+            assert await session.page.title() == "answered", attempt
+    finally:
+        await session.page.unroute_all()
+
+
 async def test_navigate_go_back_and_links(session, site):
     text = await fresh(session, f"{site}/form.html")
     out, err = await call(session, "click", ref=ref_of(text, 'link "Next page"'))
