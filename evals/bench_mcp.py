@@ -6,12 +6,12 @@ Run::
 
 Both servers run over stdio in the same run (``agent mcp``, and npm ``@playwright/mcp`` pinned in
 ``evals/playwright-mcp``, headless on the same Chromium), on the same corpus pages served on
-loopback, call by call in turn. Per page the script is what a model would do: navigate, take a
-snapshot, then ten actions on elements both snapshots show (by role and name): hover, keys, type,
-two clicks, evaluate, wait, navigate to the next corpus page and back; with a snapshot where a
-model would need one: after each click (ours: ``mode="changes"``, theirs: their only kind) and on
-the new page. Every tool response's text is counted in tokens, as the client
-receives it (Playwright MCP writes its action snapshots to files and returns links to them; the
+loopback, call by call in turn (an action and the snapshot after it as one turn). Per page the
+script is what a model would do: navigate, take a snapshot, then ten actions on elements both
+snapshots show (by role and name): hover, keys, type, two clicks, evaluate, wait, navigate to
+the next corpus page and back; with a snapshot where a model would need one: after each click
+(ours: ``mode="changes"``, theirs: their only kind) and on the new page. Every tool response's
+text is counted in tokens, as the client receives it (Playwright MCP writes its action snapshots to files and returns links to them; the
 links are what count). Targets (issue 13): our first snapshot <= 0.5x theirs; the whole session
 <= 0.3x theirs (medians over pages); no element Playwright MCP's snapshot gives an interactive
 role and a ref missing from ours, by role and name (ours read whole, in full and interactive
@@ -122,10 +122,20 @@ class PageRun:
         return PageLatency(self.name, self.ours_first, calls)
 
 
+@dataclass(frozen=True)
+class Call:
+    """One call of the script: its label, the tool, and the arguments for ours and theirs."""
+
+    label: str
+    name: str
+    ours: dict[str, Any]
+    theirs: dict[str, Any]
+
+
 class Pair:
     """Our server and theirs, each with an open client session; calls go to both in turn, ours
     first on odd pages and theirs first on even ones, so neither always finds the machine in
-    the state the other left it."""
+    the state the other left it. An action a snapshot follows goes with it (``both_in_turn``)."""
 
     def __init__(self, ours: ClientSession, theirs: ClientSession, counter: TokenCounter) -> None:
         self.ours, self.theirs, self.counter = ours, theirs, counter
@@ -136,25 +146,39 @@ class Pair:
     ) -> tuple[Reply, Reply]:
         """Call ``name`` on both servers; record the tokens of both responses and the client's
         wall time of each call."""
+        return (await self.both_in_turn(Call(label, name, ours, theirs)))[0]
+
+    async def both_in_turn(self, *calls: Call) -> list[tuple[Reply, Reply]]:
+        """Make ``calls`` on one server and then on the other, each recorded as ``both`` does.
+
+        An action and the snapshot after it are made this way: what a server does between the
+        two (ours looks at the page while the client reads the action's answer) must not run
+        during the other server's calls, on the other's time and CPU.
+        """
         assert self.run is not None
-        if self.run.ours_first:
-            mine, our_ms = await _timed(self.ours, name, ours)
-            other, their_ms = await _timed(self.theirs, name, theirs)
-        else:
-            other, their_ms = await _timed(self.theirs, name, theirs)
-            mine, our_ms = await _timed(self.ours, name, ours)
-        self.run.steps.append(
-            Step(
-                label,
-                self.counter.count(mine.text),
-                self.counter.count(other.text),
-                _first_line(mine.text) if mine.is_error else None,
-                _first_line(other.text) if other.is_error else None,
-                our_ms,
-                their_ms,
+        mine: list[tuple[Reply, float]] = []
+        other: list[tuple[Reply, float]] = []
+        sides = [(self.ours, mine, True), (self.theirs, other, False)]
+        for server, replies, is_ours in sides if self.run.ours_first else sides[::-1]:
+            for call in calls:
+                replies.append(
+                    await _timed(server, call.name, call.ours if is_ours else call.theirs)
+                )
+        for call, (our_reply, our_ms), (their_reply, their_ms) in zip(
+            calls, mine, other, strict=True
+        ):
+            self.run.steps.append(
+                Step(
+                    call.label,
+                    self.counter.count(our_reply.text),
+                    self.counter.count(their_reply.text),
+                    _first_line(our_reply.text) if our_reply.is_error else None,
+                    _first_line(their_reply.text) if their_reply.is_error else None,
+                    our_ms,
+                    their_ms,
+                )
             )
-        )
-        return mine, other
+        return [(ours, theirs) for (ours, _), (theirs, _) in zip(mine, other, strict=True)]
 
 
 async def _timed(
@@ -242,10 +266,12 @@ async def _click_and_look(pair: Pair, targets: Targets, number: str) -> None:
     if button is None:
         await _hover_or_key(pair, targets, f"{number} browser_hover link")
         return
-    await pair.both(
-        f"{number} browser_click", "browser_click", {"target": button[0]}, {"target": button[1]}
+    await pair.both_in_turn(
+        Call(
+            f"{number} browser_click", "browser_click", {"target": button[0]}, {"target": button[1]}
+        ),
+        Call("browser_snapshot (after click)", "browser_snapshot", {"mode": "changes"}, {}),
     )
-    await pair.both("browser_snapshot (after click)", "browser_snapshot", {"mode": "changes"}, {})
 
 
 async def _session(pair: Pair, url: str, next_url: str) -> tuple[str, str]:
@@ -253,8 +279,10 @@ async def _session(pair: Pair, url: str, next_url: str) -> tuple[str, str]:
     a snapshot after each click and on the new page (2 to 4 snapshots in all); returns the
     first snapshots, ours and theirs."""
     nav = {"url": url}
-    await pair.both("browser_navigate", "browser_navigate", nav, nav)
-    mine, other = await pair.both("browser_snapshot", "browser_snapshot", {}, {})
+    _, (mine, other) = await pair.both_in_turn(
+        Call("browser_navigate", "browser_navigate", nav, nav),
+        Call("browser_snapshot", "browser_snapshot", {}, {}),
+    )
     firsts = mine.text, other.text
     targets = Targets(_our_elements(mine.text), _their_elements(other.text))
     await _hover_or_key(pair, targets, "1 browser_hover link")
@@ -279,8 +307,11 @@ async def _session(pair: Pair, url: str, next_url: str) -> tuple[str, str]:
     heading = next((key[1] for key, _m, _o in targets.common if key[0] == "heading"), "")
     wait = {"text": heading[:60]} if heading else {"time": 0.2}
     await pair.both("8 browser_wait_for", "browser_wait_for", wait, wait)
-    await pair.both("9 browser_navigate", "browser_navigate", {"url": next_url}, {"url": next_url})
-    await pair.both("browser_snapshot (new page)", "browser_snapshot", {}, {})
+    nav = {"url": next_url}
+    await pair.both_in_turn(
+        Call("9 browser_navigate", "browser_navigate", nav, nav),
+        Call("browser_snapshot (new page)", "browser_snapshot", {}, {}),
+    )
     await pair.both("10 browser_navigate_back", "browser_navigate_back", {}, {})
     return firsts
 

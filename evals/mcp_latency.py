@@ -14,7 +14,11 @@ follows looks at a quiet page its browser has just snapshotted; ours answer once
 loaded (a click: once it is done) and look at the page while the client reads that answer, so
 our snapshot call may wait for that first look. So each snapshot is also timed *with the
 action before it* (the navigate or the click): how long the client waits, from asking for the
-change, until it holds the changed page's snapshot.
+change, until it holds the changed page's snapshot. The two calls are made on one server and
+then on the other, so no server's work between them runs during the other's calls; and the
+client asks for the snapshot as soon as the action has answered, where a model would take a
+moment to read the answer first (ours looks at the page meanwhile): the snapshot call alone
+is ours at its slowest.
 """
 
 from __future__ import annotations
