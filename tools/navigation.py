@@ -35,17 +35,41 @@ async def navigate(ctx: ToolContext, url: str) -> str:
     if not target.startswith(("http://", "https://", "file://", "about:")):
         raise ToolError(f"{url!r} is not a web address; give an http(s) URL.")
     try:
-        status = await session.goto(target)
+        status = await session.goto(target, wait_until="domcontentloaded")
     except PlaywrightTimeoutError as exc:
         raise ToolError(
             f"{target} did not finish loading in time; try again or wait_for load."
         ) from exc
     except PlaywrightError as exc:
         raise ToolError(f"Could not open {target}: {first_line(exc)}") from exc
-    await settle(session, loaded=True)
+    loaded = await _loaded_within(session, _LOAD_WAIT_S)
+    if loaded:
+        await settle(session, loaded=True)
     title = await session.page.title()
     code = f" (HTTP {status})" if status and status >= 400 else ""
-    return f"opened {session.page.url}{code}, title {title!r}"
+    still = (
+        ""
+        if loaded
+        else f"; still loading after {_LOAD_WAIT_S:g} s (some of its resources have not "
+        "arrived): what has is there to see, or wait_for load"
+    )
+    return f"opened {session.page.url}{code}, title {title!r}{still}"
+
+
+_LOAD_WAIT_S = 5.0
+"""How long ``navigate`` waits for the load event once the document itself has been read. The
+load event waits for every image, frame and script of the page; one that hangs (a tracker, a
+third-party widget) held a navigation for tens of seconds, its content long there to see.
+Playwright MCP's navigate waits as long."""
+
+
+async def _loaded_within(session: BrowserSession, wait_s: float) -> bool:
+    """Whether the page fired its load event within ``wait_s``."""
+    try:
+        await session.page.wait_for_load_state("load", timeout=wait_s * 1000)
+    except PlaywrightTimeoutError:
+        return False
+    return True
 
 
 @tool

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from playwright.async_api import Route
 
 from agent.browser.session import BrowserSession
 from tests.browser.snapshot_lines import ref_of
-from tools import BROWSER_TOOLS, ToolContext, default_toolbox
+from tests.harness import PageHandler, serve_hanging
+from tools import BROWSER_TOOLS, ToolContext, default_toolbox, navigation
 from tools.elements import ensure_actionable
 
 toolbox = default_toolbox()
@@ -245,6 +247,30 @@ async def test_navigate_waits_for_the_requests_a_loaded_page_starts(session, sit
             assert await session.page.title() == "answered", attempt
     finally:
         await session.page.unroute_all()
+
+
+class _HangingImage(PageHandler):
+    """A page whose image never arrives (until the test ends)."""
+
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/never"):
+            type(self).release.wait(60)
+            self.send_page(200, b"", "image/png")
+        else:
+            self.send_page(200, '<title>Mostly here</title><h1>Read me now</h1><img src="/never">')
+
+
+async def test_navigate_does_not_wait_for_a_resource_that_hangs(session, monkeypatch):
+    """The load event waits for every image; one that never arrives must not hold navigate
+    until its timeout: it answers after a bounded wait, says the page is still loading, and
+    what the page has is there to read."""
+    monkeypatch.setattr(navigation, "_LOAD_WAIT_S", 1.0)
+    with serve_hanging(_HangingImage, _HangingImage.release) as url:
+        out, err = await asyncio.wait_for(call(session, "navigate", url=f"{url}/page"), 15)
+        assert not err and "still loading after 1 s" in out and "'Mostly here'" in out, out
+        assert "Read me now" in (await session.snapshot()).text
 
 
 async def test_navigate_go_back_and_links(session, site):
