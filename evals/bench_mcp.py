@@ -58,6 +58,10 @@ from evals.mcp_servers import our_server, playwright_mcp_server
 __all__ = ["main"]
 
 _CALL_TIMEOUT_S = 120.0
+_BETWEEN_PAGES_S = 2.0
+"""A pause after each page. The coverage check (ours only) scrapes with one of the server's warm
+browsers, and the server starts another in the background; without the pause the next page's
+first calls, ours first on every other page, were timed while that browser started."""
 _YAML = re.compile(r"```yaml\n(.*?)\n```", re.S)
 Element = tuple[str, str]  # (role, name)
 
@@ -371,6 +375,7 @@ async def _measure(count: int | None, show_missing: int, only: list[str]) -> int
                 next_name = pages[(pages.index(name) + 1) % len(pages)]
                 firsts = await _session(pair, f"{base}/{name}", f"{base}/{next_name}")
                 await _coverage(ours, f"{base}/{name}", firsts, run)
+                await asyncio.sleep(_BETWEEN_PAGES_S)
                 runs.append(run)
                 _print_page(index, len(chosen), run, show_missing)
     print_latency_summary([run.latency for run in runs])
