@@ -24,10 +24,11 @@ from evals.corpus import corpus_dir, load_only_loopback, serve_corpus
 
 __all__ = ["main"]
 
+_PAIRS = list(itertools.product("RO", "RO"))  # (the call before, the call timed)
+
 
 async def _measure(repeat: int, limit: int | None) -> int:
-    pairs = list(itertools.product("RO", "RO"))
-    per_page: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
+    per_page: dict[tuple[str, str], list[float]] = {pair: [] for pair in _PAIRS}
     pages = sorted(p.name for p in corpus_dir().glob("*.html"))[:limit]
     with serve_corpus() as base:
         session = await BrowserSession.start(navigation_timeout_s=60)
@@ -40,17 +41,17 @@ async def _measure(repeat: int, limit: int | None) -> int:
                 except Exception as exc:
                     print(f"  skip {name}: {first_line(exc)}", file=sys.stderr)
                     continue
-                for pair in pairs:
+                for pair in _PAIRS:
                     per_page[pair].append(statistics.median(times[pair]))
                 print(f"[{index}/{len(pages)}] {name}", file=sys.stderr)
         finally:
             await session.close()
-    if not per_page[pairs[0]]:
+    if not per_page[_PAIRS[0]]:
         print("no page could be measured")
         return 1
     baseline = per_page[("R", "R")]
     print(f"call order: {len(baseline)} corpus pages, page changed before every call")
-    for first, second in pairs:
+    for first, second in _PAIRS:
         ratio = statistics.median(
             time / base for time, base in zip(per_page[first, second], baseline, strict=True)
         )
@@ -63,7 +64,7 @@ async def _page(session: BrowserSession, repeat: int) -> dict[tuple[str, str], l
     texts: list[str] = []
     await page.aria_snapshot(mode="ai", timeout=60_000)  # warm both paths once
     await _ours(session, texts)
-    times: dict[tuple[str, str], list[float]] = {p: [] for p in itertools.product("RO", "RO")}
+    times: dict[tuple[str, str], list[float]] = {pair: [] for pair in _PAIRS}
     previous = None
     for turn, side in enumerate("RROO" * repeat + "R"):
         await page.evaluate(_CHANGE, f"{side} {turn}")

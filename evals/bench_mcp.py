@@ -11,8 +11,8 @@ script is what a model would do: navigate, take a snapshot, then ten actions on 
 snapshots show (by role and name): hover, keys, type, two clicks, evaluate, wait, navigate to
 the next corpus page and back; with a snapshot where a model would need one: after each click
 (ours: ``mode="changes"``, theirs: their only kind) and on the new page. Every tool response's
-text is counted in tokens, as the client receives it (Playwright MCP writes its action snapshots to files and returns links to them; the
-links are what count). Targets (issue 13): our first snapshot <= 0.5x theirs; the whole session
+text is counted in tokens, as the client receives it (Playwright MCP writes its action snapshots
+to files and returns links to them; the links are what count). Targets (issue 13): our first snapshot <= 0.5x theirs; the whole session
 <= 0.3x theirs (medians over pages); no element Playwright MCP's snapshot gives an interactive
 role and a ref missing from ours, by role and name (ours read whole, in full and interactive
 mode, on a separate session outside the counts; what the token cap left for later pages of the

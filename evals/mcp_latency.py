@@ -41,6 +41,7 @@ SNAPSHOT_KINDS = {
     "browser_snapshot (new page)": "new page",
 }
 """The benchmark's step labels of snapshot calls, and the kind each is reported under."""
+_KINDS = tuple(dict.fromkeys(SNAPSHOT_KINDS.values()))
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,14 @@ class PageLatency:
     ours_first: bool
     calls: list[SnapshotCall] = field(default_factory=list)
 
-    def of(self, kind: str, measure: Measure = _alone) -> list[tuple[float, float]]:
+    def of(self, kind: str, measure: Measure) -> list[tuple[float, float]]:
         return [measure(call) for call in self.calls if call.kind == kind]
 
-    def worst(self, measure: Measure = _alone) -> float:
+    def worst(self, measure: Measure) -> float:
         """The largest ours/theirs ratio of any snapshot call of this page."""
         return max((_ratio(*measure(call)) for call in self.calls), default=0.0)
 
-    def totals(self, measure: Measure = _alone) -> tuple[float, float]:
+    def totals(self, measure: Measure) -> tuple[float, float]:
         pairs = [measure(call) for call in self.calls]
         return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
@@ -107,16 +108,21 @@ def _pair(times: list[tuple[float, float]]) -> str:
     return f"{sum(t[0] for t in times):.0f}/{sum(t[1] for t in times):.0f}"
 
 
+def _pairs(latency: PageLatency, measure: Measure) -> list[str]:
+    """``_pair`` of each kind of call, in ``_KINDS`` order."""
+    return [_pair(latency.of(kind, measure)) for kind in _KINDS]
+
+
 def print_page_latency(latency: PageLatency) -> None:
     """Per page, alone and with the action: every snapshot kind ours/theirs in ms, and the
     worst ratio."""
     side = "ours" if latency.ours_first else "theirs"
     for label, _, measure in _MEASURES:
         ours, theirs = latency.totals(measure)
+        first, after_clicks, new_page = _pairs(latency, measure)
         print(
-            f"  {label} latency ours/theirs ms: first {_pair(latency.of('first', measure))}, "
-            f"after clicks {_pair(latency.of('after click', measure))}, new page "
-            f"{_pair(latency.of('new page', measure))}; all {ours:.0f}/{theirs:.0f} = "
+            f"  {label} latency ours/theirs ms: first {first}, after clicks {after_clicks}, "
+            f"new page {new_page}; all {ours:.0f}/{theirs:.0f} = "
             f"{_ratio(ours, theirs):.2f}x, worst call {latency.worst(measure):.2f}x "
             f"({side} called first)"
         )
@@ -148,13 +154,12 @@ def print_latency_summary(pages: list[PageLatency]) -> None:
         )
         for page in pages:
             ours, theirs = page.totals(measure)
+            first, after_clicks, new_page = _pairs(page, measure)
             print(
-                f"  {page.page:28s} {_pair(page.of('first', measure)):>11s} "
-                f"{_pair(page.of('after click', measure)):>13s} "
-                f"{_pair(page.of('new page', measure)):>11s} "
+                f"  {page.page:28s} {first:>11s} {after_clicks:>13s} {new_page:>11s} "
                 f"{_ratio(ours, theirs):6.2f}x {page.worst(measure):5.2f}x"
             )
-        for kind in dict.fromkeys(SNAPSHOT_KINDS.values()):
+        for kind in _KINDS:
             print(_medians(pages, kind, measure))
         worst = max(pages, key=lambda page: page.worst(measure))
         print(
