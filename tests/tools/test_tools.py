@@ -237,16 +237,17 @@ async def test_navigate_waits_for_the_requests_a_loaded_page_starts(session, sit
         await asyncio.sleep(0.3)
         await route.fulfill(body="answered" if route.request.url.endswith("second") else "x")
 
-    await session.page.route("**/loads-then-asks.html*", document)
-    await session.page.route("**/first", slow)
-    await session.page.route("**/second", slow)
+    routes = (("**/loads-then-asks.html*", document), ("**/first", slow), ("**/second", slow))
+    for pattern, handler in routes:
+        await session.page.route(pattern, handler)
     try:
         for attempt in range(5):
             out, err = await call(session, "navigate", url=f"{site}/loads-then-asks.html?{attempt}")
             assert not err, out
             assert await session.page.title() == "answered", attempt
     finally:
-        await session.page.unroute_all()
+        for pattern, handler in routes:
+            await session.page.unroute(pattern, handler)
 
 
 class _HangingImage(PageHandler):
