@@ -19,6 +19,11 @@ mode, on a separate session outside the counts; what the token cap left for late
 session's own snapshot is reported apart). Every call is timed on the client, and the snapshot
 calls' latency is printed side by side (``evals.mcp_latency``; issue 27: ours <= theirs on
 every page); which server is called first alternates from page to page.
+
+Both browsers find every outside host name "not found" at once (Chromium's
+``--host-resolver-rules``; ``--system-dns`` to ask this machine's DNS instead): the corpus pages'
+third-party resources cannot load here either way, but this machine's DNS drops some queries of
+a burst and Chromium retries after 1 s and 5 s, which made a page's load time a lottery.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from evals.mcp_latency import (
     print_latency_summary,
     print_page_latency,
 )
-from evals.mcp_servers import our_server, playwright_mcp_server
+from evals.mcp_servers import offline_chromium, our_server, playwright_mcp_server
 
 __all__ = ["main"]
 
@@ -355,7 +360,7 @@ def _sample(pages: list[str], count: int | None) -> list[str]:
     return [pages[round(i * (len(pages) - 1) / max(count - 1, 1))] for i in range(count)]
 
 
-async def _measure(count: int | None, show_missing: int, only: list[str]) -> int:
+async def _measure(count: int | None, show_missing: int, only: list[str], system_dns: bool) -> int:
     counter = token_counter()
     pages = sorted(p.name for p in corpus_dir().glob("*.html"))
     chosen = [f"{name.removesuffix('.html')}.html" for name in only] or _sample(pages, count)
@@ -365,9 +370,15 @@ async def _measure(count: int | None, show_missing: int, only: list[str]) -> int
     runs: list[PageRun] = []
     with tempfile.TemporaryDirectory(prefix="bench-mcp-") as scratch, serve_corpus() as base:
         work = Path(scratch)
+        chromium = None
+        if not system_dns:  # a folder of its own: a browser box shows the wrapper's folder
+            (work / "bin").mkdir()
+            chromium = offline_chromium(work / "bin")
         async with (
-            _connected(our_server(), work / "ours.log") as ours,
-            _connected(playwright_mcp_server(work), work / "playwright-mcp.log") as theirs,
+            _connected(our_server(chromium), work / "ours.log") as ours,
+            _connected(
+                playwright_mcp_server(work, chromium), work / "playwright-mcp.log"
+            ) as theirs,
         ):
             pair = Pair(ours, theirs, counter)
             for index, name in enumerate(chosen, 1):
@@ -470,8 +481,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="+", default=[], metavar="PAGE", help="just these corpus pages, by name"
     )
+    parser.add_argument(
+        "--system-dns",
+        action="store_true",
+        help="resolve outside host names through this machine's DNS, as the browsers would "
+        "by themselves (default: every one 'not found' at once, the same for both servers)",
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(_measure(None if args.all else args.pages, args.show_missing, args.only))
+    pages = None if args.all else args.pages
+    return asyncio.run(_measure(pages, args.show_missing, args.only, args.system_dns))
 
 
 if __name__ == "__main__":
