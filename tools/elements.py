@@ -18,11 +18,13 @@ if TYPE_CHECKING:
 
     from playwright.async_api import ElementHandle, Locator, Page
 
+    from agent.browser.network import NetworkMonitor
     from agent.browser.session import BrowserSession
 
 __all__ = ["act_on", "ensure_actionable", "problem_of", "settle"]
 
 _IDLE_WAIT_CAP_S = 1.0  # the script caps itself at 0.6 s; a page can replace its timers
+_MAX_ICONS_OF_A_PAGE = 32  # a page names a handful; a hostile one, as many as it likes
 
 
 async def _actionable_state(target: Locator | ElementHandle, ref: str) -> dict[str, Any]:
@@ -89,7 +91,7 @@ async def settle(
     with contextlib.suppress(PlaywrightError):
         await page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
     monitor = session.network
-    if loaded and await _ran_until_idle(page) and monitor.idle:
+    if loaded and await _ran_until_idle(page, monitor) and monitor.idle:
         return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait_s
@@ -102,12 +104,15 @@ async def settle(
             await session.page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
 
 
-async def _ran_until_idle(page: Page) -> bool:
-    """Whether the page ran until its main thread was idle (False: it could not be asked)."""
+async def _ran_until_idle(page: Page, monitor: NetworkMonitor) -> bool:
+    """Whether the page ran until its main thread was idle (False: it could not be asked);
+    tells ``monitor`` which requests are the tab's icons, which nothing waits for."""
     try:
-        await asyncio.wait_for(page.evaluate(page_js.UNTIL_IDLE), _IDLE_WAIT_CAP_S)
+        icons = await asyncio.wait_for(page.evaluate(page_js.UNTIL_IDLE), _IDLE_WAIT_CAP_S)
     except (PlaywrightError, TimeoutError):
         return False
+    if isinstance(icons, list) and all(isinstance(url, str) for url in icons):
+        monitor.icons_are(icons[:_MAX_ICONS_OF_A_PAGE])
     return True
 
 

@@ -46,4 +46,5 @@ CHECK_ACTIONABLE = _load("check_actionable.js")
 """Says why an element cannot be acted on: detached, disabled, hidden, or covered (and by what)."""
 
 UNTIL_IDLE = _load("until_idle.js")
-"""Resolves once the page's main thread has been idle (at most about half a second)."""
+"""Resolves once the page's main thread has been idle (at most about half a second), with the
+tab's icon addresses."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from typing import ClassVar
 
 import pytest
 from playwright.async_api import Route
@@ -272,6 +274,59 @@ async def test_navigate_does_not_wait_for_a_resource_that_hangs(session, monkeyp
         out, err = await asyncio.wait_for(call(session, "navigate", url=f"{url}/page"), 15)
         assert not err and "still loading after 1 s" in out and "'Mostly here'" in out, out
         assert "Read me now" in (await session.snapshot()).text
+
+
+class _HangingExtras(PageHandler):
+    """A page whose icon, prefetch, manifest and beacon never answer (until the test ends),
+    nor does anything else it asks for; the paths asked for are noted in ``seen``."""
+
+    release = threading.Event()
+    seen: ClassVar[set[str]] = set()
+
+    def do_GET(self) -> None:
+        if self.path == "/page":
+            self.send_page(200, _EXTRAS_PAGE)
+            return
+        type(self).seen.add(self.path)
+        type(self).release.wait(60)
+        self.send_page(200, b"", "application/octet-stream")
+
+    do_POST = do_GET
+
+
+_EXTRAS_PAGE = """<title>Extras</title><link rel="icon" href="/icon.png">
+<link rel="prefetch" href="/later.json"><link rel="manifest" href="/app.webmanifest">
+<h1>Here</h1>
+<script>addEventListener("load", () => navigator.sendBeacon("/beacon", "x"));</script>"""
+
+
+async def test_navigate_does_not_wait_for_what_no_content_waits_for(session):
+    """The tab's icon (fetched by the browser after the load event: on a first visit the one
+    request in flight then), a prefetch, the manifest and a beacon do not count as the page's
+    requests in flight; a preload the page's script will read (typed as an icon is) does."""
+    _HangingExtras.seen.clear()
+    with serve_hanging(_HangingExtras, _HangingExtras.release) as url:
+        try:
+            out, err = await call(session, "navigate", url=f"{url}/page")
+            assert not err and "'Extras'" in out, out
+            extras = {"/icon.png", "/later.json", "/app.webmanifest", "/beacon"}
+            await _until(lambda: extras <= _HangingExtras.seen, f"asked for {extras}")
+            assert session.network.idle
+            await session.page.evaluate(
+                """() => document.head.append(Object.assign(document.createElement("link"), {
+                   rel: "preload", as: "fetch", href: "/data.json", crossOrigin: "anonymous"}))"""
+            )
+            await _until(lambda: not session.network.idle, "the preload counted as in flight")
+        finally:
+            await session.page.goto("about:blank")  # ends the hanging requests in the browser
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        assert loop.time() < deadline, f"not in {timeout_s} s: {what}"
+        await asyncio.sleep(0.05)
 
 
 async def test_navigate_go_back_and_links(session, site):
