@@ -46,8 +46,9 @@ class NetworkMonitor:
         self._last_change = time.monotonic()
 
     def _ended(self, request: Request) -> None:
-        self._inflight.discard(request)
-        self._last_change = time.monotonic()
+        if request in self._inflight:  # not one it never counted (an icon, a beacon)
+            self._inflight.discard(request)
+            self._last_change = time.monotonic()
 
     def _is_icon(self, request: Request) -> bool:
         return request.resource_type == _ICON_TYPE and request.url in self._icons
@@ -65,6 +66,10 @@ class NetworkMonitor:
     def idle(self) -> bool:
         """True when no request is in flight."""
         return not self._inflight
+
+    def changed_since(self, moment: float) -> bool:
+        """Whether a request started or ended after ``moment`` (of ``time.monotonic``)."""
+        return self._last_change > moment
 
     def quiet_for(self, seconds: float) -> bool:
         """True when nothing has been in flight for at least ``seconds``."""

@@ -221,8 +221,9 @@ async def test_wait_for_network_idle_counts_a_request_started_once_the_page_was_
 
 
 _LOADS_THEN_ASKS = """<title>waiting</title><script>
+const busy = (ms) => { const end = Date.now() + ms; while (Date.now() < end); };
 addEventListener("load", () => setTimeout(() => fetch("/first")
-  .then((r) => r.text()).then(() => fetch("/second"))
+  .then((r) => r.text()).then(() => { busy(250); return fetch("/second"); })
   .then((r) => r.text()).then((t) => { document.title = t; }), 0));
 </script>"""
 
@@ -230,7 +231,8 @@ addEventListener("load", () => setTimeout(() => fetch("/first")
 async def test_navigate_waits_for_the_requests_a_loaded_page_starts(session, site):
     """Navigate no longer waits a fixed quiet window after the load event, only until the page
     has run idle; what the loaded page then asks for (a load handler's timer starts a request
-    whose answer starts another) is still waited for, each time."""
+    whose answer, after 250 ms of work, starts another: longer than the old window) is still
+    waited for, each time."""
 
     async def document(route: Route) -> None:
         await route.fulfill(body=_LOADS_THEN_ASKS, content_type="text/html")
