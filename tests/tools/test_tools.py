@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -12,9 +13,9 @@ from playwright.async_api import Route
 
 from agent.browser.session import BrowserSession
 from tests.browser.snapshot_lines import ref_of
-from tests.harness import PageHandler, serve_hanging
+from tests.harness import PageHandler, serve_hanging, serve_http
 from tools import BROWSER_TOOLS, ToolContext, default_toolbox, navigation
-from tools.elements import ensure_actionable
+from tools.elements import ensure_actionable, requests_routed
 
 toolbox = default_toolbox()
 
@@ -232,7 +233,7 @@ async def test_navigate_waits_for_the_requests_a_loaded_page_starts(session, sit
     """Navigate no longer waits a fixed quiet window after the load event, only until the page
     has run idle; what the loaded page then asks for (a load handler's timer starts a request
     whose answer, after 250 ms of work, starts another: longer than the old window) is still
-    waited for, each time."""
+    waited for, each time. Here through routes, which announce a request late."""
 
     async def document(route: Route) -> None:
         await route.fulfill(body=_LOADS_THEN_ASKS, content_type="text/html")
@@ -245,6 +246,7 @@ async def test_navigate_waits_for_the_requests_a_loaded_page_starts(session, sit
     for pattern, handler in routes:
         await session.page.route(pattern, handler)
     try:
+        assert requests_routed(session.page)
         for attempt in range(5):
             out, err = await call(session, "navigate", url=f"{site}/loads-then-asks.html?{attempt}")
             assert not err, out
@@ -252,6 +254,49 @@ async def test_navigate_waits_for_the_requests_a_loaded_page_starts(session, sit
     finally:
         for pattern, handler in routes:
             await session.page.unroute(pattern, handler)
+
+
+class _LoadsThenAsks(PageHandler):
+    """The same page and answers from a server of its own: no route announces them late."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/loads-then-asks"):
+            self.send_page(200, _LOADS_THEN_ASKS)
+            return
+        time.sleep(0.3)
+        self.send_page(200, "answered" if self.path == "/second" else "x", "text/plain")
+
+
+async def test_navigate_waits_for_the_requests_a_loaded_page_starts_unrouted(session):
+    """Without routes, no wait for a late announcement: the requests are seen in time all the
+    same."""
+    assert not requests_routed(session.page)
+    with serve_http(_LoadsThenAsks) as url:
+        for attempt in range(5):
+            out, err = await call(session, "navigate", url=f"{url}/loads-then-asks?{attempt}")
+            assert not err, out
+            assert await session.page.title() == "answered", attempt
+
+
+async def test_requests_routed_follows_the_routes_of_the_page_and_its_context(session):
+    """Read from Playwright's private route lists: a Playwright that moved them must fail here,
+    not silently make every navigate wait."""
+
+    async def passing(route: Route) -> None:
+        await route.fallback()
+
+    page = session.page
+    assert not requests_routed(page)
+    await page.route("**/nothing", passing)
+    assert requests_routed(page)
+    await page.unroute("**/nothing", passing)
+    assert not requests_routed(page)
+    await page.context.route("**/nothing", passing)
+    try:
+        assert requests_routed(page)
+    finally:
+        await page.context.unroute("**/nothing", passing)
+    assert not requests_routed(page)
 
 
 class _HangingImage(PageHandler):
