@@ -2,7 +2,7 @@
 
 Run::
 
-    python3 -m evals.bench_mcp [--pages N | --all | --only PAGE...]
+    python3 -m evals.bench_mcp [--pages N | --all | --only PAGE...] [--rounds N] [--system-dns]
 
 Both servers run over stdio in the same run (``agent mcp``, and npm ``@playwright/mcp`` pinned in
 ``evals/playwright-mcp``, headless on the same Chromium), on the same corpus pages served on
@@ -55,6 +55,7 @@ from evals.mcp_latency import (
     SNAPSHOT_KINDS,
     PageLatency,
     SnapshotCall,
+    median_over_rounds,
     print_latency_summary,
     print_page_latency,
 )
@@ -360,7 +361,9 @@ def _sample(pages: list[str], count: int | None) -> list[str]:
     return [pages[round(i * (len(pages) - 1) / max(count - 1, 1))] for i in range(count)]
 
 
-async def _measure(count: int | None, show_missing: int, only: list[str], system_dns: bool) -> int:
+async def _measure(
+    count: int | None, show_missing: int, only: list[str], system_dns: bool, rounds: int
+) -> int:
     counter = token_counter()
     pages = sorted(p.name for p in corpus_dir().glob("*.html"))
     chosen = [f"{name.removesuffix('.html')}.html" for name in only] or _sample(pages, count)
@@ -381,15 +384,24 @@ async def _measure(count: int | None, show_missing: int, only: list[str], system
             ) as theirs,
         ):
             pair = Pair(ours, theirs, counter)
-            for index, name in enumerate(chosen, 1):
-                run = pair.run = PageRun(name, ours_first=index % 2 == 1)
-                next_name = pages[(pages.index(name) + 1) % len(pages)]
-                firsts = await _session(pair, f"{base}/{name}", f"{base}/{next_name}")
-                await _coverage(ours, f"{base}/{name}", firsts, run)
-                await asyncio.sleep(_BETWEEN_PAGES_S)
-                runs.append(run)
-                _print_page(index, len(chosen), run, show_missing)
-    print_latency_summary([run.latency for run in runs])
+            latencies: list[list[PageLatency]] = []
+            for round_number in range(rounds):
+                if rounds > 1:
+                    print(f"\n=== round {round_number + 1} of {rounds}")
+                this_round: list[PageRun] = []
+                for index, name in enumerate(chosen, 1):
+                    # Who goes first alternates from page to page, and from round to round.
+                    ours_first = (index + round_number) % 2 == 1
+                    run = pair.run = PageRun(name, ours_first=ours_first)
+                    next_name = pages[(pages.index(name) + 1) % len(pages)]
+                    firsts = await _session(pair, f"{base}/{name}", f"{base}/{next_name}")
+                    await _coverage(ours, f"{base}/{name}", firsts, run)
+                    await asyncio.sleep(_BETWEEN_PAGES_S)
+                    this_round.append(run)
+                    _print_page(index, len(chosen), run, show_missing)
+                latencies.append([run.latency for run in this_round])
+                runs = runs or this_round  # tokens and coverage: the first round's
+    print_latency_summary(median_over_rounds(latencies), rounds)
     return _print_summary(runs, counter)
 
 
@@ -487,9 +499,18 @@ def main(argv: list[str] | None = None) -> int:
         help="resolve outside host names through this machine's DNS, as the browsers would "
         "by themselves (default: every one 'not found' at once, the same for both servers)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the pages this many times and judge each snapshot call's latency by its "
+        "median (default 1; tokens and coverage are the first round's)",
+    )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     pages = None if args.all else args.pages
-    return asyncio.run(_measure(pages, args.show_missing, args.only, args.system_dns))
+    return asyncio.run(_measure(pages, args.show_missing, args.only, args.system_dns, args.rounds))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ __all__ = [
     "SNAPSHOT_KINDS",
     "PageLatency",
     "SnapshotCall",
+    "median_over_rounds",
     "print_latency_summary",
     "print_page_latency",
 ]
@@ -97,6 +98,32 @@ class PageLatency:
         return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
 
+def median_over_rounds(rounds: list[list[PageLatency]]) -> list[PageLatency]:
+    """Each page's calls, each timing the median over the rounds of that call (the n-th call
+    of its kind on that page; a call some round lacks, a click that failed there, is the median
+    of the rounds that have it). One round's calls move by tens of percent from run to run on
+    this machine: a page's verdict from one sample is mostly chance."""
+    combined = []
+    for page_rounds in zip(*rounds, strict=True):
+        calls = []
+        for kind in _KINDS:
+            of_kind = [[call for call in page.calls if call.kind == kind] for page in page_rounds]
+            for index in range(max(len(made) for made in of_kind)):
+                made = [calls_of[index] for calls_of in of_kind if index < len(calls_of)]
+                calls.append(
+                    SnapshotCall(
+                        kind,
+                        statistics.median(call.ours for call in made),
+                        statistics.median(call.theirs for call in made),
+                        statistics.median(call.ours_with_action for call in made),
+                        statistics.median(call.theirs_with_action for call in made),
+                    )
+                )
+        first = page_rounds[0]
+        combined.append(PageLatency(first.page, first.ours_first, calls))
+    return combined
+
+
 def _ratio(ours: float, theirs: float) -> float:
     return ours / max(theirs, 0.001)
 
@@ -141,13 +168,14 @@ def _medians(pages: list[PageLatency], kind: str, measure: Measure) -> str:
     )
 
 
-def print_latency_summary(pages: list[PageLatency]) -> None:
+def print_latency_summary(pages: list[PageLatency], rounds: int = 1) -> None:
     """For each measure, the table of every page side by side, the medians per kind, and the
-    verdict."""
+    verdict; of ``rounds`` rounds (``median_over_rounds``) when more than one."""
     if not pages:
         return
+    over = f", each call the median of {rounds} rounds" if rounds > 1 else ""
     for _, label, measure in _MEASURES:
-        print(f"\nsnapshot latency: client wall time of {label}; ours/theirs in ms")
+        print(f"\nsnapshot latency: client wall time of {label}; ours/theirs in ms{over}")
         print(
             f"  {'page':28s} {'first':>11s} {'after clicks':>13s} {'new page':>11s}"
             f" {'all':>7s} {'worst':>6s}"
