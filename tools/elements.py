@@ -94,6 +94,8 @@ async def settle(
     is for it to end and for the page to run idle again (what its answer sets off starts in
     that time), until none is. (The window cost every navigation 150 ms, and again after the
     last request; Playwright MCP's navigate waits for nothing after the load event.)
+    Otherwise for 150 ms of quiet; not for a new page's icon, which the page is asked for when
+    a request typed as icons are is in flight.
     """
     if not loaded:
         await asyncio.sleep(0.03)  # let a click's navigation, fetch or new tab start
@@ -105,7 +107,13 @@ async def settle(
     deadline = loop.time() + max_wait_s
     if loaded and await _idle_with_nothing_in_flight(page, monitor, deadline):
         return
-    while loop.time() < deadline and not monitor.quiet_for(quiet_ms / 1000):  # noqa: ASYNC110
+    asked_for_icons = False
+    while loop.time() < deadline and not monitor.quiet_for(quiet_ms / 1000):
+        if not asked_for_icons and monitor.may_be_fetching_icons:
+            # A navigation's new page: its icon, fetched after its load event, must not count.
+            asked_for_icons = True
+            await _learn_icons(page, monitor)
+            continue
         await asyncio.sleep(0.02)
     if session.page is not page:
         # A tab the action opened was announced only while we waited (a busy machine can take
@@ -154,9 +162,23 @@ async def _ran_until_idle(page: Page, monitor: NetworkMonitor) -> bool:
         icons = await asyncio.wait_for(page.evaluate(page_js.UNTIL_IDLE), _IDLE_WAIT_CAP_S)
     except (PlaywrightError, TimeoutError):
         return False
+    _tell_icons(monitor, icons)
+    return True
+
+
+async def _learn_icons(page: Page, monitor: NetworkMonitor) -> None:
+    """Tell ``monitor`` which requests are the tab's icons, as the page names them now."""
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        _tell_icons(
+            monitor, await asyncio.wait_for(page.evaluate(page_js.TAB_ICONS), _IDLE_WAIT_CAP_S)
+        )
+
+
+def _tell_icons(monitor: NetworkMonitor, icons: object) -> None:
+    """Pass the page's answer on to ``monitor`` if it is a list of addresses (the page could
+    have replaced what the script calls)."""
     if isinstance(icons, list) and all(isinstance(url, str) for url in icons):
         monitor.icons_are(icons[:_MAX_ICONS_OF_A_PAGE])
-    return True
 
 
 async def act_on(

@@ -63,6 +63,12 @@ class NetworkMonitor:
         self._inflight = {request for request in self._inflight if not self._is_icon(request)}
 
     @property
+    def may_be_fetching_icons(self) -> bool:
+        """Whether a request in flight is typed as the tab's icons are: it may be one, until
+        the page has named them (``icons_are``)."""
+        return any(request.resource_type == _ICON_TYPE for request in self._inflight)
+
+    @property
     def idle(self) -> bool:
         """True when no request is in flight."""
         return not self._inflight

@@ -15,6 +15,7 @@ __all__ = [
     "CLICKABLE_BY_ID",
     "REF_OF",
     "REF_TAG",
+    "TAB_ICONS",
     "UNTIL_IDLE",
 ]
 
@@ -45,6 +46,9 @@ REF_OF = _load("ref_of.js")
 CHECK_ACTIONABLE = _load("check_actionable.js")
 """Says why an element cannot be acted on: detached, disabled, hidden, or covered (and by what)."""
 
-UNTIL_IDLE = _load("until_idle.js")
+TAB_ICONS = _load("tab_icons.js")
+"""The addresses of the tab's icons, which the browser fetches for itself once the page has
+loaded."""
+UNTIL_IDLE = f"() => ({_load('until_idle.js').strip()})({TAB_ICONS.strip()})"
 """Resolves once the page's main thread has been idle (at most about half a second), with the
-tab's icon addresses."""
+tab's icon addresses (``TAB_ICONS``)."""

@@ -368,6 +368,47 @@ async def test_navigate_does_not_wait_for_what_no_content_waits_for(session):
             await session.page.goto("about:blank")  # ends the hanging requests in the browser
 
 
+class _ClickToHangingIcon(PageHandler):
+    """A link to a page whose icon never answers (until the test ends) and whose data takes
+    0.3 s, so the click's wait is still under way when the browser asks for the icon."""
+
+    release = threading.Event()
+    seen: ClassVar[set[str]] = set()
+
+    def do_GET(self) -> None:
+        type(self).seen.add(self.path)
+        if self.path == "/start":
+            self.send_page(200, '<title>Start</title><a href="/next">Next</a>')
+        elif self.path == "/next":
+            self.send_page(
+                200,
+                '<title>Next</title><link rel="icon" href="/next-icon.png"><h1>Arrived</h1>'
+                '<script>addEventListener("load", () => fetch("/data"));</script>',
+            )
+        elif self.path == "/data":
+            time.sleep(0.3)
+            self.send_page(200, "data", "text/plain")
+        else:
+            type(self).release.wait(60)
+            self.send_page(200, b"", "image/png")
+
+
+async def test_a_click_that_navigates_does_not_wait_for_the_new_pages_icon(session):
+    """The icon of the page a click leads to is told apart as navigate's is (the page is asked
+    for its icons when a request typed as icons are is in flight), so it does not hold the
+    click's wait for quiet (3 s for one that hangs)."""
+    _ClickToHangingIcon.seen.clear()
+    with serve_hanging(_ClickToHangingIcon, _ClickToHangingIcon.release) as url:
+        try:
+            text = await fresh(session, f"{url}/start")
+            out, err = await call(session, "click", ref=ref_of(text, 'link "Next"'))
+            assert not err and session.page.url.endswith("/next"), out
+            await _until(lambda: "/next-icon.png" in _ClickToHangingIcon.seen, "icon asked for")
+            assert session.network.idle
+        finally:
+            await session.page.goto("about:blank")
+
+
 async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
