@@ -84,8 +84,10 @@ async def ensure_actionable(
 
 async def settle(
     session: BrowserSession, *, quiet_ms: int = 150, max_wait_s: float = 3.0, loaded: bool = False
-) -> None:
+) -> str | None:
     """Wait for what an action set off: a navigation to load, and network requests to finish.
+    Returns, when ``loaded`` and the page was found settled when it last ran idle, its title
+    then (one call fewer for ``navigate``, which answers with it); else None.
 
     ``loaded``: the action was a navigation that has already waited for its load event. The
     requests the new document starts once loaded (its data, a script's timer) are then waited
@@ -105,8 +107,10 @@ async def settle(
     monitor = session.network
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait_s
-    if loaded and await _idle_with_nothing_in_flight(page, monitor, deadline):
-        return
+    if loaded:
+        asked, title = await _idle_with_nothing_in_flight(page, monitor, deadline)
+        if asked:
+            return title
     asked_for_icons = False
     while loop.time() < deadline and not monitor.quiet_for(quiet_ms / 1000):
         if not asked_for_icons and monitor.may_be_fetching_icons:
@@ -120,27 +124,29 @@ async def settle(
         # longer than the pause above): it is the page now, so wait for it to load too.
         with contextlib.suppress(PlaywrightError):
             await session.page.wait_for_load_state("load", timeout=session.navigation_timeout_ms)
+    return None
 
 
 async def _idle_with_nothing_in_flight(
     page: Page, monitor: NetworkMonitor, deadline: float
-) -> bool:
+) -> tuple[bool, str | None]:
     """Let the page run idle, and while a request is then in flight, wait for none to be and
-    let it run idle again; until ``deadline``. False: the page could not be asked (the caller
-    waits for network quiet instead)."""
+    let it run idle again; until ``deadline``. Whether the page could be asked (no: the caller
+    waits for network quiet instead), and its title at the idle moment it was found settled at
+    (None when the deadline came first, or the page did not say)."""
     loop = asyncio.get_running_loop()
     lag_s = _REQUEST_EVENT_LAG_S if requests_routed(page) else 0.0
-    while await _ran_until_idle(page, monitor):
+    while (idle := await _ran_until_idle(page, monitor)) is not None:
         idle_at = time.monotonic()
         while monitor.idle and time.monotonic() - idle_at < lag_s:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         if monitor.idle and not monitor.changed_since(idle_at):
-            return True
+            return True, idle.get("title") if isinstance(idle.get("title"), str) else None
         while not monitor.idle:  # then let the page run what the answers set off
             if loop.time() >= deadline:
-                return True
+                return True, None
             await asyncio.sleep(0.02)
-    return False
+    return False, None
 
 
 def requests_routed(page: Page) -> bool:
@@ -155,15 +161,18 @@ def requests_routed(page: Page) -> bool:
     return False
 
 
-async def _ran_until_idle(page: Page, monitor: NetworkMonitor) -> bool:
-    """Whether the page ran until its main thread was idle (False: it could not be asked);
-    tells ``monitor`` which requests are the tab's icons, which nothing waits for."""
+async def _ran_until_idle(page: Page, monitor: NetworkMonitor) -> dict[str, Any] | None:
+    """Let the page run until its main thread is idle, and tell ``monitor`` which requests are
+    the tab's icons, which nothing waits for. What the page answered then (``UNTIL_IDLE``; an
+    empty dict when not shaped as it should be), or None when it could not be asked."""
     try:
-        icons = await asyncio.wait_for(page.evaluate(page_js.UNTIL_IDLE), _IDLE_WAIT_CAP_S)
+        answer = await asyncio.wait_for(page.evaluate(page_js.UNTIL_IDLE), _IDLE_WAIT_CAP_S)
     except (PlaywrightError, TimeoutError):
-        return False
-    _tell_icons(monitor, icons)
-    return True
+        return None
+    if not isinstance(answer, dict):  # the page replaced what the script calls
+        return {}
+    _tell_icons(monitor, answer.get("icons"))
+    return answer
 
 
 async def _learn_icons(page: Page, monitor: NetworkMonitor) -> None:

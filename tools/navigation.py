@@ -43,9 +43,9 @@ async def navigate(ctx: ToolContext, url: str) -> str:
     except PlaywrightError as exc:
         raise ToolError(f"Could not open {target}: {first_line(exc)}") from exc
     loaded = await _loaded_within(session, _LOAD_WAIT_S)
-    if loaded:
-        await settle(session, loaded=True)
-    title = await session.page.title()
+    title = await settle(session, loaded=True) if loaded else None
+    if title is None:
+        title = await session.page.title()
     code = f" (HTTP {status})" if status and status >= 400 else ""
     still = (
         ""

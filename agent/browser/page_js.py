@@ -50,5 +50,5 @@ TAB_ICONS = _load("tab_icons.js")
 """The addresses of the tab's icons, which the browser fetches for itself once the page has
 loaded."""
 UNTIL_IDLE = f"() => ({_load('until_idle.js').strip()})({TAB_ICONS.strip()})"
-"""Resolves once the page's main thread has been idle (at most about half a second), with the
-tab's icon addresses (``TAB_ICONS``)."""
+"""Resolves once the page's main thread has been idle (at most about half a second), with
+``{icons, title}``: the tab's icon addresses (``TAB_ICONS``) and the page's title then."""
