@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["act_on", "ensure_actionable", "problem_of", "requests_routed", "settle"]
 
 _IDLE_WAIT_CAP_S = 1.0  # the script caps itself at 0.6 s; a page can replace its timers
-_MAX_ICONS_OF_A_PAGE = 32  # a page names a handful; a hostile one, as many as it likes
 _REQUEST_EVENT_LAG_S = 0.02
 """How late a request the page started just before it ran idle may be announced, when routes
 intercept its requests (``requests_routed``: the private-address guard, a ``page.route`` of the
@@ -187,7 +186,7 @@ def _tell_icons(monitor: NetworkMonitor, icons: object) -> None:
     """Pass the page's answer on to ``monitor`` if it is a list of addresses (the page could
     have replaced what the script calls)."""
     if isinstance(icons, list) and all(isinstance(url, str) for url in icons):
-        monitor.icons_are(icons[:_MAX_ICONS_OF_A_PAGE])
+        monitor.icons_are(icons)
 
 
 async def act_on(

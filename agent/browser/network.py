@@ -23,6 +23,7 @@ _LONG_LIVED = frozenset({"websocket", "eventsource"})
 _NOT_CONTENT_TYPES = frozenset({"manifest", "ping"})
 _ICON_TYPE = "other"
 _MAX_ICONS = 256  # addresses remembered (a few per page visited); then it starts afresh
+_MAX_ICONS_OF_A_PAGE = 32  # a page names a handful; a hostile one, as many as it likes
 
 
 class NetworkMonitor:
@@ -56,7 +57,9 @@ class NetworkMonitor:
     def icons_are(self, urls: list[str]) -> None:
         """The tab's icons are at ``urls``: the browser fetches them for itself once the page
         has loaded (on a first visit, the one request in flight after the load event), and
-        they stop counting as in flight, now and whenever they are fetched again."""
+        they stop counting as in flight, now and whenever they are fetched again (the first
+        ``_MAX_ICONS_OF_A_PAGE`` of them)."""
+        urls = urls[:_MAX_ICONS_OF_A_PAGE]
         if len(self._icons) + len(urls) > _MAX_ICONS:
             self._icons.clear()
         self._icons.update(urls)
