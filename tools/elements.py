@@ -140,7 +140,8 @@ async def _idle_with_nothing_in_flight(
         while monitor.idle and time.monotonic() - idle_at < lag_s:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         if monitor.idle and not monitor.changed_since(idle_at):
-            return True, idle.get("title") if isinstance(idle.get("title"), str) else None
+            title = idle.get("title")
+            return True, title if isinstance(title, str) else None
         while not monitor.idle:  # then let the page run what the answers set off
             if loop.time() >= deadline:
                 return True, None
