@@ -370,7 +370,7 @@ async def _measure(
     if unknown := sorted(set(chosen) - set(pages)):
         print(f"not in the corpus: {', '.join(unknown)}; see {corpus_dir()}", file=sys.stderr)
         return 2
-    runs: list[PageRun] = []
+    rounds_run: list[list[PageRun]] = []
     with tempfile.TemporaryDirectory(prefix="bench-mcp-") as scratch, serve_corpus() as base:
         work = Path(scratch)
         chromium = None
@@ -384,7 +384,6 @@ async def _measure(
             ) as theirs,
         ):
             pair = Pair(ours, theirs, counter)
-            latencies: list[list[PageLatency]] = []
             for round_number in range(rounds):
                 if rounds > 1:
                     print(f"\n=== round {round_number + 1} of {rounds}")
@@ -399,10 +398,10 @@ async def _measure(
                     await asyncio.sleep(_BETWEEN_PAGES_S)
                     this_round.append(run)
                     _print_page(index, len(chosen), run, show_missing)
-                latencies.append([run.latency for run in this_round])
-                runs = runs or this_round  # tokens and coverage: the first round's
+                rounds_run.append(this_round)
+    latencies = [[run.latency for run in runs] for runs in rounds_run]
     print_latency_summary(median_over_rounds(latencies), rounds)
-    return _print_summary(runs, counter)
+    return _print_summary(rounds_run[0], counter)  # tokens and coverage: the first round's
 
 
 def _print_page(index: int, total: int, run: PageRun, show_missing: int) -> None:
