@@ -13,19 +13,22 @@ when the server sent one, and the end: completed or canceled). The router shows 
 * **the quota**: as soon as the bytes of all the session's downloads, finished ones included,
   would pass ``quota_bytes``; a cancelled download no longer counts.
 
-A download that finished before the event that shows it too large came (the browser reports
-progress about twice a second, and a local server can send a large file faster) has its file
-removed from the folders downloads were sent to, which the router records from every
-``setDownloadBehavior`` it routes. Each cancelled or removed download leaves a note, for the
-session's code to be told on its next call.
+A cancelled download's partial file (Chromium removes it too, but only some time after the
+download is reported cancelled), and the file of a download that finished before the event that
+shows it too large came (the browser reports progress about twice a second, and a local server
+can send a large file faster), are removed from the folders downloads were sent to, which the
+router records from every ``setDownloadBehavior`` it routes (``files_of``). Each cancelled or
+removed download leaves a note, for the session's code to be told on its next call.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DOWNLOAD_EVENTS", "Download", "DownloadLimits"]
+__all__ = ["DOWNLOAD_EVENTS", "Download", "DownloadLimits", "files_of"]
 
 DOWNLOAD_EVENTS = frozenset(
     {"Browser.downloadWillBegin", "Browser.downloadProgress",
@@ -121,6 +124,38 @@ class DownloadLimits:
         """The notes since the last call (each told once)."""
         notes, self.notes = self.notes, []
         return notes
+
+
+def files_of(download: Download, folder: str) -> list[str]:
+    """The files in ``folder`` that are ``download``'s, to remove once it is stopped.
+
+    Named by its guid (``allowAndName``; ``.crdownload`` added while it is written), whatever
+    their size. Under ``allow``, named by the file name it was given: ``NAME.crdownload`` while it
+    is written, when it holds at least the bytes the browser reported (Chromium removes that file
+    itself when the download is cancelled, but later: a cancelled download's whole file was
+    still there once its code had been told); ``NAME`` once finished, when it is exactly that
+    download's size (a file of that name may be another download's).
+    """
+    wanted: list[tuple[str, Callable[[int], bool]]] = [
+        (download.guid, lambda size: True),
+        (download.guid + ".crdownload", lambda size: True),
+    ]
+    name = download.name
+    if name and os.path.basename(name) == name and name not in (".", ".."):
+        wanted += [
+            (name + ".crdownload", lambda size: size >= download.received),
+            (name, lambda size: size == download.received),
+        ]
+    paths = [(os.path.join(folder, file), fits) for file, fits in wanted]
+    return [path for path, fits in paths if (size := _size(path)) >= 0 and fits(size)]
+
+
+def _size(path: str) -> int:
+    """The size of the file at ``path``; -1 when there is none."""
+    try:
+        return os.stat(path).st_size if os.path.isfile(path) else -1
+    except OSError:
+        return -1
 
 
 def _int(value: object) -> int:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.browser.cdp_confine import Confinement
-from agent.browser.cdp_downloads import DOWNLOAD_EVENTS, Download, DownloadLimits
+from agent.browser.cdp_downloads import DOWNLOAD_EVENTS, Download, DownloadLimits, files_of
 from agent.browser.cdp_guard import refusal
 
 __all__ = ["CdpClient", "CdpRouter", "CdpUpstream", "PipeUpstream"]
@@ -475,20 +475,14 @@ class CdpRouter:
         self._limits.stopped(download, how="cancelled")
 
     def _remove_download(self, download: Download) -> bool:
-        """Remove a download's file from the folders downloads were sent to: named by its guid
-        (``allowAndName``, and ``.crdownload`` while it is written) or, when it is that
-        download's size, by its name."""
+        """Remove a download's files from the folders downloads were sent to
+        (``agent.browser.cdp_downloads.files_of``); whether there were any."""
         removed = False
         for folder in self._download_folders:
-            by_guid = [os.path.join(folder, download.guid + end) for end in ("", ".crdownload")]
-            by_name = []
-            if download.name and os.path.basename(download.name) == download.name:
-                by_name = [os.path.join(folder, download.name)]
-            for path in by_guid + by_name:
+            for path in files_of(download, folder):
                 with contextlib.suppress(OSError):
-                    if path in by_guid or os.path.getsize(path) == download.received:
-                        os.remove(path)
-                        removed = True
+                    os.remove(path)
+                    removed = True
         return removed
 
     async def _let_go(self, session: str, params: dict[str, Any]) -> None:

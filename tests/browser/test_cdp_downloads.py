@@ -3,9 +3,10 @@ told (the end-to-end rows are in ``tests/reliability/test_reliability_downloads.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from agent.browser.cdp_downloads import DownloadLimits
+from agent.browser.cdp_downloads import Download, DownloadLimits, files_of
 
 MIB = 1024 * 1024
 
@@ -63,3 +64,32 @@ def test_another_contexts_download_is_forgotten() -> None:
     assert theirs is not None
     limits.forget(theirs)
     assert limits.downloads == {} and limits.take_notes() == []
+
+
+def test_a_stopped_downloads_files_are_found_by_guid_or_by_the_name_it_was_given(
+    tmp_path: Path,
+) -> None:
+    """Under ``allow`` Chromium writes NAME.crdownload and removes it itself on a cancel, but
+    later: the whole 60 MiB file was seen there after the code had been told. The files of
+    other downloads (another name; that name at another size) are not touched."""
+    download = Download("g-1", name="big.bin", received=5 * MIB)
+    sizes = {
+        "g-1.crdownload": 1,  # allowAndName, being written: any size
+        "big.bin.crdownload": 7 * MIB,  # allow, being written: more than was reported
+        "other.bin.crdownload": 7 * MIB,
+        "big.bin": 3 * MIB,  # finished, but another download's: not its size
+    }
+    for name, size in sizes.items():
+        with (tmp_path / name).open("wb") as file:
+            file.truncate(size)
+    found = sorted(Path(path).name for path in files_of(download, str(tmp_path)))
+    assert found == ["big.bin.crdownload", "g-1.crdownload"]
+    (tmp_path / "big.bin").unlink()
+    (tmp_path / "big.bin").write_bytes(b"\0" * (5 * MIB))  # finished: exactly its size
+    (tmp_path / "big.bin.crdownload").write_bytes(b"\0" * MIB)  # less than it had: not its
+    assert sorted(Path(p).name for p in files_of(download, str(tmp_path))) == [
+        "big.bin",
+        "g-1.crdownload",
+    ]
+    traversal = Download("g-2", name="../big.bin", received=0)
+    assert files_of(traversal, str(tmp_path / "sub")) == []
