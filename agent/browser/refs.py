@@ -29,6 +29,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from agent.browser import page_js
 from agent.browser.grammar import format_ref, parse_ref
+from agent.browser.main_world import MainWorld, MainWorldUnavailable
 from agent.errors import StaleRefError, ToolError, UnknownRefError, first_line
 
 if TYPE_CHECKING:
@@ -53,11 +54,18 @@ _RELINK_CANDIDATES = 8
 _MARK_TIMEOUT_S = 2.0
 
 
-async def document_id(page: Page) -> float:
+async def document_id(page: Page, main_world: MainWorld | None = None) -> float:
     """An id of the page's current main document: its ``performance.timeOrigin``.
 
-    It changes with every navigation or reload, and reading it does not touch the page.
+    It changes with every navigation or reload, and reading it does not touch the page. Read
+    through ``main_world`` when given (the router's own session: no hop through Playwright's
+    driver), else through Playwright.
     """
+    if main_world is not None:
+        with contextlib.suppress(MainWorldUnavailable):
+            value = await main_world.evaluate(page, "performance.timeOrigin")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
     return float(await page.evaluate("performance.timeOrigin"))
 
 

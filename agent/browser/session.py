@@ -236,7 +236,7 @@ class BrowserSession:
         return await self.refs.resolve(
             page,
             ref,
-            current_doc=lambda: document_id(page),
+            current_doc=lambda: document_id(page, self._main_world),
             refresh=lambda: self._snapshotter.live_pw_refs(page),
         )
 

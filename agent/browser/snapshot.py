@@ -250,7 +250,7 @@ class Snapshotter:
             resolved = await self.registry.resolve(
                 page,
                 stripped,
-                current_doc=lambda: document_id(page),
+                current_doc=lambda: document_id(page, self.main_world),
                 refresh=lambda: self.live_pw_refs(page),
             )
             if isinstance(resolved, Locator):

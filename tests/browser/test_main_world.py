@@ -1,7 +1,8 @@
-"""The clickable scan's short way to a page (``agent.browser.main_world``): the session's router
-evaluates in the page's main world itself. It answers what the page's own world holds, no client
-of the session's DevTools sees its messages, and a page that tampers with the scan only sends it
-back the long way, through Playwright, with the same snapshot."""
+"""The clickable scan's short way to a page (``agent.browser.main_world``), also taken by a ref's
+document check: the session's router evaluates in the page's main world itself. It answers what
+the page's own world holds, no client of the session's DevTools sees its messages, and a page
+that tampers with the scan only sends it back the long way, through Playwright, with the same
+snapshot."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 import websockets
 
 from agent.browser.main_world import MainWorld, MainWorldUnavailable
+from agent.browser.refs import document_id
 from agent.browser.session import BrowserSession
+from agent.errors import StaleRefError
 from tests.browser.snapshot_lines import ref_of
 
 _SCAN_FUNCTION = 'globalThis[Symbol.for("browser-agent.clickables.scan")]'
@@ -56,6 +59,28 @@ async def test_the_router_evaluates_in_the_pages_main_world(session: BrowserSess
     await tab.close()
     with pytest.raises(MainWorldUnavailable):
         await world.evaluate(tab, "1")
+
+
+async def test_a_refs_document_is_read_the_short_way_with_the_same_id(
+    session: BrowserSession, site: str
+):
+    """A ref's document check reads ``performance.timeOrigin`` through the router, without
+    Playwright's evaluate; the id is the one Playwright reads (and the scan issues refs under),
+    and it changes with a reload."""
+    await session.goto(f"{site}/clickables_live.html")
+    world = MainWorld(session.handle.router)
+    with _CountedEvaluate(session) as counted:
+        short = await document_id(session.page, world)
+    assert counted.calls == 0
+    assert short == await document_id(session.page)
+    ref = ref_of((await session.snapshot()).text, 'clickable "alpha"')
+    await session.resolve(ref)  # live: found
+    await session.page.reload()
+    again = await document_id(session.page, world)
+    assert again != short and again == await document_id(session.page)
+    with _CountedEvaluate(session) as counted, pytest.raises(StaleRefError, match="reloaded"):
+        await session.resolve(ref)  # told by the document check, made the short way
+    assert counted.calls == 0
 
 
 async def test_a_snapshots_scan_takes_the_short_way_and_finds_the_same_clickables(
